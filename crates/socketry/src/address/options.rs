@@ -1,0 +1,554 @@
+//! Address options: the table of every option socketry knows (name, aliases, the group of
+//! addresses it applies to, the kind of value it takes), their typed values, and the ordered
+//! set of options an address carries.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::types::{Family, Host, UnixName};
+
+/// Groups of addresses an option can apply to. An address type lists the groups it belongs
+/// to; an option applies when its group is among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Groups(u32);
+
+impl Groups {
+    pub const NONE: Groups = Groups(0);
+    /// Every address: options of the data channel itself (line endings, EOF handling).
+    pub const ALL: Groups = Groups(1);
+    /// Any socket.
+    pub const SOCKET: Groups = Groups(1 << 1);
+    /// Internet sockets (TCP and UDP).
+    pub const IP: Groups = Groups(1 << 2);
+    /// TCP sockets.
+    pub const TCP: Groups = Groups(1 << 3);
+    /// Unix domain sockets bound to a filesystem path (the file's life cycle and mode).
+    pub const NAMED: Groups = Groups(1 << 4);
+    /// Addresses that listen for connections.
+    pub const LISTEN: Groups = Groups(1 << 5);
+    /// Addresses that connect to a peer.
+    pub const CONNECT: Groups = Groups(1 << 6);
+    /// Addresses that can serve many peers (`fork`).
+    pub const CHILD: Groups = Groups(1 << 7);
+    /// Internet addresses that accept peers and can filter them by address.
+    pub const RANGE: Groups = Groups(1 << 8);
+    /// Unix domain sockets and socket pairs, whose socket type can be chosen.
+    pub const SOCKTYPE: Groups = Groups(1 << 9);
+    /// Datagram servers that keep one session per peer.
+    pub const SESSION: Groups = Groups(1 << 10);
+
+    pub const fn union(self, other: Groups) -> Groups {
+        Groups(self.0 | other.0)
+    }
+
+    pub const fn contains(self, other: Groups) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+}
+
+impl std::ops::BitOr for Groups {
+    type Output = Groups;
+    fn bitor(self, other: Groups) -> Groups {
+        self.union(other)
+    }
+}
+
+/// Every option socketry knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OptionId {
+    Fork,
+    MaxChildren,
+    ReuseAddr,
+    ReusePort,
+    Bind,
+    SourcePort,
+    ConnectTimeout,
+    AcceptTimeout,
+    Backlog,
+    ProtocolFamily,
+    V6Only,
+    Range,
+    NoDelay,
+    KeepAlive,
+    RcvBuf,
+    SndBuf,
+    SockType,
+    UnlinkEarly,
+    UnlinkClose,
+    Mode,
+    Crnl,
+    IgnoreEof,
+    IdleTimeout,
+}
+
+/// The kind of value an option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// `opt`, `opt=1`, `opt=0` (also yes/no, true/false, on/off).
+    Bool,
+    /// A non-negative integer.
+    Count,
+    /// A byte count.
+    Size,
+    /// Seconds, possibly fractional.
+    Seconds,
+    /// A port number 0-65535.
+    Port,
+    /// An octal permission mode.
+    Mode,
+    /// ip4 or ip6.
+    Family,
+    /// A socket type number: 1 stream, 2 datagram, 5 seqpacket.
+    SockType,
+    /// A local address: `host`, `host:port` or `:port` for internet sockets, a path for Unix.
+    Bind,
+    /// An address range: `addr/bits` or `addr:mask`.
+    Range,
+}
+
+impl ValueKind {
+    /// How this kind of value is described in help and error messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            ValueKind::Bool => "0 or 1",
+            ValueKind::Count => "a non-negative integer",
+            ValueKind::Size => "a byte count",
+            ValueKind::Seconds => "seconds, e.g. 1.5",
+            ValueKind::Port => "a port number from 0 to 65535",
+            ValueKind::Mode => "an octal mode such as 0600",
+            ValueKind::Family => "ip4 or ip6",
+            ValueKind::SockType => "1 (stream), 2 (datagram) or 5 (seqpacket)",
+            ValueKind::Bind => "a local address: host, host:port, :port, or a socket path",
+            ValueKind::Range => "addr/bits or addr:mask, e.g. 127.0.0.0/8 or [::1]/128",
+        }
+    }
+}
+
+/// One row of the option table.
+#[derive(Debug)]
+pub struct OptionDef {
+    pub id: OptionId,
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub group: Groups,
+    pub kind: ValueKind,
+    pub help: &'static str,
+}
+
+/// The option table: it drives option parsing, `-hh` help and error messages.
+pub static OPTIONS: &[OptionDef] = &[
+    OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD, kind: ValueKind::Bool,
+        help: "serve every peer concurrently instead of only the first" },
+    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count,
+        help: "with fork: at most this many peers served at once; others wait" },
+    OptionDef { id: OptionId::ReuseAddr, name: "reuseaddr", aliases: &["so-reuseaddr"], group: Groups::SOCKET, kind: ValueKind::Bool,
+        help: "set SO_REUSEADDR (on by default for TCP listeners)" },
+    OptionDef { id: OptionId::ReusePort, name: "so-reuseport", aliases: &["reuseport"], group: Groups::IP, kind: ValueKind::Bool,
+        help: "set SO_REUSEPORT" },
+    OptionDef { id: OptionId::Bind, name: "bind", aliases: &[], group: Groups::SOCKET, kind: ValueKind::Bind,
+        help: "bind the socket to this local address before use" },
+    OptionDef { id: OptionId::SourcePort, name: "sourceport", aliases: &["sp"], group: Groups::IP, kind: ValueKind::Port,
+        help: "connect or send from this local port" },
+    OptionDef { id: OptionId::ConnectTimeout, name: "connect-timeout", aliases: &[], group: Groups::CONNECT, kind: ValueKind::Seconds,
+        help: "give up connecting after this many seconds" },
+    OptionDef { id: OptionId::AcceptTimeout, name: "accept-timeout", aliases: &["listen-timeout"], group: Groups::LISTEN, kind: ValueKind::Seconds,
+        help: "give up waiting for a peer after this many seconds" },
+    OptionDef { id: OptionId::Backlog, name: "backlog", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Count,
+        help: "listen(2) backlog" },
+    OptionDef { id: OptionId::ProtocolFamily, name: "pf", aliases: &["protocol-family"], group: Groups::IP, kind: ValueKind::Family,
+        help: "use IPv4 or IPv6" },
+    OptionDef { id: OptionId::V6Only, name: "ipv6-v6only", aliases: &["ipv6only", "v6only"], group: Groups::IP, kind: ValueKind::Bool,
+        help: "set IPV6_V6ONLY on an IPv6 socket" },
+    OptionDef { id: OptionId::Range, name: "range", aliases: &[], group: Groups::RANGE, kind: ValueKind::Range,
+        help: "admit only peers in this address range; others are closed at once and logged" },
+    OptionDef { id: OptionId::NoDelay, name: "nodelay", aliases: &["tcp-nodelay"], group: Groups::TCP, kind: ValueKind::Bool,
+        help: "set TCP_NODELAY" },
+    OptionDef { id: OptionId::KeepAlive, name: "keepalive", aliases: &["so-keepalive"], group: Groups::SOCKET, kind: ValueKind::Bool,
+        help: "set SO_KEEPALIVE" },
+    OptionDef { id: OptionId::RcvBuf, name: "rcvbuf", aliases: &["so-rcvbuf"], group: Groups::SOCKET, kind: ValueKind::Size,
+        help: "set SO_RCVBUF" },
+    OptionDef { id: OptionId::SndBuf, name: "sndbuf", aliases: &["so-sndbuf"], group: Groups::SOCKET, kind: ValueKind::Size,
+        help: "set SO_SNDBUF" },
+    OptionDef { id: OptionId::SockType, name: "socktype", aliases: &["so-type"], group: Groups::SOCKTYPE, kind: ValueKind::SockType,
+        help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket" },
+    OptionDef { id: OptionId::UnlinkEarly, name: "unlink-early", aliases: &[], group: Groups::NAMED, kind: ValueKind::Bool,
+        help: "remove a socket file left at the path before binding (never a file that is not a socket)" },
+    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED, kind: ValueKind::Bool,
+        help: "remove the socket file on exit (default 1)" },
+    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED, kind: ValueKind::Mode,
+        help: "permissions of the socket file" },
+    OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "convert NL to CR NL when writing, CR NL to NL when reading" },
+    OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "on EOF keep reading, like tail -f" },
+    OptionDef { id: OptionId::IdleTimeout, name: "idle-timeout", aliases: &[], group: Groups::SESSION, kind: ValueKind::Seconds,
+        help: "with fork: end a peer's session after this many idle seconds (default 60)" },
+];
+
+impl OptionId {
+    /// This option's row in [`OPTIONS`].
+    pub fn def(self) -> &'static OptionDef {
+        OPTIONS.iter().find(|d| d.id == self).unwrap_or(&OPTIONS[0])
+    }
+}
+
+/// Looks an option up by name or alias, case-insensitively (`_` and `-` are the same).
+pub fn lookup(name: &str) -> Option<&'static OptionDef> {
+    let wanted = name.replace('_', "-");
+    OPTIONS.iter().find(|d| {
+        d.name.eq_ignore_ascii_case(&wanted) || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(&wanted))
+    })
+}
+
+/// An internet address range, as given to `range=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpRange {
+    /// Whether `ip` lies in this range. IPv4-mapped IPv6 peers match IPv4 ranges.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+
+    fn parse(text: &str) -> Option<IpRange> {
+        let (addr, rest) = if let Some(inner) = text.strip_prefix('[') {
+            let (addr, rest) = inner.split_once(']')?;
+            (addr, rest)
+        } else {
+            match text.find(['/', ':']) {
+                Some(i) => (&text[..i], &text[i..]),
+                None => (text, ""),
+            }
+        };
+        let addr: IpAddr = addr.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if let Some(bits) = rest.strip_prefix('/') {
+            bits.parse::<u8>().ok().filter(|b| *b <= max)?
+        } else if let Some(mask) = rest.strip_prefix(':') {
+            let mask = mask.trim_start_matches('[').trim_end_matches(']');
+            let bits = match (addr, mask.parse::<IpAddr>().ok()?) {
+                (IpAddr::V4(_), IpAddr::V4(m)) => u128::from(u32::from(m)) << 96,
+                (IpAddr::V6(_), IpAddr::V6(m)) => u128::from(m),
+                _ => return None,
+            };
+            let ones = bits.leading_ones();
+            // a mask must be contiguous ones followed by zeros
+            if bits.checked_shl(ones).unwrap_or(0) != 0 {
+                return None;
+            }
+            u8::try_from(ones).ok()?
+        } else if rest.is_empty() {
+            max
+        } else {
+            return None;
+        };
+        Some(IpRange { addr, prefix })
+    }
+}
+
+impl fmt::Display for IpRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            IpAddr::V4(a) => write!(f, "{a}/{}", self.prefix),
+            IpAddr::V6(a) => write!(f, "[{a}]/{}", self.prefix),
+        }
+    }
+}
+
+/// A local address given to `bind=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindAddr {
+    /// An internet address: host, port, or both.
+    Ip { host: Option<Host>, port: Option<u16> },
+    /// A Unix socket name.
+    Unix(UnixName),
+}
+
+/// The value of one option, typed by its [`ValueKind`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Count(u64),
+    Seconds(Duration),
+    Port(u16),
+    Mode(u32),
+    Family(Family),
+    SockType(i32),
+    Bind(BindAddr),
+    Range(IpRange),
+}
+
+/// Which kind of socket name a `bind=` value is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindDomain {
+    Ip,
+    UnixPath,
+    UnixAbstract,
+}
+
+/// Parses an option value of `kind`; `None` is the option written without `=`.
+pub(crate) fn parse_value(kind: ValueKind, text: Option<&str>, domain: BindDomain) -> Result<Value, ()> {
+    let Some(text) = text else {
+        return match kind {
+            ValueKind::Bool => Ok(Value::Bool(true)),
+            _ => Err(()),
+        };
+    };
+    let text = text.trim();
+    match kind {
+        ValueKind::Bool => match text.to_ascii_lowercase().as_str() {
+            "1" | "yes" | "true" | "on" => Ok(Value::Bool(true)),
+            "0" | "no" | "false" | "off" => Ok(Value::Bool(false)),
+            _ => Err(()),
+        },
+        ValueKind::Count | ValueKind::Size => parse_count(text).map(Value::Count),
+        ValueKind::Seconds => {
+            let secs: f64 = text.parse().map_err(|_| ())?;
+            Duration::try_from_secs_f64(secs).map(Value::Seconds).map_err(|_| ())
+        }
+        ValueKind::Port => text.parse::<u16>().map(Value::Port).map_err(|_| ()),
+        ValueKind::Mode => u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777).map(Value::Mode).ok_or(()),
+        ValueKind::Family => Family::parse_pf(text).map(Value::Family).ok_or(()),
+        ValueKind::SockType => match text.parse::<i32>() {
+            Ok(t @ (1 | 2 | 5)) => Ok(Value::SockType(t)),
+            _ => Err(()),
+        },
+        ValueKind::Bind => match domain {
+            BindDomain::Ip => parse_ip_bind(text).map(Value::Bind),
+            BindDomain::UnixPath => UnixName::path(text).map(|n| Value::Bind(BindAddr::Unix(n))).map_err(|_| ()),
+            BindDomain::UnixAbstract => {
+                UnixName::abstract_name(text).map(|n| Value::Bind(BindAddr::Unix(n))).map_err(|_| ())
+            }
+        },
+        ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
+    }
+}
+
+fn parse_count(text: &str) -> Result<u64, ()> {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).map_err(|_| ())
+    } else {
+        text.parse().map_err(|_| ())
+    }
+}
+
+fn parse_ip_bind(text: &str) -> Result<BindAddr, ()> {
+    let (host, port) = if let Some(port) = text.strip_prefix(':') {
+        (None, Some(port))
+    } else if text.starts_with('[') {
+        match text.rfind("]:") {
+            Some(i) => (Some(&text[..=i]), Some(&text[i + 2..])),
+            None => (Some(text), None),
+        }
+    } else if text.matches(':').count() == 1 {
+        let (h, p) = text.split_once(':').ok_or(())?;
+        (Some(h), Some(p))
+    } else {
+        (Some(text), None)
+    };
+    let host = host.map(|h| Host::parse(h).ok_or(())).transpose()?;
+    let port = port.map(|p| p.parse::<u16>().map_err(|_| ())).transpose()?;
+    Ok(BindAddr::Ip { host, port })
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{}", u8::from(*b)),
+            Value::Count(n) => write!(f, "{n}"),
+            Value::Seconds(d) => write!(f, "{}", d.as_secs_f64()),
+            Value::Port(p) => write!(f, "{p}"),
+            Value::Mode(m) => write!(f, "{m:04o}"),
+            Value::Family(family) => f.write_str(family.pf_name()),
+            Value::SockType(t) => write!(f, "{t}"),
+            Value::Bind(BindAddr::Ip { host, port }) => {
+                if let Some(host) = host {
+                    write!(f, "{host}")?;
+                }
+                if let Some(port) = port {
+                    write!(f, ":{port}")?;
+                }
+                Ok(())
+            }
+            Value::Bind(BindAddr::Unix(name)) => f.write_str(&super::lexer::escape(&name.text())),
+            Value::Range(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+/// The options an address carries, in the order given. Where an option is given twice the
+/// last one counts, except `range`, where a peer in any of the ranges is admitted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options(pub(crate) Vec<(OptionId, Value)>);
+
+impl Options {
+    /// The last value given for `id`.
+    pub fn get(&self, id: OptionId) -> Option<&Value> {
+        self.0.iter().rev().find(|(i, _)| *i == id).map(|(_, v)| v)
+    }
+
+    /// Whether `id` was given at all.
+    pub fn has(&self, id: OptionId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// A boolean option: its value, or `default` if not given.
+    pub fn flag(&self, id: OptionId, default: bool) -> bool {
+        match self.get(id) {
+            Some(Value::Bool(b)) => *b,
+            _ => default,
+        }
+    }
+
+    pub fn count(&self, id: OptionId) -> Option<u64> {
+        match self.get(id) {
+            Some(Value::Count(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn seconds(&self, id: OptionId) -> Option<Duration> {
+        match self.get(id) {
+            Some(Value::Seconds(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    pub fn port(&self, id: OptionId) -> Option<u16> {
+        match self.get(id) {
+            Some(Value::Port(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
+    pub fn mode(&self) -> Option<u32> {
+        match self.get(OptionId::Mode) {
+            Some(Value::Mode(m)) => Some(*m),
+            _ => None,
+        }
+    }
+
+    pub fn family(&self) -> Option<Family> {
+        match self.get(OptionId::ProtocolFamily) {
+            Some(Value::Family(f)) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn socktype(&self) -> Option<i32> {
+        match self.get(OptionId::SockType) {
+            Some(Value::SockType(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    pub fn bind(&self) -> Option<&BindAddr> {
+        match self.get(OptionId::Bind) {
+            Some(Value::Bind(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Every `range=` given; empty means every peer is admitted.
+    pub fn ranges(&self) -> impl Iterator<Item = &IpRange> {
+        self.0.iter().filter_map(|(_, v)| match v {
+            Value::Range(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (OptionId, &Value)> {
+        self.0.iter().map(|(i, v)| (*i, v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_has_a_unique_name() {
+        let mut names: Vec<&str> = OPTIONS.iter().flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied())).collect();
+        let total = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), total);
+    }
+
+    #[test]
+    fn looks_up_names_and_aliases_case_insensitively() {
+        assert_eq!(lookup("FORK").map(|d| d.id), Some(OptionId::Fork));
+        assert_eq!(lookup("so_reuseaddr").map(|d| d.id), Some(OptionId::ReuseAddr));
+        assert_eq!(lookup("perm").map(|d| d.id), Some(OptionId::Mode));
+        assert!(lookup("frobnicate").is_none());
+    }
+
+    #[test]
+    fn parses_values_by_kind() {
+        let ip = BindDomain::Ip;
+        let cases: &[(ValueKind, Option<&str>, Result<Value, ()>)] = &[
+            (ValueKind::Bool, None, Ok(Value::Bool(true))),
+            (ValueKind::Bool, Some("0"), Ok(Value::Bool(false))),
+            (ValueKind::Bool, Some("maybe"), Err(())),
+            (ValueKind::Count, Some("12"), Ok(Value::Count(12))),
+            (ValueKind::Count, Some("-1"), Err(())),
+            (ValueKind::Count, None, Err(())),
+            (ValueKind::Seconds, Some("1.5"), Ok(Value::Seconds(Duration::from_millis(1500)))),
+            (ValueKind::Seconds, Some("-1"), Err(())),
+            (ValueKind::Port, Some("65536"), Err(())),
+            (ValueKind::Mode, Some("0600"), Ok(Value::Mode(0o600))),
+            (ValueKind::Mode, Some("9"), Err(())),
+            (ValueKind::SockType, Some("5"), Ok(Value::SockType(5))),
+            (ValueKind::SockType, Some("3"), Err(())),
+            (ValueKind::Family, Some("ip6"), Ok(Value::Family(Family::V6))),
+            (ValueKind::Bind, Some(":5000"), Ok(Value::Bind(BindAddr::Ip { host: None, port: Some(5000) }))),
+            (
+                ValueKind::Bind,
+                Some("[::1]:80"),
+                Ok(Value::Bind(BindAddr::Ip { host: Some(Host::Ip("::1".parse().unwrap())), port: Some(80) })),
+            ),
+        ];
+        for (kind, text, want) in cases {
+            assert_eq!(&parse_value(*kind, *text, ip), want, "{kind:?} {text:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_match_by_prefix() {
+        let r = IpRange::parse("127.0.0.0/8").unwrap();
+        assert!(r.contains("127.1.2.3".parse().unwrap()));
+        assert!(r.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!r.contains("10.0.0.1".parse().unwrap()));
+        let r = IpRange::parse("10.0.0.0:255.255.0.0").unwrap();
+        assert_eq!(r.prefix, 16);
+        assert!(IpRange::parse("10.0.0.0:255.0.255.0").is_none());
+        let r = IpRange::parse("[::1]/128").unwrap();
+        assert!(r.contains("::1".parse().unwrap()));
+        assert!(!r.contains("::2".parse().unwrap()));
+        assert!(IpRange::parse("1.2.3.4/33").is_none());
+        assert_eq!(IpRange::parse("0.0.0.0/0").map(|r| r.contains("8.8.8.8".parse().unwrap())), Some(true));
+    }
+}

@@ -1,0 +1,280 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn spec(text: &str) -> Spec {
+    match Address::parse(text) {
+        Ok(Address::Single(spec)) => spec,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+fn kind_of(text: &str) -> Kind {
+    spec(text).kind
+}
+
+fn remote(host: Host, port: u16, family: Family) -> Remote {
+    Remote { host, port, family }
+}
+
+#[test]
+fn parses_every_address_form() {
+    let v4 = |a, b, c, d| Host::Ip(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+    let cases: Vec<(&str, Kind)> = vec![
+        ("-", Kind::Stdio),
+        ("STDIO", Kind::Stdio),
+        ("stdin", Kind::Stdin),
+        ("STDOUT", Kind::Stdout),
+        ("STDERR", Kind::Stderr),
+        ("3", Kind::Fd(3)),
+        ("FD:7", Kind::Fd(7)),
+        ("TCP:127.0.0.1:80", Kind::TcpConnect(remote(v4(127, 0, 0, 1), 80, Family::Any))),
+        ("tcp-connect:localhost:80", Kind::TcpConnect(remote(Host::Name("localhost".into()), 80, Family::Any))),
+        ("TCP4:localhost:1", Kind::TcpConnect(remote(Host::Name("localhost".into()), 1, Family::V4))),
+        ("TCP6:[::1]:443", Kind::TcpConnect(remote(Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)), 443, Family::V6))),
+        ("TCP-LISTEN:8080", Kind::TcpListen(Local { port: 8080, family: Family::Any })),
+        ("TCP6-L:0", Kind::TcpListen(Local { port: 0, family: Family::V6 })),
+        ("UDP:127.0.0.1:53", Kind::UdpConnect(remote(v4(127, 0, 0, 1), 53, Family::Any))),
+        ("UDP-LISTEN:5000", Kind::UdpListen(Local { port: 5000, family: Family::Any })),
+        ("UDP4-SENDTO:127.0.0.1:9", Kind::UdpSendto(remote(v4(127, 0, 0, 1), 9, Family::V4))),
+        ("UDP-RECVFROM:9", Kind::UdpRecvfrom(Local { port: 9, family: Family::Any })),
+        ("UDP6-RECV:9", Kind::UdpRecv(Local { port: 9, family: Family::V6 })),
+        ("UDP-DATAGRAM:127.0.0.1:9", Kind::UdpDatagram(remote(v4(127, 0, 0, 1), 9, Family::Any))),
+        ("UNIX-CONNECT:/tmp/s", Kind::Unix(UnixRole::Connect, UnixName::Path(PathBuf::from("/tmp/s")))),
+        ("UNIX-LISTEN:/tmp/s", Kind::Unix(UnixRole::Listen, UnixName::Path(PathBuf::from("/tmp/s")))),
+        ("UNIX:/tmp/s", Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/s")))),
+        ("UNIX-SENDTO:/tmp/s", Kind::Unix(UnixRole::Sendto, UnixName::Path(PathBuf::from("/tmp/s")))),
+        ("UNIX-RECVFROM:/tmp/s", Kind::Unix(UnixRole::Recvfrom, UnixName::Path(PathBuf::from("/tmp/s")))),
+        ("UNIX-RECV:/tmp/s", Kind::Unix(UnixRole::Recv, UnixName::Path(PathBuf::from("/tmp/s")))),
+        ("UNIX-CLIENT:'/tmp/a:b'", Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/a:b")))),
+        ("ABSTRACT-LISTEN:sock", Kind::Unix(UnixRole::Listen, UnixName::Abstract("sock".into()))),
+        ("abstract-connect:sock", Kind::Unix(UnixRole::Connect, UnixName::Abstract("sock".into()))),
+        ("SOCKETPAIR", Kind::SocketPair),
+    ];
+    for (text, want) in cases {
+        assert_eq!(kind_of(text), want, "{text}");
+    }
+}
+
+#[test]
+fn parses_options_with_typed_values() {
+    let s = spec("TCP-LISTEN:80,fork,max-children=5,reuseaddr=0,backlog=7,accept-timeout=1.5,range=127.0.0.0/8");
+    assert!(s.options.flag(OptionId::Fork, false));
+    assert_eq!(s.options.count(OptionId::MaxChildren), Some(5));
+    assert!(!s.options.flag(OptionId::ReuseAddr, true));
+    assert_eq!(s.options.count(OptionId::Backlog), Some(7));
+    assert_eq!(s.options.seconds(OptionId::AcceptTimeout), Some(Duration::from_millis(1500)));
+    assert_eq!(s.options.ranges().count(), 1);
+    let s = spec("UNIX-LISTEN:/tmp/x,mode=600,unlink-early,socktype=5,bind=/tmp/y");
+    assert_eq!(s.options.mode(), Some(0o600));
+    assert_eq!(s.options.socktype(), Some(5));
+    assert_eq!(s.options.bind(), Some(&BindAddr::Unix(UnixName::Path(PathBuf::from("/tmp/y")))));
+    let s = spec("TCP:localhost:80,bind=127.0.0.1:5555,SOURCEPORT=4,nodelay,pf=ip4");
+    assert_eq!(s.options.port(OptionId::SourcePort), Some(4));
+    assert_eq!(s.options.family(), Some(Family::V4));
+}
+
+#[test]
+fn parses_dual_addresses() {
+    match Address::parse("STDIN!!TCP:localhost:80").unwrap() {
+        Address::Dual { read, write } => {
+            assert_eq!(read.kind, Kind::Stdin);
+            assert!(matches!(write.kind, Kind::TcpConnect(_)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn rejects_bad_input_with_the_offending_text() {
+    let long = format!("UNIX-LISTEN:/{}", "x".repeat(120));
+    let cases: Vec<(&str, &str)> = vec![
+        ("FOO:bar", "unknown device/address \"FOO\""),
+        ("TCP:localhost:99999", "invalid port \"99999\""),
+        ("TCP:localhost:http", "invalid port \"http\""),
+        ("TCP-LISTEN:-1", "invalid port \"-1\""),
+        ("TCP:localhost", "missing parameter in \"TCP:localhost\": TCP expects TCP:<host>:<port>"),
+        ("TCP-LISTEN:80:90", "extra parameter \"90\""),
+        ("STDIO:x", "extra parameter \"x\""),
+        ("TCP:h:1,frobnicate", "unknown option \"frobnicate\""),
+        ("TCP:h:1,fork", "option \"fork\" does not apply to TCP"),
+        ("STDIO,nodelay", "option \"nodelay\" does not apply to STDIO"),
+        ("ABSTRACT-LISTEN:x,mode=600", "option \"mode\" does not apply to ABSTRACT-LISTEN"),
+        ("TCP-LISTEN:1,backlog=x", "invalid value \"x\" for option backlog"),
+        ("TCP-LISTEN:1,backlog", "option backlog in \"TCP-LISTEN:1,backlog\" needs a value"),
+        (&long, "is 121 bytes long (expected at most 107)"),
+        ("TCP:bad host:1", "invalid host \"bad host\""),
+        ("TCP4:[::1]:1", "invalid host \"[::1]\""),
+        ("UNIX-CONNECT:'/tmp", "unterminated ' quote"),
+        ("/tmp/file", "not supported yet"),
+        ("EXEC:ls", "address type \"EXEC\" in \"EXEC:ls\" is not supported yet"),
+        ("", "empty address"),
+        ("A!!B!!C", "at most one !!"),
+    ];
+    for (text, want) in cases {
+        let err = Address::parse(text).expect_err(text).to_string();
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(!err.contains('\n'), "{text}: {err}");
+    }
+}
+
+#[test]
+fn an_unknown_type_is_never_parsed() {
+    assert!(Address::parse("NOSUCHTYPE").is_err());
+    assert!(Address::parse("NOSUCHTYPE:1:2").is_err());
+}
+
+#[test]
+fn displays_canonical_text() {
+    let cases = [
+        ("-", "STDIO"),
+        ("5", "FD:5"),
+        ("tcp-l:80,FORK,so-reuseaddr=0", "TCP-LISTEN:80,fork,reuseaddr=0"),
+        ("TCP:[::1]:1", "TCP:[::1]:1"),
+        ("UNIX:'/a:b'", "UNIX-CLIENT:/a\\:b"),
+        ("STDIN!!STDOUT", "STDIN!!STDOUT"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(Address::parse(text).unwrap().to_string(), want);
+    }
+}
+
+fn arb_host() -> impl Strategy<Value = Host> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(|b| Host::Ip(IpAddr::from(b))),
+        any::<[u8; 16]>().prop_map(|b| Host::Ip(IpAddr::from(b))),
+        "[a-z][a-z0-9-]{0,10}(\\.[a-z0-9]{1,5}){0,2}".prop_map(Host::Name),
+    ]
+}
+
+fn arb_family_for(host: &Host) -> BoxedStrategy<Family> {
+    match host {
+        Host::Ip(IpAddr::V4(_)) => prop_oneof![Just(Family::Any), Just(Family::V4)].boxed(),
+        Host::Ip(IpAddr::V6(_)) => prop_oneof![Just(Family::Any), Just(Family::V6)].boxed(),
+        Host::Name(_) => prop_oneof![Just(Family::Any), Just(Family::V4), Just(Family::V6)].boxed(),
+    }
+}
+
+fn arb_remote() -> impl Strategy<Value = Remote> {
+    (arb_host(), any::<u16>())
+        .prop_flat_map(|(host, port)| arb_family_for(&host).prop_map(move |family| remote(host.clone(), port, family)))
+}
+
+fn arb_local() -> impl Strategy<Value = Local> {
+    (any::<u16>(), prop_oneof![Just(Family::Any), Just(Family::V4), Just(Family::V6)])
+        .prop_map(|(port, family)| Local { port, family })
+}
+
+fn arb_unix_name() -> impl Strategy<Value = UnixName> {
+    prop_oneof![
+        "/[ -~]{1,60}".prop_map(|p| UnixName::Path(PathBuf::from(p))),
+        "[ -~]{0,60}".prop_map(UnixName::Abstract),
+    ]
+}
+
+fn arb_role() -> impl Strategy<Value = UnixRole> {
+    prop_oneof![
+        Just(UnixRole::Connect),
+        Just(UnixRole::Listen),
+        Just(UnixRole::Sendto),
+        Just(UnixRole::Recvfrom),
+        Just(UnixRole::Recv),
+        Just(UnixRole::Client),
+    ]
+}
+
+fn arb_kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Stdio),
+        Just(Kind::Stdin),
+        Just(Kind::Stdout),
+        Just(Kind::Stderr),
+        (0..1000i32).prop_map(Kind::Fd),
+        arb_remote().prop_map(Kind::TcpConnect),
+        arb_local().prop_map(Kind::TcpListen),
+        arb_remote().prop_map(Kind::UdpConnect),
+        arb_local().prop_map(Kind::UdpListen),
+        arb_remote().prop_map(Kind::UdpSendto),
+        arb_local().prop_map(Kind::UdpRecvfrom),
+        arb_local().prop_map(Kind::UdpRecv),
+        arb_remote().prop_map(Kind::UdpDatagram),
+        (arb_role(), arb_unix_name()).prop_map(|(r, n)| Kind::Unix(r, n)),
+        Just(Kind::SocketPair),
+    ]
+}
+
+/// Options valid for the kind, drawn from the option table with typed values.
+fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
+    let row = Spec { kind: kind.clone(), options: Options::default() }.address_type();
+    let applicable: Vec<&'static options::OptionDef> =
+        options::OPTIONS.iter().filter(|d| row.groups.contains(d.group)).collect();
+    if applicable.is_empty() {
+        return Just(Options::default()).boxed();
+    }
+    let unix_bind = match kind {
+        Kind::Unix(_, UnixName::Path(_)) => Some(false),
+        Kind::Unix(_, UnixName::Abstract(_)) => Some(true),
+        _ => None,
+    };
+    prop::collection::vec((0..applicable.len(), any::<u32>(), any::<bool>()), 0..4)
+        .prop_map(move |picks| {
+            let mut options = Options::default();
+            for (i, n, b) in picks {
+                let def = applicable[i];
+                let value = match def.kind {
+                    options::ValueKind::Bool => Value::Bool(b),
+                    options::ValueKind::Count | options::ValueKind::Size => Value::Count(u64::from(n)),
+                    options::ValueKind::Seconds => Value::Seconds(Duration::from_millis(u64::from(n % 100_000))),
+                    options::ValueKind::Port => Value::Port(n as u16),
+                    options::ValueKind::Mode => Value::Mode(n % 0o7777),
+                    options::ValueKind::Family => Value::Family(if b { Family::V4 } else { Family::V6 }),
+                    options::ValueKind::SockType => Value::SockType([1, 2, 5][(n % 3) as usize]),
+                    options::ValueKind::Bind if unix_bind == Some(false) => {
+                        Value::Bind(BindAddr::Unix(UnixName::Path(PathBuf::from(format!("/tmp/b{n}")))))
+                    }
+                    options::ValueKind::Bind if unix_bind == Some(true) => {
+                        Value::Bind(BindAddr::Unix(UnixName::Abstract(format!("b{n}"))))
+                    }
+                    options::ValueKind::Bind => Value::Bind(BindAddr::Ip {
+                        host: b.then(|| Host::Ip(IpAddr::V4(Ipv4Addr::from(n)))),
+                        port: Some(n as u16),
+                    }),
+                    options::ValueKind::Range => {
+                        Value::Range(IpRange { addr: IpAddr::V4(Ipv4Addr::from(n)), prefix: (n % 33) as u8 })
+                    }
+                };
+                options.0.push((def.id, value));
+            }
+            options
+        })
+        .boxed()
+}
+
+fn arb_spec() -> impl Strategy<Value = Spec> {
+    arb_kind().prop_flat_map(|kind| arb_options(&kind).prop_map(move |options| Spec { kind: kind.clone(), options }))
+}
+
+proptest! {
+    #[test]
+    fn display_parses_back_to_the_same_value(spec in arb_spec()) {
+        let text = spec.to_string();
+        let parsed = Address::parse(&text);
+        prop_assert_eq!(parsed, Ok(Address::Single(spec)), "{}", text);
+    }
+
+    #[test]
+    fn dual_display_round_trips(read in arb_spec(), write in arb_spec()) {
+        let address = Address::Dual { read, write };
+        let text = address.to_string();
+        prop_assert_eq!(Address::parse(&text), Ok(address), "{}", text);
+    }
+
+    #[test]
+    fn parsing_never_panics(text in "[ -~]{0,80}") {
+        let _ = Address::parse(&text);
+    }
+}

@@ -1,0 +1,239 @@
+//! The typed values an address parses into.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::lexer::escape;
+
+/// The most bytes a Unix socket path may have on Linux: `sun_path` is 108 bytes and a path
+/// needs its terminating NUL. An abstract name has the same room after its leading NUL.
+pub const UNIX_PATH_MAX: usize = 107;
+
+/// Which internet protocol family an address uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// Whatever the host resolves to (IPv4 for listeners unless told otherwise).
+    Any,
+    V4,
+    V6,
+}
+
+impl Family {
+    pub(crate) fn parse_pf(text: &str) -> Option<Family> {
+        match text.to_ascii_lowercase().as_str() {
+            "ip4" | "ipv4" | "inet" | "inet4" | "4" => Some(Family::V4),
+            "ip6" | "ipv6" | "inet6" | "6" => Some(Family::V6),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn pf_name(self) -> &'static str {
+        match self {
+            Family::Any => "any",
+            Family::V4 => "ip4",
+            Family::V6 => "ip6",
+        }
+    }
+}
+
+/// A host to connect or send to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Ip(IpAddr),
+    /// A name to resolve when the address is opened.
+    Name(String),
+}
+
+impl Host {
+    /// Parses `1.2.3.4`, `[::1]`, `::1` or a host name.
+    pub fn parse(text: &str) -> Option<Host> {
+        if let Some(inner) = text.strip_prefix('[') {
+            return inner.strip_suffix(']')?.parse().ok().map(Host::Ip);
+        }
+        if let Ok(ip) = text.parse() {
+            return Some(Host::Ip(ip));
+        }
+        let valid = !text.is_empty()
+            && text.len() <= 253
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+            && !text.starts_with(['-', '.']);
+        valid.then(|| Host::Name(text.to_owned()))
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            Host::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
+            Host::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The name of a Unix domain socket: a filesystem path, or a name in Linux's abstract namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UnixName {
+    Path(PathBuf),
+    Abstract(String),
+}
+
+/// A Unix socket name that does not fit in `sun_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameTooLong {
+    pub len: usize,
+}
+
+impl UnixName {
+    /// A filesystem path, refused when it does not fit (it is never truncated).
+    pub fn path(text: &str) -> Result<UnixName, NameTooLong> {
+        match text.len() {
+            0 | 1..=UNIX_PATH_MAX => Ok(UnixName::Path(PathBuf::from(text))),
+            len => Err(NameTooLong { len }),
+        }
+    }
+
+    /// A name in the abstract namespace, refused when it does not fit.
+    pub fn abstract_name(text: &str) -> Result<UnixName, NameTooLong> {
+        match text.len() {
+            0..=UNIX_PATH_MAX => Ok(UnixName::Abstract(text.to_owned())),
+            len => Err(NameTooLong { len }),
+        }
+    }
+
+    /// The name as text (the path, or the abstract name without its leading NUL).
+    pub fn text(&self) -> String {
+        match self {
+            UnixName::Path(p) => p.to_string_lossy().into_owned(),
+            UnixName::Abstract(name) => name.clone(),
+        }
+    }
+}
+
+/// What a Unix domain address does with its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnixRole {
+    /// Connect to a listening stream (or seqpacket) socket.
+    Connect,
+    /// Listen and accept connections.
+    Listen,
+    /// Send datagrams to a socket; replies come back to our own (bound or autobound) socket.
+    Sendto,
+    /// Bind, receive datagrams and reply to their sender.
+    Recvfrom,
+    /// Bind and only receive datagrams.
+    Recv,
+    /// Connect as a stream client, or as a datagram client if the peer is a datagram socket.
+    Client,
+}
+
+/// The remote end of an internet address: where to connect or send.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Remote {
+    pub host: Host,
+    pub port: u16,
+    pub family: Family,
+}
+
+/// The local end of an internet server address: the port to bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Local {
+    pub port: u16,
+    pub family: Family,
+}
+
+/// Every kind of endpoint an address can name, with only what that kind needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// Standard input and output.
+    Stdio,
+    Stdin,
+    Stdout,
+    Stderr,
+    /// An inherited file descriptor.
+    Fd(i32),
+    TcpConnect(Remote),
+    TcpListen(Local),
+    /// A UDP socket connected to one peer.
+    UdpConnect(Remote),
+    /// Wait for the first datagram, then talk to its sender.
+    UdpListen(Local),
+    /// Send datagrams to a peer, receive replies from anyone.
+    UdpSendto(Remote),
+    /// Receive datagrams and reply to their sender.
+    UdpRecvfrom(Local),
+    /// Only receive datagrams.
+    UdpRecv(Local),
+    /// Send to a peer, receive from anyone (broadcast-capable).
+    UdpDatagram(Remote),
+    Unix(UnixRole, UnixName),
+    /// A connected pair of Unix sockets: what is written is read back.
+    SocketPair,
+}
+
+/// The type-independent tag of a [`Kind`]: what the address table rows name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tag {
+    Stdio,
+    Stdin,
+    Stdout,
+    Stderr,
+    Fd,
+    TcpConnect,
+    TcpListen,
+    UdpConnect,
+    UdpListen,
+    UdpSendto,
+    UdpRecvfrom,
+    UdpRecv,
+    UdpDatagram,
+    Unix(UnixRole),
+    Abstract(UnixRole),
+    SocketPair,
+    /// Known to socat, not built yet: parsing it gives a clear error.
+    Later,
+}
+
+impl Kind {
+    pub(crate) fn tag(&self) -> (Tag, Family) {
+        match self {
+            Kind::Stdio => (Tag::Stdio, Family::Any),
+            Kind::Stdin => (Tag::Stdin, Family::Any),
+            Kind::Stdout => (Tag::Stdout, Family::Any),
+            Kind::Stderr => (Tag::Stderr, Family::Any),
+            Kind::Fd(_) => (Tag::Fd, Family::Any),
+            Kind::TcpConnect(r) => (Tag::TcpConnect, r.family),
+            Kind::TcpListen(l) => (Tag::TcpListen, l.family),
+            Kind::UdpConnect(r) => (Tag::UdpConnect, r.family),
+            Kind::UdpListen(l) => (Tag::UdpListen, l.family),
+            Kind::UdpSendto(r) => (Tag::UdpSendto, r.family),
+            Kind::UdpRecvfrom(l) => (Tag::UdpRecvfrom, l.family),
+            Kind::UdpRecv(l) => (Tag::UdpRecv, l.family),
+            Kind::UdpDatagram(r) => (Tag::UdpDatagram, r.family),
+            Kind::Unix(role, UnixName::Path(_)) => (Tag::Unix(*role), Family::Any),
+            Kind::Unix(role, UnixName::Abstract(_)) => (Tag::Abstract(*role), Family::Any),
+            Kind::SocketPair => (Tag::SocketPair, Family::Any),
+        }
+    }
+
+    /// Writes the parameters, each preceded by `:`.
+    pub(crate) fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Fd(n) => write!(f, ":{n}"),
+            Kind::TcpConnect(r) | Kind::UdpConnect(r) | Kind::UdpSendto(r) | Kind::UdpDatagram(r) => {
+                let host = match &r.host {
+                    Host::Name(name) => escape(name),
+                    ip => ip.to_string(),
+                };
+                write!(f, ":{host}:{}", r.port)
+            }
+            Kind::TcpListen(l) | Kind::UdpListen(l) | Kind::UdpRecvfrom(l) | Kind::UdpRecv(l) => {
+                write!(f, ":{}", l.port)
+            }
+            Kind::Unix(_, name) => write!(f, ":{}", escape(&name.text())),
+            Kind::Stdio | Kind::Stdin | Kind::Stdout | Kind::Stderr | Kind::SocketPair => Ok(()),
+        }
+    }
+}

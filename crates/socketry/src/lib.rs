@@ -1,0 +1,2 @@
+//! socketry: client/server communication over sockets.
+pub mod address;
