@@ -32,25 +32,50 @@ pub enum ParseErrorKind {
     /// A known address type that is not built yet.
     NotSupportedYet { name: String },
     /// Fewer parameters than the type needs.
-    MissingParameter { type_name: &'static str, usage: String },
+    MissingParameter {
+        type_name: &'static str,
+        usage: String,
+    },
     /// More parameters than the type takes.
-    ExtraParameter { type_name: &'static str, usage: String, extra: String },
+    ExtraParameter {
+        type_name: &'static str,
+        usage: String,
+        extra: String,
+    },
     /// An option name socketry does not know.
     UnknownOption { name: String },
     /// An option that exists but does not apply to this address type.
-    OptionNotApplicable { name: String, type_name: &'static str },
+    OptionNotApplicable {
+        name: String,
+        type_name: &'static str,
+    },
     /// An option value that does not parse.
-    InvalidOptionValue { name: String, value: String, expected: &'static str },
+    InvalidOptionValue {
+        name: String,
+        value: String,
+        expected: &'static str,
+    },
     /// An option that needs a value was given none.
-    MissingOptionValue { name: String, expected: &'static str },
+    MissingOptionValue {
+        name: String,
+        expected: &'static str,
+    },
     /// A port that is not a number in 0-65535.
     InvalidPort { text: String },
     /// A host that is neither an IP address nor a valid host name.
     InvalidHost { text: String },
     /// A Unix socket path longer than `sun_path` holds.
-    PathTooLong { path: String, len: usize, max: usize },
+    PathTooLong {
+        path: String,
+        len: usize,
+        max: usize,
+    },
     /// A parameter that is empty or otherwise malformed.
-    InvalidParameter { what: &'static str, text: String, expected: &'static str },
+    InvalidParameter {
+        what: &'static str,
+        text: String,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for ParseError {

@@ -45,10 +45,18 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
     let mut head = Vec::new();
     let mut options = Vec::new();
     let mut in_options = false;
-    let mut current = Piece { text: String::new(), start: base, quoted: false };
+    let mut current = Piece {
+        text: String::new(),
+        start: base,
+        quoted: false,
+    };
     let mut chars = input.char_indices().peekable();
     let mut depth: Vec<(char, usize)> = Vec::new();
-    let error = |position: usize, kind| ParseError { input: whole.to_owned(), position, kind };
+    let error = |position: usize, kind| ParseError {
+        input: whole.to_owned(),
+        position,
+        kind,
+    };
 
     while let Some((i, c)) = chars.next() {
         match c {
@@ -59,7 +67,10 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
                         Some((_, '\'')) => break,
                         Some((_, q)) => current.text.push(q),
                         None => {
-                            return Err(error(base + i, ParseErrorKind::UnterminatedQuote { quote: '\'' }))
+                            return Err(error(
+                                base + i,
+                                ParseErrorKind::UnterminatedQuote { quote: '\'' },
+                            ))
                         }
                     }
                 }
@@ -72,12 +83,18 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
                         Some((_, '\\')) => match chars.next() {
                             Some((_, e)) => current.text.push(e),
                             None => {
-                                return Err(error(base + i, ParseErrorKind::UnterminatedQuote { quote: '"' }))
+                                return Err(error(
+                                    base + i,
+                                    ParseErrorKind::UnterminatedQuote { quote: '"' },
+                                ))
                             }
                         },
                         Some((_, q)) => current.text.push(q),
                         None => {
-                            return Err(error(base + i, ParseErrorKind::UnterminatedQuote { quote: '"' }))
+                            return Err(error(
+                                base + i,
+                                ParseErrorKind::UnterminatedQuote { quote: '"' },
+                            ))
                         }
                     }
                 }
@@ -100,15 +117,28 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
                 };
                 match depth.pop() {
                     Some((o, _)) if o == open => current.text.push(c),
-                    _ => return Err(error(base + i, ParseErrorKind::UnbalancedBracket { bracket: c })),
+                    _ => {
+                        return Err(error(
+                            base + i,
+                            ParseErrorKind::UnbalancedBracket { bracket: c },
+                        ))
+                    }
                 }
             }
             ':' if depth.is_empty() && !in_options => {
-                let next = Piece { text: String::new(), start: base + i + 1, quoted: false };
+                let next = Piece {
+                    text: String::new(),
+                    start: base + i + 1,
+                    quoted: false,
+                };
                 head.push(std::mem::replace(&mut current, next));
             }
             ',' if depth.is_empty() => {
-                let next = Piece { text: String::new(), start: base + i + 1, quoted: false };
+                let next = Piece {
+                    text: String::new(),
+                    start: base + i + 1,
+                    quoted: false,
+                };
                 let done = std::mem::replace(&mut current, next);
                 if in_options {
                     options.push(done);
@@ -121,7 +151,10 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
         }
     }
     if let Some((bracket, position)) = depth.pop() {
-        return Err(error(position, ParseErrorKind::UnbalancedBracket { bracket }));
+        return Err(error(
+            position,
+            ParseErrorKind::UnbalancedBracket { bracket },
+        ));
     }
     if in_options {
         options.push(current);
@@ -160,7 +193,11 @@ impl<'a> Scanner<'a> {
                 }
                 '\'' | '"' => {
                     let rest = &self.input[self.pos..];
-                    let close = if c == '"' { find_closing_double(rest) } else { rest.find('\'') };
+                    let close = if c == '"' {
+                        find_closing_double(rest)
+                    } else {
+                        rest.find('\'')
+                    };
                     match close {
                         Some(n) => self.pos += n + 1,
                         None => {
@@ -199,7 +236,10 @@ fn find_closing_double(rest: &str) -> Option<usize> {
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, ':' | ',' | '\'' | '"' | '\\' | '[' | ']' | '(' | ')' | '{' | '}' | '!' | '=') {
+        if matches!(
+            c,
+            ':' | ',' | '\'' | '"' | '\\' | '[' | ']' | '(' | ')' | '{' | '}' | '!' | '='
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -219,12 +259,32 @@ mod tests {
     fn splits_head_and_options() {
         let cases: &[(&str, &[&str], &[&str])] = &[
             ("TCP:localhost:80", &["TCP", "localhost", "80"], &[]),
-            ("TCP-LISTEN:80,fork,reuseaddr", &["TCP-LISTEN", "80"], &["fork", "reuseaddr"]),
+            (
+                "TCP-LISTEN:80,fork,reuseaddr",
+                &["TCP-LISTEN", "80"],
+                &["fork", "reuseaddr"],
+            ),
             ("TCP:[::1]:80", &["TCP", "[::1]", "80"], &[]),
-            ("TCP:h:1,bind=1.2.3.4:5", &["TCP", "h", "1"], &["bind=1.2.3.4:5"]),
-            ("UNIX-CONNECT:'/tmp/a:b'", &["UNIX-CONNECT", "/tmp/a:b"], &[]),
-            ("UNIX-CONNECT:\"/tmp/a\\\"b\"", &["UNIX-CONNECT", "/tmp/a\"b"], &[]),
-            ("UNIX-CONNECT:/tmp/a\\,b", &["UNIX-CONNECT", "/tmp/a,b"], &[]),
+            (
+                "TCP:h:1,bind=1.2.3.4:5",
+                &["TCP", "h", "1"],
+                &["bind=1.2.3.4:5"],
+            ),
+            (
+                "UNIX-CONNECT:'/tmp/a:b'",
+                &["UNIX-CONNECT", "/tmp/a:b"],
+                &[],
+            ),
+            (
+                "UNIX-CONNECT:\"/tmp/a\\\"b\"",
+                &["UNIX-CONNECT", "/tmp/a\"b"],
+                &[],
+            ),
+            (
+                "UNIX-CONNECT:/tmp/a\\,b",
+                &["UNIX-CONNECT", "/tmp/a,b"],
+                &[],
+            ),
             ("STDIO", &["STDIO"], &[]),
             ("-", &["-"], &[]),
             ("STDIO,crnl", &["STDIO"], &["crnl"]),

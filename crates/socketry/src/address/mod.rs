@@ -86,38 +86,81 @@ impl Spec {
 }
 
 fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> {
-    let error = |position: usize, kind| ParseError { input: whole.to_owned(), position, kind };
+    let error = |position: usize, kind| ParseError {
+        input: whole.to_owned(),
+        position,
+        kind,
+    };
     let pieces = lexer::split(whole, base, text)?;
     let first = &pieces.head[0];
     if first.text.is_empty() && pieces.head.len() == 1 && pieces.options.is_empty() {
         return Err(error(base, ParseErrorKind::Empty));
     }
 
-    let (row, params): (&AddressType, &[Piece]) = if !first.quoted && first.text == "-" && pieces.head.len() == 1 {
-        (table::row_for(Tag::Stdio, Family::Any).unwrap_or(&table::ADDRESS_TYPES[0]), &[])
-    } else if !first.text.is_empty() && first.text.bytes().all(|b| b.is_ascii_digit()) && pieces.head.len() == 1 {
-        (table::row_for(Tag::Fd, Family::Any).unwrap_or(&table::ADDRESS_TYPES[0]), &pieces.head[..])
-    } else if let Some(row) = table::lookup(&first.text) {
-        (row, &pieces.head[1..])
-    } else if pieces.head.len() == 1 && first.text.contains('/') {
-        return Err(error(first.start, ParseErrorKind::NotSupportedYet { name: format!("GOPEN ({})", first.text) }));
-    } else if table::LATER_TYPES.iter().any(|t| t.eq_ignore_ascii_case(&first.text)) {
-        return Err(error(first.start, ParseErrorKind::NotSupportedYet { name: first.text.to_ascii_uppercase() }));
-    } else {
-        return Err(error(first.start, ParseErrorKind::UnknownType { name: first.text.clone() }));
-    };
+    let (row, params): (&AddressType, &[Piece]) =
+        if !first.quoted && first.text == "-" && pieces.head.len() == 1 {
+            (
+                table::row_for(Tag::Stdio, Family::Any).unwrap_or(&table::ADDRESS_TYPES[0]),
+                &[],
+            )
+        } else if !first.text.is_empty()
+            && first.text.bytes().all(|b| b.is_ascii_digit())
+            && pieces.head.len() == 1
+        {
+            (
+                table::row_for(Tag::Fd, Family::Any).unwrap_or(&table::ADDRESS_TYPES[0]),
+                &pieces.head[..],
+            )
+        } else if let Some(row) = table::lookup(&first.text) {
+            (row, &pieces.head[1..])
+        } else if pieces.head.len() == 1 && first.text.contains('/') {
+            return Err(error(
+                first.start,
+                ParseErrorKind::NotSupportedYet {
+                    name: format!("GOPEN ({})", first.text),
+                },
+            ));
+        } else if table::LATER_TYPES
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&first.text))
+        {
+            return Err(error(
+                first.start,
+                ParseErrorKind::NotSupportedYet {
+                    name: first.text.to_ascii_uppercase(),
+                },
+            ));
+        } else {
+            return Err(error(
+                first.start,
+                ParseErrorKind::UnknownType {
+                    name: first.text.clone(),
+                },
+            ));
+        };
 
     if params.len() < row.params.len() {
         let position = base + text.find(',').unwrap_or(text.len());
-        return Err(error(position, ParseErrorKind::MissingParameter { type_name: row.name, usage: row.usage() }));
+        return Err(error(
+            position,
+            ParseErrorKind::MissingParameter {
+                type_name: row.name,
+                usage: row.usage(),
+            },
+        ));
     }
     if let Some(extra) = params.get(row.params.len()) {
         return Err(error(
             extra.start,
-            ParseErrorKind::ExtraParameter { type_name: row.name, usage: row.usage(), extra: extra.text.clone() },
+            ParseErrorKind::ExtraParameter {
+                type_name: row.name,
+                usage: row.usage(),
+                extra: extra.text.clone(),
+            },
         ));
     }
-    let kind = build_kind(row, params).map_err(|kind| error(params.first().map_or(base, |p| p.start), kind))?;
+    let kind = build_kind(row, params)
+        .map_err(|kind| error(params.first().map_or(base, |p| p.start), kind))?;
 
     let domain = match row.tag {
         Tag::Unix(_) => BindDomain::UnixPath,
@@ -130,17 +173,29 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
             Some((n, v)) => (n, Some(v)),
             None => (piece.text.as_str(), None),
         };
-        let def = options::lookup(name)
-            .ok_or_else(|| error(piece.start, ParseErrorKind::UnknownOption { name: name.to_owned() }))?;
+        let def = options::lookup(name).ok_or_else(|| {
+            error(
+                piece.start,
+                ParseErrorKind::UnknownOption {
+                    name: name.to_owned(),
+                },
+            )
+        })?;
         if !row.groups.contains(def.group) {
             return Err(error(
                 piece.start,
-                ParseErrorKind::OptionNotApplicable { name: def.name.to_owned(), type_name: row.name },
+                ParseErrorKind::OptionNotApplicable {
+                    name: def.name.to_owned(),
+                    type_name: row.name,
+                },
             ));
         }
         let value = options::parse_value(def.kind, value, domain).map_err(|()| {
             let kind = match value {
-                None => ParseErrorKind::MissingOptionValue { name: def.name.to_owned(), expected: def.kind.expected() },
+                None => ParseErrorKind::MissingOptionValue {
+                    name: def.name.to_owned(),
+                    expected: def.kind.expected(),
+                },
                 Some(v) => ParseErrorKind::InvalidOptionValue {
                     name: def.name.to_owned(),
                     value: v.to_owned(),
@@ -157,27 +212,48 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
 fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKind> {
     let text = |i: usize| params[i].text.as_str();
     let remote = || -> Result<Remote, ParseErrorKind> {
-        let host = Host::parse(text(0)).ok_or_else(|| ParseErrorKind::InvalidHost { text: text(0).to_owned() })?;
+        let host = Host::parse(text(0)).ok_or_else(|| ParseErrorKind::InvalidHost {
+            text: text(0).to_owned(),
+        })?;
         if let (Host::Ip(ip), Family::V4 | Family::V6) = (&host, row.family) {
             if ip.is_ipv4() != (row.family == Family::V4) {
-                return Err(ParseErrorKind::InvalidHost { text: text(0).to_owned() });
+                return Err(ParseErrorKind::InvalidHost {
+                    text: text(0).to_owned(),
+                });
             }
         }
-        Ok(Remote { host, port: parse_port(text(1))?, family: row.family })
+        Ok(Remote {
+            host,
+            port: parse_port(text(1))?,
+            family: row.family,
+        })
     };
-    let local = || -> Result<Local, ParseErrorKind> { Ok(Local { port: parse_port(text(0))?, family: row.family }) };
+    let local = || -> Result<Local, ParseErrorKind> {
+        Ok(Local {
+            port: parse_port(text(0))?,
+            family: row.family,
+        })
+    };
     let unix_name = |abstract_ns: bool| -> Result<UnixName, ParseErrorKind> {
-        let name = if abstract_ns { UnixName::abstract_name(text(0)) } else { UnixName::path(text(0)) };
+        let name = if abstract_ns {
+            UnixName::abstract_name(text(0))
+        } else {
+            UnixName::path(text(0))
+        };
         match name {
-            Ok(UnixName::Path(p)) if p.as_os_str().is_empty() => Err(ParseErrorKind::InvalidParameter {
-                what: "Unix socket path",
-                text: String::new(),
-                expected: "a non-empty path",
-            }),
-            Ok(name) => Ok(name),
-            Err(too_long) => {
-                Err(ParseErrorKind::PathTooLong { path: text(0).to_owned(), len: too_long.len, max: UNIX_PATH_MAX })
+            Ok(UnixName::Path(p)) if p.as_os_str().is_empty() => {
+                Err(ParseErrorKind::InvalidParameter {
+                    what: "Unix socket path",
+                    text: String::new(),
+                    expected: "a non-empty path",
+                })
             }
+            Ok(name) => Ok(name),
+            Err(too_long) => Err(ParseErrorKind::PathTooLong {
+                path: text(0).to_owned(),
+                len: too_long.len,
+                max: UNIX_PATH_MAX,
+            }),
         }
     };
     Ok(match row.tag {
@@ -185,11 +261,17 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Stdin => Kind::Stdin,
         Tag::Stdout => Kind::Stdout,
         Tag::Stderr => Kind::Stderr,
-        Tag::Fd => Kind::Fd(text(0).parse::<i32>().map_err(|_| ParseErrorKind::InvalidParameter {
-            what: "file descriptor",
-            text: text(0).to_owned(),
-            expected: "a non-negative number",
-        })?),
+        Tag::Fd => {
+            Kind::Fd(
+                text(0)
+                    .parse::<i32>()
+                    .map_err(|_| ParseErrorKind::InvalidParameter {
+                        what: "file descriptor",
+                        text: text(0).to_owned(),
+                        expected: "a non-negative number",
+                    })?,
+            )
+        }
         Tag::TcpConnect => Kind::TcpConnect(remote()?),
         Tag::TcpListen => Kind::TcpListen(local()?),
         Tag::UdpConnect => Kind::UdpConnect(remote()?),
@@ -201,14 +283,15 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Unix(role) => Kind::Unix(role, unix_name(false)?),
         Tag::Abstract(role) => Kind::Unix(role, unix_name(true)?),
         Tag::SocketPair => Kind::SocketPair,
-        Tag::Later => return Err(ParseErrorKind::NotSupportedYet { name: row.name.to_owned() }),
     })
 }
 
 fn parse_port(text: &str) -> Result<u16, ParseErrorKind> {
     match text.parse::<u16>() {
         Ok(port) if !text.starts_with('+') => Ok(port),
-        _ => Err(ParseErrorKind::InvalidPort { text: text.to_owned() }),
+        _ => Err(ParseErrorKind::InvalidPort {
+            text: text.to_owned(),
+        }),
     }
 }
 

@@ -198,7 +198,8 @@ impl OptionId {
 pub fn lookup(name: &str) -> Option<&'static OptionDef> {
     let wanted = name.replace('_', "-");
     OPTIONS.iter().find(|d| {
-        d.name.eq_ignore_ascii_case(&wanted) || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(&wanted))
+        d.name.eq_ignore_ascii_case(&wanted)
+            || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(&wanted))
     })
 }
 
@@ -218,11 +219,15 @@ impl IpRange {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -278,7 +283,10 @@ impl fmt::Display for IpRange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindAddr {
     /// An internet address: host, port, or both.
-    Ip { host: Option<Host>, port: Option<u16> },
+    Ip {
+        host: Option<Host>,
+        port: Option<u16>,
+    },
     /// A Unix socket name.
     Unix(UnixName),
 }
@@ -306,7 +314,11 @@ pub enum BindDomain {
 }
 
 /// Parses an option value of `kind`; `None` is the option written without `=`.
-pub(crate) fn parse_value(kind: ValueKind, text: Option<&str>, domain: BindDomain) -> Result<Value, ()> {
+pub(crate) fn parse_value(
+    kind: ValueKind,
+    text: Option<&str>,
+    domain: BindDomain,
+) -> Result<Value, ()> {
     let Some(text) = text else {
         return match kind {
             ValueKind::Bool => Ok(Value::Bool(true)),
@@ -323,10 +335,16 @@ pub(crate) fn parse_value(kind: ValueKind, text: Option<&str>, domain: BindDomai
         ValueKind::Count | ValueKind::Size => parse_count(text).map(Value::Count),
         ValueKind::Seconds => {
             let secs: f64 = text.parse().map_err(|_| ())?;
-            Duration::try_from_secs_f64(secs).map(Value::Seconds).map_err(|_| ())
+            Duration::try_from_secs_f64(secs)
+                .map(Value::Seconds)
+                .map_err(|_| ())
         }
         ValueKind::Port => text.parse::<u16>().map(Value::Port).map_err(|_| ()),
-        ValueKind::Mode => u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777).map(Value::Mode).ok_or(()),
+        ValueKind::Mode => u32::from_str_radix(text, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .map(Value::Mode)
+            .ok_or(()),
         ValueKind::Family => Family::parse_pf(text).map(Value::Family).ok_or(()),
         ValueKind::SockType => match text.parse::<i32>() {
             Ok(t @ (1 | 2 | 5)) => Ok(Value::SockType(t)),
@@ -334,10 +352,12 @@ pub(crate) fn parse_value(kind: ValueKind, text: Option<&str>, domain: BindDomai
         },
         ValueKind::Bind => match domain {
             BindDomain::Ip => parse_ip_bind(text).map(Value::Bind),
-            BindDomain::UnixPath => UnixName::path(text).map(|n| Value::Bind(BindAddr::Unix(n))).map_err(|_| ()),
-            BindDomain::UnixAbstract => {
-                UnixName::abstract_name(text).map(|n| Value::Bind(BindAddr::Unix(n))).map_err(|_| ())
-            }
+            BindDomain::UnixPath => UnixName::path(text)
+                .map(|n| Value::Bind(BindAddr::Unix(n)))
+                .map_err(|_| ()),
+            BindDomain::UnixAbstract => UnixName::abstract_name(text)
+                .map(|n| Value::Bind(BindAddr::Unix(n)))
+                .map_err(|_| ()),
         },
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
     }
@@ -476,6 +496,11 @@ impl Options {
         })
     }
 
+    /// Adds an option after those given (so it wins over an earlier one).
+    pub fn push(&mut self, id: OptionId, value: Value) {
+        self.0.push((id, value));
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (OptionId, &Value)> {
         self.0.iter().map(|(i, v)| (*i, v))
     }
@@ -491,7 +516,10 @@ mod tests {
 
     #[test]
     fn every_option_has_a_unique_name() {
-        let mut names: Vec<&str> = OPTIONS.iter().flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied())).collect();
+        let mut names: Vec<&str> = OPTIONS
+            .iter()
+            .flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied()))
+            .collect();
         let total = names.len();
         names.sort_unstable();
         names.dedup();
@@ -501,7 +529,10 @@ mod tests {
     #[test]
     fn looks_up_names_and_aliases_case_insensitively() {
         assert_eq!(lookup("FORK").map(|d| d.id), Some(OptionId::Fork));
-        assert_eq!(lookup("so_reuseaddr").map(|d| d.id), Some(OptionId::ReuseAddr));
+        assert_eq!(
+            lookup("so_reuseaddr").map(|d| d.id),
+            Some(OptionId::ReuseAddr)
+        );
         assert_eq!(lookup("perm").map(|d| d.id), Some(OptionId::Mode));
         assert!(lookup("frobnicate").is_none());
     }
@@ -516,19 +547,37 @@ mod tests {
             (ValueKind::Count, Some("12"), Ok(Value::Count(12))),
             (ValueKind::Count, Some("-1"), Err(())),
             (ValueKind::Count, None, Err(())),
-            (ValueKind::Seconds, Some("1.5"), Ok(Value::Seconds(Duration::from_millis(1500)))),
+            (
+                ValueKind::Seconds,
+                Some("1.5"),
+                Ok(Value::Seconds(Duration::from_millis(1500))),
+            ),
             (ValueKind::Seconds, Some("-1"), Err(())),
             (ValueKind::Port, Some("65536"), Err(())),
             (ValueKind::Mode, Some("0600"), Ok(Value::Mode(0o600))),
             (ValueKind::Mode, Some("9"), Err(())),
             (ValueKind::SockType, Some("5"), Ok(Value::SockType(5))),
             (ValueKind::SockType, Some("3"), Err(())),
-            (ValueKind::Family, Some("ip6"), Ok(Value::Family(Family::V6))),
-            (ValueKind::Bind, Some(":5000"), Ok(Value::Bind(BindAddr::Ip { host: None, port: Some(5000) }))),
+            (
+                ValueKind::Family,
+                Some("ip6"),
+                Ok(Value::Family(Family::V6)),
+            ),
+            (
+                ValueKind::Bind,
+                Some(":5000"),
+                Ok(Value::Bind(BindAddr::Ip {
+                    host: None,
+                    port: Some(5000),
+                })),
+            ),
             (
                 ValueKind::Bind,
                 Some("[::1]:80"),
-                Ok(Value::Bind(BindAddr::Ip { host: Some(Host::Ip("::1".parse().unwrap())), port: Some(80) })),
+                Ok(Value::Bind(BindAddr::Ip {
+                    host: Some(Host::Ip("::1".parse().unwrap())),
+                    port: Some(80),
+                })),
             ),
         ];
         for (kind, text, want) in cases {
@@ -549,6 +598,9 @@ mod tests {
         assert!(r.contains("::1".parse().unwrap()));
         assert!(!r.contains("::2".parse().unwrap()));
         assert!(IpRange::parse("1.2.3.4/33").is_none());
-        assert_eq!(IpRange::parse("0.0.0.0/0").map(|r| r.contains("8.8.8.8".parse().unwrap())), Some(true));
+        assert_eq!(
+            IpRange::parse("0.0.0.0/0").map(|r| r.contains("8.8.8.8".parse().unwrap())),
+            Some(true)
+        );
     }
 }

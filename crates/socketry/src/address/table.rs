@@ -31,7 +31,11 @@ impl AddressType {
 }
 
 const STREAM_FD: Groups = Groups::ALL;
-const TCP_CONNECT: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP).union(Groups::TCP).union(Groups::CONNECT);
+const TCP_CONNECT: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::TCP)
+    .union(Groups::CONNECT);
 const TCP_LISTEN: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::IP)
@@ -40,9 +44,15 @@ const TCP_LISTEN: Groups = Groups::ALL
     .union(Groups::CHILD)
     .union(Groups::RANGE);
 const UDP_PEER: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP);
-const UDP_SERVER: Groups = UDP_PEER.union(Groups::CHILD).union(Groups::RANGE).union(Groups::SESSION);
+const UDP_SERVER: Groups = UDP_PEER
+    .union(Groups::CHILD)
+    .union(Groups::RANGE)
+    .union(Groups::SESSION);
 const UDP_RECV: Groups = UDP_PEER.union(Groups::RANGE);
-const UNIX_CONNECT: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::SOCKTYPE).union(Groups::CONNECT);
+const UNIX_CONNECT: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::SOCKTYPE)
+    .union(Groups::CONNECT);
 const UNIX_LISTEN: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::SOCKTYPE)
@@ -50,7 +60,11 @@ const UNIX_LISTEN: Groups = Groups::ALL
     .union(Groups::LISTEN)
     .union(Groups::CHILD);
 const UNIX_SENDTO: Groups = Groups::ALL.union(Groups::SOCKET);
-const UNIX_RECVFROM: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::NAMED).union(Groups::CHILD).union(Groups::SESSION);
+const UNIX_RECVFROM: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::NAMED)
+    .union(Groups::CHILD)
+    .union(Groups::SESSION);
 const UNIX_RECV: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::NAMED);
 // Abstract names have no file, so the file's options (mode, unlink-*) do not apply.
 const ABSTRACT_LISTEN: Groups = Groups::ALL
@@ -58,7 +72,10 @@ const ABSTRACT_LISTEN: Groups = Groups::ALL
     .union(Groups::SOCKTYPE)
     .union(Groups::LISTEN)
     .union(Groups::CHILD);
-const ABSTRACT_RECVFROM: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::CHILD).union(Groups::SESSION);
+const ABSTRACT_RECVFROM: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::CHILD)
+    .union(Groups::SESSION);
 const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET);
 
 macro_rules! row {
@@ -80,67 +97,420 @@ use UnixRole::*;
 
 /// Every address type socketry parses.
 pub static ADDRESS_TYPES: &[AddressType] = &[
-    row!("STDIO", [], [], STREAM_FD, Tag::Stdio, Any, "standard input and output (also written -)"),
-    row!("STDIN", [], [], STREAM_FD, Tag::Stdin, Any, "standard input, read only"),
-    row!("STDOUT", [], [], STREAM_FD, Tag::Stdout, Any, "standard output, write only"),
-    row!("STDERR", [], [], STREAM_FD, Tag::Stderr, Any, "standard error, write only"),
-    row!("FD", [], ["fdnum"], STREAM_FD, Tag::Fd, Any, "an inherited file descriptor (also written as the bare number)"),
-    row!("TCP", ["TCP-CONNECT"], ["host", "port"], TCP_CONNECT, Tag::TcpConnect, Any, "connect to host:port, trying every resolved address in turn"),
-    row!("TCP4", ["TCP4-CONNECT"], ["host", "port"], TCP_CONNECT, Tag::TcpConnect, V4, "TCP over IPv4"),
-    row!("TCP6", ["TCP6-CONNECT"], ["host", "port"], TCP_CONNECT, Tag::TcpConnect, V6, "TCP over IPv6"),
-    row!("TCP-LISTEN", ["TCP-L"], ["port"], TCP_LISTEN, Tag::TcpListen, Any, "accept a TCP connection (with fork: every connection)"),
-    row!("TCP4-LISTEN", ["TCP4-L"], ["port"], TCP_LISTEN, Tag::TcpListen, V4, "TCP-LISTEN over IPv4"),
-    row!("TCP6-LISTEN", ["TCP6-L"], ["port"], TCP_LISTEN, Tag::TcpListen, V6, "TCP-LISTEN over IPv6"),
-    row!("UDP", ["UDP-CONNECT"], ["host", "port"], UDP_PEER, Tag::UdpConnect, Any, "a UDP socket connected to host:port"),
-    row!("UDP4", ["UDP4-CONNECT"], ["host", "port"], UDP_PEER, Tag::UdpConnect, V4, "UDP over IPv4"),
-    row!("UDP6", ["UDP6-CONNECT"], ["host", "port"], UDP_PEER, Tag::UdpConnect, V6, "UDP over IPv6"),
-    row!("UDP-LISTEN", ["UDP-L"], ["port"], UDP_SERVER, Tag::UdpListen, Any, "wait for a datagram, then talk to its sender (with fork: a session per peer)"),
-    row!("UDP4-LISTEN", ["UDP4-L"], ["port"], UDP_SERVER, Tag::UdpListen, V4, "UDP-LISTEN over IPv4"),
-    row!("UDP6-LISTEN", ["UDP6-L"], ["port"], UDP_SERVER, Tag::UdpListen, V6, "UDP-LISTEN over IPv6"),
-    row!("UDP-SENDTO", [], ["host", "port"], UDP_PEER, Tag::UdpSendto, Any, "send datagrams to host:port, receive replies"),
-    row!("UDP4-SENDTO", [], ["host", "port"], UDP_PEER, Tag::UdpSendto, V4, "UDP-SENDTO over IPv4"),
-    row!("UDP6-SENDTO", [], ["host", "port"], UDP_PEER, Tag::UdpSendto, V6, "UDP-SENDTO over IPv6"),
-    row!("UDP-RECVFROM", [], ["port"], UDP_SERVER, Tag::UdpRecvfrom, Any, "receive datagrams and reply to their sender (with fork: a session per datagram)"),
-    row!("UDP4-RECVFROM", [], ["port"], UDP_SERVER, Tag::UdpRecvfrom, V4, "UDP-RECVFROM over IPv4"),
-    row!("UDP6-RECVFROM", [], ["port"], UDP_SERVER, Tag::UdpRecvfrom, V6, "UDP-RECVFROM over IPv6"),
-    row!("UDP-RECV", [], ["port"], UDP_RECV, Tag::UdpRecv, Any, "only receive datagrams"),
-    row!("UDP4-RECV", [], ["port"], UDP_RECV, Tag::UdpRecv, V4, "UDP-RECV over IPv4"),
-    row!("UDP6-RECV", [], ["port"], UDP_RECV, Tag::UdpRecv, V6, "UDP-RECV over IPv6"),
-    row!("UDP-DATAGRAM", [], ["host", "port"], UDP_RECV, Tag::UdpDatagram, Any, "send datagrams to host:port, receive from any peer in range"),
-    row!("UDP4-DATAGRAM", [], ["host", "port"], UDP_RECV, Tag::UdpDatagram, V4, "UDP-DATAGRAM over IPv4"),
-    row!("UDP6-DATAGRAM", [], ["host", "port"], UDP_RECV, Tag::UdpDatagram, V6, "UDP-DATAGRAM over IPv6"),
-    row!("UNIX-CONNECT", [], ["path"], UNIX_CONNECT, Tag::Unix(Connect), Any, "connect to a Unix stream (or, with socktype=5, seqpacket) socket"),
-    row!("UNIX-LISTEN", ["UNIX-L"], ["path"], UNIX_LISTEN, Tag::Unix(Listen), Any, "accept a Unix stream (or seqpacket) connection"),
-    row!("UNIX-SENDTO", [], ["path"], UNIX_SENDTO, Tag::Unix(Sendto), Any, "send datagrams to a Unix datagram socket"),
-    row!("UNIX-RECVFROM", [], ["path"], UNIX_RECVFROM, Tag::Unix(Recvfrom), Any, "receive Unix datagrams and reply to their sender"),
-    row!("UNIX-RECV", [], ["path"], UNIX_RECV, Tag::Unix(Recv), Any, "only receive Unix datagrams"),
-    row!("UNIX-CLIENT", ["UNIX"], ["path"], UNIX_CONNECT, Tag::Unix(Client), Any, "connect to a Unix stream, seqpacket or datagram socket, whichever it is"),
-    row!("ABSTRACT-CONNECT", [], ["name"], UNIX_CONNECT, Tag::Abstract(Connect), Any, "UNIX-CONNECT in the abstract namespace"),
-    row!("ABSTRACT-LISTEN", ["ABSTRACT-L"], ["name"], ABSTRACT_LISTEN, Tag::Abstract(Listen), Any, "UNIX-LISTEN in the abstract namespace"),
-    row!("ABSTRACT-SENDTO", [], ["name"], UNIX_SENDTO, Tag::Abstract(Sendto), Any, "UNIX-SENDTO in the abstract namespace"),
-    row!("ABSTRACT-RECVFROM", [], ["name"], ABSTRACT_RECVFROM, Tag::Abstract(Recvfrom), Any, "UNIX-RECVFROM in the abstract namespace"),
-    row!("ABSTRACT-RECV", [], ["name"], ABSTRACT_RECV, Tag::Abstract(Recv), Any, "UNIX-RECV in the abstract namespace"),
-    row!("ABSTRACT-CLIENT", ["ABSTRACT"], ["name"], UNIX_CONNECT, Tag::Abstract(Client), Any, "UNIX-CLIENT in the abstract namespace"),
-    row!("SOCKETPAIR", [], [], Groups::ALL.union(Groups::SOCKTYPE), Tag::SocketPair, Any, "a connected socket pair: what is written is read back (datagrams by default)"),
+    row!(
+        "STDIO",
+        [],
+        [],
+        STREAM_FD,
+        Tag::Stdio,
+        Any,
+        "standard input and output (also written -)"
+    ),
+    row!(
+        "STDIN",
+        [],
+        [],
+        STREAM_FD,
+        Tag::Stdin,
+        Any,
+        "standard input, read only"
+    ),
+    row!(
+        "STDOUT",
+        [],
+        [],
+        STREAM_FD,
+        Tag::Stdout,
+        Any,
+        "standard output, write only"
+    ),
+    row!(
+        "STDERR",
+        [],
+        [],
+        STREAM_FD,
+        Tag::Stderr,
+        Any,
+        "standard error, write only"
+    ),
+    row!(
+        "FD",
+        [],
+        ["fdnum"],
+        STREAM_FD,
+        Tag::Fd,
+        Any,
+        "an inherited file descriptor (also written as the bare number)"
+    ),
+    row!(
+        "TCP",
+        ["TCP-CONNECT"],
+        ["host", "port"],
+        TCP_CONNECT,
+        Tag::TcpConnect,
+        Any,
+        "connect to host:port, trying every resolved address in turn"
+    ),
+    row!(
+        "TCP4",
+        ["TCP4-CONNECT"],
+        ["host", "port"],
+        TCP_CONNECT,
+        Tag::TcpConnect,
+        V4,
+        "TCP over IPv4"
+    ),
+    row!(
+        "TCP6",
+        ["TCP6-CONNECT"],
+        ["host", "port"],
+        TCP_CONNECT,
+        Tag::TcpConnect,
+        V6,
+        "TCP over IPv6"
+    ),
+    row!(
+        "TCP-LISTEN",
+        ["TCP-L"],
+        ["port"],
+        TCP_LISTEN,
+        Tag::TcpListen,
+        Any,
+        "accept a TCP connection (with fork: every connection)"
+    ),
+    row!(
+        "TCP4-LISTEN",
+        ["TCP4-L"],
+        ["port"],
+        TCP_LISTEN,
+        Tag::TcpListen,
+        V4,
+        "TCP-LISTEN over IPv4"
+    ),
+    row!(
+        "TCP6-LISTEN",
+        ["TCP6-L"],
+        ["port"],
+        TCP_LISTEN,
+        Tag::TcpListen,
+        V6,
+        "TCP-LISTEN over IPv6"
+    ),
+    row!(
+        "UDP",
+        ["UDP-CONNECT"],
+        ["host", "port"],
+        UDP_PEER,
+        Tag::UdpConnect,
+        Any,
+        "a UDP socket connected to host:port"
+    ),
+    row!(
+        "UDP4",
+        ["UDP4-CONNECT"],
+        ["host", "port"],
+        UDP_PEER,
+        Tag::UdpConnect,
+        V4,
+        "UDP over IPv4"
+    ),
+    row!(
+        "UDP6",
+        ["UDP6-CONNECT"],
+        ["host", "port"],
+        UDP_PEER,
+        Tag::UdpConnect,
+        V6,
+        "UDP over IPv6"
+    ),
+    row!(
+        "UDP-LISTEN",
+        ["UDP-L"],
+        ["port"],
+        UDP_SERVER,
+        Tag::UdpListen,
+        Any,
+        "wait for a datagram, then talk to its sender (with fork: a session per peer)"
+    ),
+    row!(
+        "UDP4-LISTEN",
+        ["UDP4-L"],
+        ["port"],
+        UDP_SERVER,
+        Tag::UdpListen,
+        V4,
+        "UDP-LISTEN over IPv4"
+    ),
+    row!(
+        "UDP6-LISTEN",
+        ["UDP6-L"],
+        ["port"],
+        UDP_SERVER,
+        Tag::UdpListen,
+        V6,
+        "UDP-LISTEN over IPv6"
+    ),
+    row!(
+        "UDP-SENDTO",
+        [],
+        ["host", "port"],
+        UDP_PEER,
+        Tag::UdpSendto,
+        Any,
+        "send datagrams to host:port, receive replies"
+    ),
+    row!(
+        "UDP4-SENDTO",
+        [],
+        ["host", "port"],
+        UDP_PEER,
+        Tag::UdpSendto,
+        V4,
+        "UDP-SENDTO over IPv4"
+    ),
+    row!(
+        "UDP6-SENDTO",
+        [],
+        ["host", "port"],
+        UDP_PEER,
+        Tag::UdpSendto,
+        V6,
+        "UDP-SENDTO over IPv6"
+    ),
+    row!(
+        "UDP-RECVFROM",
+        [],
+        ["port"],
+        UDP_SERVER,
+        Tag::UdpRecvfrom,
+        Any,
+        "receive datagrams and reply to their sender (with fork: a session per datagram)"
+    ),
+    row!(
+        "UDP4-RECVFROM",
+        [],
+        ["port"],
+        UDP_SERVER,
+        Tag::UdpRecvfrom,
+        V4,
+        "UDP-RECVFROM over IPv4"
+    ),
+    row!(
+        "UDP6-RECVFROM",
+        [],
+        ["port"],
+        UDP_SERVER,
+        Tag::UdpRecvfrom,
+        V6,
+        "UDP-RECVFROM over IPv6"
+    ),
+    row!(
+        "UDP-RECV",
+        [],
+        ["port"],
+        UDP_RECV,
+        Tag::UdpRecv,
+        Any,
+        "only receive datagrams"
+    ),
+    row!(
+        "UDP4-RECV",
+        [],
+        ["port"],
+        UDP_RECV,
+        Tag::UdpRecv,
+        V4,
+        "UDP-RECV over IPv4"
+    ),
+    row!(
+        "UDP6-RECV",
+        [],
+        ["port"],
+        UDP_RECV,
+        Tag::UdpRecv,
+        V6,
+        "UDP-RECV over IPv6"
+    ),
+    row!(
+        "UDP-DATAGRAM",
+        [],
+        ["host", "port"],
+        UDP_RECV,
+        Tag::UdpDatagram,
+        Any,
+        "send datagrams to host:port, receive from any peer in range"
+    ),
+    row!(
+        "UDP4-DATAGRAM",
+        [],
+        ["host", "port"],
+        UDP_RECV,
+        Tag::UdpDatagram,
+        V4,
+        "UDP-DATAGRAM over IPv4"
+    ),
+    row!(
+        "UDP6-DATAGRAM",
+        [],
+        ["host", "port"],
+        UDP_RECV,
+        Tag::UdpDatagram,
+        V6,
+        "UDP-DATAGRAM over IPv6"
+    ),
+    row!(
+        "UNIX-CONNECT",
+        [],
+        ["path"],
+        UNIX_CONNECT,
+        Tag::Unix(Connect),
+        Any,
+        "connect to a Unix stream (or, with socktype=5, seqpacket) socket"
+    ),
+    row!(
+        "UNIX-LISTEN",
+        ["UNIX-L"],
+        ["path"],
+        UNIX_LISTEN,
+        Tag::Unix(Listen),
+        Any,
+        "accept a Unix stream (or seqpacket) connection"
+    ),
+    row!(
+        "UNIX-SENDTO",
+        [],
+        ["path"],
+        UNIX_SENDTO,
+        Tag::Unix(Sendto),
+        Any,
+        "send datagrams to a Unix datagram socket"
+    ),
+    row!(
+        "UNIX-RECVFROM",
+        [],
+        ["path"],
+        UNIX_RECVFROM,
+        Tag::Unix(Recvfrom),
+        Any,
+        "receive Unix datagrams and reply to their sender"
+    ),
+    row!(
+        "UNIX-RECV",
+        [],
+        ["path"],
+        UNIX_RECV,
+        Tag::Unix(Recv),
+        Any,
+        "only receive Unix datagrams"
+    ),
+    row!(
+        "UNIX-CLIENT",
+        ["UNIX"],
+        ["path"],
+        UNIX_CONNECT,
+        Tag::Unix(Client),
+        Any,
+        "connect to a Unix stream, seqpacket or datagram socket, whichever it is"
+    ),
+    row!(
+        "ABSTRACT-CONNECT",
+        [],
+        ["name"],
+        UNIX_CONNECT,
+        Tag::Abstract(Connect),
+        Any,
+        "UNIX-CONNECT in the abstract namespace"
+    ),
+    row!(
+        "ABSTRACT-LISTEN",
+        ["ABSTRACT-L"],
+        ["name"],
+        ABSTRACT_LISTEN,
+        Tag::Abstract(Listen),
+        Any,
+        "UNIX-LISTEN in the abstract namespace"
+    ),
+    row!(
+        "ABSTRACT-SENDTO",
+        [],
+        ["name"],
+        UNIX_SENDTO,
+        Tag::Abstract(Sendto),
+        Any,
+        "UNIX-SENDTO in the abstract namespace"
+    ),
+    row!(
+        "ABSTRACT-RECVFROM",
+        [],
+        ["name"],
+        ABSTRACT_RECVFROM,
+        Tag::Abstract(Recvfrom),
+        Any,
+        "UNIX-RECVFROM in the abstract namespace"
+    ),
+    row!(
+        "ABSTRACT-RECV",
+        [],
+        ["name"],
+        ABSTRACT_RECV,
+        Tag::Abstract(Recv),
+        Any,
+        "UNIX-RECV in the abstract namespace"
+    ),
+    row!(
+        "ABSTRACT-CLIENT",
+        ["ABSTRACT"],
+        ["name"],
+        UNIX_CONNECT,
+        Tag::Abstract(Client),
+        Any,
+        "UNIX-CLIENT in the abstract namespace"
+    ),
+    row!(
+        "SOCKETPAIR",
+        [],
+        [],
+        Groups::ALL.union(Groups::SOCKTYPE),
+        Tag::SocketPair,
+        Any,
+        "a connected socket pair: what is written is read back (datagrams by default)"
+    ),
 ];
 
 /// socat address types that socketry does not build yet; naming one is a clear error rather
 /// than "unknown".
 pub static LATER_TYPES: &[&str] = &[
-    "GOPEN", "OPEN", "CREATE", "CREAT", "EXEC", "SYSTEM", "SHELL", "PIPE", "FIFO", "PTY", "POSIXMQ-READ",
-    "POSIXMQ-RECEIVE", "POSIXMQ-SEND", "POSIXMQ-WRITE", "POSIXMQ-BIDIRECTIONAL", "TUN", "ACCEPT-FD",
+    "GOPEN",
+    "OPEN",
+    "CREATE",
+    "CREAT",
+    "EXEC",
+    "SYSTEM",
+    "SHELL",
+    "PIPE",
+    "FIFO",
+    "PTY",
+    "POSIXMQ-READ",
+    "POSIXMQ-RECEIVE",
+    "POSIXMQ-SEND",
+    "POSIXMQ-WRITE",
+    "POSIXMQ-BIDIRECTIONAL",
+    "TUN",
+    "ACCEPT-FD",
 ];
 
 /// Looks an address type up by name or alias, case-insensitively.
 pub fn lookup(name: &str) -> Option<&'static AddressType> {
-    ADDRESS_TYPES
-        .iter()
-        .find(|t| t.name.eq_ignore_ascii_case(name) || t.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+    ADDRESS_TYPES.iter().find(|t| {
+        t.name.eq_ignore_ascii_case(name) || t.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// The row that `Display` names a kind by.
 pub(crate) fn row_for(tag: Tag, family: Family) -> Option<&'static AddressType> {
-    ADDRESS_TYPES.iter().find(|t| t.tag == tag && t.family == family)
+    ADDRESS_TYPES
+        .iter()
+        .find(|t| t.tag == tag && t.family == family)
 }
 
 #[cfg(test)]

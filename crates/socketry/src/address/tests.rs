@@ -32,27 +32,109 @@ fn parses_every_address_form() {
         ("STDERR", Kind::Stderr),
         ("3", Kind::Fd(3)),
         ("FD:7", Kind::Fd(7)),
-        ("TCP:127.0.0.1:80", Kind::TcpConnect(remote(v4(127, 0, 0, 1), 80, Family::Any))),
-        ("tcp-connect:localhost:80", Kind::TcpConnect(remote(Host::Name("localhost".into()), 80, Family::Any))),
-        ("TCP4:localhost:1", Kind::TcpConnect(remote(Host::Name("localhost".into()), 1, Family::V4))),
-        ("TCP6:[::1]:443", Kind::TcpConnect(remote(Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)), 443, Family::V6))),
-        ("TCP-LISTEN:8080", Kind::TcpListen(Local { port: 8080, family: Family::Any })),
-        ("TCP6-L:0", Kind::TcpListen(Local { port: 0, family: Family::V6 })),
-        ("UDP:127.0.0.1:53", Kind::UdpConnect(remote(v4(127, 0, 0, 1), 53, Family::Any))),
-        ("UDP-LISTEN:5000", Kind::UdpListen(Local { port: 5000, family: Family::Any })),
-        ("UDP4-SENDTO:127.0.0.1:9", Kind::UdpSendto(remote(v4(127, 0, 0, 1), 9, Family::V4))),
-        ("UDP-RECVFROM:9", Kind::UdpRecvfrom(Local { port: 9, family: Family::Any })),
-        ("UDP6-RECV:9", Kind::UdpRecv(Local { port: 9, family: Family::V6 })),
-        ("UDP-DATAGRAM:127.0.0.1:9", Kind::UdpDatagram(remote(v4(127, 0, 0, 1), 9, Family::Any))),
-        ("UNIX-CONNECT:/tmp/s", Kind::Unix(UnixRole::Connect, UnixName::Path(PathBuf::from("/tmp/s")))),
-        ("UNIX-LISTEN:/tmp/s", Kind::Unix(UnixRole::Listen, UnixName::Path(PathBuf::from("/tmp/s")))),
-        ("UNIX:/tmp/s", Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/s")))),
-        ("UNIX-SENDTO:/tmp/s", Kind::Unix(UnixRole::Sendto, UnixName::Path(PathBuf::from("/tmp/s")))),
-        ("UNIX-RECVFROM:/tmp/s", Kind::Unix(UnixRole::Recvfrom, UnixName::Path(PathBuf::from("/tmp/s")))),
-        ("UNIX-RECV:/tmp/s", Kind::Unix(UnixRole::Recv, UnixName::Path(PathBuf::from("/tmp/s")))),
-        ("UNIX-CLIENT:'/tmp/a:b'", Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/a:b")))),
-        ("ABSTRACT-LISTEN:sock", Kind::Unix(UnixRole::Listen, UnixName::Abstract("sock".into()))),
-        ("abstract-connect:sock", Kind::Unix(UnixRole::Connect, UnixName::Abstract("sock".into()))),
+        (
+            "TCP:127.0.0.1:80",
+            Kind::TcpConnect(remote(v4(127, 0, 0, 1), 80, Family::Any)),
+        ),
+        (
+            "tcp-connect:localhost:80",
+            Kind::TcpConnect(remote(Host::Name("localhost".into()), 80, Family::Any)),
+        ),
+        (
+            "TCP4:localhost:1",
+            Kind::TcpConnect(remote(Host::Name("localhost".into()), 1, Family::V4)),
+        ),
+        (
+            "TCP6:[::1]:443",
+            Kind::TcpConnect(remote(
+                Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                443,
+                Family::V6,
+            )),
+        ),
+        (
+            "TCP-LISTEN:8080",
+            Kind::TcpListen(Local {
+                port: 8080,
+                family: Family::Any,
+            }),
+        ),
+        (
+            "TCP6-L:0",
+            Kind::TcpListen(Local {
+                port: 0,
+                family: Family::V6,
+            }),
+        ),
+        (
+            "UDP:127.0.0.1:53",
+            Kind::UdpConnect(remote(v4(127, 0, 0, 1), 53, Family::Any)),
+        ),
+        (
+            "UDP-LISTEN:5000",
+            Kind::UdpListen(Local {
+                port: 5000,
+                family: Family::Any,
+            }),
+        ),
+        (
+            "UDP4-SENDTO:127.0.0.1:9",
+            Kind::UdpSendto(remote(v4(127, 0, 0, 1), 9, Family::V4)),
+        ),
+        (
+            "UDP-RECVFROM:9",
+            Kind::UdpRecvfrom(Local {
+                port: 9,
+                family: Family::Any,
+            }),
+        ),
+        (
+            "UDP6-RECV:9",
+            Kind::UdpRecv(Local {
+                port: 9,
+                family: Family::V6,
+            }),
+        ),
+        (
+            "UDP-DATAGRAM:127.0.0.1:9",
+            Kind::UdpDatagram(remote(v4(127, 0, 0, 1), 9, Family::Any)),
+        ),
+        (
+            "UNIX-CONNECT:/tmp/s",
+            Kind::Unix(UnixRole::Connect, UnixName::Path(PathBuf::from("/tmp/s"))),
+        ),
+        (
+            "UNIX-LISTEN:/tmp/s",
+            Kind::Unix(UnixRole::Listen, UnixName::Path(PathBuf::from("/tmp/s"))),
+        ),
+        (
+            "UNIX:/tmp/s",
+            Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/s"))),
+        ),
+        (
+            "UNIX-SENDTO:/tmp/s",
+            Kind::Unix(UnixRole::Sendto, UnixName::Path(PathBuf::from("/tmp/s"))),
+        ),
+        (
+            "UNIX-RECVFROM:/tmp/s",
+            Kind::Unix(UnixRole::Recvfrom, UnixName::Path(PathBuf::from("/tmp/s"))),
+        ),
+        (
+            "UNIX-RECV:/tmp/s",
+            Kind::Unix(UnixRole::Recv, UnixName::Path(PathBuf::from("/tmp/s"))),
+        ),
+        (
+            "UNIX-CLIENT:'/tmp/a:b'",
+            Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/a:b"))),
+        ),
+        (
+            "ABSTRACT-LISTEN:sock",
+            Kind::Unix(UnixRole::Listen, UnixName::Abstract("sock".into())),
+        ),
+        (
+            "abstract-connect:sock",
+            Kind::Unix(UnixRole::Connect, UnixName::Abstract("sock".into())),
+        ),
         ("SOCKETPAIR", Kind::SocketPair),
     ];
     for (text, want) in cases {
@@ -67,12 +149,18 @@ fn parses_options_with_typed_values() {
     assert_eq!(s.options.count(OptionId::MaxChildren), Some(5));
     assert!(!s.options.flag(OptionId::ReuseAddr, true));
     assert_eq!(s.options.count(OptionId::Backlog), Some(7));
-    assert_eq!(s.options.seconds(OptionId::AcceptTimeout), Some(Duration::from_millis(1500)));
+    assert_eq!(
+        s.options.seconds(OptionId::AcceptTimeout),
+        Some(Duration::from_millis(1500))
+    );
     assert_eq!(s.options.ranges().count(), 1);
     let s = spec("UNIX-LISTEN:/tmp/x,mode=600,unlink-early,socktype=5,bind=/tmp/y");
     assert_eq!(s.options.mode(), Some(0o600));
     assert_eq!(s.options.socktype(), Some(5));
-    assert_eq!(s.options.bind(), Some(&BindAddr::Unix(UnixName::Path(PathBuf::from("/tmp/y")))));
+    assert_eq!(
+        s.options.bind(),
+        Some(&BindAddr::Unix(UnixName::Path(PathBuf::from("/tmp/y"))))
+    );
     let s = spec("TCP:localhost:80,bind=127.0.0.1:5555,SOURCEPORT=4,nodelay,pf=ip4");
     assert_eq!(s.options.port(OptionId::SourcePort), Some(4));
     assert_eq!(s.options.family(), Some(Family::V4));
@@ -97,21 +185,39 @@ fn rejects_bad_input_with_the_offending_text() {
         ("TCP:localhost:99999", "invalid port \"99999\""),
         ("TCP:localhost:http", "invalid port \"http\""),
         ("TCP-LISTEN:-1", "invalid port \"-1\""),
-        ("TCP:localhost", "missing parameter in \"TCP:localhost\": TCP expects TCP:<host>:<port>"),
+        (
+            "TCP:localhost",
+            "missing parameter in \"TCP:localhost\": TCP expects TCP:<host>:<port>",
+        ),
         ("TCP-LISTEN:80:90", "extra parameter \"90\""),
         ("STDIO:x", "extra parameter \"x\""),
         ("TCP:h:1,frobnicate", "unknown option \"frobnicate\""),
         ("TCP:h:1,fork", "option \"fork\" does not apply to TCP"),
-        ("STDIO,nodelay", "option \"nodelay\" does not apply to STDIO"),
-        ("ABSTRACT-LISTEN:x,mode=600", "option \"mode\" does not apply to ABSTRACT-LISTEN"),
-        ("TCP-LISTEN:1,backlog=x", "invalid value \"x\" for option backlog"),
-        ("TCP-LISTEN:1,backlog", "option backlog in \"TCP-LISTEN:1,backlog\" needs a value"),
+        (
+            "STDIO,nodelay",
+            "option \"nodelay\" does not apply to STDIO",
+        ),
+        (
+            "ABSTRACT-LISTEN:x,mode=600",
+            "option \"mode\" does not apply to ABSTRACT-LISTEN",
+        ),
+        (
+            "TCP-LISTEN:1,backlog=x",
+            "invalid value \"x\" for option backlog",
+        ),
+        (
+            "TCP-LISTEN:1,backlog",
+            "option backlog in \"TCP-LISTEN:1,backlog\" needs a value",
+        ),
         (&long, "is 121 bytes long (expected at most 107)"),
         ("TCP:bad host:1", "invalid host \"bad host\""),
         ("TCP4:[::1]:1", "invalid host \"[::1]\""),
         ("UNIX-CONNECT:'/tmp", "unterminated ' quote"),
         ("/tmp/file", "not supported yet"),
-        ("EXEC:ls", "address type \"EXEC\" in \"EXEC:ls\" is not supported yet"),
+        (
+            "EXEC:ls",
+            "address type \"EXEC\" in \"EXEC:ls\" is not supported yet",
+        ),
         ("", "empty address"),
         ("A!!B!!C", "at most one !!"),
     ];
@@ -133,7 +239,10 @@ fn displays_canonical_text() {
     let cases = [
         ("-", "STDIO"),
         ("5", "FD:5"),
-        ("tcp-l:80,FORK,so-reuseaddr=0", "TCP-LISTEN:80,fork,reuseaddr=0"),
+        (
+            "tcp-l:80,FORK,so-reuseaddr=0",
+            "TCP-LISTEN:80,fork,reuseaddr=0",
+        ),
         ("TCP:[::1]:1", "TCP:[::1]:1"),
         ("UNIX:'/a:b'", "UNIX-CLIENT:/a\\:b"),
         ("STDIN!!STDOUT", "STDIN!!STDOUT"),
@@ -160,12 +269,16 @@ fn arb_family_for(host: &Host) -> BoxedStrategy<Family> {
 }
 
 fn arb_remote() -> impl Strategy<Value = Remote> {
-    (arb_host(), any::<u16>())
-        .prop_flat_map(|(host, port)| arb_family_for(&host).prop_map(move |family| remote(host.clone(), port, family)))
+    (arb_host(), any::<u16>()).prop_flat_map(|(host, port)| {
+        arb_family_for(&host).prop_map(move |family| remote(host.clone(), port, family))
+    })
 }
 
 fn arb_local() -> impl Strategy<Value = Local> {
-    (any::<u16>(), prop_oneof![Just(Family::Any), Just(Family::V4), Just(Family::V6)])
+    (
+        any::<u16>(),
+        prop_oneof![Just(Family::Any), Just(Family::V4), Just(Family::V6)],
+    )
         .prop_map(|(port, family)| Local { port, family })
 }
 
@@ -209,9 +322,15 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
 
 /// Options valid for the kind, drawn from the option table with typed values.
 fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
-    let row = Spec { kind: kind.clone(), options: Options::default() }.address_type();
-    let applicable: Vec<&'static options::OptionDef> =
-        options::OPTIONS.iter().filter(|d| row.groups.contains(d.group)).collect();
+    let row = Spec {
+        kind: kind.clone(),
+        options: Options::default(),
+    }
+    .address_type();
+    let applicable: Vec<&'static options::OptionDef> = options::OPTIONS
+        .iter()
+        .filter(|d| row.groups.contains(d.group))
+        .collect();
     if applicable.is_empty() {
         return Just(Options::default()).boxed();
     }
@@ -227,15 +346,21 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                 let def = applicable[i];
                 let value = match def.kind {
                     options::ValueKind::Bool => Value::Bool(b),
-                    options::ValueKind::Count | options::ValueKind::Size => Value::Count(u64::from(n)),
-                    options::ValueKind::Seconds => Value::Seconds(Duration::from_millis(u64::from(n % 100_000))),
+                    options::ValueKind::Count | options::ValueKind::Size => {
+                        Value::Count(u64::from(n))
+                    }
+                    options::ValueKind::Seconds => {
+                        Value::Seconds(Duration::from_millis(u64::from(n % 100_000)))
+                    }
                     options::ValueKind::Port => Value::Port(n as u16),
                     options::ValueKind::Mode => Value::Mode(n % 0o7777),
-                    options::ValueKind::Family => Value::Family(if b { Family::V4 } else { Family::V6 }),
-                    options::ValueKind::SockType => Value::SockType([1, 2, 5][(n % 3) as usize]),
-                    options::ValueKind::Bind if unix_bind == Some(false) => {
-                        Value::Bind(BindAddr::Unix(UnixName::Path(PathBuf::from(format!("/tmp/b{n}")))))
+                    options::ValueKind::Family => {
+                        Value::Family(if b { Family::V4 } else { Family::V6 })
                     }
+                    options::ValueKind::SockType => Value::SockType([1, 2, 5][(n % 3) as usize]),
+                    options::ValueKind::Bind if unix_bind == Some(false) => Value::Bind(
+                        BindAddr::Unix(UnixName::Path(PathBuf::from(format!("/tmp/b{n}")))),
+                    ),
                     options::ValueKind::Bind if unix_bind == Some(true) => {
                         Value::Bind(BindAddr::Unix(UnixName::Abstract(format!("b{n}"))))
                     }
@@ -243,9 +368,10 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         host: b.then(|| Host::Ip(IpAddr::V4(Ipv4Addr::from(n)))),
                         port: Some(n as u16),
                     }),
-                    options::ValueKind::Range => {
-                        Value::Range(IpRange { addr: IpAddr::V4(Ipv4Addr::from(n)), prefix: (n % 33) as u8 })
-                    }
+                    options::ValueKind::Range => Value::Range(IpRange {
+                        addr: IpAddr::V4(Ipv4Addr::from(n)),
+                        prefix: (n % 33) as u8,
+                    }),
                 };
                 options.0.push((def.id, value));
             }
@@ -255,7 +381,12 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
 }
 
 fn arb_spec() -> impl Strategy<Value = Spec> {
-    arb_kind().prop_flat_map(|kind| arb_options(&kind).prop_map(move |options| Spec { kind: kind.clone(), options }))
+    arb_kind().prop_flat_map(|kind| {
+        arb_options(&kind).prop_map(move |options| Spec {
+            kind: kind.clone(),
+            options,
+        })
+    })
 }
 
 proptest! {

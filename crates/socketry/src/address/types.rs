@@ -56,7 +56,9 @@ impl Host {
         }
         let valid = !text.is_empty()
             && text.len() <= 253
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
             && !text.starts_with(['-', '.']);
         valid.then(|| Host::Name(text.to_owned()))
     }
@@ -192,8 +194,6 @@ pub(crate) enum Tag {
     Unix(UnixRole),
     Abstract(UnixRole),
     SocketPair,
-    /// Known to socat, not built yet: parsing it gives a clear error.
-    Later,
 }
 
 impl Kind {
@@ -222,7 +222,10 @@ impl Kind {
     pub(crate) fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Kind::Fd(n) => write!(f, ":{n}"),
-            Kind::TcpConnect(r) | Kind::UdpConnect(r) | Kind::UdpSendto(r) | Kind::UdpDatagram(r) => {
+            Kind::TcpConnect(r)
+            | Kind::UdpConnect(r)
+            | Kind::UdpSendto(r)
+            | Kind::UdpDatagram(r) => {
                 let host = match &r.host {
                     Host::Name(name) => escape(name),
                     ip => ip.to_string(),

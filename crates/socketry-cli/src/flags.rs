@@ -1,0 +1,519 @@
+//! The command line, in two steps as ripgrep does it: [`parse`] mirrors what was typed
+//! (flags in socat's single-dash style, then positionals), and [`Plan::from_args`] turns that
+//! into what the program will run. Each flag is defined once, in [`FLAGS`], with its help.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One command-line flag.
+#[derive(Debug)]
+pub struct FlagDef {
+    /// As typed, with its dash: `-b`.
+    pub name: &'static str,
+    /// The value's name, for flags that take one (`-b 65536` or `-b65536`).
+    pub value: Option<&'static str>,
+    /// Whether the value may also be glued to the flag or left out (`-ly`, `-lydaemon`).
+    pub glued_optional: bool,
+    pub help: &'static str,
+}
+
+macro_rules! flag {
+    ($name:literal, $help:literal) => {
+        FlagDef {
+            name: $name,
+            value: None,
+            glued_optional: false,
+            help: $help,
+        }
+    };
+    ($name:literal, $value:literal, $help:literal) => {
+        FlagDef {
+            name: $name,
+            value: Some($value),
+            glued_optional: false,
+            help: $help,
+        }
+    };
+}
+
+pub static FLAGS: &[FlagDef] = &[
+    flag!(
+        "-V",
+        "print the version and the features built in, then exit"
+    ),
+    flag!(
+        "-h",
+        "print help with the address types (-hh adds options, -hhh every alias); then exit"
+    ),
+    flag!(
+        "-d",
+        "more log messages: -d notices, -dd info, -ddd debug (repeatable)"
+    ),
+    flag!("-D", "log both endpoints before the transfer starts"),
+    flag!("-v", "dump transferred data to stderr as text"),
+    flag!("-x", "dump transferred data to stderr as hex"),
+    flag!("-b", "SIZE", "bytes per direction's buffer (default 65536)"),
+    flag!(
+        "-t",
+        "SECONDS",
+        "after one direction's EOF, end the relay this long after (default 0.5)"
+    ),
+    flag!(
+        "-T",
+        "SECONDS",
+        "end the relay after this long without data either way"
+    ),
+    flag!("-u", "relay from the first address to the second only"),
+    flag!("-U", "relay from the second address to the first only"),
+    flag!("-4", "use IPv4 where an address does not say"),
+    flag!("-6", "use IPv6 where an address does not say"),
+    flag!(
+        "-lf",
+        "FILE",
+        "write log messages to FILE instead of stderr"
+    ),
+    FlagDef {
+        name: "-ly",
+        value: Some("FACILITY"),
+        glued_optional: true,
+        help: "write log messages to syslog (facility glued on, default daemon)",
+    },
+    flag!("-ls", "write log messages to stderr (the default)"),
+    flag!("-lp", "NAME", "program name in log messages"),
+    flag!("-lu", "microseconds in log timestamps"),
+    flag!("-lh", "host name in log messages"),
+    flag!(
+        "--statistics",
+        "log bytes moved in each direction at exit (also -S)"
+    ),
+];
+
+/// The command line as typed.
+#[derive(Debug, Default, PartialEq)]
+pub struct Args {
+    pub flags: Vec<(&'static str, Option<String>)>,
+    pub positionals: Vec<String>,
+}
+
+/// A command line that does not parse.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum FlagError {
+    #[error("unknown option \"{0}\" (see socketry -h)")]
+    Unknown(String),
+    #[error("option {flag} needs a value (expected {flag} <{value}>)")]
+    MissingValue {
+        flag: &'static str,
+        value: &'static str,
+    },
+    #[error("invalid value \"{text}\" for {flag} (expected {expected})")]
+    InvalidValue {
+        flag: &'static str,
+        text: String,
+        expected: &'static str,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn lookup(name: &str) -> Option<&'static FlagDef> {
+    FLAGS.iter().find(|f| f.name == name)
+}
+
+/// Splits the command line into flags and positionals. Flags come first; `--` ends them. A
+/// lone `-` is an address (standard I/O), not a flag.
+pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> {
+    let mut args = Args::default();
+    let mut argv = argv.into_iter().peekable();
+    while let Some(arg) = argv.next() {
+        if arg == "--" {
+            args.positionals.extend(argv);
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" || !args.positionals.is_empty() {
+            args.positionals.push(arg);
+            continue;
+        }
+        // -dd, -ddd: repeated -d; -hh, -hhh likewise.
+        if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'd') {
+            args.flags
+                .extend(std::iter::repeat_n(("-d", None), arg.len() - 1));
+            continue;
+        }
+        if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'h') {
+            args.flags
+                .extend(std::iter::repeat_n(("-h", None), arg.len() - 1));
+            continue;
+        }
+        match arg.as_str() {
+            "-?" | "--help" => {
+                args.flags.push(("-h", None));
+                continue;
+            }
+            "-S" => {
+                args.flags.push(("--statistics", None));
+                continue;
+            }
+            "--version" => {
+                args.flags.push(("-V", None));
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(def) = lookup(&arg) {
+            let value = match def.value {
+                Some(_) if def.glued_optional => None,
+                Some(value) => Some(argv.next().ok_or(FlagError::MissingValue {
+                    flag: def.name,
+                    value,
+                })?),
+                None => None,
+            };
+            args.flags.push((def.name, value));
+            continue;
+        }
+        // A value glued to its flag: -b65536, -lydaemon, -t0.1.
+        let glued = FLAGS
+            .iter()
+            .filter(|d| d.value.is_some())
+            .find(|d| arg.starts_with(d.name) && arg.len() > d.name.len());
+        match glued {
+            Some(def) => args
+                .flags
+                .push((def.name, Some(arg[def.name.len()..].to_owned()))),
+            None => return Err(FlagError::Unknown(arg)),
+        }
+    }
+    Ok(args)
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    Version,
+    Help {
+        level: usize,
+    },
+    /// `socketry ADDRESS ADDRESS`.
+    Relay {
+        first: String,
+        second: String,
+    },
+    /// `socketry server [PORT|ADDRESS]`: an echo server.
+    Server {
+        address: String,
+    },
+    /// `socketry client HOST PORT` or `client ADDRESS`: stdio to a server, until it closes.
+    Client {
+        address: String,
+    },
+    /// `socketry connect ADDRESS`: stdio to an endpoint, netcat style.
+    Connect {
+        address: String,
+    },
+    /// `socketry listen ADDRESS`: stdio to the first peer of a listening address.
+    Listen {
+        address: String,
+    },
+}
+
+/// Where log messages go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogTarget {
+    Stderr,
+    File(PathBuf),
+    Syslog { facility: String },
+}
+
+/// Everything the program will do.
+#[derive(Debug, PartialEq)]
+pub struct Plan {
+    pub command: Command,
+    /// 0: errors and warnings; 1: notices; 2: info; 3: debug.
+    pub verbosity: usize,
+    pub log_endpoints: bool,
+    pub dump: Option<socketry::relay::DumpFormat>,
+    pub buffer_size: Option<usize>,
+    pub linger: Option<Duration>,
+    pub inactivity: Option<Duration>,
+    pub directions: socketry::relay::Directions,
+    pub family: socketry::address::Family,
+    pub log_target: LogTarget,
+    pub program_name: Option<String>,
+    pub log_micros: bool,
+    pub log_hostname: bool,
+    pub statistics: bool,
+}
+
+fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| FlagError::InvalidValue {
+            flag,
+            text: text.to_owned(),
+            expected: "seconds, e.g. 0.5",
+        })
+}
+
+impl Plan {
+    pub fn from_args(args: Args) -> Result<Plan, FlagError> {
+        use socketry::address::Family;
+        use socketry::relay::{Directions, DumpFormat};
+        let mut plan = Plan {
+            command: Command::Version,
+            verbosity: 0,
+            log_endpoints: false,
+            dump: None,
+            buffer_size: None,
+            linger: None,
+            inactivity: None,
+            directions: Directions::Both,
+            family: Family::Any,
+            log_target: LogTarget::Stderr,
+            program_name: None,
+            log_micros: false,
+            log_hostname: false,
+            statistics: false,
+        };
+        let mut help = 0;
+        let mut version = false;
+        for (flag, value) in args.flags {
+            let value = value.unwrap_or_default();
+            match flag {
+                "-V" => version = true,
+                "-h" => help += 1,
+                "-d" => plan.verbosity += 1,
+                "-D" => plan.log_endpoints = true,
+                "-v" => plan.dump = Some(DumpFormat::Text),
+                "-x" => plan.dump = Some(DumpFormat::Hex),
+                "-b" => {
+                    let size = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| FlagError::InvalidValue {
+                            flag: "-b",
+                            text: value.clone(),
+                            expected: "a positive byte count",
+                        })?;
+                    plan.buffer_size = Some(size);
+                }
+                "-t" => plan.linger = Some(seconds("-t", &value)?),
+                "-T" => plan.inactivity = Some(seconds("-T", &value)?),
+                "-u" => plan.directions = Directions::LeftToRight,
+                "-U" => plan.directions = Directions::RightToLeft,
+                "-4" => plan.family = Family::V4,
+                "-6" => plan.family = Family::V6,
+                "-lf" => plan.log_target = LogTarget::File(PathBuf::from(value)),
+                "-ly" => {
+                    let facility = if value.is_empty() {
+                        "daemon".to_owned()
+                    } else {
+                        value
+                    };
+                    plan.log_target = LogTarget::Syslog { facility };
+                }
+                "-ls" => plan.log_target = LogTarget::Stderr,
+                "-lp" => plan.program_name = Some(value),
+                "-lu" => plan.log_micros = true,
+                "-lh" => plan.log_hostname = true,
+                "--statistics" => plan.statistics = true,
+                _ => return Err(FlagError::Unknown(flag.to_owned())),
+            }
+        }
+        plan.command = if version {
+            Command::Version
+        } else if help > 0 {
+            Command::Help { level: help }
+        } else {
+            command(args.positionals)?
+        };
+        Ok(plan)
+    }
+}
+
+const USAGE: &str = "usage: socketry [options] ADDRESS ADDRESS | server [PORT|ADDRESS] | client HOST PORT | connect ADDRESS | listen ADDRESS";
+
+/// `HOST PORT` as a TCP address, or a single argument as an address in socat's syntax.
+fn host_port_or_address(verb: &str, rest: &[String]) -> Result<String, FlagError> {
+    match rest {
+        [address] => Ok(address.clone()),
+        [host, port] => {
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            Ok(format!("TCP:{host}:{port}"))
+        }
+        _ => Err(FlagError::Usage(format!(
+            "{verb} expects HOST PORT or one ADDRESS ({USAGE})"
+        ))),
+    }
+}
+
+fn port_or_address(
+    verb: &str,
+    rest: &[String],
+    default: Option<&str>,
+) -> Result<String, FlagError> {
+    match rest {
+        [] => default
+            .map(str::to_owned)
+            .ok_or_else(|| FlagError::Usage(format!("{verb} expects a PORT or an ADDRESS"))),
+        [arg] if arg.bytes().all(|b| b.is_ascii_digit()) => Ok(format!("TCP-LISTEN:{arg}")),
+        [arg] => Ok(arg.clone()),
+        _ => Err(FlagError::Usage(format!(
+            "{verb} expects one PORT or ADDRESS ({USAGE})"
+        ))),
+    }
+}
+
+fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
+    let (verb, rest) = match positionals.split_first() {
+        Some((verb, rest)) => (verb.as_str(), rest),
+        None => {
+            return Err(FlagError::Usage(format!(
+                "two addresses expected ({USAGE})"
+            )))
+        }
+    };
+    Ok(match verb {
+        "server" => Command::Server {
+            address: port_or_address("server", rest, Some("TCP-LISTEN:8080"))?,
+        },
+        "listen" => Command::Listen {
+            address: port_or_address("listen", rest, None)?,
+        },
+        "client" => Command::Client {
+            address: host_port_or_address("client", rest)?,
+        },
+        "connect" => Command::Connect {
+            address: host_port_or_address("connect", rest)?,
+        },
+        _ => match positionals.as_slice() {
+            [first, second] => Command::Relay {
+                first: first.clone(),
+                second: second.clone(),
+            },
+            [_] => {
+                return Err(FlagError::Usage(format!(
+                    "two addresses expected, got one ({USAGE})"
+                )))
+            }
+            _ => {
+                return Err(FlagError::Usage(format!(
+                    "two addresses expected, got {}: \"{}\" ({USAGE})",
+                    positionals.len(),
+                    positionals.join(" ")
+                )))
+            }
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(line: &str) -> Result<Plan, FlagError> {
+        parse(line.split_whitespace().map(str::to_owned)).and_then(Plan::from_args)
+    }
+
+    #[test]
+    fn parses_socat_style_flags() {
+        let p = plan("-dd -v -b 4096 -t 1.5 -T3 -u -6 -lu -lh -ly STDIO TCP:h:1").unwrap();
+        assert_eq!(p.verbosity, 2);
+        assert_eq!(p.dump, Some(socketry::relay::DumpFormat::Text));
+        assert_eq!(p.buffer_size, Some(4096));
+        assert_eq!(p.linger, Some(Duration::from_millis(1500)));
+        assert_eq!(p.inactivity, Some(Duration::from_secs(3)));
+        assert_eq!(p.directions, socketry::relay::Directions::LeftToRight);
+        assert_eq!(p.family, socketry::address::Family::V6);
+        assert_eq!(
+            p.log_target,
+            LogTarget::Syslog {
+                facility: "daemon".into()
+            }
+        );
+        assert!(p.log_micros && p.log_hostname);
+        assert_eq!(
+            p.command,
+            Command::Relay {
+                first: "STDIO".into(),
+                second: "TCP:h:1".into()
+            }
+        );
+        assert_eq!(plan("-b65536 - -").unwrap().buffer_size, Some(65536));
+        assert_eq!(plan("-d -d -d -d - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-hhh").unwrap().command, Command::Help { level: 3 });
+        assert_eq!(
+            plan("-lf /tmp/log - -").unwrap().log_target,
+            LogTarget::File("/tmp/log".into())
+        );
+    }
+
+    #[test]
+    fn parses_the_tutorial_commands() {
+        assert_eq!(
+            plan("server 8080").unwrap().command,
+            Command::Server {
+                address: "TCP-LISTEN:8080".into()
+            }
+        );
+        assert_eq!(
+            plan("server").unwrap().command,
+            Command::Server {
+                address: "TCP-LISTEN:8080".into()
+            }
+        );
+        assert_eq!(
+            plan("server UNIX-LISTEN:/tmp/s").unwrap().command,
+            Command::Server {
+                address: "UNIX-LISTEN:/tmp/s".into()
+            }
+        );
+        assert_eq!(
+            plan("client 127.0.0.1 8080").unwrap().command,
+            Command::Client {
+                address: "TCP:127.0.0.1:8080".into()
+            }
+        );
+        assert_eq!(
+            plan("client ::1 8080").unwrap().command,
+            Command::Client {
+                address: "TCP:[::1]:8080".into()
+            }
+        );
+        assert_eq!(
+            plan("connect UNIX:/s").unwrap().command,
+            Command::Connect {
+                address: "UNIX:/s".into()
+            }
+        );
+        assert_eq!(
+            plan("listen 9000").unwrap().command,
+            Command::Listen {
+                address: "TCP-LISTEN:9000".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_command_lines() {
+        let cases = [
+            ("-q - -", "unknown option \"-q\""),
+            ("-b", "option -b needs a value"),
+            ("-b x - -", "invalid value \"x\" for -b"),
+            ("-t soon - -", "invalid value \"soon\" for -t"),
+            ("STDIO", "two addresses expected, got one"),
+            ("", "two addresses expected"),
+            ("a b c", "got 3: \"a b c\""),
+            ("client", "client expects HOST PORT"),
+        ];
+        for (line, want) in cases {
+            let err = plan(line).expect_err(line).to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! `-h`, `-hh`, `-hhh` and `-V`, written from the address, option and flag tables so that
+//! help says exactly what is implemented.
+
+use std::fmt::Write as _;
+
+use socketry::address::options::{Groups, OPTIONS};
+use socketry::address::table::ADDRESS_TYPES;
+
+use crate::flags::FLAGS;
+
+/// The `-V` text. socat's test suite reads the `#define WITH_*` lines to decide which tests
+/// apply, so only features that work are listed.
+pub fn version() -> String {
+    let mut text = format!("socketry version {}\n", env!("CARGO_PKG_VERSION"));
+    if let Ok(uname) = nix::sys::utsname::uname() {
+        let _ = writeln!(
+            text,
+            "   running on {} version {}, release {}, machine {}",
+            uname.sysname().to_string_lossy(),
+            uname.version().to_string_lossy(),
+            uname.release().to_string_lossy(),
+            uname.machine().to_string_lossy()
+        );
+    }
+    text.push_str("features:\n");
+    for feature in [
+        "STDIO",
+        "FDNUM",
+        "UNIX",
+        "ABSTRACT_UNIXSOCKET",
+        "IP4",
+        "IP6",
+        "TCP",
+        "UDP",
+        "LISTEN",
+        "SOCKETPAIR",
+        "HELP",
+        "STATS",
+    ] {
+        let _ = writeln!(text, "  #define WITH_{feature} 1");
+    }
+    text
+}
+
+fn group_names(groups: Groups) -> String {
+    let named = [
+        (Groups::ALL, "ALL"),
+        (Groups::SOCKET, "SOCKET"),
+        (Groups::IP, "IP"),
+        (Groups::TCP, "TCP"),
+        (Groups::NAMED, "NAMED"),
+        (Groups::LISTEN, "LISTEN"),
+        (Groups::CONNECT, "CONNECT"),
+        (Groups::CHILD, "CHILD"),
+        (Groups::RANGE, "RANGE"),
+        (Groups::SOCKTYPE, "SOCKTYPE"),
+        (Groups::SESSION, "SESSION"),
+    ];
+    named
+        .iter()
+        .filter(|(g, _)| groups.contains(*g))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The help text at `level` (1 for -h, 2 for -hh, 3 for -hhh).
+pub fn help(level: usize) -> String {
+    let mut text = String::from(
+        "socketry: relay data between two addresses, in socat's address language.\n\n\
+         usage: socketry [options] ADDRESS ADDRESS\n       \
+         socketry server [PORT|ADDRESS]    echo server, many clients at once (default port 8080)\n       \
+         socketry client HOST PORT | ADDRESS   stdin/stdout to a server until it closes\n       \
+         socketry connect ADDRESS | HOST PORT  stdin/stdout to an endpoint\n       \
+         socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n\n\
+         options:\n",
+    );
+    for flag in FLAGS {
+        let name = match flag.value {
+            Some(value) => format!("{} <{}>", flag.name, value.to_lowercase()),
+            None => flag.name.to_owned(),
+        };
+        let _ = writeln!(text, "   {name:<18} {}", flag.help);
+    }
+    text.push_str(
+        "\naddress syntax: TYPE:param:param,option=value,...   - is STDIO, a number N is FD:N,\n\
+         READ!!WRITE reads from one address and writes to another; quote with '...', \"...\" or \\.\n\
+         \naddress types:\n",
+    );
+    for row in ADDRESS_TYPES {
+        let aliases = if row.aliases.is_empty() || level < 3 {
+            String::new()
+        } else {
+            format!(" (also {})", row.aliases.join(", "))
+        };
+        let _ = writeln!(text, "   {:<32} {}{aliases}", row.usage(), row.help);
+        if level >= 2 {
+            let _ = writeln!(text, "   {:<32}   groups: {}", "", group_names(row.groups));
+        }
+    }
+    if level >= 2 {
+        text.push_str("\naddress options (an option applies to the address types in its group):\n");
+        for option in OPTIONS {
+            let value = if option.kind == socketry::address::options::ValueKind::Bool {
+                String::new()
+            } else {
+                format!("=<{}>", option.kind.expected())
+            };
+            let _ = writeln!(
+                text,
+                "   {:<16}\tgroup {:<9}\t{}{value}",
+                option.name,
+                group_names(option.group),
+                option.help
+            );
+            if level >= 3 {
+                for alias in option.aliases {
+                    let _ = writeln!(
+                        text,
+                        "   {alias:<16}\tgroup {:<9}\tsame as {}",
+                        group_names(option.group),
+                        option.name
+                    );
+                }
+            }
+        }
+    }
+    text.push_str("\ndatagram endpoints relayed to streams: each datagram's bytes are written in order;\neach stream read becomes one datagram (at most one buffer, 64 KiB or more).\n");
+    text
+}

@@ -1,0 +1,215 @@
+//! Log messages in socat's line format, `2026/11/21 16:30:00 socketry[1234] E message`, to
+//! stderr, a file or syslog. The library logs through `tracing`; its levels map to socat's
+//! letters: error E, warn W, info N (notice), debug I (info), trace D (debug).
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::prelude::*;
+
+use crate::flags::{LogTarget, Plan};
+
+enum Sink {
+    Stderr,
+    File(std::fs::File),
+    Syslog {
+        socket: Option<UnixDatagram>,
+        facility: u8,
+    },
+}
+
+/// Formats and writes log lines.
+pub struct Logger {
+    program: String,
+    pid: u32,
+    micros: bool,
+    hostname: Option<String>,
+    sink: Mutex<Sink>,
+}
+
+fn facility_code(name: &str) -> Option<u8> {
+    let code = match name.to_ascii_lowercase().as_str() {
+        "kern" => 0,
+        "user" => 1,
+        "mail" => 2,
+        "daemon" => 3,
+        "auth" => 4,
+        "syslog" => 5,
+        "lpr" => 6,
+        "news" => 7,
+        "uucp" => 8,
+        "cron" => 9,
+        "authpriv" => 10,
+        "ftp" => 11,
+        "local0" => 16,
+        "local1" => 17,
+        "local2" => 18,
+        "local3" => 19,
+        "local4" => 20,
+        "local5" => 21,
+        "local6" => 22,
+        "local7" => 23,
+        _ => return None,
+    };
+    Some(code)
+}
+
+fn letter(level: &Level) -> char {
+    match *level {
+        Level::ERROR => 'E',
+        Level::WARN => 'W',
+        Level::INFO => 'N',
+        Level::DEBUG => 'I',
+        Level::TRACE => 'D',
+    }
+}
+
+impl Logger {
+    pub fn new(plan: &Plan) -> anyhow::Result<Logger> {
+        let sink = match &plan.log_target {
+            LogTarget::Stderr => Sink::Stderr,
+            LogTarget::File(path) => Sink::File(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| anyhow::anyhow!("opening log file \"{}\": {e}", path.display()))?,
+            ),
+            LogTarget::Syslog { facility } => {
+                let code = facility_code(facility).ok_or_else(|| {
+                    anyhow::anyhow!("unknown syslog facility \"{facility}\" (expected daemon, user, local0..local7, ...)")
+                })?;
+                let socket = UnixDatagram::unbound()
+                    .ok()
+                    .filter(|s| s.connect("/dev/log").is_ok());
+                Sink::Syslog {
+                    socket,
+                    facility: code,
+                }
+            }
+        };
+        let hostname = plan
+            .log_hostname
+            .then(|| {
+                nix::unistd::gethostname()
+                    .ok()
+                    .map(|h| h.to_string_lossy().into_owned())
+            })
+            .flatten();
+        Ok(Logger {
+            program: plan
+                .program_name
+                .clone()
+                .unwrap_or_else(|| "socketry".to_owned()),
+            pid: std::process::id(),
+            micros: plan.log_micros,
+            hostname,
+            sink: Mutex::new(sink),
+        })
+    }
+
+    /// Writes one message at `level`.
+    pub fn log(&self, level: &Level, message: &str) {
+        let Ok(mut sink) = self.sink.lock() else {
+            return;
+        };
+        match &mut *sink {
+            Sink::Syslog { socket, facility } => {
+                let severity = match *level {
+                    Level::ERROR => 3,
+                    Level::WARN => 4,
+                    Level::INFO => 5,
+                    Level::DEBUG => 6,
+                    Level::TRACE => 7,
+                };
+                let line = format!(
+                    "<{}>{}[{}]: {} {message}",
+                    u32::from(*facility) * 8 + severity,
+                    self.program,
+                    self.pid,
+                    letter(level)
+                );
+                match socket {
+                    Some(socket) => {
+                        let _ = socket.send(line.as_bytes());
+                    }
+                    None => {
+                        let _ = writeln!(std::io::stderr(), "{}", self.line(level, message));
+                    }
+                }
+            }
+            Sink::Stderr => {
+                let _ = writeln!(std::io::stderr(), "{}", self.line(level, message));
+            }
+            Sink::File(file) => {
+                let _ = writeln!(file, "{}", self.line(level, message));
+            }
+        }
+    }
+
+    fn line(&self, level: &Level, message: &str) -> String {
+        let mut line = socketry::timestamp(SystemTime::now(), self.micros);
+        if let Some(host) = &self.hostname {
+            let _ = write!(line, " {host}");
+        }
+        let _ = write!(
+            line,
+            " {}[{}] {} {message}",
+            self.program,
+            self.pid,
+            letter(level)
+        );
+        line
+    }
+}
+
+/// The `tracing` layer that hands every event to the [`Logger`].
+struct SocatFormat(std::sync::Arc<Logger>);
+
+struct MessageText(String);
+
+impl Visit for MessageText {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for SocatFormat {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut text = MessageText(String::new());
+        event.record(&mut text);
+        self.0.log(event.metadata().level(), &text.0);
+    }
+}
+
+/// Installs the logger as the global `tracing` subscriber at the plan's verbosity.
+pub fn install(logger: std::sync::Arc<Logger>, verbosity: usize) {
+    let max = match verbosity {
+        0 => Level::WARN,
+        1 => Level::INFO,
+        2 => Level::DEBUG,
+        _ => Level::TRACE,
+    };
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(max);
+    let _ = tracing_subscriber::registry()
+        .with(SocatFormat(logger).with_filter(filter))
+        .try_init();
+}

@@ -1,0 +1,283 @@
+//! Servers: addresses that wait for peers. A listener yields one [`Connection`] per peer
+//! ([`Listener::accept`], used with `fork`) or hands over its first peer and stops listening
+//! ([`Listener::accept_once`]).
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use socket2::SockAddr;
+use tokio::io::unix::AsyncFd;
+use tokio::net::{TcpListener, UnixListener};
+
+use super::socket::{
+    describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
+};
+use super::udp::Sessions;
+use super::unix::path::PathGuard;
+use super::{Connection, DataOptions, OpenError};
+use crate::address::{OptionId, Options};
+use crate::channel::{Reader, Writer};
+
+/// What a listener listens with.
+#[derive(Debug)]
+pub(crate) enum ListenerKind {
+    Tcp {
+        listener: TcpListener,
+        filter: PeerFilter,
+        nodelay: Option<bool>,
+    },
+    UnixStream(UnixListener),
+    Seqpacket(AsyncFd<socket2::Socket>),
+    /// UDP-LISTEN: a session per peer.
+    Sessions(Sessions),
+    /// UDP-RECVFROM and UNIX-RECVFROM: each datagram is a peer.
+    Datagrams {
+        socket: Arc<MessageSocket>,
+        filter: PeerFilter,
+    },
+}
+
+/// An address waiting for peers.
+#[derive(Debug)]
+pub struct Listener {
+    kind: ListenerKind,
+    description: String,
+    data: DataOptions,
+    accept_timeout: Option<Duration>,
+    guard: Option<PathGuard>,
+    warned_exhausted: bool,
+}
+
+impl Listener {
+    pub(crate) fn new(kind: ListenerKind, description: String, options: &Options) -> Listener {
+        Listener {
+            kind,
+            description,
+            data: DataOptions::default(),
+            accept_timeout: options.seconds(OptionId::AcceptTimeout),
+            guard: None,
+            warned_exhausted: false,
+        }
+    }
+
+    pub(crate) fn with_guard(mut self, guard: PathGuard) -> Listener {
+        self.guard = Some(guard);
+        self
+    }
+
+    pub(crate) fn with_data_options(mut self, data: DataOptions) -> Listener {
+        self.data = data;
+        self
+    }
+
+    /// What this listener listens on, for logs.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Whether the listener limits its own sessions (UDP-LISTEN counts peers itself, since it
+    /// must keep receiving for the sessions it has while at its limit).
+    pub fn caps_its_own_sessions(&self) -> bool {
+        matches!(self.kind, ListenerKind::Sessions(_))
+    }
+
+    /// Waits for the next peer (bounded by `accept-timeout`).
+    pub async fn accept(&mut self) -> Result<Connection, OpenError> {
+        let timeout = self.accept_timeout;
+        let description = self.description.clone();
+        let accepting = self.accept_next();
+        let mut connection = match timeout {
+            Some(after) => tokio::time::timeout(after, accepting).await.map_err(|_| {
+                OpenError::TimedOut {
+                    action: format!("waiting for a peer on {description}"),
+                    after,
+                }
+            })??,
+            None => accepting.await?,
+        };
+        connection.data = self.data;
+        Ok(connection)
+    }
+
+    /// Waits for the first peer, then stops listening; the listener's socket file stays until
+    /// the connection ends.
+    pub async fn accept_once(mut self) -> Result<Connection, OpenError> {
+        let mut connection = match &mut self.kind {
+            ListenerKind::Sessions(sessions) => {
+                let timeout = self.accept_timeout;
+                let first = sessions.accept_first();
+                match timeout {
+                    Some(after) => tokio::time::timeout(after, first).await.map_err(|_| {
+                        OpenError::TimedOut {
+                            action: format!("waiting for a peer on {}", self.description),
+                            after,
+                        }
+                    })??,
+                    None => first.await?,
+                }
+            }
+            ListenerKind::Datagrams { socket, filter } => {
+                let (first, peer) = receive_admitted(socket, filter).await?;
+                let latest = Arc::new(Mutex::new(Some(peer.clone())));
+                let rest = Receiver {
+                    socket: socket.clone(),
+                    mode: ReceiveMode::From {
+                        filter: filter.clone(),
+                        latest: Some(latest.clone()),
+                    },
+                };
+                Connection::new(
+                    Some(Reader::Messages(Box::new(Prefixed::new(
+                        first,
+                        Some(Box::new(rest)),
+                    )))),
+                    Some(Writer::Messages(Box::new(Sender {
+                        socket: socket.clone(),
+                        to: Some(ReplyTo::Latest(latest)),
+                        shutdown_on_close: false,
+                    }))),
+                    format!("{} <- {}", self.description, describe_sockaddr(&peer)),
+                )
+            }
+            _ => self.accept().await?,
+        };
+        connection.data = self.data;
+        if let Some(guard) = self.guard.take() {
+            connection.keep_alive(guard);
+        }
+        Ok(connection)
+    }
+
+    async fn accept_next(&mut self) -> Result<Connection, OpenError> {
+        loop {
+            let accepted = match &mut self.kind {
+                ListenerKind::Tcp {
+                    listener,
+                    filter,
+                    nodelay,
+                } => match listener.accept().await {
+                    Ok((stream, peer)) if filter.admits(&peer) => {
+                        let local = stream
+                            .local_addr()
+                            .map(|a| a.to_string())
+                            .unwrap_or_default();
+                        tracing::info!("accepting connection from {peer} on {local}");
+                        if let Some(on) = nodelay {
+                            stream
+                                .set_nodelay(*on)
+                                .map_err(OpenError::io("setting TCP_NODELAY"))?;
+                        }
+                        Ok(super::tcp::stream_connection(
+                            stream,
+                            format!("TCP {local} <- {peer}"),
+                        ))
+                    }
+                    Ok((_, peer)) => {
+                        tracing::warn!(
+                            "refusing connection from {peer} on {}: not in range",
+                            self.description
+                        );
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
+                ListenerKind::UnixStream(listener) => match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tracing::info!("accepting connection on {}", self.description);
+                        Ok(super::unix::stream_connection(
+                            stream,
+                            self.description.clone(),
+                        ))
+                    }
+                    Err(e) => Err(e),
+                },
+                ListenerKind::Seqpacket(fd) => match accept_seqpacket(fd).await {
+                    Ok(socket) => {
+                        tracing::info!("accepting connection on {}", self.description);
+                        super::unix::seqpacket_connection(socket, self.description.clone())
+                    }
+                    Err(e) => Err(e),
+                },
+                ListenerKind::Sessions(sessions) => return sessions.accept().await,
+                ListenerKind::Datagrams { socket, filter } => {
+                    let (first, peer) = receive_admitted(socket, filter).await?;
+                    let description =
+                        format!("{} <- {}", self.description, describe_sockaddr(&peer));
+                    return Ok(Connection::new(
+                        Some(Reader::Messages(Box::new(Prefixed::new(first, None)))),
+                        Some(Writer::Messages(Box::new(Sender {
+                            socket: socket.clone(),
+                            to: Some(ReplyTo::Fixed(peer)),
+                            shutdown_on_close: false,
+                        }))),
+                        description,
+                    ));
+                }
+            };
+            match accepted {
+                Ok(connection) => {
+                    self.warned_exhausted = false;
+                    return Ok(connection);
+                }
+                Err(e) => self.recover(e).await?,
+            }
+        }
+    }
+
+    /// Decides whether an accept error is passing (out of descriptors, an aborted handshake)
+    /// and waits a little before the next try, or ends the listener.
+    async fn recover(&mut self, error: io::Error) -> Result<(), OpenError> {
+        use nix::libc::{ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO};
+        match error.raw_os_error() {
+            Some(ECONNABORTED | EPROTO) => Ok(()),
+            Some(EMFILE | ENFILE | ENOBUFS | ENOMEM) => {
+                if !self.warned_exhausted {
+                    tracing::warn!(
+                        "accepting on {}: {}; retrying as resources free up",
+                        self.description,
+                        crate::sys::error_text(&error)
+                    );
+                    self.warned_exhausted = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(())
+            }
+            _ => Err(OpenError::Io {
+                action: format!("accepting on {}", self.description),
+                source: error,
+            }),
+        }
+    }
+}
+
+async fn accept_seqpacket(fd: &AsyncFd<socket2::Socket>) -> io::Result<socket2::Socket> {
+    loop {
+        let mut guard = fd.readable().await?;
+        if let Ok(result) = guard.try_io(|fd| fd.get_ref().accept().map(|(s, _)| s)) {
+            return result;
+        }
+    }
+}
+
+/// Receives the next datagram from an admitted peer.
+async fn receive_admitted(
+    socket: &MessageSocket,
+    filter: &PeerFilter,
+) -> Result<(Vec<u8>, SockAddr), OpenError> {
+    let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
+    loop {
+        let (n, peer) = socket
+            .recv_from(&mut buf)
+            .await
+            .map_err(OpenError::io("receiving a datagram"))?;
+        if filter.admits_sockaddr(&peer) {
+            tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
+            return Ok((buf[..n].to_vec(), peer));
+        }
+        tracing::warn!(
+            "refusing datagram from {}: not in range",
+            describe_sockaddr(&peer)
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! Opening endpoints: one module per family. [`open`] turns a parsed [`Spec`] into either a
+//! ready [`Connection`] (a reader and a writer, each a byte stream or a message channel) or a
+//! [`Listener`] that yields connections.
+
+pub mod listener;
+pub mod socket;
+pub mod socketpair;
+pub mod stdio;
+pub mod tcp;
+pub mod udp;
+pub mod unix;
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::address::{Address, Family, Kind, OptionId, Spec};
+use crate::channel::{Reader, Writer};
+use crate::sys;
+
+pub use listener::Listener;
+
+/// Per-side settings of the data itself, from the address's options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataOptions {
+    /// Convert CR NL to NL when reading from this side.
+    pub read_crnl: bool,
+    /// Convert NL to CR NL when writing to this side.
+    pub write_crnl: bool,
+    /// Keep reading after EOF on this side.
+    pub ignore_eof: bool,
+}
+
+impl DataOptions {
+    fn from_spec(spec: &Spec) -> DataOptions {
+        let crnl = spec.options.flag(OptionId::Crnl, false);
+        DataOptions {
+            read_crnl: crnl,
+            write_crnl: crnl,
+            ignore_eof: spec.options.flag(OptionId::IgnoreEof, false),
+        }
+    }
+}
+
+/// An open endpoint: where to read from and where to write to. A read-only endpoint (STDIN,
+/// UDP-RECV) has no writer, a write-only one (STDOUT) no reader.
+pub struct Connection {
+    pub reader: Option<Reader>,
+    pub writer: Option<Writer>,
+    pub data: DataOptions,
+    /// What this endpoint is, for logs: `TCP 127.0.0.1:40000 -> 127.0.0.1:8080`.
+    pub description: String,
+    /// Things that must live as long as the connection (a listener's socket file).
+    keep: Vec<Box<dyn Any + Send>>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("reader", &self.reader)
+            .field("writer", &self.writer)
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+impl Connection {
+    pub fn new(reader: Option<Reader>, writer: Option<Writer>, description: String) -> Connection {
+        Connection {
+            reader,
+            writer,
+            data: DataOptions::default(),
+            description,
+            keep: Vec::new(),
+        }
+    }
+
+    /// Keeps `value` alive as long as this connection.
+    pub fn keep_alive(&mut self, value: impl Any + Send) {
+        self.keep.push(Box::new(value));
+    }
+
+    fn with_data_options(mut self, spec: &Spec) -> Connection {
+        self.data = DataOptions::from_spec(spec);
+        self
+    }
+}
+
+/// What opening an address gave.
+#[derive(Debug)]
+pub enum Opened {
+    Connection(Connection),
+    Listener(Listener),
+}
+
+/// Settings from the command line that change how addresses open.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenContext {
+    /// The protocol family for addresses that name none (`-4`, `-6`).
+    pub family: Family,
+}
+
+impl Default for OpenContext {
+    fn default() -> Self {
+        OpenContext {
+            family: Family::Any,
+        }
+    }
+}
+
+/// Why an endpoint could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A system call failed while doing `action`.
+    #[error("{action}: {}", sys::error_text(.source))]
+    Io { action: String, source: io::Error },
+    /// A host name did not resolve.
+    #[error("resolving \"{host}\": {reason}")]
+    Resolve { host: String, reason: String },
+    /// `action` did not complete within its timeout.
+    #[error("{action}: timed out after {}s", .after.as_secs_f64())]
+    TimedOut { action: String, after: Duration },
+    /// socketry refused to do something unsafe or meaningless.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl OpenError {
+    pub(crate) fn io(action: impl Into<String>) -> impl FnOnce(io::Error) -> OpenError {
+        let action = action.into();
+        move |source| OpenError::Io { action, source }
+    }
+
+    /// The underlying OS error, if any.
+    pub fn os_error(&self) -> Option<&io::Error> {
+        match self {
+            OpenError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Opens one endpoint.
+pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
+    let options = &spec.options;
+    let opened = match &spec.kind {
+        Kind::Stdio => Opened::Connection(stdio_connection(Some(0), Some(1), "STDIO")?),
+        Kind::Stdin => Opened::Connection(stdio_connection(Some(0), None, "STDIN")?),
+        Kind::Stdout => Opened::Connection(stdio_connection(None, Some(1), "STDOUT")?),
+        Kind::Stderr => Opened::Connection(stdio_connection(None, Some(2), "STDERR")?),
+        Kind::Fd(n) => {
+            Opened::Connection(stdio_connection(Some(*n), Some(*n), &format!("FD:{n}"))?)
+        }
+        Kind::TcpConnect(remote) => {
+            Opened::Connection(tcp::connect(remote, options, context).await?)
+        }
+        Kind::TcpListen(local) => Opened::Listener(tcp::listen(local, options, context)?),
+        Kind::UdpConnect(remote) => {
+            Opened::Connection(udp::connect(remote, options, context).await?)
+        }
+        Kind::UdpSendto(remote) | Kind::UdpDatagram(remote) => {
+            Opened::Connection(udp::sendto(remote, options, context).await?)
+        }
+        Kind::UdpRecv(local) => Opened::Connection(udp::recv(local, options, context)?),
+        Kind::UdpListen(local) => Opened::Listener(udp::listen(local, options, context)?),
+        Kind::UdpRecvfrom(local) => Opened::Listener(udp::recvfrom(local, options, context)?),
+        Kind::Unix(role, name) => unix::open(*role, name, options).await?,
+        Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
+    };
+    Ok(match opened {
+        Opened::Connection(c) => Opened::Connection(c.with_data_options(spec)),
+        Opened::Listener(l) => Opened::Listener(l.with_data_options(DataOptions::from_spec(spec))),
+    })
+}
+
+/// Opens an address as one connection: a listener accepts its first peer, and a dual address
+/// takes the reader of its first half and the writer of its second.
+pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connection, OpenError> {
+    match address {
+        Address::Single(spec) => match open_spec(spec, context).await? {
+            Opened::Connection(c) => Ok(c),
+            Opened::Listener(l) => l.accept_once().await,
+        },
+        Address::Dual { read, write } => {
+            let mut reading = Box::pin(connect(&Address::Single(read.clone()), context)).await?;
+            let mut writing = Box::pin(connect(&Address::Single(write.clone()), context)).await?;
+            let mut joined = Connection::new(
+                reading.reader.take(),
+                writing.writer.take(),
+                format!("{} !! {}", reading.description, writing.description),
+            );
+            joined.data = DataOptions {
+                read_crnl: reading.data.read_crnl,
+                write_crnl: writing.data.write_crnl,
+                ignore_eof: reading.data.ignore_eof,
+            };
+            joined.keep_alive(reading);
+            joined.keep_alive(writing);
+            Ok(joined)
+        }
+    }
+}
+
+fn stdio_connection(
+    read: Option<i32>,
+    write: Option<i32>,
+    name: &str,
+) -> Result<Connection, OpenError> {
+    let open = |fd: i32| {
+        stdio::FdStream::open(fd).map_err(OpenError::io(format!(
+            "opening {name} (file descriptor {fd})"
+        )))
+    };
+    let reader = read
+        .map(open)
+        .transpose()?
+        .map(|s| Reader::Bytes(Box::new(s)));
+    let writer = write
+        .map(open)
+        .transpose()?
+        .map(|s| Writer::Bytes(Box::new(s)));
+    Ok(Connection::new(reader, writer, name.to_owned()))
+}

@@ -1,0 +1,292 @@
+//! Message sockets (UDP, Unix datagram, seqpacket) driven by the reactor, the message-channel
+//! halves built on them, the peer filter, and the socket options every socket family shares.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use socket2::{SockAddr, Socket};
+use tokio::io::unix::AsyncFd;
+
+use crate::address::{IpRange, OptionId, Options};
+use crate::channel::{MessageRecv, MessageSend};
+use crate::sys;
+
+/// A non-blocking socket that moves whole messages.
+#[derive(Debug)]
+pub struct MessageSocket {
+    fd: AsyncFd<Socket>,
+}
+
+impl MessageSocket {
+    pub fn new(socket: Socket) -> io::Result<MessageSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(MessageSocket {
+            fd: sys::register(socket)?,
+        })
+    }
+
+    pub fn socket(&self) -> &Socket {
+        self.fd.get_ref()
+    }
+
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            if let Ok(result) = guard.try_io(|fd| sys::socket::recv(fd.get_ref(), buf)) {
+                return Poll::Ready(result);
+            }
+        }
+    }
+
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SockAddr)>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            if let Ok(result) = guard.try_io(|fd| sys::socket::recv_from(fd.get_ref(), buf)) {
+                return Poll::Ready(result);
+            }
+        }
+    }
+
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+        std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    pub fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        msg: &[u8],
+        to: Option<&SockAddr>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
+            let sent = guard.try_io(|fd| match to {
+                Some(addr) => fd.get_ref().send_to(msg, addr),
+                None => fd.get_ref().send(msg),
+            });
+            match sent {
+                Ok(Ok(n)) if n == msg.len() => return Poll::Ready(Ok(())),
+                Ok(Ok(n)) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("message of {} bytes sent as {n}", msg.len()),
+                    )))
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// Which peers a receiving socket admits (`range=`). Empty admits everyone.
+#[derive(Debug, Clone, Default)]
+pub struct PeerFilter {
+    ranges: Vec<IpRange>,
+}
+
+impl PeerFilter {
+    pub fn from_options(options: &Options) -> PeerFilter {
+        PeerFilter {
+            ranges: options.ranges().copied().collect(),
+        }
+    }
+
+    pub fn admits(&self, peer: &SocketAddr) -> bool {
+        self.ranges.is_empty() || self.ranges.iter().any(|r| r.contains(peer.ip()))
+    }
+
+    pub fn admits_sockaddr(&self, peer: &SockAddr) -> bool {
+        match peer.as_socket() {
+            Some(addr) => self.admits(&addr),
+            None => true,
+        }
+    }
+}
+
+/// The peer replies go to: fixed, or whoever sent the latest admitted message.
+#[derive(Debug, Clone)]
+pub enum ReplyTo {
+    Fixed(SockAddr),
+    Latest(Arc<Mutex<Option<SockAddr>>>),
+}
+
+/// Receives on a connected socket, or from any admitted peer of an unconnected one.
+#[derive(Debug)]
+pub struct Receiver {
+    pub socket: Arc<MessageSocket>,
+    pub mode: ReceiveMode,
+}
+
+#[derive(Debug)]
+pub enum ReceiveMode {
+    /// A connected socket: the kernel filters peers. A zero-length read is EOF when
+    /// `zero_is_eof` (seqpacket), an empty datagram otherwise.
+    Connected { zero_is_eof: bool },
+    /// An unconnected socket: messages from peers outside the filter are dropped and logged;
+    /// the sender of each admitted message becomes the reply target when one is shared.
+    From {
+        filter: PeerFilter,
+        latest: Option<Arc<Mutex<Option<SockAddr>>>>,
+    },
+}
+
+impl MessageRecv for Receiver {
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        match &self.mode {
+            ReceiveMode::Connected { zero_is_eof } => {
+                let n = ready!(self.socket.poll_recv(cx, buf))?;
+                Poll::Ready(Ok(if n == 0 && *zero_is_eof {
+                    None
+                } else {
+                    Some(n)
+                }))
+            }
+            ReceiveMode::From { filter, latest } => loop {
+                let (n, from) = ready!(self.socket.poll_recv_from(cx, buf))?;
+                if !filter.admits_sockaddr(&from) {
+                    tracing::warn!(
+                        "refusing datagram from {} (not in range)",
+                        describe_sockaddr(&from)
+                    );
+                    continue;
+                }
+                if let Some(latest) = latest {
+                    if let Ok(mut slot) = latest.lock() {
+                        *slot = Some(from);
+                    }
+                }
+                return Poll::Ready(Ok(Some(n)));
+            },
+        }
+    }
+}
+
+/// Sends on a connected socket, or to a reply target.
+#[derive(Debug)]
+pub struct Sender {
+    pub socket: Arc<MessageSocket>,
+    /// `None` for a connected socket.
+    pub to: Option<ReplyTo>,
+    /// Shut the socket down for writing on close (seqpacket carries EOF; datagrams cannot).
+    pub shutdown_on_close: bool,
+}
+
+impl MessageSend for Sender {
+    fn poll_send(&mut self, cx: &mut Context<'_>, msg: &[u8]) -> Poll<io::Result<()>> {
+        match &self.to {
+            None => self.socket.poll_send(cx, msg, None),
+            Some(ReplyTo::Fixed(addr)) => self.socket.poll_send(cx, msg, Some(addr)),
+            Some(ReplyTo::Latest(latest)) => {
+                let target = latest.lock().ok().and_then(|slot| slot.clone());
+                match target {
+                    Some(addr) => self.socket.poll_send(cx, msg, Some(&addr)),
+                    None => {
+                        tracing::warn!(
+                            "dropping {} bytes: no peer has sent anything yet",
+                            msg.len()
+                        );
+                        Poll::Ready(Ok(()))
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.shutdown_on_close {
+            match self.socket.socket().shutdown(std::net::Shutdown::Write) {
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Poll::Ready(Err(e)),
+                _ => {}
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Applies the options every socket family shares, before bind/connect/listen.
+pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()> {
+    if let Some(on) = options
+        .get(OptionId::ReuseAddr)
+        .map(|_| options.flag(OptionId::ReuseAddr, false))
+    {
+        socket.set_reuse_address(on)?;
+    }
+    if options.flag(OptionId::ReusePort, false) {
+        socket.set_reuse_port(true)?;
+    }
+    if options.has(OptionId::KeepAlive) {
+        socket.set_keepalive(options.flag(OptionId::KeepAlive, false))?;
+    }
+    if let Some(size) = options.count(OptionId::RcvBuf) {
+        socket.set_recv_buffer_size(usize::try_from(size).unwrap_or(usize::MAX))?;
+    }
+    if let Some(size) = options.count(OptionId::SndBuf) {
+        socket.set_send_buffer_size(usize::try_from(size).unwrap_or(usize::MAX))?;
+    }
+    Ok(())
+}
+
+/// A socket address as text for logs: `1.2.3.4:5`, `[::1]:5`, a path, `@abstract`.
+pub fn describe_sockaddr(addr: &SockAddr) -> String {
+    if let Some(sa) = addr.as_socket() {
+        return sa.to_string();
+    }
+    if let Some(path) = addr.as_pathname() {
+        return path.display().to_string();
+    }
+    if let Some(name) = addr.as_abstract_namespace() {
+        return format!("@{}", String::from_utf8_lossy(name));
+    }
+    "(unnamed)".to_owned()
+}
+
+/// A message already received, followed by whatever `rest` receives (or EOF without it).
+pub struct Prefixed {
+    first: Option<Vec<u8>>,
+    rest: Option<Box<dyn MessageRecv>>,
+}
+
+impl std::fmt::Debug for Prefixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefixed")
+            .field("first", &self.first.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+impl Prefixed {
+    pub fn new(first: Vec<u8>, rest: Option<Box<dyn MessageRecv>>) -> Prefixed {
+        Prefixed {
+            first: Some(first),
+            rest,
+        }
+    }
+}
+
+impl MessageRecv for Prefixed {
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        if let Some(first) = self.first.take() {
+            let n = first.len().min(buf.len());
+            buf[..n].copy_from_slice(&first[..n]);
+            return Poll::Ready(Ok(Some(n)));
+        }
+        match &mut self.rest {
+            Some(rest) => rest.poll_recv(cx, buf),
+            None => Poll::Ready(Ok(None)),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! SOCKETPAIR: two connected Unix sockets, one written and the other read, so that what the
+//! relay writes comes back to it (an echo). Datagrams by default; `socktype` picks another type.
+
+use std::sync::Arc;
+
+use socket2::{Domain, Socket, Type};
+
+use super::socket::{MessageSocket, ReceiveMode, Receiver, Sender};
+use super::{Connection, OpenError};
+use crate::address::Options;
+use crate::channel::{Reader, Writer};
+
+pub fn open(options: &Options) -> Result<Connection, OpenError> {
+    let (ty, zero_is_eof) = match options.socktype() {
+        Some(1) => (Type::STREAM, true),
+        Some(5) => (Type::SEQPACKET, true),
+        _ => (Type::DGRAM, false),
+    };
+    let (write_end, read_end) =
+        Socket::pair(Domain::UNIX, ty, None).map_err(OpenError::io("creating a socket pair"))?;
+    let register = |s: Socket| {
+        MessageSocket::new(s)
+            .map(Arc::new)
+            .map_err(OpenError::io("registering a socket pair"))
+    };
+    let (write_end, read_end) = (register(write_end)?, register(read_end)?);
+    Ok(Connection::new(
+        Some(Reader::Messages(Box::new(Receiver {
+            socket: read_end,
+            mode: ReceiveMode::Connected { zero_is_eof },
+        }))),
+        Some(Writer::Messages(Box::new(Sender {
+            socket: write_end,
+            to: None,
+            shutdown_on_close: zero_is_eof,
+        }))),
+        "SOCKETPAIR".to_owned(),
+    ))
+}

@@ -1,0 +1,266 @@
+//! TCP: connecting (every resolved address in turn) and listening.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use super::listener::{Listener, ListenerKind};
+use super::socket::{apply_common_options, PeerFilter};
+use super::{Connection, OpenContext, OpenError};
+use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
+use crate::channel::{Reader, Writer};
+
+/// The listen(2) backlog when none is given: room for bursts of connections.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// Which family an address uses: its own option, then its type, then the command line.
+pub(crate) fn effective_family(
+    declared: Family,
+    options: &Options,
+    context: &OpenContext,
+) -> Family {
+    match (options.family(), declared, context.family) {
+        (Some(f), _, _) => f,
+        (None, Family::Any, global) => global,
+        (None, declared, _) => declared,
+    }
+}
+
+/// Resolves a host to the addresses of `family`, in the resolver's order.
+pub(crate) async fn resolve(
+    host: &Host,
+    port: u16,
+    family: Family,
+) -> Result<Vec<SocketAddr>, OpenError> {
+    let addrs: Vec<SocketAddr> = match host {
+        Host::Ip(ip) => vec![SocketAddr::new(*ip, port)],
+        Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
+            .await
+            .map_err(|e| OpenError::Resolve {
+                host: name.clone(),
+                reason: resolver_text(&e),
+            })?
+            .collect(),
+    };
+    let wanted: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| match family {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        })
+        .collect();
+    if wanted.is_empty() {
+        let which = if family == Family::V6 { "IPv6" } else { "IPv4" };
+        return Err(OpenError::Resolve {
+            host: host.to_string(),
+            reason: format!("no {which} address"),
+        });
+    }
+    Ok(wanted)
+}
+
+fn resolver_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    text.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text)
+        .to_owned()
+}
+
+/// The local address a socket binds to before connecting, from `bind=` and `sourceport=`.
+pub(crate) fn source_address(
+    options: &Options,
+    peer: &SocketAddr,
+) -> Result<Option<SocketAddr>, OpenError> {
+    let (host, port) = match options.bind() {
+        Some(BindAddr::Ip { host, port }) => (host.clone(), *port),
+        _ => (None, None),
+    };
+    let port = options.port(OptionId::SourcePort).or(port);
+    if host.is_none() && port.is_none() {
+        return Ok(None);
+    }
+    let ip = match host {
+        Some(Host::Ip(ip)) => ip,
+        Some(Host::Name(name)) => {
+            return Err(OpenError::Refused(format!(
+                "bind address \"{name}\" must be a numeric IP address"
+            )))
+        }
+        None if peer.is_ipv4() => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    Ok(Some(SocketAddr::new(ip, port.unwrap_or(0))))
+}
+
+/// A socket of `ty` for `addr`'s family with the shared options applied.
+pub(crate) fn new_socket(
+    addr: &SocketAddr,
+    ty: Type,
+    protocol: Protocol,
+    options: &Options,
+) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(*addr), ty, Some(protocol))?;
+    apply_common_options(&socket, options)?;
+    if addr.is_ipv6() && options.has(OptionId::V6Only) {
+        socket.set_only_v6(options.flag(OptionId::V6Only, false))?;
+    }
+    Ok(socket)
+}
+
+/// Connects to `remote`, trying each resolved address until one accepts.
+pub async fn connect(
+    remote: &Remote,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Connection, OpenError> {
+    let family = effective_family(remote.family, options, context);
+    let addrs = resolve(&remote.host, remote.port, family).await?;
+    let timeout = options.seconds(OptionId::ConnectTimeout);
+    let mut last = None;
+    for addr in addrs {
+        match connect_one(addr, options, timeout).await {
+            Ok(stream) => {
+                if options.has(OptionId::NoDelay) {
+                    stream
+                        .set_nodelay(options.flag(OptionId::NoDelay, false))
+                        .map_err(OpenError::io("setting TCP_NODELAY"))?;
+                }
+                let local = stream
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                tracing::info!("successfully connected from local address {local} to {addr}");
+                return Ok(stream_connection(stream, format!("TCP {local} -> {addr}")));
+            }
+            Err(e) => {
+                tracing::debug!("{e}");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        OpenError::Refused(format!("no address to connect to for {}", remote.host))
+    }))
+}
+
+async fn connect_one(
+    addr: SocketAddr,
+    options: &Options,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, OpenError> {
+    let action = format!("connecting to {addr}");
+    let socket = new_socket(&addr, Type::STREAM, Protocol::TCP, options)
+        .map_err(OpenError::io(action.clone()))?;
+    if let Some(local) = source_address(options, &addr)? {
+        socket
+            .set_reuse_address(true)
+            .map_err(OpenError::io(action.clone()))?;
+        socket
+            .bind(&local.into())
+            .map_err(OpenError::io(format!("binding to {local}")))?;
+    }
+    socket
+        .set_nonblocking(true)
+        .map_err(OpenError::io(action.clone()))?;
+    let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
+    let connecting = socket.connect(addr);
+    let stream = match timeout {
+        Some(after) => {
+            tokio::time::timeout(after, connecting)
+                .await
+                .map_err(|_| OpenError::TimedOut {
+                    action: action.clone(),
+                    after,
+                })?
+        }
+        None => connecting.await,
+    };
+    stream.map_err(OpenError::io(action))
+}
+
+/// Splits a connected stream into the two halves of a connection.
+pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {
+    let (read, write) = stream.into_split();
+    Connection::new(
+        Some(Reader::Bytes(Box::new(read))),
+        Some(Writer::Bytes(Box::new(write))),
+        description,
+    )
+}
+
+/// The address a server socket binds to: `bind=` if given, else every local address of the
+/// family (IPv4 unless IPv6 is asked for).
+pub(crate) fn listen_address(
+    local: &Local,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<SocketAddr, OpenError> {
+    let family = effective_family(local.family, options, context);
+    let any = match family {
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let ip = match options.bind() {
+        Some(BindAddr::Ip {
+            host: Some(Host::Ip(ip)),
+            ..
+        }) => *ip,
+        Some(BindAddr::Ip {
+            host: Some(Host::Name(name)),
+            ..
+        }) => {
+            return Err(OpenError::Refused(format!(
+                "bind address \"{name}\" must be a numeric IP address"
+            )))
+        }
+        _ => any,
+    };
+    Ok(SocketAddr::new(ip, local.port))
+}
+
+/// Binds and listens on `local`.
+pub fn listen(
+    local: &Local,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Listener, OpenError> {
+    let addr = listen_address(local, options, context)?;
+    let socket = new_socket(&addr, Type::STREAM, Protocol::TCP, options)
+        .map_err(OpenError::io(format!("creating a socket for {addr}")))?;
+    if !options.has(OptionId::ReuseAddr) {
+        socket
+            .set_reuse_address(true)
+            .map_err(OpenError::io("setting SO_REUSEADDR"))?;
+    }
+    socket
+        .bind(&addr.into())
+        .map_err(OpenError::io(format!("binding to {addr}")))?;
+    let backlog = options
+        .count(OptionId::Backlog)
+        .map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX));
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(OpenError::io(format!("listening on {addr}")))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(OpenError::io("setting O_NONBLOCK"))?;
+    let listener = TcpListener::from_std(std::net::TcpListener::from(socket))
+        .map_err(OpenError::io("registering the listener"))?;
+    let bound = listener.local_addr().map_or(addr, |a| a);
+    tracing::info!("listening on {bound}");
+    let nodelay = options
+        .has(OptionId::NoDelay)
+        .then(|| options.flag(OptionId::NoDelay, false));
+    Ok(Listener::new(
+        ListenerKind::Tcp {
+            listener,
+            filter: PeerFilter::from_options(options),
+            nodelay,
+        },
+        format!("TCP-LISTEN {bound}"),
+        options,
+    ))
+}

@@ -1,0 +1,332 @@
+//! UDP: a connected socket, send-to and receive-from sockets, and servers. UDP-LISTEN with
+//! `fork` keeps a session per peer address: datagrams from a known peer go to its session, a
+//! new peer opens one (up to `max-children`), and a session ends after `idle-timeout` seconds
+//! without a datagram from its peer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use socket2::{Protocol, SockAddr, Type};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+
+use super::listener::{Listener, ListenerKind};
+use super::socket::{MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender};
+use super::tcp::{effective_family, listen_address, new_socket, resolve, source_address};
+use super::{Connection, OpenContext, OpenError};
+use crate::address::{Local, OptionId, Options, Remote};
+use crate::channel::{MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
+
+/// How long a UDP-LISTEN session lives without a datagram from its peer, unless told.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Datagrams queued for one session before further ones from that peer are dropped.
+const SESSION_QUEUE: usize = 256;
+
+fn bound_socket(addr: SocketAddr, options: &Options) -> Result<MessageSocket, OpenError> {
+    let socket = new_socket(&addr, Type::DGRAM, Protocol::UDP, options)
+        .map_err(OpenError::io(format!("creating a UDP socket for {addr}")))?;
+    socket
+        .bind(&addr.into())
+        .map_err(OpenError::io(format!("binding to {addr}")))?;
+    MessageSocket::new(socket).map_err(OpenError::io("registering a UDP socket"))
+}
+
+fn client_socket(
+    remote: &Remote,
+    options: &Options,
+    target: &SocketAddr,
+) -> Result<MessageSocket, OpenError> {
+    let local = source_address(options, target)?.unwrap_or_else(|| {
+        SocketAddr::new(
+            if target.is_ipv4() {
+                [0u8; 4].into()
+            } else {
+                [0u16; 8].into()
+            },
+            0,
+        )
+    });
+    let socket = new_socket(target, Type::DGRAM, Protocol::UDP, options).map_err(OpenError::io(
+        format!("creating a UDP socket for {}", remote.host),
+    ))?;
+    socket
+        .bind(&local.into())
+        .map_err(OpenError::io(format!("binding to {local}")))?;
+    MessageSocket::new(socket).map_err(OpenError::io("registering a UDP socket"))
+}
+
+/// UDP:host:port: a socket connected to one peer.
+pub async fn connect(
+    remote: &Remote,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Connection, OpenError> {
+    let family = effective_family(remote.family, options, context);
+    let target = resolve(&remote.host, remote.port, family).await?[0];
+    let socket = client_socket(remote, options, &target)?;
+    socket
+        .socket()
+        .connect(&target.into())
+        .map_err(OpenError::io(format!("connecting to {target}")))?;
+    let socket = Arc::new(socket);
+    Ok(Connection::new(
+        Some(Reader::Messages(Box::new(Receiver {
+            socket: socket.clone(),
+            mode: ReceiveMode::Connected { zero_is_eof: false },
+        }))),
+        Some(Writer::Messages(Box::new(Sender {
+            socket,
+            to: None,
+            shutdown_on_close: false,
+        }))),
+        format!("UDP -> {target}"),
+    ))
+}
+
+/// UDP-SENDTO and UDP-DATAGRAM: send to one peer, receive from any admitted peer.
+pub async fn sendto(
+    remote: &Remote,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Connection, OpenError> {
+    let family = effective_family(remote.family, options, context);
+    let target = resolve(&remote.host, remote.port, family).await?[0];
+    let socket = client_socket(remote, options, &target)?;
+    if target.ip().is_multicast() || target.ip() == std::net::Ipv4Addr::BROADCAST {
+        socket
+            .socket()
+            .set_broadcast(true)
+            .map_err(OpenError::io("setting SO_BROADCAST"))?;
+    }
+    let socket = Arc::new(socket);
+    Ok(Connection::new(
+        Some(Reader::Messages(Box::new(Receiver {
+            socket: socket.clone(),
+            mode: ReceiveMode::From {
+                filter: PeerFilter::from_options(options),
+                latest: None,
+            },
+        }))),
+        Some(Writer::Messages(Box::new(Sender {
+            socket,
+            to: Some(ReplyTo::Fixed(SockAddr::from(target))),
+            shutdown_on_close: false,
+        }))),
+        format!("UDP -> {target}"),
+    ))
+}
+
+/// UDP-RECV: only receive.
+pub fn recv(
+    local: &Local,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Connection, OpenError> {
+    let addr = listen_address(local, options, context)?;
+    let socket = Arc::new(bound_socket(addr, options)?);
+    Ok(Connection::new(
+        Some(Reader::Messages(Box::new(Receiver {
+            socket,
+            mode: ReceiveMode::From {
+                filter: PeerFilter::from_options(options),
+                latest: None,
+            },
+        }))),
+        None,
+        format!("UDP-RECV {addr}"),
+    ))
+}
+
+/// UDP-RECVFROM: each datagram is a peer to reply to.
+pub fn recvfrom(
+    local: &Local,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Listener, OpenError> {
+    let addr = listen_address(local, options, context)?;
+    let socket = Arc::new(bound_socket(addr, options)?);
+    Ok(Listener::new(
+        ListenerKind::Datagrams {
+            socket,
+            filter: PeerFilter::from_options(options),
+        },
+        format!("UDP-RECVFROM {addr}"),
+        options,
+    ))
+}
+
+/// UDP-LISTEN: the first datagram's sender becomes the peer (with fork: every sender).
+pub fn listen(
+    local: &Local,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Listener, OpenError> {
+    let addr = listen_address(local, options, context)?;
+    let socket = Arc::new(bound_socket(addr, options)?);
+    tracing::info!("listening on UDP {addr}");
+    let sessions = Sessions {
+        socket,
+        filter: PeerFilter::from_options(options),
+        peers: HashMap::new(),
+        idle: options
+            .seconds(OptionId::IdleTimeout)
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+        max: options
+            .count(OptionId::MaxChildren)
+            .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+        buf: vec![0; MIN_MESSAGE_BUFFER],
+    };
+    Ok(Listener::new(
+        ListenerKind::Sessions(sessions),
+        format!("UDP-LISTEN {addr}"),
+        options,
+    ))
+}
+
+/// The peers of a UDP-LISTEN socket and the queues feeding their sessions.
+#[derive(Debug)]
+pub struct Sessions {
+    socket: Arc<MessageSocket>,
+    filter: PeerFilter,
+    peers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    idle: Duration,
+    max: Option<usize>,
+    buf: Vec<u8>,
+}
+
+impl Sessions {
+    async fn receive(&mut self) -> Result<(Vec<u8>, SocketAddr), OpenError> {
+        loop {
+            let (n, from) = self
+                .socket
+                .recv_from(&mut self.buf)
+                .await
+                .map_err(OpenError::io("receiving a datagram"))?;
+            let Some(peer) = from.as_socket() else {
+                continue;
+            };
+            if self.filter.admits(&peer) {
+                return Ok((self.buf[..n].to_vec(), peer));
+            }
+            tracing::warn!("refusing datagram from {peer}: not in range");
+        }
+    }
+
+    /// Without fork: the first admitted sender becomes the socket's only peer.
+    pub(crate) async fn accept_first(&mut self) -> Result<Connection, OpenError> {
+        let (first, peer) = self.receive().await?;
+        tracing::info!("receiving datagram from {peer}; talking to it only");
+        self.socket
+            .socket()
+            .connect(&peer.into())
+            .map_err(OpenError::io(format!("connecting to {peer}")))?;
+        let rest = Receiver {
+            socket: self.socket.clone(),
+            mode: ReceiveMode::Connected { zero_is_eof: false },
+        };
+        Ok(Connection::new(
+            Some(Reader::Messages(Box::new(Prefixed::new(
+                first,
+                Some(Box::new(rest)),
+            )))),
+            Some(Writer::Messages(Box::new(Sender {
+                socket: self.socket.clone(),
+                to: None,
+                shutdown_on_close: false,
+            }))),
+            format!("UDP session with {peer}"),
+        ))
+    }
+
+    /// With fork: routes datagrams to their sessions until a new peer arrives, and returns
+    /// that peer's session.
+    pub(crate) async fn accept(&mut self) -> Result<Connection, OpenError> {
+        loop {
+            let (mut msg, peer) = self.receive().await?;
+            if let Some(queue) = self.peers.get(&peer) {
+                match queue.try_send(msg) {
+                    Ok(()) => continue,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!("dropping a datagram from {peer}: its session is {SESSION_QUEUE} behind");
+                        continue;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(returned)) => {
+                        self.peers.remove(&peer);
+                        msg = returned;
+                    }
+                }
+            }
+            self.peers.retain(|_, queue| !queue.is_closed());
+            if self.max.is_some_and(|max| self.peers.len() >= max) {
+                tracing::warn!(
+                    "dropping a datagram from new peer {peer}: {} sessions open",
+                    self.peers.len()
+                );
+                continue;
+            }
+            let (queue, incoming) = mpsc::channel(SESSION_QUEUE);
+            // A new channel has room for its first message.
+            let _ = queue.try_send(msg);
+            self.peers.insert(peer, queue);
+            tracing::info!("new UDP session with {peer}");
+            return Ok(Connection::new(
+                Some(Reader::Messages(Box::new(SessionRecv {
+                    incoming,
+                    idle: self.idle,
+                    deadline: Box::pin(tokio::time::sleep(self.idle)),
+                    peer,
+                }))),
+                Some(Writer::Messages(Box::new(Sender {
+                    socket: self.socket.clone(),
+                    to: Some(ReplyTo::Fixed(peer.into())),
+                    shutdown_on_close: false,
+                }))),
+                format!("UDP session with {peer}"),
+            ));
+        }
+    }
+}
+
+/// The datagrams of one UDP-LISTEN session; it ends when its peer has been idle too long.
+struct SessionRecv {
+    incoming: mpsc::Receiver<Vec<u8>>,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+    peer: SocketAddr,
+}
+
+impl MessageRecv for SessionRecv {
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        match self.incoming.poll_recv(cx) {
+            Poll::Ready(Some(msg)) => {
+                let n = msg.len().min(buf.len());
+                buf[..n].copy_from_slice(&msg[..n]);
+                let next = Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(Ok(Some(n)))
+            }
+            Poll::Ready(None) => Poll::Ready(Ok(None)),
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    tracing::info!(
+                        "UDP session with {} idle for {}s: ending it",
+                        self.peer,
+                        self.idle.as_secs_f64()
+                    );
+                    Poll::Ready(Ok(None))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Unix domain sockets on filesystem paths and in Linux's abstract namespace: stream
+//! (tokio's types), seqpacket and datagram (message channels over [`MessageSocket`]).
+//!
+//! `socktype` picks the type for the connecting and listening forms: 1 stream (default),
+//! 5 seqpacket (message boundaries kept, EOF carried), 2 datagram (connect form only).
+
+pub mod path;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use socket2::{Domain, SockAddr, Socket, Type};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::listener::{Listener, ListenerKind};
+use super::socket::{
+    apply_common_options, MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender,
+};
+use super::{Connection, OpenError, Opened};
+use crate::address::{BindAddr, OptionId, Options, UnixName, UnixRole};
+use crate::channel::{Reader, Writer};
+use crate::sys;
+use path::PathGuard;
+
+/// The `sockaddr_un` for a name.
+pub fn sockaddr(name: &UnixName) -> std::io::Result<SockAddr> {
+    match name {
+        UnixName::Path(path) => SockAddr::unix(path),
+        UnixName::Abstract(text) => {
+            let mut bytes = vec![0u8];
+            bytes.extend_from_slice(text.as_bytes());
+            SockAddr::unix(OsStr::from_bytes(&bytes))
+        }
+    }
+}
+
+/// How a name is written in logs: the path, or `@name` for the abstract namespace.
+pub fn display_name(name: &UnixName) -> String {
+    match name {
+        UnixName::Path(p) => p.display().to_string(),
+        UnixName::Abstract(a) => format!("@{a}"),
+    }
+}
+
+fn socket_type(options: &Options) -> Type {
+    match options.socktype() {
+        Some(5) => Type::SEQPACKET,
+        Some(2) => Type::DGRAM,
+        _ => Type::STREAM,
+    }
+}
+
+fn new_socket(ty: Type, options: &Options) -> Result<Socket, OpenError> {
+    let socket =
+        Socket::new(Domain::UNIX, ty, None).map_err(OpenError::io("creating a Unix socket"))?;
+    apply_common_options(&socket, options).map_err(OpenError::io("setting socket options"))?;
+    Ok(socket)
+}
+
+/// Binds `socket` to `name`, applying the socket-file rules to paths.
+fn bind(
+    socket: &Socket,
+    name: &UnixName,
+    options: &Options,
+) -> Result<Option<PathGuard>, OpenError> {
+    if let UnixName::Path(path) = name {
+        path::prepare(path, options.flag(OptionId::UnlinkEarly, false))?;
+    }
+    let addr = sockaddr(name).map_err(OpenError::io(format!("naming {}", display_name(name))))?;
+    socket
+        .bind(&addr)
+        .map_err(OpenError::io(format!("binding to {}", display_name(name))))?;
+    match name {
+        UnixName::Path(path) => Ok(Some(PathGuard::bound(
+            path,
+            options.mode(),
+            options.flag(OptionId::UnlinkClose, true),
+        )?)),
+        UnixName::Abstract(_) => Ok(None),
+    }
+}
+
+/// Binds to `bind=` if given, else to a kernel-chosen abstract name so datagram peers can reply.
+fn bind_client(socket: &Socket, options: &Options) -> Result<Option<PathGuard>, OpenError> {
+    match options.bind() {
+        Some(BindAddr::Unix(name)) => bind(socket, name, options),
+        _ => {
+            sys::socket::autobind(socket)
+                .map_err(OpenError::io("binding to an automatic abstract name"))?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<Opened, OpenError> {
+    let shown = display_name(name);
+    Ok(match role {
+        UnixRole::Connect => {
+            Opened::Connection(connect(name, socket_type(options), options).await?)
+        }
+        UnixRole::Client => Opened::Connection(client(name, options).await?),
+        UnixRole::Listen => Opened::Listener(listen(name, options)?),
+        UnixRole::Sendto => {
+            let socket = new_socket(Type::DGRAM, options)?;
+            let guard = bind_client(&socket, options)?;
+            let target = sockaddr(name).map_err(OpenError::io(format!("naming {shown}")))?;
+            let socket = Arc::new(
+                MessageSocket::new(socket).map_err(OpenError::io("registering a socket"))?,
+            );
+            let mut connection = Connection::new(
+                Some(Reader::Messages(Box::new(Receiver {
+                    socket: socket.clone(),
+                    mode: ReceiveMode::From {
+                        filter: PeerFilter::default(),
+                        latest: None,
+                    },
+                }))),
+                Some(Writer::Messages(Box::new(Sender {
+                    socket,
+                    to: Some(ReplyTo::Fixed(target)),
+                    shutdown_on_close: false,
+                }))),
+                format!("UNIX-SENDTO {shown}"),
+            );
+            if let Some(guard) = guard {
+                connection.keep_alive(guard);
+            }
+            Opened::Connection(connection)
+        }
+        UnixRole::Recvfrom | UnixRole::Recv => {
+            let socket = new_socket(Type::DGRAM, options)?;
+            let guard = bind(&socket, name, options)?;
+            let socket = Arc::new(
+                MessageSocket::new(socket).map_err(OpenError::io("registering a socket"))?,
+            );
+            tracing::info!("receiving on {shown}");
+            if role == UnixRole::Recv {
+                let mut connection = Connection::new(
+                    Some(Reader::Messages(Box::new(Receiver {
+                        socket,
+                        mode: ReceiveMode::From {
+                            filter: PeerFilter::default(),
+                            latest: None,
+                        },
+                    }))),
+                    None,
+                    format!("UNIX-RECV {shown}"),
+                );
+                if let Some(guard) = guard {
+                    connection.keep_alive(guard);
+                }
+                Opened::Connection(connection)
+            } else {
+                let listener = Listener::new(
+                    ListenerKind::Datagrams {
+                        socket,
+                        filter: PeerFilter::default(),
+                    },
+                    format!("UNIX-RECVFROM {shown}"),
+                    options,
+                );
+                Opened::Listener(match guard {
+                    Some(guard) => listener.with_guard(guard),
+                    None => listener,
+                })
+            }
+        }
+    })
+}
+
+async fn connect(name: &UnixName, ty: Type, options: &Options) -> Result<Connection, OpenError> {
+    let shown = display_name(name);
+    let action = format!("connecting to {shown}");
+    let socket = new_socket(ty, options)?;
+    let guard = match options.bind() {
+        Some(BindAddr::Unix(local)) => bind(&socket, local, options)?,
+        _ if ty == Type::DGRAM => bind_client(&socket, options)?,
+        _ => None,
+    };
+    let addr = sockaddr(name).map_err(OpenError::io(action.clone()))?;
+    let connecting = async {
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr) {
+            Ok(()) => {}
+            Err(e)
+                if e.raw_os_error() == Some(nix::libc::EINPROGRESS)
+                    || e.raw_os_error() == Some(nix::libc::EAGAIN) =>
+            {
+                let fd = crate::sys::register(socket.try_clone()?)?;
+                let _ = fd.writable().await?;
+                if let Some(e) = socket.take_error()? {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    };
+    match options.seconds(OptionId::ConnectTimeout) {
+        Some(after) => {
+            tokio::time::timeout(after, connecting)
+                .await
+                .map_err(|_| OpenError::TimedOut {
+                    action: action.clone(),
+                    after,
+                })?
+        }
+        None => connecting.await,
+    }
+    .map_err(OpenError::io(action.clone()))?;
+    tracing::info!("successfully connected to {shown}");
+    let description = format!("{} {shown}", type_label(ty));
+    let mut connection = if ty == Type::STREAM {
+        let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(
+            std::os::fd::OwnedFd::from(socket),
+        ))
+        .map_err(OpenError::io(action))?;
+        stream_connection(stream, description)
+    } else if ty == Type::SEQPACKET {
+        seqpacket_connection(socket, description).map_err(OpenError::io(action))?
+    } else {
+        let socket = Arc::new(MessageSocket::new(socket).map_err(OpenError::io(action))?);
+        Connection::new(
+            Some(Reader::Messages(Box::new(Receiver {
+                socket: socket.clone(),
+                mode: ReceiveMode::Connected { zero_is_eof: false },
+            }))),
+            Some(Writer::Messages(Box::new(Sender {
+                socket,
+                to: None,
+                shutdown_on_close: false,
+            }))),
+            description,
+        )
+    };
+    if let Some(guard) = guard {
+        connection.keep_alive(guard);
+    }
+    Ok(connection)
+}
+
+fn type_label(ty: Type) -> &'static str {
+    if ty == Type::SEQPACKET {
+        "UNIX seqpacket"
+    } else if ty == Type::DGRAM {
+        "UNIX datagram"
+    } else {
+        "UNIX stream"
+    }
+}
+
+/// UNIX-CLIENT: whatever type the peer socket is.
+async fn client(name: &UnixName, options: &Options) -> Result<Connection, OpenError> {
+    if options.socktype().is_some() {
+        return connect(name, socket_type(options), options).await;
+    }
+    let mut last = None;
+    for ty in [Type::STREAM, Type::SEQPACKET, Type::DGRAM] {
+        match connect(name, ty, options).await {
+            Ok(connection) => return Ok(connection),
+            Err(e)
+                if e.os_error().and_then(|e| e.raw_os_error()) == Some(nix::libc::EPROTOTYPE) =>
+            {
+                last = Some(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        OpenError::Refused(format!("no socket type fits {}", display_name(name)))
+    }))
+}
+
+fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
+    let shown = display_name(name);
+    let ty = socket_type(options);
+    if ty == Type::DGRAM {
+        return Err(OpenError::Refused(format!(
+            "UNIX-LISTEN on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
+        )));
+    }
+    let socket = new_socket(ty, options)?;
+    let guard = bind(&socket, name, options)?;
+    let backlog = options
+        .count(OptionId::Backlog)
+        .map_or(super::tcp::DEFAULT_BACKLOG, |b| {
+            u32::try_from(b).unwrap_or(u32::MAX)
+        });
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(OpenError::io(format!("listening on {shown}")))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(OpenError::io("setting O_NONBLOCK"))?;
+    tracing::info!("listening on {shown}");
+    let kind = if ty == Type::SEQPACKET {
+        ListenerKind::Seqpacket(
+            crate::sys::register(socket).map_err(OpenError::io("registering the listener"))?,
+        )
+    } else {
+        let listener = UnixListener::from_std(std::os::unix::net::UnixListener::from(
+            std::os::fd::OwnedFd::from(socket),
+        ))
+        .map_err(OpenError::io("registering the listener"))?;
+        ListenerKind::UnixStream(listener)
+    };
+    let listener = Listener::new(kind, format!("{} {shown}", type_label(ty)), options);
+    Ok(match guard {
+        Some(guard) => listener.with_guard(guard),
+        None => listener,
+    })
+}
+
+pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Connection {
+    let (read, write) = stream.into_split();
+    Connection::new(
+        Some(Reader::Bytes(Box::new(read))),
+        Some(Writer::Bytes(Box::new(write))),
+        description,
+    )
+}
+
+pub(crate) fn seqpacket_connection(
+    socket: Socket,
+    description: String,
+) -> std::io::Result<Connection> {
+    let socket = Arc::new(MessageSocket::new(socket)?);
+    Ok(Connection::new(
+        Some(Reader::Messages(Box::new(Receiver {
+            socket: socket.clone(),
+            mode: ReceiveMode::Connected { zero_is_eof: true },
+        }))),
+        Some(Writer::Messages(Box::new(Sender {
+            socket,
+            to: None,
+            shutdown_on_close: true,
+        }))),
+        description,
+    ))
+}

@@ -1,0 +1,108 @@
+//! The life cycle of a Unix socket file: before binding, a path held by a live socket is
+//! refused, a stale socket file (nobody accepts on it) is replaced, and anything that is not a
+//! socket is never removed. After binding, [`PathGuard`] removes the file when socketry is done
+//! with it, unless someone else has replaced it in the meantime.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::super::OpenError;
+
+/// Makes `path` free to bind: refuses live sockets and non-sockets, removes stale sockets.
+/// With `unlink_early`, a socket file there is removed even if something listens on it.
+pub fn prepare(path: &Path, unlink_early: bool) -> Result<(), OpenError> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(OpenError::Io {
+                action: format!("inspecting {}", path.display()),
+                source: e,
+            })
+        }
+    };
+    if !metadata.file_type().is_socket() {
+        return Err(OpenError::Refused(format!(
+            "\"{}\" exists and is not a socket; socketry will not remove it (expected a free path)",
+            path.display()
+        )));
+    }
+    if !unlink_early && is_live(path) {
+        return Err(OpenError::Refused(format!(
+            "\"{}\" is in use: a socket is already listening there (use another path, or stop that listener)",
+            path.display()
+        )));
+    }
+    tracing::info!(
+        "removing {} socket file {}",
+        if unlink_early { "existing" } else { "stale" },
+        path.display()
+    );
+    std::fs::remove_file(path).map_err(OpenError::io(format!(
+        "removing stale socket {}",
+        path.display()
+    )))
+}
+
+/// Whether a socket at `path` has someone behind it (stream, seqpacket or datagram).
+fn is_live(path: &Path) -> bool {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let Ok(addr) = SockAddr::unix(path) else {
+        return false;
+    };
+    for ty in [Type::STREAM, Type::SEQPACKET, Type::DGRAM] {
+        let Ok(socket) = Socket::new(Domain::UNIX, ty, None) else {
+            continue;
+        };
+        match socket.connect(&addr) {
+            Ok(()) => return true,
+            Err(e) if e.raw_os_error() == Some(nix::libc::EPROTOTYPE) => continue,
+            // EAGAIN: a listener whose backlog is full is very much alive.
+            Err(e) if e.raw_os_error() == Some(nix::libc::EAGAIN) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Removes the socket file socketry bound when dropped, if it is still the same file.
+#[derive(Debug)]
+pub struct PathGuard {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+    remove: bool,
+}
+
+impl PathGuard {
+    /// Records the file just bound at `path`; applies `mode` to it.
+    pub fn bound(path: &Path, mode: Option<u32>, remove: bool) -> Result<PathGuard, OpenError> {
+        if let Some(mode) = mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
+                OpenError::io(format!("setting mode {mode:o} on {}", path.display())),
+            )?;
+        }
+        let identity = std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        Ok(PathGuard {
+            path: path.to_owned(),
+            identity,
+            remove,
+        })
+    }
+}
+
+impl Drop for PathGuard {
+    fn drop(&mut self) {
+        if !self.remove {
+            return;
+        }
+        let current = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if current.is_some() && current == self.identity {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

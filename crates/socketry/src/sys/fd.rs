@@ -1,0 +1,80 @@
+//! File descriptors socketry inherits (standard streams, `FD:n`): taking a close-on-exec
+//! duplicate, switching to non-blocking mode and back, and retiring a descriptor once its
+//! stream is done.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
+/// A close-on-exec duplicate of an inherited descriptor, which socketry then owns.
+pub fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
+    // F_DUPFD_CLOEXEC fails with EBADF if `fd` is not open, so an invalid number is an error.
+    let new = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    // SAFETY: fcntl just returned `new` as a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// The status flags of a descriptor's open file description.
+pub fn status_flags(fd: BorrowedFd<'_>) -> io::Result<OFlag> {
+    Ok(OFlag::from_bits_truncate(fcntl(
+        fd.as_raw_fd(),
+        FcntlArg::F_GETFL,
+    )?))
+}
+
+/// Sets or clears `O_NONBLOCK`, returning the flags as they were.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<OFlag> {
+    let old = status_flags(fd)?;
+    let mut new = old;
+    new.set(OFlag::O_NONBLOCK, nonblocking);
+    if new != old {
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(new))?;
+    }
+    Ok(old)
+}
+
+/// Restores `O_NONBLOCK` to what `flags` says (shared descriptions such as a terminal must be
+/// left as socketry found them).
+pub fn restore_nonblocking(fd: BorrowedFd<'_>, flags: OFlag) {
+    let _ = set_nonblocking(fd, flags.contains(OFlag::O_NONBLOCK));
+}
+
+/// Replaces descriptor `target` with `/dev/null`, which closes what it referred to without
+/// freeing the number (so that a later `open` cannot land on a standard stream).
+pub fn retire(target: RawFd) -> io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    // SAFETY: dup2 onto a descriptor number we were given; both descriptors are open and the
+    // old one is closed atomically by the kernel.
+    let rc = unsafe { nix::libc::dup2(null.as_fd().as_raw_fd(), target) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// What kind of file a descriptor refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Socket,
+    Other,
+}
+
+pub fn file_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
+    let stat = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    let format =
+        nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode) & nix::sys::stat::SFlag::S_IFMT;
+    Ok(
+        if format == nix::sys::stat::SFlag::S_IFREG || format == nix::sys::stat::SFlag::S_IFDIR {
+            FileKind::Regular
+        } else if format == nix::sys::stat::SFlag::S_IFSOCK {
+            FileKind::Socket
+        } else {
+            FileKind::Other
+        },
+    )
+}
