@@ -51,6 +51,8 @@ pub struct Connection {
     pub data: DataOptions,
     /// What this endpoint is, for logs: `TCP 127.0.0.1:40000 -> 127.0.0.1:8080`.
     pub description: String,
+    /// The socket's options as the kernel reports them (for `-D`), if it is a socket.
+    pub socket_report: Option<String>,
     /// Things that must live as long as the connection (a listener's socket file).
     keep: Vec<Box<dyn Any + Send>>,
 }
@@ -72,6 +74,7 @@ impl Connection {
             writer,
             data: DataOptions::default(),
             description,
+            socket_report: None,
             keep: Vec::new(),
         }
     }

@@ -183,12 +183,17 @@ async fn connect_one(
 
 /// Splits a connected stream into the two halves of a connection.
 pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {
+    let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
     let (read, write) = stream.into_split();
-    Connection::new(
+    let connection = Connection::new(
         Some(Reader::Bytes(Box::new(read))),
         Some(Writer::Bytes(Box::new(write))),
         description,
-    )
+    );
+    Connection {
+        socket_report,
+        ..connection
+    }
 }
 
 /// The address a server socket binds to: `bind=` if given, else every local address of the

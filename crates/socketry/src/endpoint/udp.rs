@@ -28,13 +28,24 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Datagrams queued for one session before further ones from that peer are dropped.
 const SESSION_QUEUE: usize = 256;
 
-fn bound_socket(addr: SocketAddr, options: &Options) -> Result<MessageSocket, OpenError> {
+/// A UDP socket bound to `addr`, and the address it got (the port when `addr`'s is 0).
+fn bound_socket(
+    addr: SocketAddr,
+    options: &Options,
+) -> Result<(MessageSocket, SocketAddr), OpenError> {
     let socket = new_socket(&addr, Type::DGRAM, Protocol::UDP, options)
         .map_err(OpenError::io(format!("creating a UDP socket for {addr}")))?;
     socket
         .bind(&addr.into())
         .map_err(OpenError::io(format!("binding to {addr}")))?;
-    MessageSocket::new(socket).map_err(OpenError::io("registering a UDP socket"))
+    let bound = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(addr);
+    tracing::info!("listening on UDP {bound}");
+    let socket = MessageSocket::new(socket).map_err(OpenError::io("registering a UDP socket"))?;
+    Ok((socket, bound))
 }
 
 fn client_socket(
@@ -74,8 +85,9 @@ pub async fn connect(
         .socket()
         .connect(&target.into())
         .map_err(OpenError::io(format!("connecting to {target}")))?;
+    let report = super::socket::report(socket2::SockRef::from(socket.socket()));
     let socket = Arc::new(socket);
-    Ok(Connection::new(
+    let connection = Connection::new(
         Some(Reader::Messages(Box::new(Receiver {
             socket: socket.clone(),
             mode: ReceiveMode::Connected { zero_is_eof: false },
@@ -86,7 +98,11 @@ pub async fn connect(
             shutdown_on_close: false,
         }))),
         format!("UDP -> {target}"),
-    ))
+    );
+    Ok(Connection {
+        socket_report: Some(report),
+        ..connection
+    })
 }
 
 /// UDP-SENDTO and UDP-DATAGRAM: send to one peer, receive from any admitted peer.
@@ -128,8 +144,8 @@ pub fn recv(
     options: &Options,
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
-    let addr = listen_address(local, options, context)?;
-    let socket = Arc::new(bound_socket(addr, options)?);
+    let (socket, addr) = bound_socket(listen_address(local, options, context)?, options)?;
+    let socket = Arc::new(socket);
     Ok(Connection::new(
         Some(Reader::Messages(Box::new(Receiver {
             socket,
@@ -149,8 +165,8 @@ pub fn recvfrom(
     options: &Options,
     context: &OpenContext,
 ) -> Result<Listener, OpenError> {
-    let addr = listen_address(local, options, context)?;
-    let socket = Arc::new(bound_socket(addr, options)?);
+    let (socket, addr) = bound_socket(listen_address(local, options, context)?, options)?;
+    let socket = Arc::new(socket);
     Ok(Listener::new(
         ListenerKind::Datagrams {
             socket,
@@ -167,9 +183,8 @@ pub fn listen(
     options: &Options,
     context: &OpenContext,
 ) -> Result<Listener, OpenError> {
-    let addr = listen_address(local, options, context)?;
-    let socket = Arc::new(bound_socket(addr, options)?);
-    tracing::info!("listening on UDP {addr}");
+    let (socket, addr) = bound_socket(listen_address(local, options, context)?, options)?;
+    let socket = Arc::new(socket);
     let sessions = Sessions {
         socket,
         filter: PeerFilter::from_options(options),

@@ -106,8 +106,14 @@ async fn relay_with(
                     source,
                 })?;
             if config.relay.log_endpoints {
-                tracing::info!("first address: {}", left.description);
-                tracing::info!("second address: {}", right.description);
+                for (which, end) in [("first", &left), ("second", &right)] {
+                    match &end.socket_report {
+                        Some(report) => {
+                            tracing::info!("{which} address: {} [{report}]", end.description)
+                        }
+                        None => tracing::info!("{which} address: {}", end.description),
+                    }
+                }
             }
             tracing::info!(
                 "starting data transfer loop: {} <-> {}",

@@ -313,20 +313,26 @@ fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
 }
 
 pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Connection {
+    let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
     let (read, write) = stream.into_split();
-    Connection::new(
+    let connection = Connection::new(
         Some(Reader::Bytes(Box::new(read))),
         Some(Writer::Bytes(Box::new(write))),
         description,
-    )
+    );
+    Connection {
+        socket_report,
+        ..connection
+    }
 }
 
 pub(crate) fn seqpacket_connection(
     socket: Socket,
     description: String,
 ) -> std::io::Result<Connection> {
+    let socket_report = Some(super::socket::report(socket2::SockRef::from(&socket)));
     let socket = Arc::new(MessageSocket::new(socket)?);
-    Ok(Connection::new(
+    let connection = Connection::new(
         Some(Reader::Messages(Box::new(Receiver {
             socket: socket.clone(),
             mode: ReceiveMode::Connected { zero_is_eof: true },
@@ -337,5 +343,9 @@ pub(crate) fn seqpacket_connection(
             shutdown_on_close: true,
         }))),
         description,
-    ))
+    );
+    Ok(Connection {
+        socket_report,
+        ..connection
+    })
 }

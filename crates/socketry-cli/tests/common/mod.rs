@@ -1,0 +1,214 @@
+//! Running the real `socketry` binary in tests: spawn it, wait for its readiness lines on
+//! stderr (never a sleep), feed stdin, and collect exactly what a user would see.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_socketry")
+}
+
+/// What a finished run printed and how it exited.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// The error lines (socat format `... E message`), messages only.
+    pub fn errors(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter_map(|l| l.split_once("] E ").map(|(_, m)| m))
+            .collect()
+    }
+}
+
+/// A running socketry whose stderr is read line by line as it comes.
+pub struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stdout: Option<thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Proc {
+    /// Starts socketry with `args`; stdin, stdout and stderr are pipes.
+    pub fn spawn(args: &[&str]) -> Proc {
+        Proc::spawn_with(Command::new(bin()).args(args))
+    }
+
+    pub fn spawn_with(command: &mut Command) -> Proc {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning socketry");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let stdout = thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = stdout.read_to_end(&mut all);
+            all
+        });
+        Proc {
+            child,
+            lines,
+            seen: Vec::new(),
+            stdout: Some(stdout),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle` and returns it.
+    pub fn wait_log(&mut self, needle: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line with {needle:?} within {WAIT:?}; stderr so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for "listening on ADDR:PORT" (run with -d) and returns the port.
+    pub fn listening_port(&mut self) -> u16 {
+        let line = self.wait_log("listening on");
+        let port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok());
+        port.unwrap_or_else(|| panic!("no port in {line:?}"))
+    }
+
+    pub fn stdin(&mut self) -> ChildStdin {
+        self.child
+            .stdin
+            .take()
+            .expect("stdin is piped and taken once")
+    }
+
+    /// Writes `data` to stdin and closes it.
+    pub fn send_and_close(&mut self, data: &[u8]) {
+        let mut stdin = self.stdin();
+        stdin.write_all(data).expect("writing to socketry's stdin");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits i32"));
+        let _ = nix::sys::signal::kill(pid, signal);
+    }
+
+    /// Waits for the process to exit by itself (failing the test after [`WAIT`]).
+    pub fn finish(mut self) -> Output {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for socketry") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "socketry did not exit within {WAIT:?}; stderr:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        self.collect(status)
+    }
+
+    /// Ends the process with SIGTERM and collects its output.
+    pub fn terminate(self) -> Output {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        self.finish()
+    }
+
+    fn collect(mut self, status: ExitStatus) -> Output {
+        let stdout = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        Output {
+            status,
+            stdout,
+            stderr: self.seen.join("\n"),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs socketry to completion with `stdin` as its input.
+pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut proc = Proc::spawn(args);
+    let mut input = proc.stdin();
+    let data = stdin.to_vec();
+    // Written from a thread so that a socketry that does not read cannot block the test.
+    thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    proc.finish()
+}
+
+/// A fresh temporary directory for Unix socket paths, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sk")
+        .tempdir()
+        .expect("creating a temporary directory")
+}

@@ -1,0 +1,69 @@
+#![allow(clippy::unwrap_used)]
+//! TCP endpoints, the tutorial pair, and the relay's semantics, against the standard
+//! library's sockets on 127.0.0.1 and ::1.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+
+use common::{run, Proc};
+
+#[test]
+fn server_and_client_echo_and_exit_when_the_server_closes() {
+    let mut server = Proc::spawn(&["server", "TCP-LISTEN:0,bind=127.0.0.1"]);
+    let port = server.listening_port();
+    let target = format!("{port}");
+    let out = run(&["client", "127.0.0.1", &target], b"hello\nworld\n");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"hello\nworld\n");
+    server.wait_log("done: 12 bytes in, 12 bytes out");
+}
+
+#[test]
+fn tcp_listen_relays_both_ways_with_half_close() {
+    let mut relay = Proc::spawn(&["-d", "TCP-LISTEN:0,bind=127.0.0.1", "-"]);
+    let port = relay.listening_port();
+    let mut peer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    relay.send_and_close(b"from stdin");
+    peer.write_all(b"from peer").unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"from stdin");
+    let out = relay.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"from peer");
+}
+
+#[test]
+fn tcp6_connects_over_ipv6_loopback() {
+    let listener = TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let out = run(&["-u", "-", &format!("TCP6:[::1]:{port}")], b"six");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(server.join().unwrap(), b"six");
+}
+
+#[test]
+fn connection_refused_says_refused_and_exits_1() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&["-", &format!("TCP:127.0.0.1:{port}")], b"");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        out.errors(),
+        vec![format!(
+            "TCP:127.0.0.1:{port}: connecting to 127.0.0.1:{port}: Connection refused"
+        )]
+    );
+}
