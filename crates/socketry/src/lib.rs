@@ -1,4 +1,32 @@
-//! socketry: client/server communication over sockets.
+//! socketry: client/server communication over sockets, in socat's address language.
+//!
+//! An address such as `TCP:127.0.0.1:8080` or `UNIX-LISTEN:/run/app.sock,fork` names an
+//! endpoint; socketry opens it and moves data between two of them, both ways, the way socat
+//! does: EOF on one side half-closes the other, and the other direction keeps flowing.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), socketry::Error> {
+//! // A client: connect, send, half-close, read the reply.
+//! let mut connection = socketry::connect("TCP:127.0.0.1:8080").await?;
+//! connection.write_all(b"hello\n").await?;
+//! connection.shutdown_write().await?;
+//! let reply = connection.read_to_end().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Organization
+//!
+//! - [`address`]: the address language: parsing into typed values, the tables of address
+//!   types and options, and errors that quote the offending text. No I/O.
+//! - [`channel`]: the two data models, byte streams and message channels, and the only place
+//!   where one is converted to the other.
+//! - [`endpoint`]: opening each family of endpoint (standard streams, TCP, UDP, Unix domain,
+//!   socket pairs) into a [`Connection`], or a [`Listener`] that yields them.
+//! - [`relay`]: the engine that moves data between two connections, and
+//!   [`relay::serve::run`], which opens two addresses (serving every peer with `fork`) and
+//!   relays between them.
+//! - `sys`: the thin wrappers over system calls; the only module with `unsafe`.
+
 pub mod address;
 pub mod channel;
 mod clock;
@@ -6,4 +34,41 @@ pub mod endpoint;
 pub mod relay;
 mod sys;
 
+pub use address::{Address, ParseError};
 pub use clock::timestamp;
+pub use endpoint::{Connection, Listener, OpenContext, OpenError};
+
+/// Any error of the convenience functions at the crate root.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(
+        "\"{0}\" does not listen (expected an address such as TCP-LISTEN:port or UNIX-LISTEN:path)"
+    )]
+    NotAListener(String),
+}
+
+/// Opens `address` as one connection: connects, or for a listening address waits for the
+/// first peer.
+pub async fn connect(address: &str) -> Result<Connection, Error> {
+    let address = Address::parse(address)?;
+    Ok(endpoint::connect(&address, &OpenContext::default()).await?)
+}
+
+/// Opens a listening address; [`Listener::accept`] then yields a connection per peer.
+pub async fn listen(address: &str) -> Result<Listener, Error> {
+    let parsed = Address::parse(address)?;
+    match &parsed {
+        Address::Single(spec) => match endpoint::open_spec(spec, &OpenContext::default()).await? {
+            endpoint::Opened::Listener(listener) => Ok(listener),
+            endpoint::Opened::Connection(_) => Err(Error::NotAListener(address.to_owned())),
+        },
+        Address::Dual { .. } => Err(Error::NotAListener(address.to_owned())),
+    }
+}

@@ -76,6 +76,19 @@ impl Listener {
         &self.description
     }
 
+    /// The local internet address, for TCP and UDP listeners (the port the kernel chose for
+    /// port 0).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.kind {
+            ListenerKind::Tcp { listener, .. } => listener.local_addr().ok(),
+            ListenerKind::Sessions(sessions) => sessions.local_addr(),
+            ListenerKind::Datagrams { socket, .. } => {
+                socket.socket().local_addr().ok()?.as_socket()
+            }
+            ListenerKind::UnixStream(_) | ListenerKind::Seqpacket(_) => None,
+        }
+    }
+
     /// Whether the listener limits its own sessions (UDP-LISTEN counts peers itself, since it
     /// must keep receiving for the sessions it has while at its limit).
     pub fn caps_its_own_sessions(&self) -> bool {

@@ -79,6 +79,46 @@ impl Connection {
         }
     }
 
+    /// Reads what is available (one message, for a message channel). `None` is EOF.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match &mut self.reader {
+            Some(reader) => reader.read_unit(buf).await,
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} cannot be read", self.description),
+            )),
+        }
+    }
+
+    /// Reads until EOF.
+    pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
+        let mut all = Vec::new();
+        let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
+        while let Some(n) = self.read(&mut buf).await? {
+            all.extend_from_slice(&buf[..n]);
+        }
+        Ok(all)
+    }
+
+    /// Writes all of `data` (as one message, for a message channel).
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.writer {
+            Some(writer) => writer.write_unit(data).await,
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} cannot be written", self.description),
+            )),
+        }
+    }
+
+    /// Tells the peer nothing more will be written (EOF), where the channel can carry it.
+    pub async fn shutdown_write(&mut self) -> io::Result<()> {
+        match &mut self.writer {
+            Some(writer) => writer.shutdown().await,
+            None => Ok(()),
+        }
+    }
+
     /// Keeps `value` alive as long as this connection.
     pub fn keep_alive(&mut self, value: impl Any + Send) {
         self.keep.push(Box::new(value));

@@ -216,6 +216,10 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.socket.socket().local_addr().ok()?.as_socket()
+    }
+
     async fn receive(&mut self) -> Result<(Vec<u8>, SocketAddr), OpenError> {
         loop {
             let (n, from) = self
