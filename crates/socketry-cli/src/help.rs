@@ -11,7 +11,11 @@ use crate::flags::FLAGS;
 /// The `-V` text. socat's test suite reads the `#define WITH_*` lines to decide which tests
 /// apply, so only features that work are listed.
 pub fn version() -> String {
-    let mut text = format!("socketry version {}\n", env!("CARGO_PKG_VERSION"));
+    // socat's test suite reads the version from the second line.
+    let mut text = format!(
+        "socketry - client/server communication over sockets, in socat's address language\nsocketry version {}\n",
+        env!("CARGO_PKG_VERSION")
+    );
     if let Ok(uname) = nix::sys::utsname::uname() {
         let _ = writeln!(
             text,

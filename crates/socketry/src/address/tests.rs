@@ -216,7 +216,7 @@ fn rejects_bad_input_with_the_offending_text() {
         ("/tmp/file", "not supported yet"),
         (
             "EXEC:ls",
-            "address type \"EXEC\" in \"EXEC:ls\" is not supported yet",
+            "unknown device/address \"EXEC\" in \"EXEC:ls\": not supported yet by socketry",
         ),
         ("", "empty address"),
         ("A!!B!!C", "at most one !!"),
