@@ -34,8 +34,10 @@ impl MessageSocket {
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            if let Ok(result) = guard.try_io(|fd| sys::socket::recv(fd.get_ref(), buf)) {
-                return Poll::Ready(result);
+            match guard.try_io(|fd| sys::socket::recv(fd.get_ref(), buf)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
             }
         }
     }
@@ -47,8 +49,10 @@ impl MessageSocket {
     ) -> Poll<io::Result<(usize, SockAddr)>> {
         loop {
             let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            if let Ok(result) = guard.try_io(|fd| sys::socket::recv_from(fd.get_ref(), buf)) {
-                return Poll::Ready(result);
+            match guard.try_io(|fd| sys::socket::recv_from(fd.get_ref(), buf)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
             }
         }
     }
@@ -77,6 +81,7 @@ impl MessageSocket {
                         format!("message of {} bytes sent as {n}", msg.len()),
                     )))
                 }
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(Err(e)) => return Poll::Ready(Err(e)),
                 Err(_would_block) => continue,
             }

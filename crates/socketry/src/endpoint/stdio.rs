@@ -108,6 +108,7 @@ impl AsyncRead for FdStream {
                     Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => {
                         return Poll::Ready(Ok(()))
                     }
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(Err(e)) => return Poll::Ready(Err(e)),
                     Err(_would_block) => continue,
                 }
@@ -130,6 +131,7 @@ impl AsyncWrite for FdStream {
                 match guard
                     .try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from))
                 {
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(result) => return Poll::Ready(result),
                     Err(_would_block) => continue,
                 }
