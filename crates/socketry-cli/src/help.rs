@@ -38,6 +38,7 @@ pub fn version() -> String {
         "UDP",
         "LISTEN",
         "SOCKETPAIR",
+        "PIPE",
         "HELP",
         "STATS",
     ] {
@@ -59,6 +60,7 @@ fn group_names(groups: Groups) -> String {
         (Groups::RANGE, "RANGE"),
         (Groups::SOCKTYPE, "SOCKTYPE"),
         (Groups::SESSION, "SESSION"),
+        (Groups::NAMED_PIPE, "NAMED_PIPE"),
     ];
     named
         .iter()

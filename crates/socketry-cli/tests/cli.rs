@@ -202,3 +202,21 @@ fn a_closed_stdout_for_help_is_not_an_error() {
     drop(child.stdout.take());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn pipe_echoes_and_a_named_pipe_is_created_with_its_mode() {
+    let out = run(&["-", "PIPE"], b"through a pipe");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"through a pipe");
+
+    let dir = common::tempdir();
+    let fifo = dir.path().join("fifo");
+    let address = format!("PIPE:{},mode=640", fifo.display());
+    let out = run(&["-", &address], b"through a fifo");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"through a fifo");
+    let metadata = std::fs::metadata(&fifo).unwrap();
+    use std::os::unix::fs::FileTypeExt;
+    assert!(metadata.file_type().is_fifo());
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o640);
+}

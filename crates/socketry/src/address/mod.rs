@@ -12,6 +12,7 @@ pub mod table;
 mod types;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 pub use error::{ParseError, ParseErrorKind};
@@ -139,7 +140,7 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
             ));
         };
 
-    if params.len() < row.params.len() {
+    if params.len() < row.required {
         let position = base + text.find(',').unwrap_or(text.len());
         return Err(error(
             position,
@@ -181,7 +182,7 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
                 },
             )
         })?;
-        if !row.groups.contains(def.group) {
+        if !row.groups.intersects(def.group) {
             return Err(error(
                 piece.start,
                 ParseErrorKind::OptionNotApplicable {
@@ -283,6 +284,7 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Unix(role) => Kind::Unix(role, unix_name(false)?),
         Tag::Abstract(role) => Kind::Unix(role, unix_name(true)?),
         Tag::SocketPair => Kind::SocketPair,
+        Tag::Pipe => Kind::Pipe(params.first().map(|p| PathBuf::from(&p.text))),
     })
 }
 

@@ -37,9 +37,16 @@ impl Groups {
     pub const SOCKTYPE: Groups = Groups(1 << 9);
     /// Datagram servers that keep one session per peer.
     pub const SESSION: Groups = Groups(1 << 10);
+    /// Named pipes: created with a mode when missing.
+    pub const NAMED_PIPE: Groups = Groups(1 << 11);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
+    }
+
+    /// Whether the two share any group: an option applies to an address when they do.
+    pub const fn intersects(self, other: Groups) -> bool {
+        self.0 & other.0 != 0
     }
 
     pub const fn contains(self, other: Groups) -> bool {
@@ -177,8 +184,8 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "remove a socket file left at the path before binding (never a file that is not a socket)" },
     OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED, kind: ValueKind::Bool,
         help: "remove the socket file on exit (default 1)" },
-    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED, kind: ValueKind::Mode,
-        help: "permissions of the socket file" },
+    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE), kind: ValueKind::Mode,
+        help: "permissions of the socket file or named pipe" },
     OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
         help: "convert NL to CR NL when writing, CR NL to NL when reading" },
     OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,

@@ -11,6 +11,8 @@ pub struct AddressType {
     pub aliases: &'static [&'static str],
     /// The parameters' names, for usage text: `TCP:<host>:<port>`.
     pub params: &'static [&'static str],
+    /// How many of `params` must be given; the rest may be left out (`PIPE` or `PIPE:path`).
+    pub required: usize,
     pub groups: Groups,
     pub help: &'static str,
     pub(crate) tag: Tag,
@@ -21,10 +23,11 @@ impl AddressType {
     /// `NAME:<param>:<param>`, as shown in help and errors.
     pub fn usage(&self) -> String {
         let mut usage = self.name.to_owned();
-        for param in self.params {
-            usage.push_str(":<");
+        for (i, param) in self.params.iter().enumerate() {
+            let optional = i >= self.required;
+            usage.push_str(if optional { "[:<" } else { ":<" });
             usage.push_str(param);
-            usage.push('>');
+            usage.push_str(if optional { ">]" } else { ">" });
         }
         usage
     }
@@ -84,6 +87,7 @@ macro_rules! row {
             name: $name,
             aliases: &[$($alias),*],
             params: &[$($param),*],
+            required: <[&str]>::len(&[$($param),*]),
             groups: $groups,
             help: $help,
             tag: $tag,
@@ -466,6 +470,16 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         Any,
         "UNIX-CLIENT in the abstract namespace"
     ),
+    AddressType {
+        name: "PIPE",
+        aliases: &["FIFO"],
+        params: &["path"],
+        required: 0,
+        groups: Groups::ALL.union(Groups::NAMED_PIPE),
+        help: "an anonymous pipe: what is written is read back (with a path: a named pipe, created if missing)",
+        tag: Tag::Pipe,
+        family: Any,
+    },
     row!(
         "SOCKETPAIR",
         [],
@@ -487,8 +501,6 @@ pub static LATER_TYPES: &[&str] = &[
     "EXEC",
     "SYSTEM",
     "SHELL",
-    "PIPE",
-    "FIFO",
     "PTY",
     "POSIXMQ-READ",
     "POSIXMQ-RECEIVE",

@@ -136,6 +136,8 @@ fn parses_every_address_form() {
             Kind::Unix(UnixRole::Connect, UnixName::Abstract("sock".into())),
         ),
         ("SOCKETPAIR", Kind::SocketPair),
+        ("PIPE", Kind::Pipe(None)),
+        ("FIFO:/tmp/f", Kind::Pipe(Some(PathBuf::from("/tmp/f")))),
     ];
     for (text, want) in cases {
         assert_eq!(kind_of(text), want, "{text}");
@@ -317,6 +319,7 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         arb_remote().prop_map(Kind::UdpDatagram),
         (arb_role(), arb_unix_name()).prop_map(|(r, n)| Kind::Unix(r, n)),
         Just(Kind::SocketPair),
+        proptest::option::of("/[ -~]{1,60}".prop_map(PathBuf::from)).prop_map(Kind::Pipe),
     ]
 }
 
@@ -329,7 +332,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
     .address_type();
     let applicable: Vec<&'static options::OptionDef> = options::OPTIONS
         .iter()
-        .filter(|d| row.groups.contains(d.group))
+        .filter(|d| row.groups.intersects(d.group))
         .collect();
     if applicable.is_empty() {
         return Just(Options::default()).boxed();

@@ -173,6 +173,8 @@ pub enum Kind {
     Unix(UnixRole, UnixName),
     /// A connected pair of Unix sockets: what is written is read back.
     SocketPair,
+    /// A pipe: what is written is read back. Anonymous, or a named pipe (FIFO) at a path.
+    Pipe(Option<PathBuf>),
 }
 
 /// The type-independent tag of a [`Kind`]: what the address table rows name.
@@ -194,6 +196,7 @@ pub(crate) enum Tag {
     Unix(UnixRole),
     Abstract(UnixRole),
     SocketPair,
+    Pipe,
 }
 
 impl Kind {
@@ -215,6 +218,7 @@ impl Kind {
             Kind::Unix(role, UnixName::Path(_)) => (Tag::Unix(*role), Family::Any),
             Kind::Unix(role, UnixName::Abstract(_)) => (Tag::Abstract(*role), Family::Any),
             Kind::SocketPair => (Tag::SocketPair, Family::Any),
+            Kind::Pipe(_) => (Tag::Pipe, Family::Any),
         }
     }
 
@@ -236,6 +240,8 @@ impl Kind {
                 write!(f, ":{}", l.port)
             }
             Kind::Unix(_, name) => write!(f, ":{}", escape(&name.text())),
+            Kind::Pipe(Some(path)) => write!(f, ":{}", escape(&path.to_string_lossy())),
+            Kind::Pipe(None) => Ok(()),
             Kind::Stdio | Kind::Stdin | Kind::Stdout | Kind::Stderr | Kind::SocketPair => Ok(()),
         }
     }

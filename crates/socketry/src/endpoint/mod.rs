@@ -3,6 +3,7 @@
 //! [`Listener`] that yields connections.
 
 pub mod listener;
+pub mod pipe;
 pub mod socket;
 pub mod socketpair;
 pub mod stdio;
@@ -211,6 +212,7 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
         Kind::UdpRecvfrom(local) => Opened::Listener(udp::recvfrom(local, options, context)?),
         Kind::Unix(role, name) => unix::open(*role, name, options).await?,
         Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
+        Kind::Pipe(path) => Opened::Connection(pipe::open(path.as_deref(), options)?),
     };
     Ok(match opened {
         Opened::Connection(c) => Opened::Connection(c.with_data_options(spec)),

@@ -29,8 +29,9 @@ enum Inner {
 /// One direction of an inherited descriptor.
 pub struct FdStream {
     inner: Inner,
-    /// The number the descriptor was inherited as, retired on shutdown.
-    original: RawFd,
+    /// The number the descriptor was inherited as, retired on shutdown; `None` when socketry
+    /// created the descriptor, which shutdown simply closes.
+    original: Option<RawFd>,
     kind: FileKind,
 }
 
@@ -46,21 +47,28 @@ impl std::fmt::Debug for FdStream {
 impl FdStream {
     /// Takes over descriptor `original` (through a close-on-exec duplicate).
     pub fn open(original: RawFd) -> io::Result<FdStream> {
-        let owned = fd::duplicate(original)?;
+        FdStream::with_owned(fd::duplicate(original)?, Some(original))
+    }
+
+    /// Wraps a descriptor socketry created itself (a pipe end); shutting it down closes it.
+    pub fn from_owned(owned: OwnedFd) -> io::Result<FdStream> {
+        FdStream::with_owned(owned, None)
+    }
+
+    fn with_owned(owned: OwnedFd, original: Option<RawFd>) -> io::Result<FdStream> {
         let kind = fd::file_kind(owned.as_fd())?;
         let inner = if kind == FileKind::Regular {
             Inner::Blocking(tokio::fs::File::from_std(std::fs::File::from(owned)))
         } else {
             let flags = fd::set_nonblocking(owned.as_fd(), true)?;
-            match crate::sys::register(owned) {
+            match crate::sys::try_register(owned) {
                 Ok(fd) => Inner::Polled { fd, flags },
                 // epoll refuses descriptors that cannot be polled, such as /dev/null.
-                Err(e) if e.raw_os_error() == Some(nix::libc::EPERM) => {
-                    let owned = fd::duplicate(original)?;
+                Err((e, owned)) if e.raw_os_error() == Some(nix::libc::EPERM) => {
                     fd::restore_nonblocking(owned.as_fd(), flags);
                     Inner::Blocking(tokio::fs::File::from_std(std::fs::File::from(owned)))
                 }
-                Err(e) => return Err(e),
+                Err((e, _)) => return Err(e),
             }
         };
         Ok(FdStream {
@@ -167,8 +175,8 @@ impl AsyncWrite for FdStream {
         }
         self.release();
         // Regular files keep their number: nothing reads EOF from them.
-        if self.kind != FileKind::Regular {
-            fd::retire(self.original)?;
+        if let (Some(original), false) = (self.original, self.kind == FileKind::Regular) {
+            fd::retire(original)?;
         }
         Poll::Ready(Ok(()))
     }

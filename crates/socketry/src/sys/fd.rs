@@ -78,3 +78,10 @@ pub fn file_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
         },
     )
 }
+
+/// Takes ownership of a descriptor that an `open(2)`-style call just returned.
+pub fn own(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller passes a descriptor freshly returned by the kernel that nothing else
+    // owns or will close.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}

@@ -26,3 +26,16 @@ pub fn register<T: OwnsFd>(inner: T) -> std::io::Result<tokio::io::unix::AsyncFd
     let registered = unsafe { tokio::io::unix::AsyncFd::register(inner) };
     registered.map_err(std::io::Error::from)
 }
+
+/// Like [`register`], but hands the value back when the reactor refuses it (epoll refuses
+/// regular files and some devices such as `/dev/null`).
+pub fn try_register<T: OwnsFd>(
+    inner: T,
+) -> Result<tokio::io::unix::AsyncFd<T>, (std::io::Error, T)> {
+    // SAFETY: as in `register`: `OwnsFd` types own their descriptor.
+    let registered = unsafe { tokio::io::unix::AsyncFd::register(inner) };
+    registered.map_err(|e| {
+        let (inner, error) = e.into_parts();
+        (error, inner)
+    })
+}
