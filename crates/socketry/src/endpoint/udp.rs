@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use socket2::{Protocol, SockAddr, Type};
@@ -245,9 +245,9 @@ impl Sessions {
             .socket()
             .connect(&peer.into())
             .map_err(OpenError::io(format!("connecting to {peer}")))?;
-        let rest = Receiver {
+        let rest = FirstPeerRecv {
             socket: self.socket.clone(),
-            mode: ReceiveMode::Connected { zero_is_eof: false },
+            peer,
         };
         Ok(Connection::new(
             Some(Reader::Messages(Box::new(Prefixed::new(
@@ -308,6 +308,34 @@ impl Sessions {
                 }))),
                 format!("UDP session with {peer}"),
             ));
+        }
+    }
+}
+
+/// The datagrams of the peer a UDP-LISTEN socket without fork connected to. Connecting
+/// filters what arrives later, but datagrams other senders got queued before the connect are
+/// still in the socket's queue: they are dropped here.
+struct FirstPeerRecv {
+    socket: Arc<MessageSocket>,
+    peer: SocketAddr,
+}
+
+impl MessageRecv for FirstPeerRecv {
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        loop {
+            let (n, from) = ready!(self.socket.poll_recv_from(cx, buf))?;
+            match from.as_socket() {
+                Some(from) if from == self.peer => return Poll::Ready(Ok(Some(n))),
+                _ => tracing::warn!(
+                    "dropping a datagram from {}: talking to {} only",
+                    super::socket::describe_sockaddr(&from),
+                    self.peer
+                ),
+            }
         }
     }
 }
