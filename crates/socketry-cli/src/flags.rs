@@ -129,7 +129,12 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
             args.positionals.extend(argv);
             break;
         }
-        if !arg.starts_with('-') || arg == "-" || !args.positionals.is_empty() {
+        // "-" and "-!!-" are addresses (standard I/O), not flags.
+        if !arg.starts_with('-')
+            || arg == "-"
+            || arg.starts_with("-!!")
+            || !args.positionals.is_empty()
+        {
             args.positionals.push(arg);
             continue;
         }
@@ -445,6 +450,13 @@ mod tests {
             }
         );
         assert_eq!(plan("-b65536 - -").unwrap().buffer_size, Some(65536));
+        assert_eq!(
+            plan("-t 1 -!!- PIPE").unwrap().command,
+            Command::Relay {
+                first: "-!!-".into(),
+                second: "PIPE".into()
+            }
+        );
         assert_eq!(plan("-d -d -d -d - -").unwrap().verbosity, 4);
         assert_eq!(plan("-hhh").unwrap().command, Command::Help { level: 3 });
         assert_eq!(

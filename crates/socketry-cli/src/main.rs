@@ -119,6 +119,29 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
     }
 }
 
+/// How addresses open: `-4`/`-6`, and the default listening family from the environment
+/// (socat's `SOCAT_DEFAULT_LISTEN_IP`, or `SOCKETRY_DEFAULT_LISTEN_IP`: 4 or 6).
+fn open_context(plan: &Plan) -> socketry::endpoint::OpenContext {
+    use socketry::address::Family;
+    let from_env = ["SOCKETRY_DEFAULT_LISTEN_IP", "SOCAT_DEFAULT_LISTEN_IP"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .and_then(|v| match v.trim() {
+            "6" => Some(Family::V6),
+            "4" => Some(Family::V4),
+            _ => None,
+        });
+    let listen_family = match (plan.family, from_env) {
+        (Family::Any, Some(family)) => family,
+        (Family::Any, None) => Family::V4,
+        (family, _) => family,
+    };
+    socketry::endpoint::OpenContext {
+        family: plan.family,
+        listen_family,
+    }
+}
+
 fn parse_address(text: &str) -> anyhow::Result<Address> {
     Ok(Address::parse(text)?)
 }
@@ -168,9 +191,7 @@ async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
     };
     let config = RunConfig {
         relay,
-        open: socketry::endpoint::OpenContext {
-            family: plan.family,
-        },
+        open: open_context(plan),
     };
     let result = serve::run(&first, &peer, &config).await;
     if plan.statistics {

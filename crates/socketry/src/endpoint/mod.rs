@@ -143,12 +143,16 @@ pub enum Opened {
 pub struct OpenContext {
     /// The protocol family for addresses that name none (`-4`, `-6`).
     pub family: Family,
+    /// The family listeners use when nothing else says: IPv4 unless set to IPv6
+    /// (socat's `SOCAT_DEFAULT_LISTEN_IP`).
+    pub listen_family: Family,
 }
 
 impl Default for OpenContext {
     fn default() -> Self {
         OpenContext {
             family: Family::Any,
+            listen_family: Family::V4,
         }
     }
 }

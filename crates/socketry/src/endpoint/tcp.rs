@@ -203,7 +203,10 @@ pub(crate) fn listen_address(
     options: &Options,
     context: &OpenContext,
 ) -> Result<SocketAddr, OpenError> {
-    let family = effective_family(local.family, options, context);
+    let family = match effective_family(local.family, options, context) {
+        Family::Any => context.listen_family,
+        family => family,
+    };
     let any = match family {
         Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
