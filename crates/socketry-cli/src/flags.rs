@@ -47,7 +47,7 @@ pub static FLAGS: &[FlagDef] = &[
     ),
     flag!(
         "-d",
-        "more log messages: -d notices, -dd info, -ddd debug (repeatable)"
+        "more log messages: -d notices, -dd info, -ddd debug (repeatable; socat 1.8's -d2..-d4 work too)"
     ),
     flag!("-D", "log both endpoints before the transfer starts"),
     flag!("-v", "dump transferred data to stderr as text"),
@@ -142,6 +142,12 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
         if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'd') {
             args.flags
                 .extend(std::iter::repeat_n(("-d", None), arg.len() - 1));
+            continue;
+        }
+        // -d0 .. -d4: socat 1.8's numeric levels (-d2 notices, -d3 info, -d4 debug).
+        if let Some(level) = arg.strip_prefix("-d").and_then(|n| n.parse::<usize>().ok()) {
+            args.flags
+                .extend(std::iter::repeat_n(("-d", None), level.saturating_sub(1)));
             continue;
         }
         if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'h') {
@@ -458,6 +464,8 @@ mod tests {
             }
         );
         assert_eq!(plan("-d -d -d -d - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-d2 - -").unwrap().verbosity, 1);
+        assert_eq!(plan("-d4 - -").unwrap().verbosity, 3);
         assert_eq!(plan("-hhh").unwrap().command, Command::Help { level: 3 });
         assert_eq!(
             plan("-lf /tmp/log - -").unwrap().log_target,

@@ -86,7 +86,7 @@ impl fmt::Display for ParseError {
             Empty => write!(f, "empty address (expected TYPE:params,options; see socketry -h)"),
             UnterminatedQuote { quote } => write!(
                 f,
-                "unterminated {quote} quote in address \"{input}\" at offset {} (expected a closing {quote})",
+                "syntax error: unterminated {quote} quote in address \"{input}\" at offset {} (expected a closing {quote})",
                 self.position
             ),
             UnbalancedBracket { bracket } => write!(
