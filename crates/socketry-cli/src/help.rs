@@ -39,6 +39,8 @@ pub fn version() -> String {
         "LISTEN",
         "SOCKETPAIR",
         "PIPE",
+        "EXEC",
+        "SYSTEM",
         "HELP",
         "STATS",
     ] {
@@ -61,6 +63,7 @@ fn group_names(groups: Groups) -> String {
         (Groups::SOCKTYPE, "SOCKTYPE"),
         (Groups::SESSION, "SESSION"),
         (Groups::NAMED_PIPE, "NAMED_PIPE"),
+        (Groups::EXEC, "EXEC"),
     ];
     named
         .iter()

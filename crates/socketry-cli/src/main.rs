@@ -110,7 +110,11 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 logger.log(&tracing::Level::ERROR, &format!("{e}"));
-                ExitCode::from(1)
+                // A program's failure (EXEC) is socketry's exit status, as with a shell.
+                let code = e
+                    .downcast_ref::<serve::RunError>()
+                    .and_then(serve::RunError::child_exit_code);
+                ExitCode::from(code.unwrap_or(1))
             }
         },
         _ = interrupt.recv() => signalled(2),
@@ -139,6 +143,7 @@ fn open_context(plan: &Plan) -> socketry::endpoint::OpenContext {
     socketry::endpoint::OpenContext {
         family: plan.family,
         listen_family,
+        ..Default::default()
     }
 }
 

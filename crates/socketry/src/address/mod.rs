@@ -18,7 +18,10 @@ use std::str::FromStr;
 pub use error::{ParseError, ParseErrorKind};
 pub use options::{BindAddr, IpRange, OptionId, Options, Value};
 pub use table::AddressType;
-pub use types::{Family, Host, Kind, Local, Remote, UnixName, UnixRole, UNIX_PATH_MAX};
+pub use types::{
+    join_command_line, split_command_line, Family, Host, Kind, Local, Remote, UnixName, UnixRole,
+    UNIX_PATH_MAX,
+};
 
 use lexer::Piece;
 use options::{BindDomain, Groups};
@@ -285,6 +288,32 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Abstract(role) => Kind::Unix(role, unix_name(true)?),
         Tag::SocketPair => Kind::SocketPair,
         Tag::Pipe => Kind::Pipe(params.first().map(|p| PathBuf::from(&p.text))),
+        Tag::Exec => match types::split_command_line(text(0)) {
+            Some(argv) if !argv.is_empty() => Kind::Exec(argv),
+            Some(_) => {
+                return Err(ParseErrorKind::InvalidParameter {
+                    what: "command line",
+                    text: text(0).to_owned(),
+                    expected: "a program and its arguments",
+                })
+            }
+            None => {
+                return Err(ParseErrorKind::InvalidParameter {
+                    what: "command line",
+                    text: text(0).to_owned(),
+                    expected: "every quote closed",
+                })
+            }
+        },
+        Tag::System | Tag::Shell if text(0).trim().is_empty() => {
+            return Err(ParseErrorKind::InvalidParameter {
+                what: "shell command",
+                text: text(0).to_owned(),
+                expected: "a command",
+            })
+        }
+        Tag::System => Kind::System(text(0).to_owned()),
+        Tag::Shell => Kind::Shell(text(0).to_owned()),
     })
 }
 

@@ -39,6 +39,8 @@ impl Groups {
     pub const SESSION: Groups = Groups(1 << 10);
     /// Named pipes: created with a mode when missing.
     pub const NAMED_PIPE: Groups = Groups(1 << 11);
+    /// Programs run as a child process (EXEC, SYSTEM, SHELL).
+    pub const EXEC: Groups = Groups(1 << 12);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
@@ -88,6 +90,16 @@ pub enum OptionId {
     Crnl,
     IgnoreEof,
     IdleTimeout,
+    Pipes,
+    Stderr,
+    Setsid,
+    Setpgid,
+    Nofork,
+    Su,
+    Chdir,
+    Setenv,
+    FdIn,
+    FdOut,
 }
 
 /// The kind of value an option takes.
@@ -113,6 +125,12 @@ pub enum ValueKind {
     Bind,
     /// An address range: `addr/bits` or `addr:mask`.
     Range,
+    /// Free text: a user name, a directory.
+    Text,
+    /// An environment variable assignment, `NAME=VALUE`.
+    Assignment,
+    /// A file descriptor number 0-65535.
+    Descriptor,
 }
 
 impl ValueKind {
@@ -129,6 +147,9 @@ impl ValueKind {
             ValueKind::SockType => "1 (stream), 2 (datagram) or 5 (seqpacket)",
             ValueKind::Bind => "a local address: host, host:port, :port, or a socket path",
             ValueKind::Range => "addr/bits or addr:mask, e.g. 127.0.0.0/8 or [::1]/128",
+            ValueKind::Text => "text",
+            ValueKind::Assignment => "NAME=VALUE",
+            ValueKind::Descriptor => "a file descriptor number from 0 to 65535",
         }
     }
 }
@@ -192,6 +213,26 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "on EOF keep reading, like tail -f" },
     OptionDef { id: OptionId::IdleTimeout, name: "idle-timeout", aliases: &[], group: Groups::SESSION, kind: ValueKind::Seconds,
         help: "with fork: end a peer's session after this many idle seconds (default 60)" },
+    OptionDef { id: OptionId::Pipes, name: "pipes", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "talk to the program over two pipes instead of one socket pair" },
+    OptionDef { id: OptionId::Stderr, name: "stderr", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "send the program's standard error to the peer too" },
+    OptionDef { id: OptionId::Setsid, name: "setsid", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "run the program in a new session" },
+    OptionDef { id: OptionId::Setpgid, name: "setpgid", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "run the program in a new process group" },
+    OptionDef { id: OptionId::Nofork, name: "nofork", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "not supported: socketry always runs the program as a child (opening it is an error)" },
+    OptionDef { id: OptionId::Su, name: "su", aliases: &["substuser"], group: Groups::EXEC, kind: ValueKind::Text,
+        help: "run the program as this user (name or uid), with its groups" },
+    OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC, kind: ValueKind::Text,
+        help: "run the program in this directory" },
+    OptionDef { id: OptionId::Setenv, name: "setenv", aliases: &[], group: Groups::EXEC, kind: ValueKind::Assignment,
+        help: "set an environment variable for the program (repeatable)" },
+    OptionDef { id: OptionId::FdIn, name: "fdin", aliases: &[], group: Groups::EXEC, kind: ValueKind::Descriptor,
+        help: "the program reads from this descriptor instead of 0" },
+    OptionDef { id: OptionId::FdOut, name: "fdout", aliases: &[], group: Groups::EXEC, kind: ValueKind::Descriptor,
+        help: "the program writes to this descriptor instead of 1" },
 ];
 
 impl OptionId {
@@ -310,6 +351,9 @@ pub enum Value {
     SockType(i32),
     Bind(BindAddr),
     Range(IpRange),
+    Text(String),
+    /// An environment variable's name and value.
+    Assignment(String, String),
 }
 
 /// Which kind of socket name a `bind=` value is read as.
@@ -367,6 +411,18 @@ pub(crate) fn parse_value(
                 .map_err(|_| ()),
         },
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
+        ValueKind::Text if text.is_empty() => Err(()),
+        ValueKind::Text => Ok(Value::Text(text.to_owned())),
+        ValueKind::Assignment => match text.split_once('=') {
+            Some((name, value)) if !name.is_empty() && !name.contains('\0') => {
+                Ok(Value::Assignment(name.to_owned(), value.to_owned()))
+            }
+            _ => Err(()),
+        },
+        ValueKind::Descriptor => text
+            .parse::<u16>()
+            .map(|n| Value::Count(u64::from(n)))
+            .map_err(|_| ()),
     }
 }
 
@@ -418,6 +474,11 @@ impl fmt::Display for Value {
             }
             Value::Bind(BindAddr::Unix(name)) => f.write_str(&super::lexer::escape(&name.text())),
             Value::Range(r) => write!(f, "{r}"),
+            Value::Text(text) => f.write_str(&super::lexer::escape(text)),
+            Value::Assignment(name, value) => {
+                let escape = super::lexer::escape;
+                write!(f, "{}={}", escape(name), escape(value))
+            }
         }
     }
 }
@@ -499,6 +560,22 @@ impl Options {
     pub fn ranges(&self) -> impl Iterator<Item = &IpRange> {
         self.0.iter().filter_map(|(_, v)| match v {
             Value::Range(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// A text option's value.
+    pub fn text(&self, id: OptionId) -> Option<&str> {
+        match self.get(id) {
+            Some(Value::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Every `setenv=` given, in order.
+    pub fn assignments(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().filter_map(|(_, v)| match v {
+            Value::Assignment(name, value) => Some((name.as_str(), value.as_str())),
             _ => None,
         })
     }

@@ -79,6 +79,7 @@ const ABSTRACT_RECVFROM: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::CHILD)
     .union(Groups::SESSION);
+const EXEC: Groups = Groups::ALL.union(Groups::EXEC);
 const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET);
 
 macro_rules! row {
@@ -489,6 +490,33 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         Any,
         "a connected socket pair: what is written is read back (datagrams by default)"
     ),
+    row!(
+        "EXEC",
+        [],
+        ["command-line"],
+        EXEC,
+        Tag::Exec,
+        Any,
+        "run a program (no shell; the line is split into words, honouring quotes)"
+    ),
+    row!(
+        "SYSTEM",
+        [],
+        ["shell-command"],
+        EXEC,
+        Tag::System,
+        Any,
+        "run a command through /bin/sh -c"
+    ),
+    row!(
+        "SHELL",
+        [],
+        ["shell-command"],
+        EXEC,
+        Tag::Shell,
+        Any,
+        "run a command through $SHELL -c (/bin/sh if SHELL is unset)"
+    ),
 ];
 
 /// socat address types that socketry does not build yet; naming one is a clear error rather
@@ -498,9 +526,6 @@ pub static LATER_TYPES: &[&str] = &[
     "OPEN",
     "CREATE",
     "CREAT",
-    "EXEC",
-    "SYSTEM",
-    "SHELL",
     "PTY",
     "POSIXMQ-READ",
     "POSIXMQ-RECEIVE",

@@ -138,6 +138,19 @@ fn parses_every_address_form() {
         ("SOCKETPAIR", Kind::SocketPair),
         ("PIPE", Kind::Pipe(None)),
         ("FIFO:/tmp/f", Kind::Pipe(Some(PathBuf::from("/tmp/f")))),
+        ("EXEC:cat", Kind::Exec(vec!["cat".into()])),
+        ("exec:'od  -c'", Kind::Exec(vec!["od".into(), "-c".into()])),
+        (
+            r#"EXEC:'sh -c "echo a  b" x\ y'"#,
+            Kind::Exec(vec![
+                "sh".into(),
+                "-c".into(),
+                "echo a  b".into(),
+                "x y".into(),
+            ]),
+        ),
+        ("SYSTEM:'echo $HOME'", Kind::System("echo $HOME".into())),
+        ("SHELL:'tr a b'", Kind::Shell("tr a b".into())),
     ];
     for (text, want) in cases {
         assert_eq!(kind_of(text), want, "{text}");
@@ -217,9 +230,26 @@ fn rejects_bad_input_with_the_offending_text() {
         ("UNIX-CONNECT:'/tmp", "unterminated ' quote"),
         ("/tmp/file", "not supported yet"),
         (
-            "EXEC:ls",
-            "unknown device/address \"EXEC\" in \"EXEC:ls\": not supported yet by socketry",
+            "PTY",
+            "unknown device/address \"PTY\" in \"PTY\": not supported yet by socketry",
         ),
+        ("EXEC:' '", "invalid command line \" \""),
+        ("EXEC:\"a 'b\"", "expected every quote closed"),
+        ("SYSTEM:''", "invalid shell command"),
+        ("EXEC", "EXEC expects EXEC:<command-line>"),
+        (
+            "EXEC:cat,fdin=70000",
+            "invalid value \"70000\" for option fdin",
+        ),
+        (
+            "EXEC:cat,setenv=novalue",
+            "invalid value \"novalue\" for option setenv",
+        ),
+        (
+            "EXEC:cat,nodelay",
+            "option \"nodelay\" does not apply to EXEC",
+        ),
+        ("TCP:h:1,pipes", "option \"pipes\" does not apply to TCP"),
         ("", "empty address"),
         ("A!!B!!C", "at most one !!"),
     ];
@@ -320,6 +350,9 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         (arb_role(), arb_unix_name()).prop_map(|(r, n)| Kind::Unix(r, n)),
         Just(Kind::SocketPair),
         proptest::option::of("/[ -~]{1,60}".prop_map(PathBuf::from)).prop_map(Kind::Pipe),
+        prop::collection::vec("[ -~]{0,12}", 1..4).prop_map(Kind::Exec),
+        "[!-~][ -~]{0,40}".prop_map(Kind::System),
+        "[!-~][ -~]{0,40}".prop_map(Kind::Shell),
     ]
 }
 
@@ -375,6 +408,11 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         addr: IpAddr::V4(Ipv4Addr::from(n)),
                         prefix: (n % 33) as u8,
                     }),
+                    options::ValueKind::Text => Value::Text(format!("u:{n},x=y!")),
+                    options::ValueKind::Assignment => {
+                        Value::Assignment(format!("V{n}"), format!("a=b:{n}, c"))
+                    }
+                    options::ValueKind::Descriptor => Value::Count(u64::from(n % 65536)),
                 };
                 options.0.push((def.id, value));
             }

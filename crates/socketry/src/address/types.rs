@@ -175,6 +175,12 @@ pub enum Kind {
     SocketPair,
     /// A pipe: what is written is read back. Anonymous, or a named pipe (FIFO) at a path.
     Pipe(Option<PathBuf>),
+    /// A program run without a shell: its argument vector, program first (never empty).
+    Exec(Vec<String>),
+    /// A command line run by `/bin/sh -c`.
+    System(String),
+    /// A command line run by the user's shell (`$SHELL -c`, else `/bin/sh -c`).
+    Shell(String),
 }
 
 /// The type-independent tag of a [`Kind`]: what the address table rows name.
@@ -197,6 +203,9 @@ pub(crate) enum Tag {
     Abstract(UnixRole),
     SocketPair,
     Pipe,
+    Exec,
+    System,
+    Shell,
 }
 
 impl Kind {
@@ -219,6 +228,9 @@ impl Kind {
             Kind::Unix(role, UnixName::Abstract(_)) => (Tag::Abstract(*role), Family::Any),
             Kind::SocketPair => (Tag::SocketPair, Family::Any),
             Kind::Pipe(_) => (Tag::Pipe, Family::Any),
+            Kind::Exec(_) => (Tag::Exec, Family::Any),
+            Kind::System(_) => (Tag::System, Family::Any),
+            Kind::Shell(_) => (Tag::Shell, Family::Any),
         }
     }
 
@@ -242,7 +254,70 @@ impl Kind {
             Kind::Unix(_, name) => write!(f, ":{}", escape(&name.text())),
             Kind::Pipe(Some(path)) => write!(f, ":{}", escape(&path.to_string_lossy())),
             Kind::Pipe(None) => Ok(()),
+            Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
+            Kind::System(command) | Kind::Shell(command) => write!(f, ":{}", escape(command)),
             Kind::Stdio | Kind::Stdin | Kind::Stdout | Kind::Stderr | Kind::SocketPair => Ok(()),
         }
     }
+}
+
+/// Splits an EXEC command line into words, as a shell would but without any expansion:
+/// whitespace separates words, `'...'` protects everything, `"..."` protects everything but
+/// backslash escapes, and a backslash outside quotes protects the next character. `None` if a
+/// quote is left open.
+pub fn split_command_line(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(done) = word.take() {
+                    words.push(done);
+                }
+            }
+            '\'' => {
+                let word = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        q => word.push(q),
+                    }
+                }
+            }
+            '"' => {
+                let word = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => word.push(chars.next()?),
+                        q => word.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                let escaped = chars.next()?;
+                word.get_or_insert_with(String::new).push(escaped);
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
+/// The command line that [`split_command_line`] splits back into `argv`.
+pub fn join_command_line(argv: &[String]) -> String {
+    let quote = |word: &String| {
+        let plain = !word.is_empty()
+            && !word
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '\\'));
+        if plain {
+            word.clone()
+        } else {
+            format!("'{}'", word.replace('\'', "'\\''"))
+        }
+    };
+    argv.iter().map(quote).collect::<Vec<_>>().join(" ")
 }

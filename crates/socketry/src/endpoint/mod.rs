@@ -2,6 +2,7 @@
 //! ready [`Connection`] (a reader and a writer, each a byte stream or a message channel) or a
 //! [`Listener`] that yields connections.
 
+pub mod exec;
 pub mod listener;
 pub mod pipe;
 pub mod socket;
@@ -20,6 +21,7 @@ use crate::address::{Address, Family, Kind, OptionId, Spec};
 use crate::channel::{Reader, Writer};
 use crate::sys;
 
+pub use exec::{Process, SocketAddresses};
 pub use listener::Listener;
 
 /// Per-side settings of the data itself, from the address's options.
@@ -54,6 +56,11 @@ pub struct Connection {
     pub description: String,
     /// The socket's options as the kernel reports them (for `-D`), if it is a socket.
     pub socket_report: Option<String>,
+    /// The local and peer address of a connected internet socket, which the second
+    /// address's program learns from its environment.
+    pub addresses: Option<SocketAddresses>,
+    /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
+    pub(crate) processes: Vec<Process>,
     /// Things that must live as long as the connection (a listener's socket file).
     keep: Vec<Box<dyn Any + Send>>,
 }
@@ -76,6 +83,8 @@ impl Connection {
             data: DataOptions::default(),
             description,
             socket_report: None,
+            addresses: None,
+            processes: Vec::new(),
             keep: Vec::new(),
         }
     }
@@ -120,6 +129,12 @@ impl Connection {
         }
     }
 
+    /// Takes the child processes behind this endpoint: the caller must
+    /// [`finish`](Process::finish) them once the connection's channels are closed.
+    pub fn take_processes(&mut self) -> Vec<Process> {
+        std::mem::take(&mut self.processes)
+    }
+
     /// Keeps `value` alive as long as this connection.
     pub fn keep_alive(&mut self, value: impl Any + Send) {
         self.keep.push(Box::new(value));
@@ -146,6 +161,9 @@ pub struct OpenContext {
     /// The family listeners use when nothing else says: IPv4 unless set to IPv6
     /// (socat's `SOCAT_DEFAULT_LISTEN_IP`).
     pub listen_family: Family,
+    /// When opening the second address: the first connection's socket addresses, if it is
+    /// an internet socket (a program run by EXEC sees them in its environment).
+    pub first_addresses: Option<SocketAddresses>,
 }
 
 impl Default for OpenContext {
@@ -153,6 +171,7 @@ impl Default for OpenContext {
         OpenContext {
             family: Family::Any,
             listen_family: Family::V4,
+            first_addresses: None,
         }
     }
 }
@@ -217,6 +236,9 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
         Kind::Unix(role, name) => unix::open(*role, name, options).await?,
         Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
         Kind::Pipe(path) => Opened::Connection(pipe::open(path.as_deref(), options)?),
+        Kind::Exec(_) | Kind::System(_) | Kind::Shell(_) => {
+            Opened::Connection(exec::open(&spec.kind, options, context)?)
+        }
     };
     Ok(match opened {
         Opened::Connection(c) => Opened::Connection(c.with_data_options(spec)),
@@ -245,6 +267,9 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
                 write_crnl: writing.data.write_crnl,
                 ignore_eof: reading.data.ignore_eof,
             };
+            joined.addresses = reading.addresses;
+            joined.processes = reading.take_processes();
+            joined.processes.extend(writing.take_processes());
             joined.keep_alive(reading);
             joined.keep_alive(writing);
             Ok(joined)

@@ -9,7 +9,8 @@ use tokio::task::JoinSet;
 
 use super::{relay, Ending, RelayConfig, RelayError, Stats};
 use crate::address::{Address, OptionId, Spec};
-use crate::endpoint::{self, Connection, OpenContext, OpenError, Opened};
+use crate::endpoint::exec::Exit;
+use crate::endpoint::{self, Connection, OpenContext, OpenError, Opened, Process};
 
 /// Everything a run needs besides the two addresses.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,19 @@ pub enum RunError {
     Relay(#[from] RelayError),
     #[error("{0}")]
     Usage(String),
+    /// A program run by EXEC, SYSTEM or SHELL failed.
+    #[error("{program} {exit}")]
+    Child { program: String, exit: Exit },
+}
+
+impl RunError {
+    /// The exit status a failed child asks socketry to exit with, if this is one.
+    pub fn child_exit_code(&self) -> Option<u8> {
+        match self {
+            RunError::Child { exit, .. } => exit.failure_code(),
+            _ => None,
+        }
+    }
 }
 
 /// What the second endpoint of each relayed connection is.
@@ -91,20 +105,63 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
     })
 }
 
+/// Relays `left` with the peer, then reaps every child process either side started. A child
+/// that failed makes the run fail with its status, which says more than the relay error it
+/// may have caused (a write to a program that exited); that error is still logged.
 async fn relay_with(
     left: Connection,
     peer: &Peer,
     config: &RunConfig,
 ) -> Result<(Stats, Ending), RunError> {
+    let mut processes = Vec::new();
+    let result = relay_connections(left, peer, config, &mut processes).await;
+    let mut failure = None;
+    for process in processes {
+        let program = process.description().to_owned();
+        let pid = process.pid();
+        match process.finish().await {
+            Ok(exit) => {
+                tracing::info!("{program} (pid {pid}) {exit}");
+                if exit.failure_code().is_some() && failure.is_none() {
+                    failure = Some(RunError::Child { program, exit });
+                }
+            }
+            Err(e) => tracing::warn!("waiting for {program} (pid {pid}): {e}"),
+        }
+    }
+    match (result, failure) {
+        (Err(error), Some(failure)) => {
+            tracing::error!("{error}");
+            Err(failure)
+        }
+        (Ok(_), Some(failure)) => Err(failure),
+        (result, None) => result,
+    }
+}
+
+/// Opens the second endpoint and relays; the connections are closed when this returns, and
+/// their child processes are in `processes`.
+async fn relay_connections(
+    mut left: Connection,
+    peer: &Peer,
+    config: &RunConfig,
+    processes: &mut Vec<Process>,
+) -> Result<(Stats, Ending), RunError> {
+    processes.extend(left.take_processes());
     match peer {
         Peer::Echo => Ok(super::echo(left, &config.relay).await?),
         Peer::Address(second) => {
-            let right = endpoint::connect(second, &config.open)
+            let context = OpenContext {
+                first_addresses: left.addresses,
+                ..config.open
+            };
+            let mut right = endpoint::connect(second, &context)
                 .await
                 .map_err(|source| RunError::Open {
                     address: second.to_string(),
                     source,
                 })?;
+            processes.extend(right.take_processes());
             if config.relay.log_endpoints {
                 for (which, end) in [("first", &left), ("second", &right)] {
                     match &end.socket_report {

@@ -2,6 +2,7 @@
 //! Linux-specific and says in a `// SAFETY:` comment why each block is sound.
 
 pub mod fd;
+pub mod process;
 pub mod socket;
 
 /// The text of an OS error without Rust's " (os error N)" suffix: "Connection refused".

@@ -1,0 +1,380 @@
+//! EXEC, SYSTEM and SHELL: a program run as a child process, whose standard input and output
+//! are the endpoint (a byte stream).
+//!
+//! The child talks to socketry over one socket pair (its descriptors 0 and 1), or two pipes
+//! with `pipes`; `fdin`/`fdout` put the channel on other numbers and `stderr` adds its
+//! standard error. It gets no other descriptor of socketry's. It learns where the first
+//! address's peer is from `SOCAT_PEERADDR`, `SOCAT_PEERPORT`, `SOCAT_SOCKADDR`,
+//! `SOCAT_SOCKPORT` and their `SOCKETRY_` twins; peer data never reaches its command line.
+//!
+//! The child is a [`Process`] carried by the connection: when the relay is over, socketry
+//! closes the channel, waits [`CLOSE_GRACE`] for the child to exit, then sends SIGTERM, waits
+//! [`TERM_GRACE`], then SIGKILL, and always reaps it.
+
+use std::fmt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::process::ExitStatus;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use super::stdio::FdStream;
+use super::{Connection, OpenContext, OpenError};
+use crate::address::{Kind, OptionId, Options};
+use crate::channel::{Reader, Writer};
+use crate::sys::process::{self as child_setup, ChildSetup, Credentials};
+
+/// How long a child may take to exit by itself after its channel is closed.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a child may take to exit after SIGTERM before it gets SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(1);
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this status.
+    Status(i32),
+    /// A signal ended it; `sent_by_us` when that was socketry's SIGTERM or SIGKILL after the
+    /// child outlived its grace period.
+    Signal { number: i32, sent_by_us: bool },
+}
+
+impl Exit {
+    fn from_status(status: ExitStatus, sent_by_us: bool) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Status(code),
+            (None, Some(number)) => Exit::Signal { number, sent_by_us },
+            (None, None) => Exit::Status(0),
+        }
+    }
+
+    /// Whether the child failed in a way socketry reports as its own exit status: a non-zero
+    /// exit, or a signal socketry did not send. Returns that status (128+N for signal N).
+    /// SIGPIPE is not a failure: it is how a writer ends when its reader goes away, as in a
+    /// shell pipeline, and the relay reports that itself.
+    pub fn failure_code(self) -> Option<u8> {
+        match self {
+            Exit::Status(0)
+            | Exit::Signal {
+                sent_by_us: true, ..
+            } => None,
+            Exit::Signal { number, .. } if number == Signal::SIGPIPE as i32 => None,
+            Exit::Status(code) => Some(u8::try_from(code & 0xff).unwrap_or(1)),
+            Exit::Signal { number, .. } => Some(u8::try_from(128 + number).unwrap_or(255)),
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Status(code) => write!(f, "exited with status {code}"),
+            Exit::Signal {
+                number,
+                sent_by_us: true,
+            } => write!(f, "ended by signal {number} after its grace period"),
+            Exit::Signal { number, .. } => write!(f, "ended by signal {number}"),
+        }
+    }
+}
+
+/// A running child process, reaped by [`Process::finish`] (or sent SIGTERM if dropped).
+#[derive(Debug)]
+pub struct Process {
+    child: Option<tokio::process::Child>,
+    pid: u32,
+    description: String,
+}
+
+impl Process {
+    /// What the child runs, for logs: `EXEC od -c`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits for the child to exit, ending it with SIGTERM and then SIGKILL if it outlives
+    /// the grace periods. The caller has closed the channel already.
+    pub async fn finish(mut self) -> std::io::Result<Exit> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(Exit::Status(0));
+        };
+        if let Ok(status) = tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
+            return Ok(Exit::from_status(status?, false));
+        }
+        tracing::info!(
+            "{} (pid {}) still running {}s after its channel closed: sending SIGTERM",
+            self.description,
+            self.pid,
+            CLOSE_GRACE.as_secs_f64()
+        );
+        let _ = child_setup::kill(self.pid, Signal::SIGTERM);
+        if let Ok(status) = tokio::time::timeout(TERM_GRACE, child.wait()).await {
+            return Ok(Exit::from_status(status?, true));
+        }
+        tracing::warn!(
+            "{} (pid {}) ignored SIGTERM: sending SIGKILL",
+            self.description,
+            self.pid
+        );
+        let _ = child_setup::kill(self.pid, Signal::SIGKILL);
+        Ok(Exit::from_status(child.wait().await?, true))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // Dropped unfinished (socketry is exiting on a signal): the child must not outlive us
+        // unnoticed. tokio reaps it if the runtime is still running.
+        if let Some(child) = &self.child {
+            if child.id().is_some() {
+                let _ = child_setup::kill(self.pid, Signal::SIGTERM);
+            }
+        }
+    }
+}
+
+/// The addresses of a socket connection, which a program learns from its environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketAddresses {
+    pub local: std::net::SocketAddr,
+    pub peer: std::net::SocketAddr,
+}
+
+/// Starts the program that `kind` names (EXEC, SYSTEM or SHELL).
+pub fn open(
+    kind: &Kind,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Connection, OpenError> {
+    if options.flag(OptionId::Nofork, false) {
+        return Err(OpenError::Refused(
+            "nofork is not supported: socat's nofork makes its own process become the program, \
+             which a multi-threaded relay cannot do safely; leave nofork out (the program then \
+             runs as a child, with the same standard input and output)"
+                .to_owned(),
+        ));
+    }
+    let (program, args, description) = match kind {
+        Kind::Exec(argv) => {
+            let (program, args) = argv
+                .split_first()
+                .ok_or_else(|| OpenError::Refused("EXEC needs a program".to_owned()))?;
+            (
+                program.clone(),
+                args.to_vec(),
+                format!("EXEC {}", crate::address::join_command_line(argv)),
+            )
+        }
+        Kind::System(command) => (
+            "/bin/sh".to_owned(),
+            vec!["-c".to_owned(), command.clone()],
+            format!("SYSTEM {command}"),
+        ),
+        Kind::Shell(command) => (
+            std::env::var("SHELL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/bin/sh".to_owned()),
+            vec!["-c".to_owned(), command.clone()],
+            format!("SHELL {command}"),
+        ),
+        _ => return Err(OpenError::Refused(format!("{kind:?} is not a program"))),
+    };
+
+    let mut command = tokio::process::Command::new(&program);
+    command.args(&args);
+    // As execvp in socat: a program named by a path sees only its file name as argv[0].
+    if let Some((_, name)) = program.rsplit_once('/') {
+        command.arg0(name);
+    }
+    if let Some(addresses) = context.first_addresses {
+        for prefix in ["SOCAT", "SOCKETRY"] {
+            command
+                .env(
+                    format!("{prefix}_PEERADDR"),
+                    addresses.peer.ip().to_string(),
+                )
+                .env(
+                    format!("{prefix}_PEERPORT"),
+                    addresses.peer.port().to_string(),
+                )
+                .env(
+                    format!("{prefix}_SOCKADDR"),
+                    addresses.local.ip().to_string(),
+                )
+                .env(
+                    format!("{prefix}_SOCKPORT"),
+                    addresses.local.port().to_string(),
+                );
+        }
+    }
+    for (name, value) in options.assignments() {
+        command.env(name, value);
+    }
+    if let Some(dir) = options.text(OptionId::Chdir) {
+        command.current_dir(dir);
+    }
+    let credentials = options
+        .text(OptionId::Su)
+        .map(|user| switch_user(&mut command, user))
+        .transpose()?;
+
+    let fd_option = |id| options.count(id).and_then(|n| RawFd::try_from(n).ok());
+    let fdin = fd_option(OptionId::FdIn).unwrap_or(0);
+    let fdout = fd_option(OptionId::FdOut).unwrap_or(1);
+    if fdin == fdout {
+        return Err(OpenError::Refused(format!(
+            "fdin and fdout are both {fdin}: the program's input and output need two descriptors"
+        )));
+    }
+    let with_stderr = options.flag(OptionId::Stderr, false);
+    if with_stderr && (fdin == 2 || fdout == 2) {
+        return Err(OpenError::Refused(
+            "stderr cannot be combined with fdin=2 or fdout=2".to_owned(),
+        ));
+    }
+
+    let io_error = |action: &str| OpenError::io(format!("{action} for {description}"));
+    let (reader, writer, child_in, child_out) = if options.flag(OptionId::Pipes, false) {
+        let pipe = || {
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io_error("creating a pipe")(e.into()))
+        };
+        let (child_in, ours_w) = pipe()?;
+        let (ours_r, child_out) = pipe()?;
+        let stream = |fd| FdStream::from_owned(fd).map_err(io_error("registering a pipe"));
+        (
+            Reader::Bytes(Box::new(stream(ours_r)?)),
+            Writer::Bytes(Box::new(stream(ours_w)?)),
+            child_in,
+            child_out,
+        )
+    } else {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| io_error("creating a socket pair")(e.into()))?;
+        let theirs_out = theirs
+            .try_clone()
+            .map_err(io_error("duplicating the socket pair"))?;
+        let ours = std::os::unix::net::UnixStream::from(ours);
+        ours.set_nonblocking(true)
+            .map_err(io_error("setting up the socket pair"))?;
+        let ours = tokio::net::UnixStream::from_std(ours)
+            .map_err(io_error("registering the socket pair"))?;
+        let (read, write) = ours.into_split();
+        (
+            Reader::Bytes(Box::new(ResetIsEof(read))),
+            Writer::Bytes(Box::new(write)),
+            theirs,
+            theirs_out,
+        )
+    };
+    let child_err = with_stderr
+        .then(|| child_out.try_clone())
+        .transpose()
+        .map_err(io_error("duplicating the program's output"))?;
+    let mut given: Vec<(OwnedFd, RawFd)> = vec![(child_in, fdin), (child_out, fdout)];
+    if let Some(err) = child_err {
+        given.push((err, 2));
+    }
+    let setup = ChildSetup {
+        channels: given
+            .iter()
+            .map(|(fd, target)| (fd.as_raw_fd(), *target))
+            .collect(),
+        setsid: options.flag(OptionId::Setsid, false),
+        setpgid: options.flag(OptionId::Setpgid, false),
+        controlling_terminal: None,
+        credentials,
+    };
+    child_setup::prepare(&mut command, setup).map_err(io_error("preparing"))?;
+    let child = command.spawn().map_err(|source| OpenError::Io {
+        action: format!("starting {description}"),
+        source,
+    })?;
+    // The child has its copies; ours must close so that it sees EOF when we are done.
+    drop(given);
+    let pid = child.id().unwrap_or(0);
+    tracing::info!("started {description} as pid {pid}");
+    let mut connection = Connection::new(
+        Some(reader),
+        Some(writer),
+        format!("{description} (pid {pid})"),
+    );
+    connection.processes.push(Process {
+        child: Some(child),
+        pid,
+        description,
+    });
+    Ok(connection)
+}
+
+/// The reading half of the socket pair: a program that exits with data it has not read
+/// makes our read fail with ECONNRESET, which for a program's output is its end, not an error.
+struct ResetIsEof<R>(R);
+
+impl<R: AsyncRead + Unpin> AsyncRead for ResetIsEof<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Looks `user` up (a name or a uid) and arranges for the child to run as that user with its
+/// groups, home and name in the environment, as socat's `su` does.
+fn switch_user(
+    command: &mut tokio::process::Command,
+    user: &str,
+) -> Result<Credentials, OpenError> {
+    use nix::unistd::{Uid, User};
+    let found = match user.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
+        Err(_) => User::from_name(user),
+    }
+    .map_err(|e| OpenError::Io {
+        action: format!("looking up user \"{user}\""),
+        source: e.into(),
+    })?
+    .ok_or_else(|| OpenError::Refused(format!("su: no such user \"{user}\"")))?;
+    let name = std::ffi::CString::new(found.name.clone())
+        .map_err(|_| OpenError::Refused(format!("su: user name \"{}\" has a NUL", found.name)))?;
+    let groups = nix::unistd::getgrouplist(&name, found.gid)
+        .map_err(|e| OpenError::Io {
+            action: format!("looking up the groups of user \"{}\"", found.name),
+            source: e.into(),
+        })?
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect();
+    command
+        .env("USER", &found.name)
+        .env("LOGNAME", &found.name)
+        .env("HOME", &found.dir)
+        .env("SHELL", &found.shell);
+    Ok(Credentials {
+        uid: found.uid.as_raw(),
+        gid: found.gid.as_raw(),
+        groups,
+    })
+}
