@@ -41,6 +41,9 @@ pub fn version() -> String {
         "PIPE",
         "EXEC",
         "SYSTEM",
+        "FILE",
+        "GOPEN",
+        "CREAT",
         "HELP",
         "STATS",
     ] {
@@ -64,6 +67,8 @@ fn group_names(groups: Groups) -> String {
         (Groups::SESSION, "SESSION"),
         (Groups::NAMED_PIPE, "NAMED_PIPE"),
         (Groups::EXEC, "EXEC"),
+        (Groups::FILE, "FILE"),
+        (Groups::OPEN, "OPEN"),
     ];
     named
         .iter()

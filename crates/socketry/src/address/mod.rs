@@ -118,12 +118,11 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
         } else if let Some(row) = table::lookup(&first.text) {
             (row, &pieces.head[1..])
         } else if pieces.head.len() == 1 && first.text.contains('/') {
-            return Err(error(
-                first.start,
-                ParseErrorKind::NotSupportedYet {
-                    name: format!("GOPEN ({})", first.text),
-                },
-            ));
+            // A bare path is GOPEN, as in socat.
+            (
+                table::row_for(Tag::Gopen, Family::Any).unwrap_or(&table::ADDRESS_TYPES[0]),
+                &pieces.head[..],
+            )
         } else if table::LATER_TYPES
             .iter()
             .any(|t| t.eq_ignore_ascii_case(&first.text))
@@ -313,6 +312,16 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
             })
         }
         Tag::System => Kind::System(text(0).to_owned()),
+        Tag::Open | Tag::Create | Tag::Gopen if text(0).is_empty() => {
+            return Err(ParseErrorKind::InvalidParameter {
+                what: "file name",
+                text: String::new(),
+                expected: "a non-empty path",
+            })
+        }
+        Tag::Open => Kind::Open(PathBuf::from(text(0))),
+        Tag::Create => Kind::Create(PathBuf::from(text(0))),
+        Tag::Gopen => Kind::Gopen(PathBuf::from(text(0))),
         Tag::Shell => Kind::Shell(text(0).to_owned()),
     })
 }

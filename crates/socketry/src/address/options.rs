@@ -41,6 +41,10 @@ impl Groups {
     pub const NAMED_PIPE: Groups = Groups(1 << 11);
     /// Programs run as a child process (EXEC, SYSTEM, SHELL).
     pub const EXEC: Groups = Groups(1 << 12);
+    /// Files opened by path: ownership, mode, locks, position.
+    pub const FILE: Groups = Groups(1 << 13);
+    /// Files opened with open(2) flags chosen by options (OPEN, GOPEN).
+    pub const OPEN: Groups = Groups(1 << 14);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
@@ -100,6 +104,18 @@ pub enum OptionId {
     Setenv,
     FdIn,
     FdOut,
+    ReadOnly,
+    WriteOnly,
+    ReadWrite,
+    Creat,
+    Excl,
+    Append,
+    Trunc,
+    Nonblock,
+    User,
+    Group,
+    Lock,
+    Seek,
 }
 
 /// The kind of value an option takes.
@@ -205,8 +221,8 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "remove a socket file left at the path before binding (never a file that is not a socket)" },
     OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED, kind: ValueKind::Bool,
         help: "remove the socket file on exit (default 1)" },
-    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE), kind: ValueKind::Mode,
-        help: "permissions of the socket file or named pipe" },
+    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE), kind: ValueKind::Mode,
+        help: "permissions of the socket file, named pipe or file" },
     OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
         help: "convert NL to CR NL when writing, CR NL to NL when reading" },
     OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
@@ -233,6 +249,30 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "the program reads from this descriptor instead of 0" },
     OptionDef { id: OptionId::FdOut, name: "fdout", aliases: &[], group: Groups::EXEC, kind: ValueKind::Descriptor,
         help: "the program writes to this descriptor instead of 1" },
+    OptionDef { id: OptionId::ReadOnly, name: "rdonly", aliases: &["o-rdonly"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "open for reading only" },
+    OptionDef { id: OptionId::WriteOnly, name: "wronly", aliases: &["o-wronly"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "open for writing only" },
+    OptionDef { id: OptionId::ReadWrite, name: "rdwr", aliases: &["o-rdwr"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "open for reading and writing (the default)" },
+    OptionDef { id: OptionId::Creat, name: "creat", aliases: &["create", "o-creat", "o-create"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "create the file if missing" },
+    OptionDef { id: OptionId::Excl, name: "excl", aliases: &["o-excl"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "with creat: fail if the file exists" },
+    OptionDef { id: OptionId::Append, name: "append", aliases: &["o-append"], group: Groups::FILE, kind: ValueKind::Bool,
+        help: "write at the end of the file" },
+    OptionDef { id: OptionId::Trunc, name: "trunc", aliases: &["o-trunc"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "truncate the file to size 0 when opening it" },
+    OptionDef { id: OptionId::Nonblock, name: "nonblock", aliases: &["o-nonblock"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "open without blocking (a named pipe with no peer yet)" },
+    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE, kind: ValueKind::Text,
+        help: "give the file to this user (name or uid)" },
+    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE, kind: ValueKind::Text,
+        help: "give the file to this group (name or gid)" },
+    OptionDef { id: OptionId::Lock, name: "lock", aliases: &["flock"], group: Groups::FILE, kind: ValueKind::Bool,
+        help: "take an exclusive flock on the file, waiting for it if someone holds it" },
+    OptionDef { id: OptionId::Seek, name: "seek", aliases: &["seek-set", "lseek"], group: Groups::FILE, kind: ValueKind::Size,
+        help: "start at this byte offset" },
 ];
 
 impl OptionId {

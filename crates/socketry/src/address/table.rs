@@ -80,6 +80,7 @@ const ABSTRACT_RECVFROM: Groups = Groups::ALL
     .union(Groups::CHILD)
     .union(Groups::SESSION);
 const EXEC: Groups = Groups::ALL.union(Groups::EXEC);
+const OPEN: Groups = Groups::ALL.union(Groups::FILE).union(Groups::OPEN);
 const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET);
 
 macro_rules! row {
@@ -517,15 +518,38 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         Any,
         "run a command through $SHELL -c (/bin/sh if SHELL is unset)"
     ),
+    row!(
+        "OPEN",
+        [],
+        ["filename"],
+        OPEN,
+        Tag::Open,
+        Any,
+        "an existing file or device (with creat: created if missing)"
+    ),
+    row!(
+        "CREATE",
+        ["CREAT"],
+        ["filename"],
+        Groups::ALL.union(Groups::FILE),
+        Tag::Create,
+        Any,
+        "a file created or truncated, write only"
+    ),
+    row!(
+        "GOPEN",
+        [],
+        ["filename"],
+        OPEN,
+        Tag::Gopen,
+        Any,
+        "a file, created if missing and appended to, or a Unix socket connected to (also a bare path)"
+    ),
 ];
 
 /// socat address types that socketry does not build yet; naming one is a clear error rather
 /// than "unknown".
 pub static LATER_TYPES: &[&str] = &[
-    "GOPEN",
-    "OPEN",
-    "CREATE",
-    "CREAT",
     "PTY",
     "POSIXMQ-READ",
     "POSIXMQ-RECEIVE",

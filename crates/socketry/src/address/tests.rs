@@ -151,6 +151,11 @@ fn parses_every_address_form() {
         ),
         ("SYSTEM:'echo $HOME'", Kind::System("echo $HOME".into())),
         ("SHELL:'tr a b'", Kind::Shell("tr a b".into())),
+        ("OPEN:/dev/null", Kind::Open(PathBuf::from("/dev/null"))),
+        ("creat:out.txt", Kind::Create(PathBuf::from("out.txt"))),
+        ("GOPEN:'a:b'", Kind::Gopen(PathBuf::from("a:b"))),
+        ("/tmp/file", Kind::Gopen(PathBuf::from("/tmp/file"))),
+        ("./file", Kind::Gopen(PathBuf::from("./file"))),
     ];
     for (text, want) in cases {
         assert_eq!(kind_of(text), want, "{text}");
@@ -228,7 +233,13 @@ fn rejects_bad_input_with_the_offending_text() {
         ("TCP:bad host:1", "invalid host \"bad host\""),
         ("TCP4:[::1]:1", "invalid host \"[::1]\""),
         ("UNIX-CONNECT:'/tmp", "unterminated ' quote"),
-        ("/tmp/file", "not supported yet"),
+        (
+            "CREATE:/tmp/f,rdonly",
+            "option \"rdonly\" does not apply to CREATE",
+        ),
+        ("OPEN:/tmp/f,fork", "option \"fork\" does not apply to OPEN"),
+        ("OPEN:", "invalid file name"),
+        ("OPEN:/tmp/f,seek=x", "invalid value \"x\" for option seek"),
         (
             "PTY",
             "unknown device/address \"PTY\" in \"PTY\": not supported yet by socketry",
@@ -353,6 +364,9 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         prop::collection::vec("[ -~]{0,12}", 1..4).prop_map(Kind::Exec),
         "[!-~][ -~]{0,40}".prop_map(Kind::System),
         "[!-~][ -~]{0,40}".prop_map(Kind::Shell),
+        "[ -~]{1,40}".prop_map(|p| Kind::Open(PathBuf::from(p))),
+        "[ -~]{1,40}".prop_map(|p| Kind::Create(PathBuf::from(p))),
+        "[ -~]{1,40}".prop_map(|p| Kind::Gopen(PathBuf::from(p))),
     ]
 }
 

@@ -181,6 +181,12 @@ pub enum Kind {
     System(String),
     /// A command line run by the user's shell (`$SHELL -c`, else `/bin/sh -c`).
     Shell(String),
+    /// An existing file or device, opened with open(2).
+    Open(PathBuf),
+    /// A file created (or truncated) for writing.
+    Create(PathBuf),
+    /// A file, opened or created, or a Unix socket at that path, connected to.
+    Gopen(PathBuf),
 }
 
 /// The type-independent tag of a [`Kind`]: what the address table rows name.
@@ -206,6 +212,9 @@ pub(crate) enum Tag {
     Exec,
     System,
     Shell,
+    Open,
+    Create,
+    Gopen,
 }
 
 impl Kind {
@@ -231,6 +240,9 @@ impl Kind {
             Kind::Exec(_) => (Tag::Exec, Family::Any),
             Kind::System(_) => (Tag::System, Family::Any),
             Kind::Shell(_) => (Tag::Shell, Family::Any),
+            Kind::Open(_) => (Tag::Open, Family::Any),
+            Kind::Create(_) => (Tag::Create, Family::Any),
+            Kind::Gopen(_) => (Tag::Gopen, Family::Any),
         }
     }
 
@@ -252,7 +264,9 @@ impl Kind {
                 write!(f, ":{}", l.port)
             }
             Kind::Unix(_, name) => write!(f, ":{}", escape(&name.text())),
-            Kind::Pipe(Some(path)) => write!(f, ":{}", escape(&path.to_string_lossy())),
+            Kind::Pipe(Some(path)) | Kind::Open(path) | Kind::Create(path) | Kind::Gopen(path) => {
+                write!(f, ":{}", escape(&path.to_string_lossy()))
+            }
             Kind::Pipe(None) => Ok(()),
             Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
             Kind::System(command) | Kind::Shell(command) => write!(f, ":{}", escape(command)),

@@ -3,6 +3,7 @@
 //! [`Listener`] that yields connections.
 
 pub mod exec;
+pub mod file;
 pub mod listener;
 pub mod pipe;
 pub mod socket;
@@ -239,6 +240,7 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
         Kind::Exec(_) | Kind::System(_) | Kind::Shell(_) => {
             Opened::Connection(exec::open(&spec.kind, options, context)?)
         }
+        Kind::Open(_) | Kind::Create(_) | Kind::Gopen(_) => file::open(&spec.kind, options).await?,
     };
     Ok(match opened {
         Opened::Connection(c) => Opened::Connection(c.with_data_options(spec)),

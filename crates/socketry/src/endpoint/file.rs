@@ -1,0 +1,219 @@
+//! OPEN, CREATE and GOPEN: files and devices named by path, as byte streams.
+//!
+//! `OPEN` opens what exists (with `creat`, creates it), read-write unless `rdonly` or `wronly`
+//! says otherwise; `CREATE` creates or truncates a file for writing; `GOPEN` connects to a
+//! Unix socket at the path, or else opens the file, creating it if missing and appending to
+//! it, as socat does. A regular file is read and written on tokio's blocking pool (see
+//! [`FdStream`]); a device or named pipe is polled. `lock` waits for an exclusive `flock`,
+//! `seek` starts at an offset, and `user`, `group` and `mode` are applied to the open file.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{FlockArg, OFlag};
+use nix::sys::stat::Mode;
+
+use super::stdio::FdStream;
+use super::{Connection, OpenError, Opened};
+use crate::address::{Kind, OptionId, Options, UnixName, UnixRole};
+use crate::channel::{Reader, Writer};
+use crate::sys;
+
+/// Which directions a file is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+    ReadWrite,
+}
+
+impl Access {
+    fn flags(self) -> OFlag {
+        match self {
+            Access::Read => OFlag::O_RDONLY,
+            Access::Write => OFlag::O_WRONLY,
+            Access::ReadWrite => OFlag::O_RDWR,
+        }
+    }
+}
+
+/// Opens the file or socket that `kind` (OPEN, CREATE or GOPEN) names.
+pub async fn open(kind: &Kind, options: &Options) -> Result<Opened, OpenError> {
+    let (path, access, mut flags, name) = match kind {
+        Kind::Open(path) => (path, access(options), OFlag::empty(), "OPEN"),
+        Kind::Create(path) => (
+            path,
+            Access::Write,
+            OFlag::O_CREAT | OFlag::O_TRUNC,
+            "CREATE",
+        ),
+        Kind::Gopen(path) => {
+            if is_socket(path) {
+                let name = UnixName::path(&path.to_string_lossy()).map_err(|too_long| {
+                    OpenError::Refused(format!(
+                        "{}: a socket path of {} bytes does not fit in sun_path",
+                        path.display(),
+                        too_long.len
+                    ))
+                })?;
+                return super::unix::open(UnixRole::Client, &name, options).await;
+            }
+            (
+                path,
+                access(options),
+                OFlag::O_CREAT | OFlag::O_APPEND,
+                "GOPEN",
+            )
+        }
+        _ => return Err(OpenError::Refused(format!("{kind:?} is not a file"))),
+    };
+    for (id, flag) in [
+        (OptionId::Creat, OFlag::O_CREAT),
+        (OptionId::Excl, OFlag::O_EXCL),
+        (OptionId::Append, OFlag::O_APPEND),
+        (OptionId::Trunc, OFlag::O_TRUNC),
+        (OptionId::Nonblock, OFlag::O_NONBLOCK),
+    ] {
+        if let Some(on) = options.get(id).map(|_| options.flag(id, false)) {
+            flags.set(flag, on);
+        }
+    }
+    // Appending and truncating contradict each other; append wins, as with socat's CREATE.
+    if flags.contains(OFlag::O_APPEND) {
+        flags.remove(OFlag::O_TRUNC);
+    }
+    let description = format!("{name} {}", path.display());
+    let file = {
+        let path = path.clone();
+        let options = options.clone();
+        let described = description.clone();
+        tokio::task::spawn_blocking(move || {
+            open_blocking(&path, access.flags() | flags, &options, &described)
+        })
+        .await
+        .map_err(|e| OpenError::Refused(format!("opening {description}: {e}")))??
+    };
+    let stream = |fd: OwnedFd| {
+        FdStream::from_owned(fd).map_err(OpenError::io(format!("registering {description}")))
+    };
+    let (reader, writer) = match access {
+        Access::Read => (Some(stream(file)?), None),
+        Access::Write => (None, Some(stream(file)?)),
+        Access::ReadWrite => {
+            let second = sys::fd::duplicate(file.as_raw_fd())
+                .map_err(OpenError::io(format!("duplicating {description}")))?;
+            (Some(stream(file)?), Some(stream(second)?))
+        }
+    };
+    Ok(Opened::Connection(Connection::new(
+        reader.map(|r| Reader::Bytes(Box::new(r))),
+        writer.map(|w| Writer::Bytes(Box::new(w))),
+        description,
+    )))
+}
+
+fn access(options: &Options) -> Access {
+    // The last of rdonly, wronly and rdwr given counts.
+    let chosen: Vec<_> = options.iter().collect();
+    let last = chosen.into_iter().rev().find_map(|(id, value)| {
+        let on = matches!(value, crate::address::Value::Bool(true));
+        match id {
+            OptionId::ReadOnly if on => Some(Access::Read),
+            OptionId::WriteOnly if on => Some(Access::Write),
+            OptionId::ReadWrite if on => Some(Access::ReadWrite),
+            _ => None,
+        }
+    });
+    last.unwrap_or(Access::ReadWrite)
+}
+
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// Opens, then applies ownership, mode, lock and offset: everything that may block (a named
+/// pipe without a peer, a lock someone holds) runs here, off the reactor.
+fn open_blocking(
+    path: &PathBuf,
+    flags: OFlag,
+    options: &Options,
+    description: &str,
+) -> Result<OwnedFd, OpenError> {
+    let io = |action: &str| {
+        let action = format!("{action} {}", path.display());
+        move |e: nix::errno::Errno| OpenError::Io {
+            action,
+            source: e.into(),
+        }
+    };
+    let create_mode = Mode::from_bits_truncate(options.mode().unwrap_or(0o666));
+    let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, create_mode)
+        .map(sys::fd::own)
+        .map_err(io("opening"))?;
+    let owner = options.text(OptionId::User).map(lookup_user).transpose()?;
+    let group = options
+        .text(OptionId::Group)
+        .map(lookup_group)
+        .transpose()?;
+    if owner.is_some() || group.is_some() {
+        nix::unistd::fchown(fd.as_raw_fd(), owner, group).map_err(io("changing the owner of"))?;
+    }
+    if let Some(mode) = options.mode() {
+        nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
+            .map_err(io("changing the mode of"))?;
+    }
+    if options.flag(OptionId::Lock, false) {
+        #[allow(deprecated)] // nix 0.29's Flock type owns the file; we keep ours.
+        let locked = nix::fcntl::flock(fd.as_raw_fd(), FlockArg::LockExclusiveNonblock);
+        match locked {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EWOULDBLOCK) => {
+                tracing::info!("{description} is locked by another process: waiting");
+                #[allow(deprecated)]
+                nix::fcntl::flock(fd.as_raw_fd(), FlockArg::LockExclusive)
+                    .map_err(io("locking"))?;
+            }
+            Err(e) => return Err(io("locking")(e)),
+        }
+    }
+    if let Some(offset) = options.count(OptionId::Seek) {
+        let offset = i64::try_from(offset)
+            .map_err(|_| OpenError::Refused(format!("seek={offset} is too far")))?;
+        nix::unistd::lseek(fd.as_fd().as_raw_fd(), offset, nix::unistd::Whence::SeekSet)
+            .map_err(io("seeking in"))?;
+    }
+    Ok(fd)
+}
+
+fn lookup_user(user: &str) -> Result<nix::unistd::Uid, OpenError> {
+    use nix::unistd::{Uid, User};
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok(Uid::from_raw(uid));
+    }
+    match User::from_name(user) {
+        Ok(Some(found)) => Ok(found.uid),
+        Ok(None) => Err(OpenError::Refused(format!("user: no such user \"{user}\""))),
+        Err(e) => Err(OpenError::Io {
+            action: format!("looking up user \"{user}\""),
+            source: e.into(),
+        }),
+    }
+}
+
+fn lookup_group(group: &str) -> Result<nix::unistd::Gid, OpenError> {
+    use nix::unistd::{Gid, Group};
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(Gid::from_raw(gid));
+    }
+    match Group::from_name(group) {
+        Ok(Some(found)) => Ok(found.gid),
+        Ok(None) => Err(OpenError::Refused(format!(
+            "group: no such group \"{group}\""
+        ))),
+        Err(e) => Err(OpenError::Io {
+            action: format!("looking up group \"{group}\""),
+            source: e.into(),
+        }),
+    }
+}
