@@ -100,15 +100,16 @@ impl Listener {
         let timeout = self.accept_timeout;
         let description = self.description.clone();
         let accepting = self.accept_next();
-        let mut connection = match timeout {
-            Some(after) => tokio::time::timeout(after, accepting).await.map_err(|_| {
-                OpenError::TimedOut {
-                    action: format!("waiting for a peer on {description}"),
-                    after,
-                }
-            })??,
-            None => accepting.await?,
-        };
+        let mut connection =
+            match timeout {
+                Some(after) => tokio::time::timeout(after, accepting).await.map_err(|_| {
+                    OpenError::NoPeer {
+                        listener: description,
+                        after,
+                    }
+                })??,
+                None => accepting.await?,
+            };
         connection.data = self.data;
         Ok(connection)
     }
@@ -122,8 +123,8 @@ impl Listener {
                 let first = sessions.accept_first();
                 match timeout {
                     Some(after) => tokio::time::timeout(after, first).await.map_err(|_| {
-                        OpenError::TimedOut {
-                            action: format!("waiting for a peer on {}", self.description),
+                        OpenError::NoPeer {
+                            listener: self.description.clone(),
                             after,
                         }
                     })??,

@@ -193,6 +193,9 @@ pub enum OpenError {
     /// socketry refused to do something unsafe or meaningless.
     #[error("{0}")]
     Refused(String),
+    /// No peer came within `accept-timeout`: nothing went wrong, there is just nothing to do.
+    #[error("no peer on {listener} within {}s (accept-timeout)", .after.as_secs_f64())]
+    NoPeer { listener: String, after: Duration },
 }
 
 impl OpenError {

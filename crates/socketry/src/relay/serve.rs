@@ -95,9 +95,15 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
         };
         return serve_forever(listener, first, peer, config).await;
     }
-    let left = endpoint::connect(first, &config.open)
-        .await
-        .map_err(open_error(first))?;
+    let left = match endpoint::connect(first, &config.open).await {
+        Ok(left) => left,
+        // As in socat, a listener nobody came to within accept-timeout ends quietly.
+        Err(e @ OpenError::NoPeer { .. }) => {
+            tracing::warn!("{first}: {e}");
+            return Ok(Summary::default());
+        }
+        Err(e) => return Err(open_error(first)(e)),
+    };
     let (stats, _) = relay_with(left, peer, config).await?;
     Ok(Summary {
         stats,
@@ -208,6 +214,14 @@ async fn serve_forever(
         };
         let connection = match listener.accept().await {
             Ok(connection) => connection,
+            // No new peer within accept-timeout: stop accepting, let those being served finish.
+            Err(e @ OpenError::NoPeer { .. }) => {
+                tracing::warn!("{first}: {e}");
+                while tasks.join_next().await.is_some() {
+                    summary.connections += 1;
+                }
+                return Ok(summary);
+            }
             Err(source) => {
                 tasks.shutdown().await;
                 return Err(RunError::Open {
