@@ -210,6 +210,8 @@ fn pipe_echoes_and_a_named_pipe_is_created_with_its_mode() {
     let out = run(&["-", "PIPE"], b"through a pipe");
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"through a pipe");
+    let out = run(&["-", "ECHO"], b"echo is socat's name for it");
+    assert_eq!(out.stdout, b"echo is socat's name for it");
 
     let dir = common::tempdir();
     let fifo = dir.path().join("fifo");

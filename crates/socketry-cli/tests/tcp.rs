@@ -85,3 +85,35 @@ fn the_environment_can_make_listeners_default_to_ipv6() {
         assert_eq!(got, b"v6");
     }
 }
+
+#[test]
+fn retry_keeps_connecting_until_the_server_is_there() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("TCP:127.0.0.1:{port},retry=50,interval=0.1");
+    let mut client = Proc::spawn(&["-u", "-", &address]);
+    let line = client.wait_log("trying again in 0.1s");
+    assert!(line.contains("Connection refused"), "{line}");
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    client.send_and_close(b"late");
+    let (mut server, _) = listener.accept().unwrap();
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"late");
+    assert_eq!(client.finish().code(), Some(0));
+}
+
+#[test]
+fn without_retry_a_refused_connection_fails_at_once() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&["-", &format!("TCP:127.0.0.1:{port},retry=0")], b"");
+    assert_eq!(out.code(), Some(1));
+    assert!(!out.stderr.contains("trying again"), "{}", out.stderr);
+}

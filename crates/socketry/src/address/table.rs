@@ -474,7 +474,7 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
     ),
     AddressType {
         name: "PIPE",
-        aliases: &["FIFO"],
+        aliases: &["FIFO", "ECHO"],
         params: &["path"],
         required: 0,
         groups: Groups::ALL.union(Groups::NAMED_PIPE),

@@ -216,6 +216,32 @@ impl OpenError {
 /// Opens one endpoint.
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     let options = &spec.options;
+    let retries = if options.flag(OptionId::Forever, false) {
+        u64::MAX
+    } else {
+        options.count(OptionId::Retry).unwrap_or(0)
+    };
+    let interval = options
+        .seconds(OptionId::Interval)
+        .unwrap_or(Duration::from_secs(1));
+    let mut failed = 0u64;
+    loop {
+        match open_spec_once(spec, context).await {
+            // Only what the system said can change with time; socketry's own refusals cannot.
+            Err(
+                e @ (OpenError::Io { .. } | OpenError::Resolve { .. } | OpenError::TimedOut { .. }),
+            ) if failed < retries => {
+                failed += 1;
+                tracing::warn!("{spec}: {e}; trying again in {}s", interval.as_secs_f64());
+                tokio::time::sleep(interval).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
+    let options = &spec.options;
     let opened = match &spec.kind {
         Kind::Stdio => Opened::Connection(stdio_connection(Some(0), Some(1), "STDIO")?),
         Kind::Stdin => Opened::Connection(stdio_connection(Some(0), None, "STDIN")?),
