@@ -25,8 +25,10 @@ use crate::endpoint::Connection;
 use crate::sys;
 use direction::Pump;
 
-/// The default size of each direction's buffer: large enough that a bulk transfer makes few
-/// system calls, small enough that thousands of relays stay cheap.
+/// The default size of each direction's buffer, chosen by measurement: 2 GiB through two
+/// relays over loopback TCP (stdin -> TCP -> stdout) took 3.42 s with 8 KiB, 2.86 s with
+/// 16 KiB, 2.95-3.39 s with 32 KiB, 2.32-2.96 s with 64 KiB, 2.70-4.27 s with 128 KiB and
+/// 3.55 s with 256 KiB on a 2-core machine. Past 64 KiB the buffer no longer fits the cache.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
 
 /// The default linger after the first EOF (`-t`).
