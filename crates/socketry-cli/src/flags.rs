@@ -64,6 +64,10 @@ pub static FLAGS: &[FlagDef] = &[
         "end the relay after this long without data either way"
     ),
     flag!("-u", "relay from the first address to the second only"),
+    flag!(
+        "-s",
+        "sloppy: a forking server logs an accept error and keeps accepting instead of ending"
+    ),
     flag!("-U", "relay from the second address to the first only"),
     flag!("-4", "use IPv4 where an address does not say"),
     flag!("-6", "use IPv6 where an address does not say"),
@@ -253,6 +257,7 @@ pub struct Plan {
     pub log_micros: bool,
     pub log_hostname: bool,
     pub statistics: bool,
+    pub sloppy: bool,
 }
 
 fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
@@ -285,6 +290,7 @@ impl Plan {
             log_micros: false,
             log_hostname: false,
             statistics: false,
+            sloppy: false,
         };
         let mut help = 0;
         let mut version = false;
@@ -312,6 +318,7 @@ impl Plan {
                 "-t" => plan.linger = Some(seconds("-t", &value)?),
                 "-T" => plan.inactivity = Some(seconds("-T", &value)?),
                 "-u" => plan.directions = Directions::LeftToRight,
+                "-s" => plan.sloppy = true,
                 "-U" => plan.directions = Directions::RightToLeft,
                 "-4" => plan.family = Family::V4,
                 "-6" => plan.family = Family::V6,
@@ -465,6 +472,8 @@ mod tests {
         );
         assert_eq!(plan("-d -d -d -d - -").unwrap().verbosity, 4);
         assert_eq!(plan("-d2 - -").unwrap().verbosity, 1);
+        assert!(plan("-s - -").unwrap().sloppy);
+        assert!(!plan("- -").unwrap().sloppy);
         assert_eq!(plan("-d4 - -").unwrap().verbosity, 3);
         assert_eq!(plan("-hhh").unwrap().command, Command::Help { level: 3 });
         assert_eq!(

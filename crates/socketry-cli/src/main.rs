@@ -197,6 +197,7 @@ async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
     let config = RunConfig {
         relay,
         open: open_context(plan),
+        sloppy: plan.sloppy,
     };
     let result = serve::run(&first, &peer, &config).await;
     if plan.statistics {

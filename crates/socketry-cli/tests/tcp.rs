@@ -117,3 +117,29 @@ fn without_retry_a_refused_connection_fails_at_once() {
     assert_eq!(out.code(), Some(1));
     assert!(!out.stderr.contains("trying again"), "{}", out.stderr);
 }
+
+#[test]
+fn sourceport_on_a_listener_admits_only_peers_from_that_port() {
+    let allowed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server_address = format!("TCP-LISTEN:0,bind=127.0.0.1,fork,sourceport={allowed}");
+    let mut server = Proc::spawn(&["-d", &server_address, "PIPE"]);
+    let port = server.listening_port();
+
+    // A peer from another port is closed at once.
+    let mut stranger = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let from = stranger.local_addr().unwrap();
+    let mut got = Vec::new();
+    let _ = stranger.read_to_end(&mut got);
+    assert!(got.is_empty());
+    server.wait_log(&format!("refusing connection from {from} on TCP-LISTEN 127.0.0.1:{port}: not from source port {allowed}"));
+
+    // A peer sending from the allowed port is served.
+    let client = format!("TCP:127.0.0.1:{port},sourceport={allowed}");
+    let out = run(&["-", &client], b"from the right port");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"from the right port");
+}

@@ -171,7 +171,7 @@ impl Listener {
                     filter,
                     nodelay,
                 } => match listener.accept().await {
-                    Ok((stream, peer)) if filter.admits(&peer) => {
+                    Ok((stream, peer)) if filter.refusal(&peer).is_none() => {
                         let local = stream
                             .local_addr()
                             .map(|a| a.to_string())
@@ -188,8 +188,9 @@ impl Listener {
                         ))
                     }
                     Ok((_, peer)) => {
+                        let why = filter.refusal(&peer).unwrap_or_default();
                         tracing::warn!(
-                            "refusing connection from {peer} on {}: not in range",
+                            "refusing connection from {peer} on {}: {why}",
                             self.description
                         );
                         continue;
@@ -285,13 +286,14 @@ async fn receive_admitted(
             .recv_from(&mut buf)
             .await
             .map_err(OpenError::io("receiving a datagram"))?;
-        if filter.admits_sockaddr(&peer) {
-            tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
-            return Ok((buf[..n].to_vec(), peer));
+        match filter.refusal_sockaddr(&peer) {
+            None => {
+                tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
+                return Ok((buf[..n].to_vec(), peer));
+            }
+            Some(why) => {
+                tracing::warn!("refusing datagram from {}: {why}", describe_sockaddr(&peer))
+            }
         }
-        tracing::warn!(
-            "refusing datagram from {}: not in range",
-            describe_sockaddr(&peer)
-        );
     }
 }

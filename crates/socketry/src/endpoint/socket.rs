@@ -93,24 +93,46 @@ impl MessageSocket {
 #[derive(Debug, Clone, Default)]
 pub struct PeerFilter {
     ranges: Vec<IpRange>,
+    /// A server's `sourceport`: peers must send from this port.
+    source_port: Option<u16>,
 }
 
 impl PeerFilter {
+    /// A client's filter of who may answer: `range` only (its `sourceport` is its own port).
     pub fn from_options(options: &Options) -> PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
+            source_port: None,
+        }
+    }
+
+    /// A server's filter of who may come in: `range`, and `sourceport` as the port peers must
+    /// send from.
+    pub fn for_server(options: &Options) -> PeerFilter {
+        PeerFilter {
+            ranges: options.ranges().copied().collect(),
+            source_port: options.port(OptionId::SourcePort),
+        }
+    }
+
+    /// Why `peer` is refused, or `None` when it is admitted.
+    pub fn refusal(&self, peer: &SocketAddr) -> Option<String> {
+        if !self.ranges.is_empty() && !self.ranges.iter().any(|r| r.contains(peer.ip())) {
+            return Some("not in range".to_owned());
+        }
+        match self.source_port {
+            Some(port) if peer.port() != port => Some(format!("not from source port {port}")),
+            _ => None,
         }
     }
 
     pub fn admits(&self, peer: &SocketAddr) -> bool {
-        self.ranges.is_empty() || self.ranges.iter().any(|r| r.contains(peer.ip()))
+        self.refusal(peer).is_none()
     }
 
-    pub fn admits_sockaddr(&self, peer: &SockAddr) -> bool {
-        match peer.as_socket() {
-            Some(addr) => self.admits(&addr),
-            None => true,
-        }
+    /// As [`PeerFilter::refusal`]; peers without an internet address (Unix) are admitted.
+    pub fn refusal_sockaddr(&self, peer: &SockAddr) -> Option<String> {
+        peer.as_socket().and_then(|addr| self.refusal(&addr))
     }
 }
 
@@ -158,11 +180,8 @@ impl MessageRecv for Receiver {
             }
             ReceiveMode::From { filter, latest } => loop {
                 let (n, from) = ready!(self.socket.poll_recv_from(cx, buf))?;
-                if !filter.admits_sockaddr(&from) {
-                    tracing::warn!(
-                        "refusing datagram from {} (not in range)",
-                        describe_sockaddr(&from)
-                    );
+                if let Some(why) = filter.refusal_sockaddr(&from) {
+                    tracing::warn!("refusing datagram from {}: {why}", describe_sockaddr(&from));
                     continue;
                 }
                 if let Some(latest) = latest {

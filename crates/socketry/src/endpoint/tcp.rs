@@ -270,7 +270,7 @@ pub fn listen(
     Ok(Listener::new(
         ListenerKind::Tcp {
             listener,
-            filter: PeerFilter::from_options(options),
+            filter: PeerFilter::for_server(options),
             nodelay,
         },
         format!("TCP-LISTEN {bound}"),

@@ -150,7 +150,7 @@ pub fn recv(
         Some(Reader::Messages(Box::new(Receiver {
             socket,
             mode: ReceiveMode::From {
-                filter: PeerFilter::from_options(options),
+                filter: PeerFilter::for_server(options),
                 latest: None,
             },
         }))),
@@ -170,7 +170,7 @@ pub fn recvfrom(
     Ok(Listener::new(
         ListenerKind::Datagrams {
             socket,
-            filter: PeerFilter::from_options(options),
+            filter: PeerFilter::for_server(options),
         },
         format!("UDP-RECVFROM {addr}"),
         options,
@@ -187,7 +187,7 @@ pub fn listen(
     let socket = Arc::new(socket);
     let sessions = Sessions {
         socket,
-        filter: PeerFilter::from_options(options),
+        filter: PeerFilter::for_server(options),
         peers: HashMap::new(),
         idle: options
             .seconds(OptionId::IdleTimeout)
@@ -230,10 +230,10 @@ impl Sessions {
             let Some(peer) = from.as_socket() else {
                 continue;
             };
-            if self.filter.admits(&peer) {
-                return Ok((self.buf[..n].to_vec(), peer));
+            match self.filter.refusal(&peer) {
+                None => return Ok((self.buf[..n].to_vec(), peer)),
+                Some(why) => tracing::warn!("refusing datagram from {peer}: {why}"),
             }
-            tracing::warn!("refusing datagram from {peer}: not in range");
         }
     }
 

@@ -17,6 +17,8 @@ use crate::endpoint::{self, Connection, OpenContext, OpenError, Opened, Process}
 pub struct RunConfig {
     pub relay: RelayConfig,
     pub open: OpenContext,
+    /// `-s`: a forking server logs an accept error and keeps accepting instead of ending.
+    pub sloppy: bool,
 }
 
 /// Why a run failed.
@@ -221,6 +223,11 @@ async fn serve_forever(
                     summary.connections += 1;
                 }
                 return Ok(summary);
+            }
+            Err(source) if config.sloppy => {
+                tracing::warn!("{first}: {source}; accepting on (-s)");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
             }
             Err(source) => {
                 tasks.shutdown().await;
