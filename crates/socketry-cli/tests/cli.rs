@@ -224,3 +224,19 @@ fn pipe_echoes_and_a_named_pipe_is_created_with_its_mode() {
     assert!(metadata.file_type().is_fifo());
     assert_eq!(metadata.permissions().mode() & 0o777, 0o640);
 }
+
+#[test]
+fn file_is_socats_name_for_open_and_pf_takes_address_family_numbers() {
+    let dir = common::tempdir();
+    let path = dir.path().join("f");
+    std::fs::write(&path, b"from a file").unwrap();
+    let out = run(&["-u", &format!("FILE:{}", path.display()), "STDOUT"], b"");
+    assert_eq!(out.stdout, b"from a file");
+    let out = run(&["-u", "-", "TCP-LISTEN:0,pf=999"], b"");
+    assert_eq!(
+        out.errors(),
+        vec![
+            "invalid value \"999\" for option pf in \"TCP-LISTEN:0,pf=999\" (expected ip4 or ip6)"
+        ]
+    );
+}

@@ -676,3 +676,23 @@ fn unix_listen_refuses_socktype_2() {
     );
     assert!(!path.exists());
 }
+
+#[test]
+fn bind_on_a_unix_server_is_refused_rather_than_ignored() {
+    let dir = tempdir();
+    let socket = dir.path().join("s");
+    let address = format!(
+        "UNIX-LISTEN:{},bind={}",
+        socket.display(),
+        dir.path().join("b").display()
+    );
+    let out = run(&[&address, "PIPE"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        out.errors(),
+        vec![format!(
+            "{address}: bind does not apply to a Unix server socket: {} is its own address (expected no bind option)",
+            socket.display()
+        )]
+    );
+}

@@ -520,7 +520,7 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
     ),
     row!(
         "OPEN",
-        [],
+        ["FILE"],
         ["filename"],
         OPEN,
         Tag::Open,

@@ -22,8 +22,9 @@ pub enum Family {
 impl Family {
     pub(crate) fn parse_pf(text: &str) -> Option<Family> {
         match text.to_ascii_lowercase().as_str() {
-            "ip4" | "ipv4" | "inet" | "inet4" | "4" => Some(Family::V4),
-            "ip6" | "ipv6" | "inet6" | "6" => Some(Family::V6),
+            // 2 and 10 are AF_INET and AF_INET6, which socat also accepts.
+            "ip4" | "ipv4" | "inet" | "inet4" | "4" | "2" => Some(Family::V4),
+            "ip6" | "ipv6" | "inet6" | "6" | "10" => Some(Family::V6),
             _ => None,
         }
     }

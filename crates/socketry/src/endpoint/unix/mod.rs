@@ -95,6 +95,13 @@ fn bind_client(socket: &Socket, options: &Options) -> Result<Option<PathGuard>, 
 
 pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<Opened, OpenError> {
     let shown = display_name(name);
+    if matches!(role, UnixRole::Listen | UnixRole::Recvfrom | UnixRole::Recv)
+        && options.bind().is_some()
+    {
+        return Err(OpenError::Refused(format!(
+            "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
+        )));
+    }
     Ok(match role {
         UnixRole::Connect => {
             Opened::Connection(connect(name, socket_type(options), options).await?)
