@@ -240,3 +240,71 @@ fn file_is_socats_name_for_open_and_pf_takes_address_family_numbers() {
         ]
     );
 }
+
+#[test]
+fn log_lines_carry_micros_hostname_and_program_name_when_asked() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(
+        &[
+            "-lu",
+            "-lh",
+            "-lp",
+            "probe",
+            "-",
+            &format!("TCP:127.0.0.1:{port}"),
+        ],
+        b"",
+    );
+    assert_eq!(out.code(), Some(1));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let line = out.stderr.lines().next().unwrap().to_owned();
+    // 2026/11/21 16:30:00.123456 HOST probe[PID] E ...
+    let (date, rest) = line.split_at(26);
+    assert_eq!(date.as_bytes()[19], b'.', "{line}");
+    assert!(date[20..].bytes().all(|b| b.is_ascii_digit()), "{line}");
+    assert!(
+        rest.starts_with(&format!(" {} probe[", host.trim())),
+        "{line}"
+    );
+    assert!(rest.contains("] E TCP:127.0.0.1:"), "{line}");
+}
+
+#[test]
+fn syslog_gets_the_messages_with_facility_and_severity() {
+    // A private mount namespace whose /dev/log is a socket this test listens on.
+    let dir = common::tempdir();
+    let sock = dir.path().join("log");
+    let listener = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    listener.set_read_timeout(Some(common::WAIT)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && touch /dev/log && \
+         mount --bind '{}' /dev/log && exec '{}' -lylocal0 -lp probe - TCP:127.0.0.1:{port} </dev/null",
+        sock.display(),
+        bin()
+    );
+    let status = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let mut buf = [0u8; 1024];
+    let n = listener.recv(&mut buf).unwrap();
+    let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // local0 (16) * 8 + error (3) = 131
+    assert!(message.starts_with("<131>probe["), "{message}");
+    assert!(
+        message.contains(&format!(
+            "]: E TCP:127.0.0.1:{port}: connecting to 127.0.0.1:{port}: Connection refused"
+        )),
+        "{message}"
+    );
+}
