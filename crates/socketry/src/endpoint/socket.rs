@@ -346,3 +346,28 @@ pub fn report(socket: socket2::SockRef<'_>) -> String {
     }
     text
 }
+
+/// A connection over connected message sockets: `reading` receives, `writing` sends (the same
+/// socket, or the two ends of a pair). `carries_eof` is true for types whose zero-length read is
+/// EOF and whose write side can be shut down (seqpacket, stream pairs), false for datagrams.
+pub fn connected_messages(
+    reading: Arc<MessageSocket>,
+    writing: Arc<MessageSocket>,
+    carries_eof: bool,
+    description: String,
+) -> super::Connection {
+    super::Connection::new(
+        Some(crate::channel::Reader::Messages(Box::new(Receiver {
+            socket: reading,
+            mode: ReceiveMode::Connected {
+                zero_is_eof: carries_eof,
+            },
+        }))),
+        Some(crate::channel::Writer::Messages(Box::new(Sender {
+            socket: writing,
+            to: None,
+            shutdown_on_close: carries_eof,
+        }))),
+        description,
+    )
+}

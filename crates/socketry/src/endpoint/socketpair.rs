@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use socket2::{Domain, Socket, Type};
 
-use super::socket::{MessageSocket, ReceiveMode, Receiver, Sender};
+use super::socket::{connected_messages, MessageSocket};
 use super::{Connection, OpenError};
 use crate::address::Options;
-use crate::channel::{Reader, Writer};
 
 pub fn open(options: &Options) -> Result<Connection, OpenError> {
     let (ty, zero_is_eof) = match options.socktype() {
@@ -24,16 +23,10 @@ pub fn open(options: &Options) -> Result<Connection, OpenError> {
             .map_err(OpenError::io("registering a socket pair"))
     };
     let (write_end, read_end) = (register(write_end)?, register(read_end)?);
-    Ok(Connection::new(
-        Some(Reader::Messages(Box::new(Receiver {
-            socket: read_end,
-            mode: ReceiveMode::Connected { zero_is_eof },
-        }))),
-        Some(Writer::Messages(Box::new(Sender {
-            socket: write_end,
-            to: None,
-            shutdown_on_close: zero_is_eof,
-        }))),
+    Ok(connected_messages(
+        read_end,
+        write_end,
+        zero_is_eof,
         "SOCKETPAIR".to_owned(),
     ))
 }

@@ -87,16 +87,10 @@ pub async fn connect(
         .map_err(OpenError::io(format!("connecting to {target}")))?;
     let report = super::socket::report(socket2::SockRef::from(socket.socket()));
     let socket = Arc::new(socket);
-    let connection = Connection::new(
-        Some(Reader::Messages(Box::new(Receiver {
-            socket: socket.clone(),
-            mode: ReceiveMode::Connected { zero_is_eof: false },
-        }))),
-        Some(Writer::Messages(Box::new(Sender {
-            socket,
-            to: None,
-            shutdown_on_close: false,
-        }))),
+    let connection = super::socket::connected_messages(
+        socket.clone(),
+        socket,
+        false,
         format!("UDP -> {target}"),
     );
     Ok(Connection {

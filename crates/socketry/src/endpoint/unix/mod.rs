@@ -228,18 +228,7 @@ async fn connect(name: &UnixName, ty: Type, options: &Options) -> Result<Connect
         seqpacket_connection(socket, description).map_err(OpenError::io(action))?
     } else {
         let socket = Arc::new(MessageSocket::new(socket).map_err(OpenError::io(action))?);
-        Connection::new(
-            Some(Reader::Messages(Box::new(Receiver {
-                socket: socket.clone(),
-                mode: ReceiveMode::Connected { zero_is_eof: false },
-            }))),
-            Some(Writer::Messages(Box::new(Sender {
-                socket,
-                to: None,
-                shutdown_on_close: false,
-            }))),
-            description,
-        )
+        super::socket::connected_messages(socket.clone(), socket, false, description)
     };
     if let Some(guard) = guard {
         connection.keep_alive(guard);
@@ -339,18 +328,7 @@ pub(crate) fn seqpacket_connection(
 ) -> std::io::Result<Connection> {
     let socket_report = Some(super::socket::report(socket2::SockRef::from(&socket)));
     let socket = Arc::new(MessageSocket::new(socket)?);
-    let connection = Connection::new(
-        Some(Reader::Messages(Box::new(Receiver {
-            socket: socket.clone(),
-            mode: ReceiveMode::Connected { zero_is_eof: true },
-        }))),
-        Some(Writer::Messages(Box::new(Sender {
-            socket,
-            to: None,
-            shutdown_on_close: true,
-        }))),
-        description,
-    );
+    let connection = super::socket::connected_messages(socket.clone(), socket, true, description);
     Ok(Connection {
         socket_report,
         ..connection
