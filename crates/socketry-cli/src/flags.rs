@@ -133,9 +133,10 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
             args.positionals.extend(argv);
             break;
         }
-        // "-" and "-!!-" are addresses (standard I/O), not flags.
+        // "-", "-,raw,echo=0" and "-!!-" are addresses (standard I/O), not flags.
         if !arg.starts_with('-')
             || arg == "-"
+            || arg.starts_with("-,")
             || arg.starts_with("-!!")
             || !args.positionals.is_empty()
         {
@@ -468,6 +469,13 @@ mod tests {
             Command::Relay {
                 first: "-!!-".into(),
                 second: "PIPE".into()
+            }
+        );
+        assert_eq!(
+            plan("-,raw,echo=0 TCP:h:1").unwrap().command,
+            Command::Relay {
+                first: "-,raw,echo=0".into(),
+                second: "TCP:h:1".into()
             }
         );
         assert_eq!(plan("-d -d -d -d - -").unwrap().verbosity, 4);

@@ -115,6 +115,14 @@ impl Logger {
     }
 
     /// Writes one message at `level`.
+    /// A log line with its newline, so that one `write` puts it out whole: lines from
+    /// concurrent tasks never interleave, and an exit cannot cut one short.
+    fn whole_line(&self, level: &Level, message: &str) -> String {
+        let mut line = self.line(level, message);
+        line.push('\n');
+        line
+    }
+
     pub fn log(&self, level: &Level, message: &str) {
         let Ok(mut sink) = self.sink.lock() else {
             return;
@@ -140,15 +148,16 @@ impl Logger {
                         let _ = socket.send(line.as_bytes());
                     }
                     None => {
-                        let _ = writeln!(std::io::stderr(), "{}", self.line(level, message));
+                        let _ =
+                            std::io::stderr().write_all(self.whole_line(level, message).as_bytes());
                     }
                 }
             }
             Sink::Stderr => {
-                let _ = writeln!(std::io::stderr(), "{}", self.line(level, message));
+                let _ = std::io::stderr().write_all(self.whole_line(level, message).as_bytes());
             }
             Sink::File(file) => {
-                let _ = writeln!(file, "{}", self.line(level, message));
+                let _ = file.write_all(self.whole_line(level, message).as_bytes());
             }
         }
     }

@@ -129,6 +129,11 @@ impl Proc {
         stdin.write_all(data).expect("writing to socketry's stdin");
     }
 
+    /// Whether socketry has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -286,6 +286,7 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Unix(role) => Kind::Unix(role, unix_name(false)?),
         Tag::Abstract(role) => Kind::Unix(role, unix_name(true)?),
         Tag::SocketPair => Kind::SocketPair,
+        Tag::Pty => Kind::Pty,
         Tag::Pipe => Kind::Pipe(params.first().map(|p| PathBuf::from(&p.text))),
         Tag::Exec => match types::split_command_line(text(0)) {
             Some(argv) if !argv.is_empty() => Kind::Exec(argv),

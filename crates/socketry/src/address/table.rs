@@ -33,7 +33,7 @@ impl AddressType {
     }
 }
 
-const STREAM_FD: Groups = Groups::ALL;
+const STREAM_FD: Groups = Groups::ALL.union(Groups::TERMINAL);
 const TCP_CONNECT: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::IP)
@@ -79,8 +79,11 @@ const ABSTRACT_RECVFROM: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::CHILD)
     .union(Groups::SESSION);
-const EXEC: Groups = Groups::ALL.union(Groups::EXEC);
-const OPEN: Groups = Groups::ALL.union(Groups::FILE).union(Groups::OPEN);
+const EXEC: Groups = Groups::ALL.union(Groups::EXEC).union(Groups::TERMINAL);
+const OPEN: Groups = Groups::ALL
+    .union(Groups::FILE)
+    .union(Groups::OPEN)
+    .union(Groups::TERMINAL);
 const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET);
 
 macro_rules! row {
@@ -492,6 +495,15 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         "a connected socket pair: what is written is read back (datagrams by default)"
     ),
     row!(
+        "PTY",
+        [],
+        [],
+        Groups::ALL.union(Groups::TERMINAL).union(Groups::PTY),
+        Tag::Pty,
+        Any,
+        "a new pseudo-terminal; another program opens its slave side (logged, or link=path)"
+    ),
+    row!(
         "EXEC",
         [],
         ["command-line"],
@@ -550,7 +562,6 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
 /// socat address types that socketry does not build yet; naming one is a clear error rather
 /// than "unknown".
 pub static LATER_TYPES: &[&str] = &[
-    "PTY",
     "POSIXMQ-READ",
     "POSIXMQ-RECEIVE",
     "POSIXMQ-SEND",

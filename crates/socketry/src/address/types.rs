@@ -174,6 +174,8 @@ pub enum Kind {
     Unix(UnixRole, UnixName),
     /// A connected pair of Unix sockets: what is written is read back.
     SocketPair,
+    /// A new pseudo-terminal.
+    Pty,
     /// A pipe: what is written is read back. Anonymous, or a named pipe (FIFO) at a path.
     Pipe(Option<PathBuf>),
     /// A program run without a shell: its argument vector, program first (never empty).
@@ -209,6 +211,7 @@ pub(crate) enum Tag {
     Unix(UnixRole),
     Abstract(UnixRole),
     SocketPair,
+    Pty,
     Pipe,
     Exec,
     System,
@@ -237,6 +240,7 @@ impl Kind {
             Kind::Unix(role, UnixName::Path(_)) => (Tag::Unix(*role), Family::Any),
             Kind::Unix(role, UnixName::Abstract(_)) => (Tag::Abstract(*role), Family::Any),
             Kind::SocketPair => (Tag::SocketPair, Family::Any),
+            Kind::Pty => (Tag::Pty, Family::Any),
             Kind::Pipe(_) => (Tag::Pipe, Family::Any),
             Kind::Exec(_) => (Tag::Exec, Family::Any),
             Kind::System(_) => (Tag::System, Family::Any),
@@ -271,7 +275,12 @@ impl Kind {
             Kind::Pipe(None) => Ok(()),
             Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
             Kind::System(command) | Kind::Shell(command) => write!(f, ":{}", escape(command)),
-            Kind::Stdio | Kind::Stdin | Kind::Stdout | Kind::Stderr | Kind::SocketPair => Ok(()),
+            Kind::Stdio
+            | Kind::Stdin
+            | Kind::Stdout
+            | Kind::Stderr
+            | Kind::SocketPair
+            | Kind::Pty => Ok(()),
         }
     }
 }

@@ -24,7 +24,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::stdio::FdStream;
-use super::{Connection, OpenContext, OpenError};
+use super::{pty, terminal, Connection, OpenContext, OpenError};
 use crate::address::{Kind, OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::sys::process::{self as child_setup, ChildSetup, Credentials};
@@ -40,7 +40,8 @@ pub enum Exit {
     /// It exited with this status.
     Status(i32),
     /// A signal ended it; `sent_by_us` when that was socketry's SIGTERM or SIGKILL after the
-    /// child outlived its grace period.
+    /// child outlived its grace period, or the SIGHUP a program on a pseudo-terminal gets when
+    /// socketry closes the terminal.
     Signal { number: i32, sent_by_us: bool },
 }
 
@@ -78,6 +79,12 @@ impl fmt::Display for Exit {
             Exit::Signal {
                 number,
                 sent_by_us: true,
+            } if *number == Signal::SIGHUP as i32 => {
+                write!(f, "hung up (signal {number}) when its terminal closed")
+            }
+            Exit::Signal {
+                number,
+                sent_by_us: true,
             } => write!(f, "ended by signal {number} after its grace period"),
             Exit::Signal { number, .. } => write!(f, "ended by signal {number}"),
         }
@@ -90,6 +97,9 @@ pub struct Process {
     child: Option<tokio::process::Child>,
     pid: u32,
     description: String,
+    /// The program's controlling terminal is socketry's pseudo-terminal, so closing it sends
+    /// the program SIGHUP.
+    on_terminal: bool,
 }
 
 impl Process {
@@ -109,7 +119,18 @@ impl Process {
             return Ok(Exit::Status(0));
         };
         if let Ok(status) = tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
-            return Ok(Exit::from_status(status?, false));
+            let exit = Exit::from_status(status?, false);
+            return Ok(match exit {
+                Exit::Signal { number, .. }
+                    if self.on_terminal && number == Signal::SIGHUP as i32 =>
+                {
+                    Exit::Signal {
+                        number,
+                        sent_by_us: true,
+                    }
+                }
+                exit => exit,
+            });
         }
         tracing::info!(
             "{} (pid {}) still running {}s after its channel closed: sending SIGTERM",
@@ -244,8 +265,30 @@ pub fn open(
         ));
     }
 
+    let with_pty = options.flag(OptionId::Pty, false);
+    if let Some(named) = terminal::first(options).filter(|_| !with_pty) {
+        return Err(OpenError::Refused(format!(
+            "{}: terminal options apply to a program only with pty",
+            named.def().name
+        )));
+    }
+    if with_pty && options.flag(OptionId::Pipes, false) {
+        return Err(OpenError::Refused(
+            "pty and pipes cannot be combined: the program gets one or the other".to_owned(),
+        ));
+    }
+
     let io_error = |action: &str| OpenError::io(format!("{action} for {description}"));
-    let (reader, writer, child_in, child_out) = if options.flag(OptionId::Pipes, false) {
+    let (reader, writer, child_in, child_out) = if with_pty {
+        let pair = pty::allocate(options)?;
+        tracing::info!("{description}: pseudo-terminal {}", pair.name.display());
+        let child_out = pair
+            .slave
+            .try_clone()
+            .map_err(io_error("duplicating the pseudo-terminal"))?;
+        let (reader, writer) = pty::master_streams(pair.master, &description)?;
+        (reader, writer, pair.slave, child_out)
+    } else if options.flag(OptionId::Pipes, false) {
         let pipe = || {
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io_error("creating a pipe")(e.into()))
         };
@@ -286,10 +329,22 @@ pub fn open(
         .then(|| child_out.try_clone())
         .transpose()
         .map_err(io_error("duplicating the program's output"))?;
-    let mut given: Vec<(OwnedFd, RawFd)> = vec![(child_in, fdin), (child_out, fdout)];
+    // A program the relay only reads from keeps socketry's own standard input (socat's
+    // `SYSTEM:'cmd >&6',fdout=6!!...` idiom relies on it), and one it only writes to keeps
+    // socketry's standard output.
+    let access = context.access;
+    let mut given: Vec<(OwnedFd, RawFd)> = Vec::with_capacity(3);
+    if access.writes() {
+        given.push((child_in, fdin));
+    }
+    if access.reads() {
+        given.push((child_out, fdout));
+    }
     if let Some(err) = child_err {
         given.push((err, 2));
     }
+    let reader = access.reads().then_some(reader);
+    let writer = access.writes().then_some(writer);
     let setup = ChildSetup {
         channels: given
             .iter()
@@ -297,7 +352,8 @@ pub fn open(
             .collect(),
         setsid: options.flag(OptionId::Setsid, false),
         setpgid: options.flag(OptionId::Setpgid, false),
-        controlling_terminal: None,
+        // The terminal is the program's controlling terminal, as for a login session.
+        controlling_terminal: with_pty.then_some(if access.writes() { fdin } else { fdout }),
         credentials,
     };
     child_setup::prepare(&mut command, setup).map_err(io_error("preparing"))?;
@@ -309,15 +365,12 @@ pub fn open(
     drop(given);
     let pid = child.id().unwrap_or(0);
     tracing::info!("started {description} as pid {pid}");
-    let mut connection = Connection::new(
-        Some(reader),
-        Some(writer),
-        format!("{description} (pid {pid})"),
-    );
+    let mut connection = Connection::new(reader, writer, format!("{description} (pid {pid})"));
     connection.processes.push(Process {
         child: Some(child),
         pid,
         description,
+        on_terminal: with_pty,
     });
     Ok(connection)
 }

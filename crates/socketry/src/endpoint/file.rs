@@ -14,33 +14,24 @@ use nix::fcntl::{FlockArg, OFlag};
 use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
-use super::{Connection, OpenError, Opened};
+use super::{terminal, Access, Connection, OpenError, Opened};
 use crate::address::{Kind, OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
 use crate::sys;
 
-/// Which directions a file is opened for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Read,
-    Write,
-    ReadWrite,
-}
-
-impl Access {
-    fn flags(self) -> OFlag {
-        match self {
-            Access::Read => OFlag::O_RDONLY,
-            Access::Write => OFlag::O_WRONLY,
-            Access::ReadWrite => OFlag::O_RDWR,
-        }
+fn open_flags(access: Access) -> OFlag {
+    match access {
+        Access::Read => OFlag::O_RDONLY,
+        Access::Write => OFlag::O_WRONLY,
+        Access::ReadWrite => OFlag::O_RDWR,
     }
 }
 
 /// Opens the file or socket that `kind` (OPEN, CREATE or GOPEN) names.
-pub async fn open(kind: &Kind, options: &Options) -> Result<Opened, OpenError> {
+/// Without rdonly, wronly or rdwr, a file is opened the way the relay uses it (`used`).
+pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened, OpenError> {
     let (path, access, mut flags, name) = match kind {
-        Kind::Open(path) => (path, access(options), OFlag::empty(), "OPEN"),
+        Kind::Open(path) => (path, access(options, used), OFlag::empty(), "OPEN"),
         Kind::Create(path) => (
             path,
             Access::Write,
@@ -56,11 +47,18 @@ pub async fn open(kind: &Kind, options: &Options) -> Result<Opened, OpenError> {
                         too_long.len
                     ))
                 })?;
+                if let Some(named) = terminal::first(options) {
+                    return Err(OpenError::Refused(format!(
+                        "{}: {} is a socket, not a terminal",
+                        named.def().name,
+                        path.display()
+                    )));
+                }
                 return super::unix::open(UnixRole::Client, &name, options).await;
             }
             (
                 path,
-                access(options),
+                access(options, used),
                 OFlag::O_CREAT | OFlag::O_APPEND,
                 "GOPEN",
             )
@@ -88,10 +86,17 @@ pub async fn open(kind: &Kind, options: &Options) -> Result<Opened, OpenError> {
         let options = options.clone();
         let described = description.clone();
         tokio::task::spawn_blocking(move || {
-            open_blocking(&path, access.flags() | flags, &options, &described)
+            open_blocking(&path, open_flags(access) | flags, &options, &described)
         })
         .await
         .map_err(|e| OpenError::Refused(format!("opening {description}: {e}")))??
+    };
+    let restore = if terminal::any(options) {
+        let terminal = sys::fd::duplicate(file.as_raw_fd())
+            .map_err(OpenError::io(format!("duplicating {description}")))?;
+        Some(terminal::Restore::apply(terminal, options, &description)?)
+    } else {
+        None
     };
     let stream = |fd: OwnedFd| {
         FdStream::from_owned(fd).map_err(OpenError::io(format!("registering {description}")))
@@ -105,14 +110,18 @@ pub async fn open(kind: &Kind, options: &Options) -> Result<Opened, OpenError> {
             (Some(stream(file)?), Some(stream(second)?))
         }
     };
-    Ok(Opened::Connection(Connection::new(
+    let mut connection = Connection::new(
         reader.map(|r| Reader::Bytes(Box::new(r))),
         writer.map(|w| Writer::Bytes(Box::new(w))),
         description,
-    )))
+    );
+    if let Some(restore) = restore {
+        connection.keep_alive(restore);
+    }
+    Ok(Opened::Connection(connection))
 }
 
-fn access(options: &Options) -> Access {
+fn access(options: &Options, used: Access) -> Access {
     // The last of rdonly, wronly and rdwr given counts.
     let chosen: Vec<_> = options.iter().collect();
     let last = chosen.into_iter().rev().find_map(|(id, value)| {
@@ -124,7 +133,7 @@ fn access(options: &Options) -> Access {
             _ => None,
         }
     });
-    last.unwrap_or(Access::ReadWrite)
+    last.unwrap_or(used)
 }
 
 fn is_socket(path: &Path) -> bool {

@@ -6,10 +6,12 @@ pub mod exec;
 pub mod file;
 pub mod listener;
 pub mod pipe;
+pub mod pty;
 pub mod socket;
 pub mod socketpair;
 pub mod stdio;
 pub mod tcp;
+pub mod terminal;
 pub mod udp;
 pub mod unix;
 
@@ -154,6 +156,28 @@ pub enum Opened {
     Listener(Listener),
 }
 
+/// Which ways data moves through an endpoint as the relay uses it. An address used only for
+/// reading (the first address under `-u`, the reading half of `A!!B`) is opened that way: a
+/// file read-only, a named pipe without a write end of socketry's own (so that it reads EOF
+/// when its writers leave), a program with only its output connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    #[default]
+    ReadWrite,
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn reads(self) -> bool {
+        self != Access::Write
+    }
+
+    pub fn writes(self) -> bool {
+        self != Access::Read
+    }
+}
+
 /// Settings from the command line that change how addresses open.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenContext {
@@ -165,6 +189,8 @@ pub struct OpenContext {
     /// When opening the second address: the first connection's socket addresses, if it is
     /// an internet socket (a program run by EXEC sees them in its environment).
     pub first_addresses: Option<SocketAddresses>,
+    /// Which ways the relay will move data through the address being opened.
+    pub access: Access,
 }
 
 impl Default for OpenContext {
@@ -173,6 +199,7 @@ impl Default for OpenContext {
             family: Family::Any,
             listen_family: Family::V4,
             first_addresses: None,
+            access: Access::ReadWrite,
         }
     }
 }
@@ -243,13 +270,16 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
 async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     let options = &spec.options;
     let opened = match &spec.kind {
-        Kind::Stdio => Opened::Connection(stdio_connection(Some(0), Some(1), "STDIO")?),
-        Kind::Stdin => Opened::Connection(stdio_connection(Some(0), None, "STDIN")?),
-        Kind::Stdout => Opened::Connection(stdio_connection(None, Some(1), "STDOUT")?),
-        Kind::Stderr => Opened::Connection(stdio_connection(None, Some(2), "STDERR")?),
-        Kind::Fd(n) => {
-            Opened::Connection(stdio_connection(Some(*n), Some(*n), &format!("FD:{n}"))?)
-        }
+        Kind::Stdio => Opened::Connection(stdio_connection(Some(0), Some(1), "STDIO", options)?),
+        Kind::Stdin => Opened::Connection(stdio_connection(Some(0), None, "STDIN", options)?),
+        Kind::Stdout => Opened::Connection(stdio_connection(None, Some(1), "STDOUT", options)?),
+        Kind::Stderr => Opened::Connection(stdio_connection(None, Some(2), "STDERR", options)?),
+        Kind::Fd(n) => Opened::Connection(stdio_connection(
+            Some(*n),
+            Some(*n),
+            &format!("FD:{n}"),
+            options,
+        )?),
         Kind::TcpConnect(remote) => {
             Opened::Connection(tcp::connect(remote, options, context).await?)
         }
@@ -265,11 +295,16 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
         Kind::UdpRecvfrom(local) => Opened::Listener(udp::recvfrom(local, options, context)?),
         Kind::Unix(role, name) => unix::open(*role, name, options).await?,
         Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
-        Kind::Pipe(path) => Opened::Connection(pipe::open(path.as_deref(), options)?),
+        Kind::Pty => Opened::Connection(pty::open(options).await?),
+        Kind::Pipe(path) => {
+            Opened::Connection(pipe::open(path.as_deref(), options, context.access).await?)
+        }
         Kind::Exec(_) | Kind::System(_) | Kind::Shell(_) => {
             Opened::Connection(exec::open(&spec.kind, options, context)?)
         }
-        Kind::Open(_) | Kind::Create(_) | Kind::Gopen(_) => file::open(&spec.kind, options).await?,
+        Kind::Open(_) | Kind::Create(_) | Kind::Gopen(_) => {
+            file::open(&spec.kind, options, context.access).await?
+        }
     };
     Ok(match opened {
         Opened::Connection(c) => Opened::Connection(c.with_data_options(spec)),
@@ -286,8 +321,14 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
             Opened::Listener(l) => l.accept_once().await,
         },
         Address::Dual { read, write } => {
-            let mut reading = Box::pin(connect(&Address::Single(read.clone()), context)).await?;
-            let mut writing = Box::pin(connect(&Address::Single(write.clone()), context)).await?;
+            let half = |access| OpenContext { access, ..*context };
+            let mut reading =
+                Box::pin(connect(&Address::Single(read.clone()), &half(Access::Read))).await?;
+            let mut writing = Box::pin(connect(
+                &Address::Single(write.clone()),
+                &half(Access::Write),
+            ))
+            .await?;
             let mut joined = Connection::new(
                 reading.reader.take(),
                 writing.writer.take(),
@@ -308,11 +349,33 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
     }
 }
 
+/// Standard streams or an inherited descriptor; terminal options change the terminal behind
+/// them until the connection is dropped.
 fn stdio_connection(
     read: Option<i32>,
     write: Option<i32>,
     name: &str,
+    options: &crate::address::Options,
 ) -> Result<Connection, OpenError> {
+    let restore = if terminal::any(options) {
+        // The first of the descriptors that is a terminal (both usually are the same one).
+        let fd = [read, write]
+            .into_iter()
+            .flatten()
+            .find(|fd| nix::unistd::isatty(*fd).unwrap_or(false))
+            .or(read.or(write))
+            .unwrap_or(0);
+        let terminal = sys::fd::duplicate(fd).map_err(OpenError::io(format!(
+            "opening {name} (file descriptor {fd})"
+        )))?;
+        Some(terminal::Restore::apply(
+            terminal,
+            options,
+            &format!("{name} (file descriptor {fd})"),
+        )?)
+    } else {
+        None
+    };
     let open = |fd: i32| {
         stdio::FdStream::open(fd).map_err(OpenError::io(format!(
             "opening {name} (file descriptor {fd})"
@@ -326,5 +389,9 @@ fn stdio_connection(
         .map(open)
         .transpose()?
         .map(|s| Writer::Bytes(Box::new(s)));
-    Ok(Connection::new(reader, writer, name.to_owned()))
+    let mut connection = Connection::new(reader, writer, name.to_owned());
+    if let Some(restore) = restore {
+        connection.keep_alive(restore);
+    }
+    Ok(connection)
 }

@@ -1,7 +1,9 @@
 //! PIPE: a pipe whose read end gives back what its write end is given, socat's echo idiom.
 //! Anonymous (`PIPE`), or a named pipe at a path (`PIPE:path`, `FIFO:path`), created with
 //! `mode` (default 0600) when missing. Both are byte streams; closing the write end after
-//! EOF lets the read end reach EOF once the pipe is drained.
+//! EOF lets the read end reach EOF once the pipe is drained. A named pipe the relay only
+//! reads from is opened for reading alone, so that it reads EOF when its last writer leaves;
+//! one it only writes to is opened for writing alone, which waits for a reader.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -10,22 +12,26 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
-use super::{Connection, OpenError};
+use super::{Access, Connection, OpenError};
 use crate::address::Options;
 use crate::channel::{Reader, Writer};
 use crate::sys;
 
-pub fn open(path: Option<&Path>, options: &Options) -> Result<Connection, OpenError> {
+pub async fn open(
+    path: Option<&Path>,
+    options: &Options,
+    access: Access,
+) -> Result<Connection, OpenError> {
     let (read_end, write_end, description) = match path {
         None => {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| OpenError::Io {
                 action: "creating a pipe".to_owned(),
                 source: e.into(),
             })?;
-            (r, w, "PIPE".to_owned())
+            (Some(r), Some(w), "PIPE".to_owned())
         }
         Some(path) => {
-            let (r, w) = open_named(path, options)?;
+            let (r, w) = open_named(path, options, access).await?;
             (r, w, format!("PIPE {}", path.display()))
         }
     };
@@ -33,15 +39,23 @@ pub fn open(path: Option<&Path>, options: &Options) -> Result<Connection, OpenEr
         FdStream::from_owned(fd).map_err(OpenError::io(format!("registering {description}")))
     };
     Ok(Connection::new(
-        Some(Reader::Bytes(Box::new(stream(read_end)?))),
-        Some(Writer::Bytes(Box::new(stream(write_end)?))),
+        read_end
+            .map(|fd| Ok::<_, OpenError>(Reader::Bytes(Box::new(stream(fd)?))))
+            .transpose()?,
+        write_end
+            .map(|fd| Ok::<_, OpenError>(Writer::Bytes(Box::new(stream(fd)?))))
+            .transpose()?,
         description,
     ))
 }
 
-/// Opens a named pipe for reading and for writing (two descriptors, so that closing the
-/// writing one lets the reading one see EOF), creating it first if missing.
-fn open_named(path: &Path, options: &Options) -> Result<(OwnedFd, OwnedFd), OpenError> {
+/// Opens a named pipe for reading and for writing as `access` says (two descriptors, so that
+/// closing the writing one lets the reading one see EOF), creating it first if missing.
+async fn open_named(
+    path: &Path,
+    options: &Options,
+    access: Access,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>), OpenError> {
     let mode = options.mode().unwrap_or(0o600);
     match nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)) {
         Ok(()) => tracing::info!("created named pipe {}", path.display()),
@@ -53,26 +67,41 @@ fn open_named(path: &Path, options: &Options) -> Result<(OwnedFd, OwnedFd), Open
             })
         }
     }
-    let open = |flags: OFlag| {
-        nix::fcntl::open(
-            path,
-            flags | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-            Mode::empty(),
-        )
-        .map(sys::fd::own)
-        .map_err(|e| OpenError::Io {
-            action: format!("opening {}", path.display()),
-            source: e.into(),
-        })
+    let failed = |e: nix::errno::Errno| OpenError::Io {
+        action: format!("opening {}", path.display()),
+        source: e.into(),
     };
-    // Opening for reading first and without blocking lets the writing open succeed.
-    let read_end = open(OFlag::O_RDONLY)?;
-    let write_end = open(OFlag::O_WRONLY)?;
+    let open = |flags: OFlag| {
+        nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())
+            .map(sys::fd::own)
+            .map_err(failed)
+    };
+    if access == Access::Write {
+        // Opening only for writing blocks until a reader comes, as with a shell's `>`.
+        let owned = path.to_owned();
+        let write_end = tokio::task::spawn_blocking(move || {
+            nix::fcntl::open(&owned, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+                .map(sys::fd::own)
+        })
+        .await
+        .map_err(|e| OpenError::Refused(format!("opening {}: {e}", path.display())))?
+        .map_err(failed)?;
+        tracing::debug!("opened {} as {}", path.display(), write_end.as_raw_fd());
+        return Ok((None, Some(write_end)));
+    }
+    // Without blocking, a read end opens before any writer, which lets our own write end open
+    // too; with no writer yet it waits for one rather than reading EOF.
+    let read_end = open(OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+    if access == Access::Read {
+        tracing::debug!("opened {} as {}", path.display(), read_end.as_raw_fd());
+        return Ok((Some(read_end), None));
+    }
+    let write_end = open(OFlag::O_WRONLY | OFlag::O_NONBLOCK)?;
     tracing::debug!(
         "opened {} as {} and {}",
         path.display(),
         read_end.as_raw_fd(),
         write_end.as_raw_fd()
     );
-    Ok((read_end, write_end))
+    Ok((Some(read_end), Some(write_end)))
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{relay, Ending, RelayConfig, RelayError, Stats};
+use super::{relay, Directions, Ending, RelayConfig, RelayError, Stats};
 use crate::address::{Address, OptionId, Spec};
 use crate::endpoint::exec::Exit;
-use crate::endpoint::{self, Connection, OpenContext, OpenError, Opened, Process};
+use crate::endpoint::{self, Access, Connection, OpenContext, OpenError, Opened, Process};
 
 /// Everything a run needs besides the two addresses.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +19,34 @@ pub struct RunConfig {
     pub open: OpenContext,
     /// `-s`: a forking server logs an accept error and keeps accepting instead of ending.
     pub sloppy: bool,
+}
+
+impl RunConfig {
+    /// How the first address opens: for reading only under `-u`, writing only under `-U`.
+    fn first_context(&self) -> OpenContext {
+        let access = match self.relay.directions {
+            Directions::Both => Access::ReadWrite,
+            Directions::LeftToRight => Access::Read,
+            Directions::RightToLeft => Access::Write,
+        };
+        OpenContext {
+            access,
+            ..self.open
+        }
+    }
+
+    /// How the second address opens: the other way round.
+    fn second_context(&self) -> OpenContext {
+        let access = match self.relay.directions {
+            Directions::Both => Access::ReadWrite,
+            Directions::LeftToRight => Access::Write,
+            Directions::RightToLeft => Access::Read,
+        };
+        OpenContext {
+            access,
+            ..self.open
+        }
+    }
 }
 
 /// Why a run failed.
@@ -97,7 +125,7 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
         };
         return serve_forever(listener, first, peer, config).await;
     }
-    let left = match endpoint::connect(first, &config.open).await {
+    let left = match endpoint::connect(first, &config.first_context()).await {
         Ok(left) => left,
         // As in socat, a listener nobody came to within accept-timeout ends quietly.
         Err(e @ OpenError::NoPeer { .. }) => {
@@ -161,7 +189,7 @@ async fn relay_connections(
         Peer::Address(second) => {
             let context = OpenContext {
                 first_addresses: left.addresses,
-                ..config.open
+                ..config.second_context()
             };
             let mut right = endpoint::connect(second, &context)
                 .await

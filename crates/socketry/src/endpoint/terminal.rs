@@ -1,0 +1,206 @@
+//! Terminal settings: the termios options (`raw`, `rawer`, `sane`, `echo=0`, `icanon`, ...)
+//! that PTY, EXEC's `pty`, and terminals opened as standard streams, `FD:n` or files accept,
+//! applied in the order given. Settings changed on a terminal socketry did not create are put
+//! back when the connection is dropped.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::sys::termios::{
+    self, InputFlags, LocalFlags, OutputFlags, SetArg, SpecialCharacterIndices, Termios,
+};
+
+use super::OpenError;
+use crate::address::{OptionId, Options, Value};
+
+/// One termios flag an option sets or clears.
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    Input(InputFlags),
+    Output(OutputFlags),
+    Local(LocalFlags),
+}
+
+/// The options that set a single flag, and that flag.
+const FLAGS: &[(OptionId, Flag)] = &[
+    (OptionId::Echo, Flag::Local(LocalFlags::ECHO)),
+    (OptionId::EchoE, Flag::Local(LocalFlags::ECHOE)),
+    (OptionId::EchoK, Flag::Local(LocalFlags::ECHOK)),
+    (OptionId::EchoCtl, Flag::Local(LocalFlags::ECHOCTL)),
+    (OptionId::Icanon, Flag::Local(LocalFlags::ICANON)),
+    (OptionId::Isig, Flag::Local(LocalFlags::ISIG)),
+    (OptionId::Iexten, Flag::Local(LocalFlags::IEXTEN)),
+    (OptionId::Icrnl, Flag::Input(InputFlags::ICRNL)),
+    (OptionId::Inlcr, Flag::Input(InputFlags::INLCR)),
+    (OptionId::Igncr, Flag::Input(InputFlags::IGNCR)),
+    (OptionId::Istrip, Flag::Input(InputFlags::ISTRIP)),
+    (OptionId::Ixon, Flag::Input(InputFlags::IXON)),
+    (OptionId::Ixoff, Flag::Input(InputFlags::IXOFF)),
+    (OptionId::Ixany, Flag::Input(InputFlags::IXANY)),
+    (OptionId::Opost, Flag::Output(OutputFlags::OPOST)),
+    (OptionId::Onlcr, Flag::Output(OutputFlags::ONLCR)),
+    (OptionId::Ocrnl, Flag::Output(OutputFlags::OCRNL)),
+    (OptionId::Onlret, Flag::Output(OutputFlags::ONLRET)),
+];
+
+/// Whether `options` change any terminal setting.
+pub fn any(options: &Options) -> bool {
+    first(options).is_some()
+}
+
+/// The first terminal option among `options`, to name in errors.
+pub fn first(options: &Options) -> Option<OptionId> {
+    options
+        .iter()
+        .map(|(id, _)| id)
+        .find(|id| is_terminal_option(*id))
+}
+
+fn is_terminal_option(id: OptionId) -> bool {
+    matches!(id, OptionId::Raw | OptionId::Rawer | OptionId::Sane)
+        || FLAGS.iter().any(|(flag_id, _)| *flag_id == id)
+}
+
+/// `settings` changed by `options`, in the order they were given.
+fn change(settings: &mut Termios, options: &Options) {
+    for (id, value) in options.iter() {
+        let on = matches!(value, Value::Bool(true));
+        match id {
+            OptionId::Raw if on => make_raw(settings),
+            OptionId::Rawer if on => termios::cfmakeraw(settings),
+            OptionId::Sane if on => make_sane(settings),
+            _ => {
+                if let Some((_, flag)) = FLAGS.iter().find(|(flag_id, _)| *flag_id == id) {
+                    match *flag {
+                        Flag::Input(f) => settings.input_flags.set(f, on),
+                        Flag::Output(f) => settings.output_flags.set(f, on),
+                        Flag::Local(f) => settings.local_flags.set(f, on),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// socat's `raw`: no line editing, signals or translation, but echo left as it was (hence
+/// the usual `raw,echo=0`).
+fn make_raw(settings: &mut Termios) {
+    settings.input_flags.remove(
+        InputFlags::IGNBRK
+            | InputFlags::BRKINT
+            | InputFlags::PARMRK
+            | InputFlags::ISTRIP
+            | InputFlags::INLCR
+            | InputFlags::IGNCR
+            | InputFlags::ICRNL
+            | InputFlags::IXON
+            | InputFlags::IXOFF
+            | InputFlags::IXANY
+            | InputFlags::IMAXBEL,
+    );
+    settings.output_flags.remove(OutputFlags::OPOST);
+    settings
+        .local_flags
+        .remove(LocalFlags::ISIG | LocalFlags::ICANON);
+    settings.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
+    settings.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
+}
+
+/// `stty sane`'s flags: line editing, signals, echo, NL to CR NL on output.
+fn make_sane(settings: &mut Termios) {
+    settings
+        .input_flags
+        .insert(InputFlags::BRKINT | InputFlags::ICRNL | InputFlags::IMAXBEL | InputFlags::IXON);
+    settings.input_flags.remove(
+        InputFlags::IGNBRK
+            | InputFlags::INLCR
+            | InputFlags::IGNCR
+            | InputFlags::IXOFF
+            | InputFlags::IXANY,
+    );
+    settings
+        .output_flags
+        .insert(OutputFlags::OPOST | OutputFlags::ONLCR);
+    settings
+        .output_flags
+        .remove(OutputFlags::OCRNL | OutputFlags::ONOCR | OutputFlags::ONLRET);
+    settings.local_flags.insert(
+        LocalFlags::ISIG
+            | LocalFlags::ICANON
+            | LocalFlags::IEXTEN
+            | LocalFlags::ECHO
+            | LocalFlags::ECHOE
+            | LocalFlags::ECHOK
+            | LocalFlags::ECHOCTL
+            | LocalFlags::ECHOKE,
+    );
+    settings
+        .local_flags
+        .remove(LocalFlags::ECHONL | LocalFlags::NOFLSH | LocalFlags::TOSTOP);
+}
+
+/// Applies `options`' terminal settings to `terminal` (`what` names it in errors), returning
+/// the settings it had before.
+pub fn apply(
+    terminal: BorrowedFd<'_>,
+    options: &Options,
+    what: &str,
+) -> Result<Termios, OpenError> {
+    let before = termios::tcgetattr(terminal).map_err(|e| not_a_terminal(e, options, what))?;
+    if !any(options) {
+        return Ok(before);
+    }
+    let mut settings = before.clone();
+    change(&mut settings, options);
+    termios::tcsetattr(terminal, SetArg::TCSANOW, &settings).map_err(|e| OpenError::Io {
+        action: format!("setting the terminal options of {what}"),
+        source: e.into(),
+    })?;
+    Ok(before)
+}
+
+fn not_a_terminal(e: nix::errno::Errno, options: &Options, what: &str) -> OpenError {
+    let named = first(options).map_or("a terminal option", |id| id.def().name);
+    if e == nix::errno::Errno::ENOTTY {
+        OpenError::Refused(format!(
+            "{named}: {what} is not a terminal (terminal options need a tty or pty)"
+        ))
+    } else {
+        OpenError::Io {
+            action: format!("reading the terminal settings of {what}"),
+            source: e.into(),
+        }
+    }
+}
+
+/// A terminal's settings as socketry found them, put back when this is dropped.
+#[derive(Debug)]
+pub struct Restore {
+    terminal: OwnedFd,
+    settings: Termios,
+}
+
+impl Restore {
+    /// Applies `options` to `terminal` (a descriptor of a terminal socketry did not create,
+    /// such as its standard input) and remembers how to undo it.
+    pub fn apply(terminal: OwnedFd, options: &Options, what: &str) -> Result<Restore, OpenError> {
+        let settings = apply(terminal.as_fd(), options, what)?;
+        Ok(Restore { terminal, settings })
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(self.terminal.as_fd(), SetArg::TCSADRAIN, &self.settings);
+    }
+}
+
+/// The end-of-file character a terminal in canonical mode turns into EOF for its reader, or
+/// `None` when the terminal is raw (there is no way to say EOF then but to hang up).
+pub fn eof_character(terminal: BorrowedFd<'_>) -> Option<u8> {
+    let settings = termios::tcgetattr(terminal).ok()?;
+    settings
+        .local_flags
+        .contains(LocalFlags::ICANON)
+        .then(|| settings.control_chars[SpecialCharacterIndices::VEOF as usize])
+        .filter(|c| *c != 0)
+}
