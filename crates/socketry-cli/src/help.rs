@@ -44,6 +44,8 @@ pub fn version() -> String {
         "FILE",
         "GOPEN",
         "CREAT",
+        "PTY",
+        "TERMIOS",
         "HELP",
         "STATS",
     ] {
@@ -69,6 +71,8 @@ fn group_names(groups: Groups) -> String {
         (Groups::EXEC, "EXEC"),
         (Groups::FILE, "FILE"),
         (Groups::OPEN, "OPEN"),
+        (Groups::TERMINAL, "TERMINAL"),
+        (Groups::PTY, "PTY"),
     ];
     named
         .iter()
