@@ -339,7 +339,7 @@ fn pf_ip6_and_the_family_flags_choose_what_tcp_listen_binds() {
 
 #[test]
 fn sourceport_and_bind_choose_the_local_port_of_a_connection() {
-    for option in ["sourceport=", "bind=127.0.0.1:"] {
+    for option in ["sourceport=", "bind=127.0.0.1:", "bind=localhost:"] {
         let (listener, port) = listen_on_loopback();
         let source = free_port();
         let peer = thread::spawn(move || {
@@ -355,6 +355,25 @@ fn sourceport_and_bind_choose_the_local_port_of_a_connection() {
         assert_eq!(from, SocketAddr::from(([127, 0, 0, 1], source)), "{option}");
         assert_eq!(got, b"from a chosen port");
     }
+}
+
+#[test]
+fn bind_resolves_a_local_host_name() {
+    let mut relay = Proc::spawn(&["-d", "TCP-LISTEN:0,bind=localhost", "-"]);
+    let line = relay.wait_log("listening on");
+    assert!(
+        line.ends_with(&format!("127.0.0.1:{}", relay.listening_port())),
+        "{line}"
+    );
+    relay.terminate();
+
+    let out = run(&["-", "TCP-LISTEN:0,bind=no-such-host.invalid"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert!(
+        out.errors()[0].contains("resolving \"no-such-host.invalid\""),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

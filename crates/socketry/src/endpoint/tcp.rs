@@ -85,9 +85,12 @@ pub(crate) fn source_address(
     let ip = match host {
         Some(Host::Ip(ip)) => ip,
         Some(Host::Name(name)) => {
-            return Err(OpenError::Refused(format!(
-                "bind address \"{name}\" must be a numeric IP address"
-            )))
+            let family = if peer.is_ipv4() {
+                Family::V4
+            } else {
+                Family::V6
+            };
+            resolve_bind_name(&name, family)?
         }
         None if peer.is_ipv4() => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -224,14 +227,40 @@ pub(crate) fn listen_address(
         Some(BindAddr::Ip {
             host: Some(Host::Name(name)),
             ..
-        }) => {
-            return Err(OpenError::Refused(format!(
-                "bind address \"{name}\" must be a numeric IP address"
-            )))
-        }
+        }) => resolve_bind_name(name, family)?,
         _ => any,
     };
     Ok(SocketAddr::new(ip, local.port))
+}
+
+/// The first address of `family` (IPv4 for `Any`) that a `bind=` host name resolves to. Names
+/// in `bind=` are local ones (`localhost`, this host's name), answered from /etc/hosts.
+fn resolve_bind_name(name: &str, family: Family) -> Result<IpAddr, OpenError> {
+    use std::net::ToSocketAddrs;
+    let resolved = (name, 0)
+        .to_socket_addrs()
+        .map_err(|e| OpenError::Resolve {
+            host: name.to_owned(),
+            reason: resolver_text(&e),
+        })?;
+    let wanted = |ip: &IpAddr| match family {
+        Family::V6 => ip.is_ipv6(),
+        _ => ip.is_ipv4(),
+    };
+    resolved
+        .map(|a| a.ip())
+        .find(wanted)
+        .ok_or_else(|| OpenError::Resolve {
+            host: name.to_owned(),
+            reason: format!("no {} address for a bind", family_name(family)),
+        })
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V6 => "IPv6",
+        _ => "IPv4",
+    }
 }
 
 /// Binds and listens on `local`.
