@@ -208,6 +208,97 @@ fn lock_waits_for_the_holder_to_let_go() {
 }
 
 #[test]
+fn setlk_fails_on_a_record_lock_and_setlkw_waits_for_it() {
+    let dir = tempdir();
+    let file = dir.path().join("records");
+    std::fs::write(&file, "").unwrap();
+    // fcntl locks belong to a process: hold one in a child that waits on its stdin.
+    let mut child = std::process::Command::new(common::bin())
+        .args(["-u", "STDIN", &path_arg("OPEN", &file, ",wronly,setlkw")])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the child holds the lock: setlk from here then fails.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let out = run(
+            &["-u", "-", &path_arg("OPEN", &file, ",wronly,setlk")],
+            b"x",
+        );
+        if out.code() == Some(1) {
+            assert_eq!(
+                out.errors(),
+                [format!(
+                    "OPEN:{},wronly,setlk: setlk: OPEN {} is locked by another process",
+                    file.display(),
+                    file.display()
+                )]
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", out.stderr);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut waiting = Proc::spawn(&[
+        "-d",
+        "-u",
+        "-",
+        &path_arg("OPEN", &file, ",wronly,append,setlkw"),
+    ]);
+    waiting.wait_log("is locked by another process: waiting (setlkw)");
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    waiting.send_and_close(b"after the holder\n");
+    let out = waiting.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .ends_with("after the holder\n"));
+}
+
+#[test]
+fn ftruncate_and_readbytes_cut_a_file_and_a_read() {
+    let dir = tempdir();
+    let file = dir.path().join("f");
+    std::fs::write(&file, "0123456789").unwrap();
+    let out = run(
+        &[
+            "-u",
+            &path_arg("OPEN", &file, ",rdonly,readbytes=4"),
+            "STDOUT",
+        ],
+        b"",
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"0123");
+    let out = run(
+        &[
+            "-u",
+            "-",
+            &path_arg("OPEN", &file, ",wronly,ftruncate=6,append"),
+        ],
+        b"ab",
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(std::fs::read(&file).unwrap(), b"012345ab");
+    // append with an explicit trunc: emptied first, then appended to.
+    let out = run(
+        &["-u", "-", &path_arg("OPEN", &file, ",append,o-trunc")],
+        b"new",
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(std::fs::read(&file).unwrap(), b"new");
+    let out = run(&["-u", "UDP-RECV:0,readbytes=4", "STDOUT"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert!(
+        out.stderr.contains("readbytes applies to byte streams"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn nonblock_opens_a_named_pipe_before_it_has_a_writer() {
     let dir = tempdir();
     let fifo = dir.path().join("fifo");

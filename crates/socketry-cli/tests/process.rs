@@ -205,6 +205,22 @@ fn the_child_learns_the_first_connections_addresses_from_its_environment() {
 }
 
 #[test]
+fn ipv6_addresses_reach_the_child_in_socats_form_and_in_the_usual_form() {
+    let mut relay = Proc::spawn(&[
+        "-d",
+        "TCP6-LISTEN:0,bind=[::1]",
+        "SYSTEM:'echo $SOCAT_PEERADDR $SOCKETRY_PEERADDR'",
+    ]);
+    let port = relay.listening_port();
+    let mut peer = TcpStream::connect(("::1", port)).unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
+    let mut got = String::new();
+    peer.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "[0000:0000:0000:0000:0000:0000:0000:0001] ::1\n");
+    assert_eq!(relay.finish().code(), Some(0));
+}
+
+#[test]
 fn a_reader_that_stops_ends_the_relay_promptly() {
     let mut head = Command::new("head")
         .arg("-1")

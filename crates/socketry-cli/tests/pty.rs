@@ -84,6 +84,7 @@ fn terminal_options_reach_the_programs_terminal() {
     assert_eq!(flags(",raw"), [true, false, false, false, false]);
     assert_eq!(flags(",raw,echo=0"), [false; 5]);
     assert_eq!(flags(",rawer"), [false; 5]);
+    assert_eq!(flags(",cfmakeraw"), [false; 5]);
     // Options apply in order: sane after rawer restores the usual settings.
     assert_eq!(flags(",rawer,sane"), [true; 5]);
     assert_eq!(flags(",icanon=0,isig=0"), [true, false, false, true, true]);
@@ -226,4 +227,13 @@ fn dual_programs_keep_the_standard_streams_they_do_not_use() {
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout_text(), "0000000   d   a   t   a  \\n\n0000005\n");
+}
+
+#[test]
+fn a_program_read_from_on_a_pty_keeps_socketrys_standard_input() {
+    // The program's output is the pty; its input is socketry's own stdin, which socketry
+    // leaves alone (blocking, unread) because it only writes to standard output.
+    let out = run(&["-t", "5", "EXEC:cat,pty,raw!!-", "PIPE"], b"inherited\n");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "inherited\n");
 }

@@ -219,24 +219,21 @@ pub fn open(
         command.arg0(name);
     }
     if let Some(addresses) = context.first_addresses {
-        for prefix in ["SOCAT", "SOCKETRY"] {
-            command
-                .env(
-                    format!("{prefix}_PEERADDR"),
-                    addresses.peer.ip().to_string(),
-                )
-                .env(
-                    format!("{prefix}_PEERPORT"),
-                    addresses.peer.port().to_string(),
-                )
-                .env(
-                    format!("{prefix}_SOCKADDR"),
-                    addresses.local.ip().to_string(),
-                )
-                .env(
-                    format!("{prefix}_SOCKPORT"),
-                    addresses.local.port().to_string(),
-                );
+        let ports = [
+            ("PEERPORT", addresses.peer.port()),
+            ("SOCKPORT", addresses.local.port()),
+        ];
+        let ips = [
+            ("PEERADDR", addresses.peer.ip()),
+            ("SOCKADDR", addresses.local.ip()),
+        ];
+        for (name, port) in ports {
+            command.env(format!("SOCAT_{name}"), port.to_string());
+            command.env(format!("SOCKETRY_{name}"), port.to_string());
+        }
+        for (name, ip) in ips {
+            command.env(format!("SOCAT_{name}"), socat_ip_text(ip));
+            command.env(format!("SOCKETRY_{name}"), ip.to_string());
         }
     }
     for (name, value) in options.assignments() {
@@ -373,6 +370,18 @@ pub fn open(
         on_terminal: with_pty,
     });
     Ok(connection)
+}
+
+/// An address as socat writes it into a program's environment: IPv6 in brackets with every
+/// group written out (`[0000:...:0001]`), so that scripts written for socat keep working.
+fn socat_ip_text(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let groups: Vec<String> = v6.segments().iter().map(|g| format!("{g:04x}")).collect();
+            format!("[{}]", groups.join(":"))
+        }
+    }
 }
 
 /// The reading half of the socket pair: a program that exits with data it has not read

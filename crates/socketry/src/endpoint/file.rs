@@ -4,13 +4,15 @@
 //! says otherwise; `CREATE` creates or truncates a file for writing; `GOPEN` connects to a
 //! Unix socket at the path, or else opens the file, creating it if missing and appending to
 //! it, as socat does. A regular file is read and written on tokio's blocking pool (see
-//! [`FdStream`]); a device or named pipe is polled. `lock` waits for an exclusive `flock`,
-//! `seek` starts at an offset, and `user`, `group` and `mode` are applied to the open file.
+//! [`FdStream`]); a device or named pipe is polled. `lock` waits for an exclusive `flock`
+//! (`flock-*` and `setlk*` take the other flock and fcntl locks), `seek` starts at an offset,
+//! `ftruncate` cuts the file, and `user`, `group` and `mode` are applied to the open file.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{FlockArg, OFlag};
+use nix::fcntl::{FcntlArg, FlockArg, OFlag};
+use nix::libc;
 use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
@@ -76,8 +78,8 @@ pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened
             flags.set(flag, on);
         }
     }
-    // Appending and truncating contradict each other; append wins, as with socat's CREATE.
-    if flags.contains(OFlag::O_APPEND) {
+    // CREATE truncates unless told to append; an explicit trunc still truncates first.
+    if flags.contains(OFlag::O_APPEND) && !options.has(OptionId::Trunc) {
         flags.remove(OFlag::O_TRUNC);
     }
     let description = format!("{name} {}", path.display());
@@ -172,19 +174,15 @@ fn open_blocking(
         nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
             .map_err(io("changing the mode of"))?;
     }
-    if options.flag(OptionId::Lock, false) {
-        #[allow(deprecated)] // nix 0.29's Flock type owns the file; we keep ours.
-        let locked = nix::fcntl::flock(fd.as_raw_fd(), FlockArg::LockExclusiveNonblock);
-        match locked {
-            Ok(()) => {}
-            Err(nix::errno::Errno::EWOULDBLOCK) => {
-                tracing::info!("{description} is locked by another process: waiting");
-                #[allow(deprecated)]
-                nix::fcntl::flock(fd.as_raw_fd(), FlockArg::LockExclusive)
-                    .map_err(io("locking"))?;
-            }
-            Err(e) => return Err(io("locking")(e)),
+    for (id, lock) in LOCKS {
+        if options.flag(*id, false) {
+            take_lock(fd.as_fd(), *lock, id.def().name, description)?;
         }
+    }
+    if let Some(length) = options.count(OptionId::Ftruncate) {
+        let length = i64::try_from(length)
+            .map_err(|_| OpenError::Refused(format!("ftruncate={length} is too large")))?;
+        nix::unistd::ftruncate(&fd, length).map_err(io("truncating"))?;
     }
     if let Some(offset) = options.count(OptionId::Seek) {
         let offset = i64::try_from(offset)
@@ -193,6 +191,132 @@ fn open_blocking(
             .map_err(io("seeking in"))?;
     }
     Ok(fd)
+}
+
+/// A lock taken on a file once it is open.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    /// flock(2), shared or exclusive; `wait` for a holder to let go, or fail at once.
+    Flock { exclusive: bool, wait: bool },
+    /// An fcntl(2) record lock on the whole file, for writing or reading.
+    Record { write: bool, wait: bool },
+}
+
+const LOCKS: &[(OptionId, Lock)] = &[
+    (
+        OptionId::Lock,
+        Lock::Flock {
+            exclusive: true,
+            wait: true,
+        },
+    ),
+    (
+        OptionId::FlockExNb,
+        Lock::Flock {
+            exclusive: true,
+            wait: false,
+        },
+    ),
+    (
+        OptionId::FlockSh,
+        Lock::Flock {
+            exclusive: false,
+            wait: true,
+        },
+    ),
+    (
+        OptionId::FlockShNb,
+        Lock::Flock {
+            exclusive: false,
+            wait: false,
+        },
+    ),
+    (
+        OptionId::SetLk,
+        Lock::Record {
+            write: true,
+            wait: false,
+        },
+    ),
+    (
+        OptionId::SetLkw,
+        Lock::Record {
+            write: true,
+            wait: true,
+        },
+    ),
+    (
+        OptionId::SetLkRd,
+        Lock::Record {
+            write: false,
+            wait: false,
+        },
+    ),
+    (
+        OptionId::SetLkwRd,
+        Lock::Record {
+            write: false,
+            wait: true,
+        },
+    ),
+];
+
+/// Takes `lock` on `fd`. A lock that would wait is logged first; one that must not wait
+/// fails, naming the option.
+fn take_lock(
+    fd: BorrowedFd<'_>,
+    lock: Lock,
+    option: &str,
+    description: &str,
+) -> Result<(), OpenError> {
+    use nix::errno::Errno;
+    let attempt = |wait: bool| -> Result<(), Errno> {
+        match lock {
+            Lock::Flock { exclusive, .. } => {
+                let arg = match (exclusive, wait) {
+                    (true, true) => FlockArg::LockExclusive,
+                    (true, false) => FlockArg::LockExclusiveNonblock,
+                    (false, true) => FlockArg::LockShared,
+                    (false, false) => FlockArg::LockSharedNonblock,
+                };
+                #[allow(deprecated)] // nix 0.29's Flock type owns the file; we keep ours.
+                nix::fcntl::flock(fd.as_raw_fd(), arg)
+            }
+            Lock::Record { write, .. } => {
+                let whole_file = libc::flock {
+                    l_type: if write { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short,
+                    l_whence: libc::SEEK_SET as libc::c_short,
+                    l_start: 0,
+                    l_len: 0,
+                    l_pid: 0,
+                };
+                let arg = if wait {
+                    FcntlArg::F_SETLKW(&whole_file)
+                } else {
+                    FcntlArg::F_SETLK(&whole_file)
+                };
+                nix::fcntl::fcntl(fd.as_raw_fd(), arg).map(drop)
+            }
+        }
+    };
+    let wait = match lock {
+        Lock::Flock { wait, .. } | Lock::Record { wait, .. } => wait,
+    };
+    let failed = |e: Errno| OpenError::Io {
+        action: format!("{option}: locking {description}"),
+        source: e.into(),
+    };
+    match attempt(false) {
+        Ok(()) => Ok(()),
+        Err(Errno::EWOULDBLOCK | Errno::EACCES) if wait => {
+            tracing::info!("{description} is locked by another process: waiting ({option})");
+            attempt(true).map_err(failed)
+        }
+        Err(Errno::EWOULDBLOCK | Errno::EACCES) => Err(OpenError::Refused(format!(
+            "{option}: {description} is locked by another process"
+        ))),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 fn lookup_user(user: &str) -> Result<nix::unistd::Uid, OpenError> {

@@ -270,13 +270,18 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
 async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     let options = &spec.options;
     let opened = match &spec.kind {
-        Kind::Stdio => Opened::Connection(stdio_connection(Some(0), Some(1), "STDIO", options)?),
+        Kind::Stdio => Opened::Connection(stdio_connection(
+            context.access.reads().then_some(0),
+            context.access.writes().then_some(1),
+            "STDIO",
+            options,
+        )?),
         Kind::Stdin => Opened::Connection(stdio_connection(Some(0), None, "STDIN", options)?),
         Kind::Stdout => Opened::Connection(stdio_connection(None, Some(1), "STDOUT", options)?),
         Kind::Stderr => Opened::Connection(stdio_connection(None, Some(2), "STDERR", options)?),
         Kind::Fd(n) => Opened::Connection(stdio_connection(
-            Some(*n),
-            Some(*n),
+            context.access.reads().then_some(*n),
+            context.access.writes().then_some(*n),
             &format!("FD:{n}"),
             options,
         )?),
@@ -307,9 +312,29 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
         }
     };
     Ok(match opened {
-        Opened::Connection(c) => Opened::Connection(c.with_data_options(spec)),
+        Opened::Connection(mut c) => {
+            if let Some(limit) = options.count(OptionId::ReadBytes) {
+                c.reader = c
+                    .reader
+                    .take()
+                    .map(|r| limit_reading(r, limit))
+                    .transpose()?;
+            }
+            Opened::Connection(c.with_data_options(spec))
+        }
         Opened::Listener(l) => Opened::Listener(l.with_data_options(DataOptions::from_spec(spec))),
     })
+}
+
+/// `readbytes=N`: the reader ends after N bytes.
+fn limit_reading(reader: Reader, limit: u64) -> Result<Reader, OpenError> {
+    use tokio::io::AsyncReadExt;
+    match reader {
+        Reader::Bytes(stream) => Ok(Reader::Bytes(Box::new(stream.take(limit)))),
+        Reader::Messages(_) => Err(OpenError::Refused(
+            "readbytes applies to byte streams; this address carries messages".to_owned(),
+        )),
+    }
 }
 
 /// Opens an address as one connection: a listener accepts its first peer, and a dual address

@@ -13,7 +13,7 @@ use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
 use super::{Access, Connection, OpenError};
-use crate::address::Options;
+use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::sys;
 
@@ -76,6 +76,11 @@ async fn open_named(
             .map(sys::fd::own)
             .map_err(failed)
     };
+    if access == Access::Write && options.flag(OptionId::Nonblock, false) {
+        // nonblock: no reader yet is an error (ENXIO) rather than a wait.
+        let write_end = open(OFlag::O_WRONLY | OFlag::O_NONBLOCK)?;
+        return Ok((None, Some(write_end)));
+    }
     if access == Access::Write {
         // Opening only for writing blocks until a reader comes, as with a shell's `>`.
         let owned = path.to_owned();

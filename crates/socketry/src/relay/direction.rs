@@ -11,7 +11,7 @@ use super::{Activity, RelayError};
 use crate::channel::{Reader, Writer, MIN_MESSAGE_BUFFER};
 
 /// How often a reader with `ignoreeof` is read again after EOF.
-const IGNORE_EOF_POLL: Duration = Duration::from_millis(250);
+const IGNORE_EOF_POLL: Duration = Duration::from_millis(50);
 
 /// Which way data moves, from the first address's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
