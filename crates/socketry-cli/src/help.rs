@@ -48,6 +48,8 @@ pub fn version() -> String {
         "TERMIOS",
         "HELP",
         "STATS",
+        "POSIXMQ",
+        "TUN",
     ] {
         let _ = writeln!(text, "  #define WITH_{feature} 1");
     }
@@ -73,6 +75,10 @@ fn group_names(groups: Groups) -> String {
         (Groups::OPEN, "OPEN"),
         (Groups::TERMINAL, "TERMINAL"),
         (Groups::PTY, "PTY"),
+        (Groups::POSIXMQ, "POSIXMQ"),
+        (Groups::POSIXMQ_SEND, "POSIXMQ_SEND"),
+        (Groups::TUN, "TUN"),
+        (Groups::STREAM, "STREAM"),
     ];
     named
         .iter()
