@@ -2,7 +2,8 @@
 //!
 //! A **byte stream** (TCP, Unix stream, standard streams, inherited descriptors) has no
 //! boundaries: a read returns whatever is available, and EOF is the end. A **message channel**
-//! (UDP, Unix datagram, seqpacket) moves whole messages whose boundaries are kept.
+//! (UDP, Unix datagram, seqpacket, POSIX message queues, TUN/TAP packets) moves whole messages
+//! whose boundaries are kept.
 //!
 //! The relay moves data in *units*: [`Reader::read_unit`] returns what one read gave, and
 //! [`Writer::write_unit`] writes it. The conversion between the two models happens there and
