@@ -66,11 +66,12 @@ pub fn allocate(options: &Options) -> Result<Pair, OpenError> {
 /// Opens the PTY address.
 pub async fn open(options: &Options) -> Result<Connection, OpenError> {
     let pair = allocate(options)?;
-    tracing::info!("PTY is {}", pair.name.display());
     let link = options
         .text(OptionId::Link)
         .map(|path| Link::create(&pair.name, Path::new(path)))
         .transpose()?;
+    // Announced once the link exists, so that whoever waits for this line can use either.
+    tracing::info!("PTY is {}", pair.name.display());
     let description = format!("PTY {}", pair.name.display());
     let slave = if options.flag(OptionId::WaitSlave, false) {
         drop(pair.slave);
