@@ -41,6 +41,7 @@ pub fn version() -> String {
         "PIPE",
         "EXEC",
         "SYSTEM",
+        "SHELL",
         "FILE",
         "GOPEN",
         "CREAT",
@@ -48,6 +49,8 @@ pub fn version() -> String {
         "TERMIOS",
         "HELP",
         "STATS",
+        "POSIXMQ",
+        "TUN",
     ] {
         let _ = writeln!(text, "  #define WITH_{feature} 1");
     }
@@ -73,6 +76,10 @@ fn group_names(groups: Groups) -> String {
         (Groups::OPEN, "OPEN"),
         (Groups::TERMINAL, "TERMINAL"),
         (Groups::PTY, "PTY"),
+        (Groups::POSIXMQ, "POSIXMQ"),
+        (Groups::POSIXMQ_SEND, "POSIXMQ_SEND"),
+        (Groups::TUN, "TUN"),
+        (Groups::STREAM, "STREAM"),
     ];
     named
         .iter()
@@ -143,6 +150,11 @@ pub fn help(level: usize) -> String {
             }
         }
     }
-    text.push_str("\ndatagram endpoints relayed to streams: each datagram's bytes are written in order;\neach stream read becomes one datagram (at most one buffer, 64 KiB or more).\n");
+    text.push_str(
+        "\nmessage endpoints (datagrams, seqpacket, POSIX message queues, TUN packets) relayed to\n\
+         streams: each message's bytes are written in order; each stream read becomes one message\n\
+         (at most one buffer, 64 KiB or more, and no more than the destination takes). To keep\n\
+         messages whole across a stream, give both of its ends length-prefix=2 (or 4).\n",
+    );
     text
 }

@@ -21,7 +21,8 @@
 //! - [`channel`]: the two data models, byte streams and message channels, and the only place
 //!   where one is converted to the other.
 //! - [`endpoint`]: opening each family of endpoint (standard streams, TCP, UDP, Unix domain,
-//!   socket pairs, pipes, programs) into a [`Connection`], or a [`Listener`] that yields them.
+//!   socket pairs, pipes, programs, files, POSIX message queues, TUN/TAP interfaces) into a
+//!   [`Connection`], or a [`Listener`] that yields them.
 //!   A program's child [`endpoint::Process`] rides on its connection and is reaped by
 //!   [`relay::serve`] when the relay is over.
 //! - [`relay`]: the engine that moves data between two connections, and

@@ -19,8 +19,8 @@ pub use error::{ParseError, ParseErrorKind};
 pub use options::{BindAddr, IpRange, OptionId, Options, Value};
 pub use table::AddressType;
 pub use types::{
-    join_command_line, split_command_line, Family, Host, Kind, Local, Remote, UnixName, UnixRole,
-    UNIX_PATH_MAX,
+    join_command_line, split_command_line, Family, Host, InterfaceAddr, Kind, Local, MqRole,
+    QueueName, Remote, UnixName, UnixRole, MQ_NAME_MAX, UNIX_PATH_MAX,
 };
 
 use lexer::Piece;
@@ -324,6 +324,29 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Create => Kind::Create(PathBuf::from(text(0))),
         Tag::Gopen => Kind::Gopen(PathBuf::from(text(0))),
         Tag::Shell => Kind::Shell(text(0).to_owned()),
+        Tag::PosixMq(role) => match QueueName::parse(text(0)) {
+            Some(name) => Kind::PosixMq(role, name),
+            None => {
+                return Err(ParseErrorKind::InvalidParameter {
+                    what: "message queue name",
+                    text: text(0).to_owned(),
+                    expected: "/name: a slash, then 1 to 255 bytes with no other slash",
+                })
+            }
+        },
+        Tag::Tun => match params.first() {
+            None => Kind::Tun(None),
+            Some(param) => match InterfaceAddr::parse(&param.text) {
+                Some(addr) => Kind::Tun(Some(addr)),
+                None => {
+                    return Err(ParseErrorKind::InvalidParameter {
+                        what: "interface address",
+                        text: param.text.clone(),
+                        expected: "an IPv4 address and prefix length such as 10.0.0.1/24",
+                    })
+                }
+            },
+        },
     })
 }
 

@@ -49,6 +49,14 @@ impl Groups {
     pub const TERMINAL: Groups = Groups(1 << 15);
     /// Pseudo-terminals that socketry allocates (PTY).
     pub const PTY: Groups = Groups(1 << 16);
+    /// POSIX message queues: how the queue is opened, created and removed.
+    pub const POSIXMQ: Groups = Groups(1 << 17);
+    /// POSIX message queue addresses that send (the priority of what they send).
+    pub const POSIXMQ_SEND: Groups = Groups(1 << 18);
+    /// TUN/TAP network interfaces.
+    pub const TUN: Groups = Groups(1 << 19);
+    /// Addresses that are, or can be, byte streams (which `length-prefix` frames).
+    pub const STREAM: Groups = Groups(1 << 20);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
@@ -157,6 +165,25 @@ pub enum OptionId {
     Onlcr,
     Ocrnl,
     Onlret,
+    MqPriority,
+    MqFlush,
+    MqMaxMsg,
+    MqMsgSize,
+    TunDevice,
+    TunName,
+    TunType,
+    NoPi,
+    Mtu,
+    IffUp,
+    IffNoArp,
+    IffPromisc,
+    IffAllMulti,
+    IffMulticast,
+    IffDebug,
+    IffNoTrailers,
+    IffPortSel,
+    IffAutoMedia,
+    LengthPrefix,
 }
 
 /// The kind of value an option takes.
@@ -188,6 +215,12 @@ pub enum ValueKind {
     Assignment,
     /// A file descriptor number 0-65535.
     Descriptor,
+    /// A POSIX message priority, 0 to 32767 (Linux's `MQ_PRIO_MAX` - 1).
+    Priority,
+    /// `tun` or `tap`.
+    TunType,
+    /// The width of a length prefix in bytes: 2 or 4.
+    PrefixWidth,
 }
 
 impl ValueKind {
@@ -207,6 +240,9 @@ impl ValueKind {
             ValueKind::Text => "text",
             ValueKind::Assignment => "NAME=VALUE",
             ValueKind::Descriptor => "a file descriptor number from 0 to 65535",
+            ValueKind::Priority => "a priority from 0 to 32767",
+            ValueKind::TunType => "tun or tap",
+            ValueKind::PrefixWidth => "2 or 4 (bytes of big-endian length before each message)",
         }
     }
 }
@@ -225,7 +261,7 @@ pub struct OptionDef {
 /// The option table: it drives option parsing, `-hh` help and error messages.
 pub static OPTIONS: &[OptionDef] = &[
     OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD, kind: ValueKind::Bool,
-        help: "serve every peer concurrently instead of only the first" },
+        help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first" },
     OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count,
         help: "with fork: at most this many peers served at once; others wait" },
     OptionDef { id: OptionId::ReuseAddr, name: "reuseaddr", aliases: &["so-reuseaddr"], group: Groups::SOCKET, kind: ValueKind::Bool,
@@ -258,23 +294,23 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "set SO_SNDBUF" },
     OptionDef { id: OptionId::SockType, name: "socktype", aliases: &["so-type"], group: Groups::SOCKTYPE, kind: ValueKind::SockType,
         help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket" },
-    OptionDef { id: OptionId::UnlinkEarly, name: "unlink-early", aliases: &[], group: Groups::NAMED, kind: ValueKind::Bool,
-        help: "remove a socket file left at the path before binding (never a file that is not a socket)" },
-    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED, kind: ValueKind::Bool,
-        help: "remove the socket file on exit (default 1)" },
-    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE), kind: ValueKind::Mode,
-        help: "permissions of the socket file, named pipe or file" },
+    OptionDef { id: OptionId::UnlinkEarly, name: "unlink-early", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ), kind: ValueKind::Bool,
+        help: "remove a socket file left at the path before binding (never a file that is not a socket), or the message queue before opening it" },
+    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ), kind: ValueKind::Bool,
+        help: "remove the socket file (default 1) or the message queue (default 0) on exit" },
+    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::POSIXMQ), kind: ValueKind::Mode,
+        help: "permissions of the socket file, named pipe, file or new message queue" },
     OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
         help: "convert NL to CR NL when writing, CR NL to NL when reading" },
     OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
         help: "on EOF keep reading, like tail -f" },
     OptionDef { id: OptionId::IdleTimeout, name: "idle-timeout", aliases: &[], group: Groups::SESSION, kind: ValueKind::Seconds,
         help: "with fork: end a peer's session after this many idle seconds (default 60)" },
-    OptionDef { id: OptionId::Retry, name: "retry", aliases: &[], group: Groups::SOCKET, kind: ValueKind::Count,
+    OptionDef { id: OptionId::Retry, name: "retry", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Count,
         help: "if opening the address fails, try again this many times" },
-    OptionDef { id: OptionId::Interval, name: "interval", aliases: &[], group: Groups::SOCKET, kind: ValueKind::Seconds,
-        help: "with retry or forever: seconds between attempts (default 1)" },
-    OptionDef { id: OptionId::Forever, name: "forever", aliases: &[], group: Groups::SOCKET, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::Interval, name: "interval", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Seconds,
+        help: "with retry or forever: seconds between attempts; with POSIXMQ-SEND and fork: between sessions (default 1)" },
+    OptionDef { id: OptionId::Forever, name: "forever", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Bool,
         help: "if opening the address fails, try again until it works" },
     OptionDef { id: OptionId::Pipes, name: "pipes", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
         help: "talk to the program over two pipes instead of one socket pair" },
@@ -302,10 +338,10 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "open for writing only" },
     OptionDef { id: OptionId::ReadWrite, name: "rdwr", aliases: &["o-rdwr"], group: Groups::OPEN, kind: ValueKind::Bool,
         help: "open for reading and writing (the default)" },
-    OptionDef { id: OptionId::Creat, name: "creat", aliases: &["create", "o-creat", "o-create"], group: Groups::OPEN, kind: ValueKind::Bool,
-        help: "create the file if missing" },
-    OptionDef { id: OptionId::Excl, name: "excl", aliases: &["o-excl"], group: Groups::OPEN, kind: ValueKind::Bool,
-        help: "with creat: fail if the file exists" },
+    OptionDef { id: OptionId::Creat, name: "creat", aliases: &["create", "o-creat", "o-create"], group: Groups::OPEN.union(Groups::POSIXMQ), kind: ValueKind::Bool,
+        help: "create the file if missing (a message queue: by default; creat=0 requires it to exist)" },
+    OptionDef { id: OptionId::Excl, name: "excl", aliases: &["o-excl"], group: Groups::OPEN.union(Groups::POSIXMQ), kind: ValueKind::Bool,
+        help: "with creat: fail if the file or message queue exists" },
     OptionDef { id: OptionId::Append, name: "append", aliases: &["o-append"], group: Groups::FILE, kind: ValueKind::Bool,
         help: "write at the end of the file" },
     OptionDef { id: OptionId::Trunc, name: "trunc", aliases: &["o-trunc"], group: Groups::OPEN, kind: ValueKind::Bool,
@@ -388,6 +424,44 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "terminal: output: CR becomes NL" },
     OptionDef { id: OptionId::Onlret, name: "onlret", aliases: &[], group: Groups::TERMINAL, kind: ValueKind::Bool,
         help: "terminal: output: NL also returns the carriage" },
+    OptionDef { id: OptionId::MqPriority, name: "posixmq-priority", aliases: &["mq-prio"], group: Groups::POSIXMQ_SEND, kind: ValueKind::Priority,
+        help: "send messages with this priority (default 0); receivers get higher priorities first" },
+    OptionDef { id: OptionId::MqFlush, name: "posixmq-flush", aliases: &["mq-flush"], group: Groups::POSIXMQ, kind: ValueKind::Bool,
+        help: "drop the messages already in the queue before starting" },
+    OptionDef { id: OptionId::MqMaxMsg, name: "posixmq-maxmsg", aliases: &["mq-maxmsg"], group: Groups::POSIXMQ, kind: ValueKind::Count,
+        help: "when creating the queue: how many messages it holds (default: the system's)" },
+    OptionDef { id: OptionId::MqMsgSize, name: "posixmq-msgsize", aliases: &["mq-msgsize"], group: Groups::POSIXMQ, kind: ValueKind::Size,
+        help: "when creating the queue: the largest message it takes (default: the system's); larger messages are an error" },
+    OptionDef { id: OptionId::TunDevice, name: "tun-device", aliases: &[], group: Groups::TUN, kind: ValueKind::Text,
+        help: "the clone device to open (default /dev/net/tun)" },
+    OptionDef { id: OptionId::TunName, name: "tun-name", aliases: &[], group: Groups::TUN, kind: ValueKind::Text,
+        help: "the interface's name (default: the kernel picks tunN or tapN)" },
+    OptionDef { id: OptionId::TunType, name: "tun-type", aliases: &[], group: Groups::TUN, kind: ValueKind::TunType,
+        help: "tun (IP packets, the default) or tap (Ethernet frames)" },
+    OptionDef { id: OptionId::NoPi, name: "iff-no-pi", aliases: &["no-pi", "tun-no-pi"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "no 4-byte packet information header before each packet" },
+    OptionDef { id: OptionId::Mtu, name: "mtu", aliases: &["iff-mtu"], group: Groups::TUN, kind: ValueKind::Size,
+        help: "the interface's MTU" },
+    OptionDef { id: OptionId::IffUp, name: "iff-up", aliases: &["up"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "bring the interface up (without it, nothing is routed to it)" },
+    OptionDef { id: OptionId::IffNoArp, name: "iff-noarp", aliases: &["noarp"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set (=1) or clear (=0) the interface's NOARP flag" },
+    OptionDef { id: OptionId::IffPromisc, name: "iff-promisc", aliases: &["promisc"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's PROMISC flag" },
+    OptionDef { id: OptionId::IffAllMulti, name: "iff-allmulti", aliases: &["allmulti"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's ALLMULTI flag" },
+    OptionDef { id: OptionId::IffMulticast, name: "iff-multicast", aliases: &["multicast"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's MULTICAST flag" },
+    OptionDef { id: OptionId::IffDebug, name: "iff-debug", aliases: &[], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's DEBUG flag" },
+    OptionDef { id: OptionId::IffNoTrailers, name: "iff-notrailers", aliases: &["notrailers"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's NOTRAILERS flag" },
+    OptionDef { id: OptionId::IffPortSel, name: "iff-portsel", aliases: &["portsel"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's PORTSEL flag" },
+    OptionDef { id: OptionId::IffAutoMedia, name: "iff-automedia", aliases: &["automedia"], group: Groups::TUN, kind: ValueKind::Bool,
+        help: "set or clear the interface's AUTOMEDIA flag" },
+    OptionDef { id: OptionId::LengthPrefix, name: "length-prefix", aliases: &[], group: Groups::STREAM, kind: ValueKind::PrefixWidth,
+        help: "socketry's own: carry messages over this byte stream, each as its big-endian length in 2 or 4 bytes and then its bytes" },
 ];
 
 impl OptionId {
@@ -578,6 +652,19 @@ pub(crate) fn parse_value(
             .parse::<u16>()
             .map(|n| Value::Count(u64::from(n)))
             .map_err(|_| ()),
+        ValueKind::Priority => match text.parse::<u16>() {
+            Ok(p) if p < 32768 => Ok(Value::Count(u64::from(p))),
+            _ => Err(()),
+        },
+        ValueKind::TunType => match text.to_ascii_lowercase().as_str() {
+            kind @ ("tun" | "tap") => Ok(Value::Text(kind.to_owned())),
+            _ => Err(()),
+        },
+        ValueKind::PrefixWidth => match text {
+            "2" => Ok(Value::Count(2)),
+            "4" => Ok(Value::Count(4)),
+            _ => Err(()),
+        },
     }
 }
 

@@ -2,7 +2,7 @@
 //! It drives parsing, `-h` help, error messages and `Display`.
 
 use super::options::Groups;
-use super::types::{Family, Tag, UnixRole};
+use super::types::{Family, MqRole, Tag, UnixRole};
 
 /// One row of the address table.
 #[derive(Debug)]
@@ -33,13 +33,15 @@ impl AddressType {
     }
 }
 
-const STREAM_FD: Groups = Groups::ALL.union(Groups::TERMINAL);
+const STREAM_FD: Groups = Groups::ALL.union(Groups::STREAM).union(Groups::TERMINAL);
 const TCP_CONNECT: Groups = Groups::ALL
+    .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::IP)
     .union(Groups::TCP)
     .union(Groups::CONNECT);
 const TCP_LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::IP)
     .union(Groups::TCP)
@@ -53,10 +55,12 @@ const UDP_SERVER: Groups = UDP_PEER
     .union(Groups::SESSION);
 const UDP_RECV: Groups = UDP_PEER.union(Groups::RANGE);
 const UNIX_CONNECT: Groups = Groups::ALL
+    .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::SOCKTYPE)
     .union(Groups::CONNECT);
 const UNIX_LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::SOCKTYPE)
     .union(Groups::NAMED)
@@ -71,6 +75,7 @@ const UNIX_RECVFROM: Groups = Groups::ALL
 const UNIX_RECV: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::NAMED);
 // Abstract names have no file, so the file's options (mode, unlink-*) do not apply.
 const ABSTRACT_LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::SOCKTYPE)
     .union(Groups::LISTEN)
@@ -79,11 +84,19 @@ const ABSTRACT_RECVFROM: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::CHILD)
     .union(Groups::SESSION);
-const EXEC: Groups = Groups::ALL.union(Groups::EXEC).union(Groups::TERMINAL);
+const EXEC: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::EXEC)
+    .union(Groups::TERMINAL);
 const OPEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
     .union(Groups::FILE)
     .union(Groups::OPEN)
     .union(Groups::TERMINAL);
+const POSIXMQ_READ: Groups = Groups::ALL.union(Groups::POSIXMQ);
+const POSIXMQ_RECEIVE: Groups = POSIXMQ_READ.union(Groups::CHILD);
+const POSIXMQ_SEND: Groups = POSIXMQ_RECEIVE.union(Groups::POSIXMQ_SEND);
+const POSIXMQ_BIDIRECTIONAL: Groups = POSIXMQ_READ.union(Groups::POSIXMQ_SEND);
 const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET);
 
 macro_rules! row {
@@ -480,7 +493,7 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         aliases: &["FIFO", "ECHO"],
         params: &["path"],
         required: 0,
-        groups: Groups::ALL.union(Groups::NAMED_PIPE),
+        groups: Groups::ALL.union(Groups::STREAM).union(Groups::NAMED_PIPE),
         help: "an anonymous pipe: what is written is read back (with a path: a named pipe, created if missing)",
         tag: Tag::Pipe,
         family: Any,
@@ -489,7 +502,7 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         "SOCKETPAIR",
         [],
         [],
-        Groups::ALL.union(Groups::SOCKTYPE),
+        Groups::ALL.union(Groups::STREAM).union(Groups::SOCKTYPE),
         Tag::SocketPair,
         Any,
         "a connected socket pair: what is written is read back (datagrams by default)"
@@ -498,7 +511,10 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         "PTY",
         [],
         [],
-        Groups::ALL.union(Groups::TERMINAL).union(Groups::PTY),
+        Groups::ALL
+            .union(Groups::STREAM)
+            .union(Groups::TERMINAL)
+            .union(Groups::PTY),
         Tag::Pty,
         Any,
         "a new pseudo-terminal; another program opens its slave side (logged, or link=path)"
@@ -543,7 +559,7 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         "CREATE",
         ["CREAT"],
         ["filename"],
-        Groups::ALL.union(Groups::FILE),
+        Groups::ALL.union(Groups::STREAM).union(Groups::FILE),
         Tag::Create,
         Any,
         "a file created or truncated, write only"
@@ -557,19 +573,57 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         Any,
         "a file, created if missing and appended to, or a Unix socket connected to (also a bare path)"
     ),
+    row!(
+        "POSIXMQ-READ",
+        [],
+        ["mqueue"],
+        POSIXMQ_READ,
+        Tag::PosixMq(MqRole::Read),
+        Any,
+        "read every message of a POSIX message queue (/name, created if missing); never EOF"
+    ),
+    row!(
+        "POSIXMQ-RECEIVE",
+        ["POSIXMQ-RECV"],
+        ["mqueue"],
+        POSIXMQ_RECEIVE,
+        Tag::PosixMq(MqRole::Receive),
+        Any,
+        "receive one message, then EOF (with fork: a session per message)"
+    ),
+    row!(
+        "POSIXMQ-SEND",
+        ["POSIXMQ-WRITE"],
+        ["mqueue"],
+        POSIXMQ_SEND,
+        Tag::PosixMq(MqRole::Send),
+        Any,
+        "send each message to a POSIX message queue (with fork: a session every interval while it has room)"
+    ),
+    row!(
+        "POSIXMQ-BIDIRECTIONAL",
+        ["POSIXMQ"],
+        ["mqueue"],
+        POSIXMQ_BIDIRECTIONAL,
+        Tag::PosixMq(MqRole::Bidirectional),
+        Any,
+        "read and write one POSIX message queue: what is sent comes back"
+    ),
+    AddressType {
+        name: "TUN",
+        aliases: &[],
+        params: &["if-addr/bits"],
+        required: 0,
+        groups: Groups::ALL.union(Groups::TUN),
+        help: "a new TUN (or TAP) network interface: one packet (frame) per message, optionally given an IPv4 address",
+        tag: Tag::Tun,
+        family: Any,
+    },
 ];
 
 /// socat address types that socketry does not build yet; naming one is a clear error rather
 /// than "unknown".
-pub static LATER_TYPES: &[&str] = &[
-    "POSIXMQ-READ",
-    "POSIXMQ-RECEIVE",
-    "POSIXMQ-SEND",
-    "POSIXMQ-WRITE",
-    "POSIXMQ-BIDIRECTIONAL",
-    "TUN",
-    "ACCEPT-FD",
-];
+pub static LATER_TYPES: &[&str] = &["ACCEPT-FD"];
 
 /// Looks an address type up by name or alias, case-insensitively.
 pub fn lookup(name: &str) -> Option<&'static AddressType> {

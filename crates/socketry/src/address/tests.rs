@@ -17,6 +17,10 @@ fn kind_of(text: &str) -> Kind {
     spec(text).kind
 }
 
+fn mq(role: MqRole, name: &str) -> Kind {
+    Kind::PosixMq(role, QueueName::parse(name).unwrap())
+}
+
 fn remote(host: Host, port: u16, family: Family) -> Remote {
     Remote { host, port, family }
 }
@@ -157,6 +161,21 @@ fn parses_every_address_form() {
         ("GOPEN:'a:b'", Kind::Gopen(PathBuf::from("a:b"))),
         ("/tmp/file", Kind::Gopen(PathBuf::from("/tmp/file"))),
         ("./file", Kind::Gopen(PathBuf::from("./file"))),
+        ("POSIXMQ-READ:/q", mq(MqRole::Read, "/q")),
+        ("posixmq-recv:/q.1", mq(MqRole::Receive, "/q.1")),
+        ("POSIXMQ-RECEIVE:/q", mq(MqRole::Receive, "/q")),
+        ("POSIXMQ-WRITE:/q", mq(MqRole::Send, "/q")),
+        ("POSIXMQ-SEND:/q", mq(MqRole::Send, "/q")),
+        ("POSIXMQ:/q", mq(MqRole::Bidirectional, "/q")),
+        ("POSIXMQ-BIDIRECTIONAL:/q", mq(MqRole::Bidirectional, "/q")),
+        ("TUN", Kind::Tun(None)),
+        (
+            "TUN:10.9.8.7/24",
+            Kind::Tun(Some(InterfaceAddr {
+                addr: Ipv4Addr::new(10, 9, 8, 7),
+                prefix: 24,
+            })),
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(kind_of(text), want, "{text}");
@@ -182,6 +201,22 @@ fn parses_options_with_typed_values() {
         s.options.bind(),
         Some(&BindAddr::Unix(UnixName::Path(PathBuf::from("/tmp/y"))))
     );
+    let s = spec("POSIXMQ-SEND:/q,mq-prio=7,mq-maxmsg=3,mq-msgsize=0x100,o-creat=0,o-excl,perm=640,mq-flush,unlink-close");
+    assert_eq!(s.options.count(OptionId::MqPriority), Some(7));
+    assert_eq!(s.options.count(OptionId::MqMaxMsg), Some(3));
+    assert_eq!(s.options.count(OptionId::MqMsgSize), Some(256));
+    assert!(!s.options.flag(OptionId::Creat, true));
+    assert!(s.options.flag(OptionId::Excl, false));
+    assert_eq!(s.options.mode(), Some(0o640));
+    let s = spec("TUN:10.0.0.1/30,up,tun-type=TAP,no-pi,tun-name=t0,mtu=1400,noarp=0");
+    assert!(s.options.flag(OptionId::IffUp, false));
+    assert!(s.options.flag(OptionId::NoPi, false));
+    assert!(!s.options.flag(OptionId::IffNoArp, true));
+    assert_eq!(s.options.text(OptionId::TunType), Some("tap"));
+    assert_eq!(s.options.text(OptionId::TunName), Some("t0"));
+    assert_eq!(s.options.count(OptionId::Mtu), Some(1400));
+    let s = spec("TCP:h:1,length-prefix=4");
+    assert_eq!(s.options.count(OptionId::LengthPrefix), Some(4));
     let s = spec("TCP:localhost:80,bind=127.0.0.1:5555,SOURCEPORT=4,nodelay,pf=ip4");
     assert_eq!(s.options.port(OptionId::SourcePort), Some(4));
     assert_eq!(s.options.family(), Some(Family::V4));
@@ -266,6 +301,53 @@ fn rejects_bad_input_with_the_offending_text() {
         ("TCP:h:1,pipes", "option \"pipes\" does not apply to TCP"),
         ("", "empty address"),
         ("A!!B!!C", "at most one !!"),
+        ("POSIXMQ-READ:q", "invalid message queue name \"q\""),
+        ("POSIXMQ-READ:/a/b", "invalid message queue name \"/a/b\""),
+        ("POSIXMQ-READ:/", "invalid message queue name \"/\""),
+        ("POSIXMQ-READ", "POSIXMQ-READ expects POSIXMQ-READ:<mqueue>"),
+        (
+            "POSIXMQ-READ:/q,mq-prio=1",
+            "option \"posixmq-priority\" does not apply to POSIXMQ-READ",
+        ),
+        (
+            "POSIXMQ-READ:/q,fork",
+            "option \"fork\" does not apply to POSIXMQ-READ",
+        ),
+        (
+            "POSIXMQ-SEND:/q,mq-prio=32768",
+            "invalid value \"32768\" for option posixmq-priority",
+        ),
+        (
+            "POSIXMQ-SEND:/q,rdonly",
+            "option \"rdonly\" does not apply to POSIXMQ-SEND",
+        ),
+        ("TUN:10.0.0.1", "invalid interface address \"10.0.0.1\""),
+        (
+            "TUN:10.0.0.1/33",
+            "invalid interface address \"10.0.0.1/33\"",
+        ),
+        (
+            "TUN:[fd00::1]/64",
+            "expected an IPv4 address and prefix length",
+        ),
+        (
+            "TUN,tun-type=eth",
+            "invalid value \"eth\" for option tun-type",
+        ),
+        ("TUN,fork", "option \"fork\" does not apply to TUN"),
+        ("TUN,iff-broadcast", "unknown option \"iff-broadcast\""),
+        (
+            "TCP:h:1,length-prefix=3",
+            "invalid value \"3\" for option length-prefix",
+        ),
+        (
+            "UDP:h:1,length-prefix=2",
+            "option \"length-prefix\" does not apply to UDP",
+        ),
+        (
+            "TUN,length-prefix=2",
+            "option \"length-prefix\" does not apply to TUN",
+        ),
     ];
     for (text, want) in cases {
         let err = Address::parse(text).expect_err(text).to_string();
@@ -292,6 +374,12 @@ fn displays_canonical_text() {
         ("TCP:[::1]:1", "TCP:[::1]:1"),
         ("UNIX:'/a:b'", "UNIX-CLIENT:/a\\:b"),
         ("STDIN!!STDOUT", "STDIN!!STDOUT"),
+        (
+            "posixmq-recv:/q,mq-flush",
+            "POSIXMQ-RECEIVE:/q,posixmq-flush",
+        ),
+        ("POSIXMQ:/q", "POSIXMQ-BIDIRECTIONAL:/q"),
+        ("tun:10.0.0.1/8,up", "TUN:10.0.0.1/8,iff-up"),
     ];
     for (text, want) in cases {
         assert_eq!(Address::parse(text).unwrap().to_string(), want);
@@ -371,6 +459,23 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         "[ -~]{1,40}".prop_map(|p| Kind::Open(PathBuf::from(p))),
         "[ -~]{1,40}".prop_map(|p| Kind::Create(PathBuf::from(p))),
         "[ -~]{1,40}".prop_map(|p| Kind::Gopen(PathBuf::from(p))),
+        (
+            prop_oneof![
+                Just(MqRole::Read),
+                Just(MqRole::Receive),
+                Just(MqRole::Send),
+                Just(MqRole::Bidirectional),
+            ],
+            "/[!-\\-0-~][ -.0-~]{0,30}",
+        )
+            .prop_map(|(role, name)| mq(role, &name)),
+        proptest::option::of((any::<[u8; 4]>(), 0..=32u8).prop_map(|(a, prefix)| {
+            InterfaceAddr {
+                addr: Ipv4Addr::from(a),
+                prefix,
+            }
+        }))
+        .prop_map(Kind::Tun),
     ]
 }
 
@@ -431,6 +536,11 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         Value::Assignment(format!("V{n}"), format!("a=b:{n}, c"))
                     }
                     options::ValueKind::Descriptor => Value::Count(u64::from(n % 65536)),
+                    options::ValueKind::Priority => Value::Count(u64::from(n % 32768)),
+                    options::ValueKind::TunType => {
+                        Value::Text(if b { "tun" } else { "tap" }.to_owned())
+                    }
+                    options::ValueKind::PrefixWidth => Value::Count(if b { 2 } else { 4 }),
                 };
                 options.0.push((def.id, value));
             }

@@ -1,7 +1,7 @@
 //! The typed values an address parses into.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use super::lexer::escape;
@@ -131,6 +131,87 @@ pub enum UnixRole {
     Client,
 }
 
+/// What a POSIX message queue address does with its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MqRole {
+    /// Read every message, never reaching EOF (POSIXMQ-READ).
+    Read,
+    /// Receive one message, then EOF; with `fork`, a session per message (POSIXMQ-RECEIVE).
+    Receive,
+    /// Send each message, write only (POSIXMQ-SEND).
+    Send,
+    /// Read and write the same queue (POSIXMQ-BIDIRECTIONAL).
+    Bidirectional,
+}
+
+/// The longest queue name Linux accepts after the leading slash (`NAME_MAX`).
+pub const MQ_NAME_MAX: usize = 255;
+
+/// A POSIX message queue's name: `/name`, one slash, at most [`MQ_NAME_MAX`] bytes after it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueName(String);
+
+impl QueueName {
+    /// Checks the form Linux requires; `None` if `text` does not have it.
+    pub fn parse(text: &str) -> Option<QueueName> {
+        let rest = text.strip_prefix('/')?;
+        let valid = !rest.is_empty()
+            && rest.len() <= MQ_NAME_MAX
+            && !rest.contains(['/', '\0'])
+            && rest != "."
+            && rest != "..";
+        valid.then(|| QueueName(text.to_owned()))
+    }
+
+    /// The name with its leading slash, as `mq_open` takes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The IPv4 address and prefix length a TUN interface is given (`TUN:10.0.0.1/24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InterfaceAddr {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl InterfaceAddr {
+    /// Parses `a.b.c.d/bits` with bits from 0 to 32.
+    pub fn parse(text: &str) -> Option<InterfaceAddr> {
+        let (addr, bits) = text.split_once('/')?;
+        let prefix = bits
+            .parse::<u8>()
+            .ok()
+            .filter(|b| *b <= 32 && !bits.starts_with('+'))?;
+        Some(InterfaceAddr {
+            addr: addr.parse().ok()?,
+            prefix,
+        })
+    }
+
+    /// The netmask of the prefix: 255.255.255.0 for /24.
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(
+            u32::MAX
+                .checked_shl(32 - u32::from(self.prefix))
+                .unwrap_or(0),
+        )
+    }
+}
+
+impl fmt::Display for InterfaceAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 /// The remote end of an internet address: where to connect or send.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Remote {
@@ -190,6 +271,10 @@ pub enum Kind {
     Create(PathBuf),
     /// A file, opened or created, or a Unix socket at that path, connected to.
     Gopen(PathBuf),
+    /// A POSIX message queue, opened (or created) by name.
+    PosixMq(MqRole, QueueName),
+    /// A new TUN or TAP network interface, optionally given an IPv4 address.
+    Tun(Option<InterfaceAddr>),
 }
 
 /// The type-independent tag of a [`Kind`]: what the address table rows name.
@@ -219,6 +304,8 @@ pub(crate) enum Tag {
     Open,
     Create,
     Gopen,
+    PosixMq(MqRole),
+    Tun,
 }
 
 impl Kind {
@@ -248,6 +335,8 @@ impl Kind {
             Kind::Open(_) => (Tag::Open, Family::Any),
             Kind::Create(_) => (Tag::Create, Family::Any),
             Kind::Gopen(_) => (Tag::Gopen, Family::Any),
+            Kind::PosixMq(role, _) => (Tag::PosixMq(*role), Family::Any),
+            Kind::Tun(_) => (Tag::Tun, Family::Any),
         }
     }
 
@@ -275,6 +364,9 @@ impl Kind {
             Kind::Pipe(None) => Ok(()),
             Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
             Kind::System(command) | Kind::Shell(command) => write!(f, ":{}", escape(command)),
+            Kind::PosixMq(_, name) => write!(f, ":{}", escape(name.as_str())),
+            Kind::Tun(Some(addr)) => write!(f, ":{addr}"),
+            Kind::Tun(None) => Ok(()),
             Kind::Stdio
             | Kind::Stdin
             | Kind::Stdout

@@ -10,6 +10,7 @@ use socket2::SockAddr;
 use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpListener, UnixListener};
 
+use super::mqueue::QueueListener;
 use super::socket::{
     describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
 };
@@ -36,6 +37,8 @@ pub(crate) enum ListenerKind {
         socket: Arc<MessageSocket>,
         filter: PeerFilter,
     },
+    /// POSIXMQ-RECEIVE (each message is a session) and POSIXMQ-SEND with `fork`.
+    Queue(QueueListener),
 }
 
 /// An address waiting for peers.
@@ -85,7 +88,9 @@ impl Listener {
             ListenerKind::Datagrams { socket, .. } => {
                 socket.socket().local_addr().ok()?.as_socket()
             }
-            ListenerKind::UnixStream(_) | ListenerKind::Seqpacket(_) => None,
+            ListenerKind::UnixStream(_) | ListenerKind::Seqpacket(_) | ListenerKind::Queue(_) => {
+                None
+            }
         }
     }
 
@@ -111,7 +116,7 @@ impl Listener {
                 None => accepting.await?,
             };
         connection.data = self.data;
-        Ok(connection)
+        connection.frame()
     }
 
     /// Waits for the first peer, then stops listening; the listener's socket file stays until
@@ -160,6 +165,7 @@ impl Listener {
         if let Some(guard) = self.guard.take() {
             connection.keep_alive(guard);
         }
+        // Stream listeners came through `accept`, which framed the connection already.
         Ok(connection)
     }
 
@@ -215,6 +221,7 @@ impl Listener {
                     Err(e) => Err(e),
                 },
                 ListenerKind::Sessions(sessions) => return sessions.accept().await,
+                ListenerKind::Queue(queue) => return queue.accept().await,
                 ListenerKind::Datagrams { socket, filter } => {
                     let (first, peer) = receive_admitted(socket, filter).await?;
                     let description =

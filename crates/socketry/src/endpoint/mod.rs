@@ -5,6 +5,7 @@
 pub mod exec;
 pub mod file;
 pub mod listener;
+pub mod mqueue;
 pub mod pipe;
 pub mod pty;
 pub mod socket;
@@ -12,6 +13,7 @@ pub mod socketpair;
 pub mod stdio;
 pub mod tcp;
 pub mod terminal;
+pub mod tun;
 pub mod udp;
 pub mod unix;
 
@@ -21,7 +23,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::address::{Address, Family, Kind, OptionId, Spec};
-use crate::channel::{Reader, Writer};
+use crate::channel::{LengthPrefixed, PrefixWidth, Reader, Writer};
 use crate::sys;
 
 pub use exec::{Process, SocketAddresses};
@@ -36,6 +38,9 @@ pub struct DataOptions {
     pub write_crnl: bool,
     /// Keep reading after EOF on this side.
     pub ignore_eof: bool,
+    /// Carry messages over this byte stream with a length prefix (`length-prefix`); applied
+    /// when the endpoint opens (or a listener accepts), see [`Connection::frame`].
+    pub length_prefix: Option<PrefixWidth>,
 }
 
 impl DataOptions {
@@ -45,6 +50,11 @@ impl DataOptions {
             read_crnl: crnl,
             write_crnl: crnl,
             ignore_eof: spec.options.flag(OptionId::IgnoreEof, false),
+            length_prefix: match spec.options.count(OptionId::LengthPrefix) {
+                Some(2) => Some(PrefixWidth::Two),
+                Some(_) => Some(PrefixWidth::Four),
+                None => None,
+            },
         }
     }
 }
@@ -143,9 +153,38 @@ impl Connection {
         self.keep.push(Box::new(value));
     }
 
-    fn with_data_options(mut self, spec: &Spec) -> Connection {
+    fn with_data_options(mut self, spec: &Spec) -> Result<Connection, OpenError> {
         self.data = DataOptions::from_spec(spec);
-        self
+        self.frame()
+    }
+
+    /// Turns a byte stream into a message channel with `length-prefix` framing, if the data
+    /// options ask for it. An endpoint that already carries messages is refused: framing it
+    /// would put a prefix inside each of its messages.
+    pub(crate) fn frame(mut self) -> Result<Connection, OpenError> {
+        let Some(width) = self.data.length_prefix else {
+            return Ok(self);
+        };
+        let refuse = |description: &str| {
+            OpenError::Refused(format!(
+                "length-prefix frames a byte stream, but {description} already carries messages"
+            ))
+        };
+        self.reader = match self.reader.take() {
+            Some(Reader::Bytes(stream)) => {
+                Some(Reader::Messages(LengthPrefixed::reader(stream, width)))
+            }
+            Some(Reader::Messages(_)) => return Err(refuse(&self.description)),
+            None => None,
+        };
+        self.writer = match self.writer.take() {
+            Some(Writer::Bytes(stream)) => {
+                Some(Writer::Messages(LengthPrefixed::writer(stream, width)))
+            }
+            Some(Writer::Messages(_)) => return Err(refuse(&self.description)),
+            None => None,
+        };
+        Ok(self)
     }
 }
 
@@ -310,6 +349,8 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
         Kind::Open(_) | Kind::Create(_) | Kind::Gopen(_) => {
             file::open(&spec.kind, options, context.access).await?
         }
+        Kind::PosixMq(role, name) => mqueue::open(*role, name, options, context.access)?,
+        Kind::Tun(addr) => Opened::Connection(tun::open(addr.as_ref(), options)?),
     };
     Ok(match opened {
         Opened::Connection(mut c) => {
@@ -320,7 +361,7 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
                     .map(|r| limit_reading(r, limit))
                     .transpose()?;
             }
-            Opened::Connection(c.with_data_options(spec))
+            Opened::Connection(c.with_data_options(spec)?)
         }
         Opened::Listener(l) => Opened::Listener(l.with_data_options(DataOptions::from_spec(spec))),
     })
@@ -363,6 +404,8 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
                 read_crnl: reading.data.read_crnl,
                 write_crnl: writing.data.write_crnl,
                 ignore_eof: reading.data.ignore_eof,
+                // Each half was framed when it opened.
+                length_prefix: None,
             };
             joined.addresses = reading.addresses;
             joined.processes = reading.take_processes();

@@ -71,11 +71,13 @@ impl Pump {
         endings: LineEndings,
         ignore_eof: bool,
     ) -> Pump {
-        // A message source needs room for its largest message, or it would be cut short.
+        // A message source needs room for its largest message, or it would be cut short. A
+        // stream read must not be larger than what a message destination takes.
         let size = if reader.is_messages() {
             buffer_size.max(MIN_MESSAGE_BUFFER)
         } else {
-            buffer_size.max(1)
+            let limit = writer.max_message().unwrap_or(usize::MAX);
+            buffer_size.min(limit).max(1)
         };
         Pump {
             direction,

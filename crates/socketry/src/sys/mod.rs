@@ -2,8 +2,10 @@
 //! Linux-specific and says in a `// SAFETY:` comment why each block is sound.
 
 pub mod fd;
+pub mod mqueue;
 pub mod process;
 pub mod socket;
+pub mod tun;
 
 /// The text of an OS error without Rust's " (os error N)" suffix: "Connection refused".
 pub fn error_text(error: &std::io::Error) -> String {

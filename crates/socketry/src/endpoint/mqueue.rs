@@ -1,0 +1,471 @@
+//! POSIX message queues: POSIXMQ-READ, POSIXMQ-RECEIVE, POSIXMQ-SEND and
+//! POSIXMQ-BIDIRECTIONAL. A queue is a message channel: each message is received whole, in
+//! priority order (the oldest of the highest priority first), and a message larger than the
+//! queue's message size is an error, never cut. A queue has no EOF: POSIXMQ-READ reads until
+//! the relay ends, and sending EOF to a queue sends nothing. POSIXMQ-RECEIVE takes one message
+//! and then reports EOF; with `fork`, each message is a session of its own. POSIXMQ-SEND with
+//! `fork` starts a session every `interval` while the queue has room.
+
+use std::io;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::time::Instant;
+
+use super::{Connection, OpenError, Opened};
+use crate::address::{MqRole, OptionId, Options, QueueName};
+use crate::channel::{MessageRecv, MessageSend, Reader, Writer};
+use crate::sys;
+use crate::sys::mqueue::{Access, Attributes, Create, MessageQueue};
+
+/// Where Linux keeps the defaults for a new queue's limits, read when only one is given.
+const DEFAULT_MAX_MESSAGES: &str = "/proc/sys/fs/mqueue/msg_default";
+const DEFAULT_MESSAGE_SIZE: &str = "/proc/sys/fs/mqueue/msgsize_default";
+
+/// An open queue registered with the reactor, shared by the halves and sessions that use it.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    fd: AsyncFd<MessageQueue>,
+    name: QueueName,
+    /// The largest message the queue takes, fixed when it was created.
+    message_size: usize,
+    /// Remove the queue's name when the last user is done with it (`unlink-close`).
+    unlink_on_close: bool,
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        if !self.unlink_on_close {
+            return;
+        }
+        match sys::mqueue::unlink(self.name.as_str()) {
+            Ok(()) => tracing::info!("removed message queue {}", self.name),
+            Err(e) => tracing::warn!(
+                "removing message queue {}: {}",
+                self.name,
+                sys::error_text(&e)
+            ),
+        }
+    }
+}
+
+impl Queue {
+    fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, u32)>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            match guard.try_io(|fd| fd.get_ref().receive(buf)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, msg: &[u8], priority: u32) -> Poll<io::Result<()>> {
+        if msg.len() > self.message_size {
+            return Poll::Ready(Err(self.too_large(msg.len())));
+        }
+        loop {
+            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
+            match guard.try_io(|fd| fd.get_ref().send(msg, priority)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EMSGSIZE) => {
+                    return Poll::Ready(Err(self.too_large(msg.len())))
+                }
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn too_large(&self, len: usize) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a message of {len} bytes is larger than message queue {}'s message size of {} bytes",
+                self.name, self.message_size
+            ),
+        )
+    }
+
+    /// Waits until the queue has room for a message.
+    async fn room(&self) -> io::Result<()> {
+        loop {
+            let mut guard = self.fd.writable().await?;
+            // Readiness can be stale; the queue's own count is not.
+            let attributes = guard.get_inner().attributes()?;
+            if attributes.current_messages < attributes.max_messages {
+                return Ok(());
+            }
+            guard.clear_ready();
+        }
+    }
+
+    /// Receives the next message into a buffer of its own.
+    async fn receive_one(&self) -> io::Result<(Vec<u8>, u32)> {
+        let mut buf = vec![0; self.message_size];
+        let (n, priority) = std::future::poll_fn(|cx| self.poll_receive(cx, &mut buf)).await?;
+        buf.truncate(n);
+        Ok((buf, priority))
+    }
+}
+
+/// Receives messages from a queue; the channel never ends by itself.
+#[derive(Debug)]
+struct QueueReader {
+    queue: Arc<Queue>,
+    /// Room for a whole message when the caller's buffer is smaller than the queue's message
+    /// size (mq_receive refuses such a buffer even for a short message).
+    spare: Vec<u8>,
+}
+
+impl MessageRecv for QueueReader {
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        let queue = &self.queue;
+        let (n, priority) = if buf.len() >= queue.message_size {
+            ready!(queue.poll_receive(cx, buf))?
+        } else {
+            self.spare.resize(queue.message_size, 0);
+            let (n, priority) = ready!(queue.poll_receive(cx, &mut self.spare))?;
+            if n > buf.len() {
+                return Poll::Ready(Err(message_too_large_for_buffer(n, buf.len())));
+            }
+            buf[..n].copy_from_slice(&self.spare[..n]);
+            (n, priority)
+        };
+        tracing::debug!(
+            "received {n} bytes with priority {priority} from message queue {}",
+            queue.name
+        );
+        Poll::Ready(Ok(Some(n)))
+    }
+}
+
+/// One message already taken from the queue, then EOF: a POSIXMQ-RECEIVE session.
+#[derive(Debug)]
+struct OneMessage(Option<Vec<u8>>);
+
+impl MessageRecv for OneMessage {
+    fn poll_recv(
+        &mut self,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        Poll::Ready(match self.0.take() {
+            Some(message) if message.len() > buf.len() => {
+                Err(message_too_large_for_buffer(message.len(), buf.len()))
+            }
+            Some(message) => {
+                buf[..message.len()].copy_from_slice(&message);
+                Ok(Some(message.len()))
+            }
+            None => Ok(None),
+        })
+    }
+}
+
+fn message_too_large_for_buffer(len: usize, room: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("a message of {len} bytes does not fit the {room}-byte relay buffer (raise -b)"),
+    )
+}
+
+/// Sends each message to a queue with one priority.
+#[derive(Debug)]
+struct QueueWriter {
+    queue: Arc<Queue>,
+    priority: u32,
+}
+
+impl MessageSend for QueueWriter {
+    fn poll_send(&mut self, cx: &mut Context<'_>, msg: &[u8]) -> Poll<io::Result<()>> {
+        self.queue.poll_send(cx, msg, self.priority)
+    }
+
+    fn max_message(&self) -> Option<usize> {
+        Some(self.queue.message_size)
+    }
+}
+
+/// A queue that yields a session per message (POSIXMQ-RECEIVE) or per interval while it has
+/// room (POSIXMQ-SEND with `fork`).
+#[derive(Debug)]
+pub(crate) struct QueueListener {
+    queue: Arc<Queue>,
+    sessions: Sessions,
+}
+
+#[derive(Debug)]
+enum Sessions {
+    /// Each message received is one session's only message.
+    PerMessage,
+    /// A writing session at most every `interval`, when the queue has room.
+    Sending {
+        priority: u32,
+        interval: Duration,
+        next: Option<Instant>,
+    },
+}
+
+impl QueueListener {
+    pub(crate) async fn accept(&mut self) -> Result<Connection, OpenError> {
+        match &mut self.sessions {
+            Sessions::PerMessage => {
+                let (message, priority) =
+                    self.queue
+                        .receive_one()
+                        .await
+                        .map_err(|source| OpenError::Io {
+                            action: format!("receiving from message queue {}", self.queue.name),
+                            source,
+                        })?;
+                tracing::info!(
+                    "received a message of {} bytes with priority {priority} from message queue {}",
+                    message.len(),
+                    self.queue.name
+                );
+                Ok(Connection::new(
+                    Some(Reader::Messages(Box::new(OneMessage(Some(message))))),
+                    None,
+                    format!("POSIXMQ-RECEIVE {} (priority {priority})", self.queue.name),
+                ))
+            }
+            Sessions::Sending {
+                priority,
+                interval,
+                next,
+            } => {
+                if let Some(at) = next {
+                    tokio::time::sleep_until(*at).await;
+                }
+                self.queue.room().await.map_err(|source| OpenError::Io {
+                    action: format!("waiting for room in message queue {}", self.queue.name),
+                    source,
+                })?;
+                *next = Some(Instant::now() + *interval);
+                Ok(Connection::new(
+                    None,
+                    Some(Writer::Messages(Box::new(QueueWriter {
+                        queue: self.queue.clone(),
+                        priority: *priority,
+                    }))),
+                    format!("POSIXMQ-SEND {}", self.queue.name),
+                ))
+            }
+        }
+    }
+}
+
+/// Opens a queue address. A bidirectional queue is opened only the ways the relay uses it
+/// (`access`), so that `-u` needs only the permission it uses, as in socat.
+pub(crate) fn open(
+    role: MqRole,
+    name: &QueueName,
+    options: &Options,
+    access: super::Access,
+) -> Result<Opened, OpenError> {
+    if options.flag(OptionId::UnlinkEarly, false) {
+        match sys::mqueue::unlink(name.as_str()) {
+            Ok(()) => tracing::info!("removed message queue {name} (unlink-early)"),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => {}
+            Err(source) => {
+                return Err(OpenError::Io {
+                    action: format!("removing message queue {name}"),
+                    source,
+                })
+            }
+        }
+    }
+    if options.flag(OptionId::MqFlush, false) {
+        flush(name)?;
+    }
+    let create = if options.flag(OptionId::Creat, true) {
+        Some(Create {
+            exclusive: options.flag(OptionId::Excl, false),
+            mode: options.mode().unwrap_or(0o600),
+            limits: limits(options)?,
+        })
+    } else if options.flag(OptionId::Excl, false) {
+        return Err(OpenError::Refused(format!(
+            "excl applies only when creating message queue {name} (it was given with creat=0)"
+        )));
+    } else {
+        None
+    };
+    let role = match (role, access) {
+        (MqRole::Bidirectional, super::Access::Read) => MqRole::Read,
+        (MqRole::Bidirectional, super::Access::Write) => MqRole::Send,
+        (role, _) => role,
+    };
+    let queue_access = match role {
+        MqRole::Read | MqRole::Receive => Access::Receive,
+        MqRole::Send => Access::Send,
+        MqRole::Bidirectional => Access::Both,
+    };
+    let action = match create.and_then(|c| c.limits) {
+        Some((max, size)) => format!(
+            "opening message queue {name} (creating it with maxmsg {max} and msgsize {size})"
+        ),
+        None => format!("opening message queue {name}"),
+    };
+    let queue =
+        sys::mqueue::open(name.as_str(), queue_access, create).map_err(OpenError::io(action))?;
+    let attributes = queue.attributes().map_err(OpenError::io(format!(
+        "reading the attributes of message queue {name}"
+    )))?;
+    tracing::info!(
+        "message queue {name}: maxmsg {}, msgsize {}, {} message(s) waiting",
+        attributes.max_messages,
+        attributes.message_size,
+        attributes.current_messages
+    );
+    warn_unapplied_limits(name, options, attributes);
+    let queue = Arc::new(Queue {
+        fd: sys::register(queue)
+            .map_err(OpenError::io(format!("registering message queue {name}")))?,
+        name: name.clone(),
+        message_size: attributes.message_size,
+        unlink_on_close: options.flag(OptionId::UnlinkClose, false),
+    });
+    let priority = options
+        .count(OptionId::MqPriority)
+        .and_then(|p| u32::try_from(p).ok())
+        .unwrap_or(0);
+    let reader = || {
+        Reader::Messages(Box::new(QueueReader {
+            queue: queue.clone(),
+            spare: Vec::new(),
+        }))
+    };
+    let writer = || {
+        Writer::Messages(Box::new(QueueWriter {
+            queue: queue.clone(),
+            priority,
+        }))
+    };
+    let fork = options.flag(OptionId::Fork, false);
+    let listener = |sessions: Sessions, description: String| {
+        Opened::Listener(super::Listener::new(
+            super::listener::ListenerKind::Queue(QueueListener {
+                queue: queue.clone(),
+                sessions,
+            }),
+            description,
+            options,
+        ))
+    };
+    let connection = match role {
+        MqRole::Read => Connection::new(Some(reader()), None, format!("POSIXMQ-READ {name}")),
+        MqRole::Send if !fork => {
+            Connection::new(None, Some(writer()), format!("POSIXMQ-SEND {name}"))
+        }
+        MqRole::Bidirectional => Connection::new(
+            Some(reader()),
+            Some(writer()),
+            format!("POSIXMQ-BIDIRECTIONAL {name}"),
+        ),
+        MqRole::Receive => {
+            tracing::info!("waiting for messages on message queue {name}");
+            let description = format!("POSIXMQ-RECEIVE {name}");
+            return Ok(listener(Sessions::PerMessage, description));
+        }
+        MqRole::Send => {
+            let sending = Sessions::Sending {
+                priority,
+                interval: options
+                    .seconds(OptionId::Interval)
+                    .unwrap_or(Duration::from_secs(1)),
+                next: None,
+            };
+            return Ok(listener(sending, format!("POSIXMQ-SEND {name}")));
+        }
+    };
+    Ok(Opened::Connection(connection))
+}
+
+/// The `(maxmsg, msgsize)` to create the queue with, if either was given; the other is the
+/// system's default.
+fn limits(options: &Options) -> Result<Option<(i64, i64)>, OpenError> {
+    let max = options.count(OptionId::MqMaxMsg);
+    let size = options.count(OptionId::MqMsgSize);
+    if max.is_none() && size.is_none() {
+        return Ok(None);
+    }
+    let value = |given: Option<u64>, default_file: &str| -> Result<i64, OpenError> {
+        match given {
+            Some(n) => i64::try_from(n)
+                .map_err(|_| OpenError::Refused(format!("message queue limit {n} is too large"))),
+            None => std::fs::read_to_string(default_file)
+                .map_err(OpenError::io(format!("reading {default_file}")))?
+                .trim()
+                .parse()
+                .map_err(|_| OpenError::Refused(format!("{default_file} does not hold a number"))),
+        }
+    };
+    Ok(Some((
+        value(max, DEFAULT_MAX_MESSAGES)?,
+        value(size, DEFAULT_MESSAGE_SIZE)?,
+    )))
+}
+
+/// A queue that existed keeps the limits it was created with; say so when they differ.
+fn warn_unapplied_limits(name: &QueueName, options: &Options, attributes: Attributes) {
+    let pairs = [
+        (OptionId::MqMaxMsg, attributes.max_messages, "maxmsg"),
+        (OptionId::MqMsgSize, attributes.message_size, "msgsize"),
+    ];
+    for (id, actual, what) in pairs {
+        if let Some(wanted) = options.count(id) {
+            if usize::try_from(wanted).ok() != Some(actual) {
+                tracing::warn!(
+                    "message queue {name} has {what} {actual}, not {wanted}: {} applies only when creating a queue",
+                    id.def().name
+                );
+            }
+        }
+    }
+}
+
+/// Drops every message waiting in the queue (`posixmq-flush`); a missing queue has none.
+fn flush(name: &QueueName) -> Result<(), OpenError> {
+    let queue = match sys::mqueue::open(name.as_str(), Access::Receive, None) {
+        Ok(queue) => queue,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => return Ok(()),
+        Err(source) => {
+            return Err(OpenError::Io {
+                action: format!("opening message queue {name} to flush it"),
+                source,
+            })
+        }
+    };
+    let attributes = queue.attributes().map_err(OpenError::io(format!(
+        "reading the attributes of message queue {name}"
+    )))?;
+    let mut buf = vec![0; attributes.message_size];
+    let (mut messages, mut bytes) = (0usize, 0usize);
+    loop {
+        match queue.receive(&mut buf) {
+            Ok((n, _)) => {
+                messages += 1;
+                bytes += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(OpenError::Io {
+                    action: format!("flushing message queue {name}"),
+                    source,
+                })
+            }
+        }
+    }
+    tracing::info!("flushed {messages} message(s), {bytes} bytes, from message queue {name}");
+    Ok(())
+}
