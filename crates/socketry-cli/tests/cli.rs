@@ -219,7 +219,7 @@ fn pipe_echoes_and_a_named_pipe_is_created_with_its_mode() {
 
     let dir = common::tempdir();
     let fifo = dir.path().join("fifo");
-    let address = format!("PIPE:{},mode=640", fifo.display());
+    let address = format!("PIPE:{},mode=640,unlink-close=0", fifo.display());
     let out = run(&["-", &address], b"through a fifo");
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"through a fifo");

@@ -237,3 +237,48 @@ fn a_program_read_from_on_a_pty_keeps_socketrys_standard_input() {
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout_text(), "inherited\n");
 }
+
+#[test]
+fn a_channel_the_relay_never_uses_cannot_be_placed() {
+    let out = run(&["-u", "-", "EXEC:cat,fdout=1"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        out.errors(),
+        ["EXEC:cat,fdout=1: fdout: the relay only writes to this program, so that channel is never opened"]
+    );
+}
+
+#[test]
+fn a_named_pipe_socketry_made_is_removed_when_it_ends() {
+    let dir = tempdir();
+    let made = dir.path().join("made");
+    let relay = Proc::spawn(&["-d", "-u", &format!("PIPE:{}", made.display()), "STDOUT"]);
+    let mut relay = relay;
+    relay.wait_log("created named pipe");
+    assert!(made.exists());
+    relay.terminate();
+    assert!(!made.exists(), "the named pipe outlived socketry");
+
+    // One that was there before stays, unless unlink-close=1 says otherwise.
+    let kept = dir.path().join("kept");
+    nix::unistd::mkfifo(&kept, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (option, stays) in [("", true), (",unlink-close=1", false)] {
+        let mut relay = Proc::spawn(&[
+            "-d",
+            "-u",
+            &format!("PIPE:{}{option}", kept.display()),
+            "STDOUT",
+        ]);
+        relay.wait_log("starting data transfer loop");
+        relay.terminate();
+        assert_eq!(kept.exists(), stays, "{option}");
+    }
+
+    let out = run(&["-", "PIPE,mode=600"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert!(
+        out.stderr.contains("mode: applies to a named pipe"),
+        "{}",
+        out.stderr
+    );
+}

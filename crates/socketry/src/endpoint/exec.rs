@@ -120,15 +120,20 @@ impl Process {
         };
         if let Ok(status) = tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
             let exit = Exit::from_status(status?, false);
+            let hangup = Signal::SIGHUP as i32;
             return Ok(match exit {
-                Exit::Signal { number, .. }
-                    if self.on_terminal && number == Signal::SIGHUP as i32 =>
-                {
+                // Closing its terminal hung the program up: it died of SIGHUP, or caught it
+                // and exited with the conventional 128+SIGHUP.
+                Exit::Signal { number, .. } if self.on_terminal && number == hangup => {
                     Exit::Signal {
                         number,
                         sent_by_us: true,
                     }
                 }
+                Exit::Status(code) if self.on_terminal && code == 128 + hangup => Exit::Signal {
+                    number: hangup,
+                    sent_by_us: true,
+                },
                 exit => exit,
             });
         }
@@ -250,6 +255,19 @@ pub fn open(
     let fd_option = |id| options.count(id).and_then(|n| RawFd::try_from(n).ok());
     let fdin = fd_option(OptionId::FdIn).unwrap_or(0);
     let fdout = fd_option(OptionId::FdOut).unwrap_or(1);
+    let unused = [
+        (OptionId::FdOut, !context.access.reads(), "only writes to"),
+        (OptionId::FdIn, !context.access.writes(), "only reads from"),
+    ];
+    if let Some((id, _, how)) = unused
+        .iter()
+        .find(|(id, unused, _)| *unused && options.has(*id))
+    {
+        return Err(OpenError::Refused(format!(
+            "{}: the relay {how} this program, so that channel is never opened",
+            id.def().name
+        )));
+    }
     if fdin == fdout {
         return Err(OpenError::Refused(format!(
             "fdin and fdout are both {fdin}: the program's input and output need two descriptors"

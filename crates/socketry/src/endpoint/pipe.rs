@@ -22,23 +22,34 @@ pub async fn open(
     options: &Options,
     access: Access,
 ) -> Result<Connection, OpenError> {
-    let (read_end, write_end, description) = match path {
+    let (read_end, write_end, description, removal) = match path {
         None => {
+            let named_only = [OptionId::Mode, OptionId::UnlinkClose, OptionId::Nonblock];
+            if let Some(id) = named_only.iter().find(|id| options.has(**id)) {
+                return Err(OpenError::Refused(format!(
+                    "{}: applies to a named pipe (PIPE:path), not to an anonymous one",
+                    id.def().name
+                )));
+            }
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| OpenError::Io {
                 action: "creating a pipe".to_owned(),
                 source: e.into(),
             })?;
-            (Some(r), Some(w), "PIPE".to_owned())
+            (Some(r), Some(w), "PIPE".to_owned(), None)
         }
         Some(path) => {
-            let (r, w) = open_named(path, options, access).await?;
-            (r, w, format!("PIPE {}", path.display()))
+            let created = create_named(path, options)?;
+            // Removed on close if socketry made it, unless unlink-close says otherwise.
+            let remove = options.flag(OptionId::UnlinkClose, created);
+            let removal = remove.then(|| Removal(path.to_owned()));
+            let (r, w) = open_named(path, access, options).await?;
+            (r, w, format!("PIPE {}", path.display()), removal)
         }
     };
     let stream = |fd: OwnedFd| {
         FdStream::from_owned(fd).map_err(OpenError::io(format!("registering {description}")))
     };
-    Ok(Connection::new(
+    let mut connection = Connection::new(
         read_end
             .map(|fd| Ok::<_, OpenError>(Reader::Bytes(Box::new(stream(fd)?))))
             .transpose()?,
@@ -46,27 +57,51 @@ pub async fn open(
             .map(|fd| Ok::<_, OpenError>(Writer::Bytes(Box::new(stream(fd)?))))
             .transpose()?,
         description,
-    ))
+    );
+    if let Some(removal) = removal {
+        connection.keep_alive(removal);
+    }
+    Ok(connection)
 }
 
-/// Opens a named pipe for reading and for writing as `access` says (two descriptors, so that
-/// closing the writing one lets the reading one see EOF), creating it first if missing.
-async fn open_named(
-    path: &Path,
-    options: &Options,
-    access: Access,
-) -> Result<(Option<OwnedFd>, Option<OwnedFd>), OpenError> {
-    let mode = options.mode().unwrap_or(0o600);
-    match nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)) {
-        Ok(()) => tracing::info!("created named pipe {}", path.display()),
-        Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => {
-            return Err(OpenError::Io {
-                action: format!("creating named pipe {}", path.display()),
-                source: e.into(),
-            })
+/// A named pipe to remove when the endpoint closes.
+#[derive(Debug)]
+struct Removal(std::path::PathBuf);
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        use std::os::unix::fs::FileTypeExt;
+        // Only while it is still a named pipe: never a file someone put there since.
+        if std::fs::symlink_metadata(&self.0).is_ok_and(|m| m.file_type().is_fifo()) {
+            let _ = std::fs::remove_file(&self.0);
         }
     }
+}
+
+/// Creates the named pipe at `path` with `mode` (default 0600) if it is missing; whether it
+/// did.
+fn create_named(path: &Path, options: &Options) -> Result<bool, OpenError> {
+    let mode = options.mode().unwrap_or(0o600);
+    match nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)) {
+        Ok(()) => {
+            tracing::info!("created named pipe {}", path.display());
+            Ok(true)
+        }
+        Err(nix::errno::Errno::EEXIST) => Ok(false),
+        Err(e) => Err(OpenError::Io {
+            action: format!("creating named pipe {}", path.display()),
+            source: e.into(),
+        }),
+    }
+}
+
+/// Opens the named pipe at `path` for reading and for writing as `access` says (two
+/// descriptors, so that closing the writing one lets the reading one see EOF).
+async fn open_named(
+    path: &Path,
+    access: Access,
+    options: &Options,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>), OpenError> {
     let failed = |e: nix::errno::Errno| OpenError::Io {
         action: format!("opening {}", path.display()),
         source: e.into(),
