@@ -4,8 +4,9 @@
 //! two namespaces joined by a veth pair with a socketry in each relaying its TUN (or TAP)
 //! device to the other over UDP, or over TCP with a length prefix, while `ping` crosses it.
 //!
-//! These tests need root (CI runs as root) and `ip` and `ping`, which `.ci/deps` installs.
-//! Without them they fail, loudly: they never pass without having tested anything.
+//! These tests need root (CI runs as root) and `ip` and `ping`: when either is missing they
+//! run the project's `.ci/deps` first, which installs them. Without them they fail, loudly:
+//! they never pass without having tested anything.
 
 mod common;
 
@@ -14,8 +15,28 @@ use std::process::{Command, Output};
 
 use common::{bin, run, tempdir, Proc, WAIT};
 
+/// Installs `ip` and `ping` through `.ci/deps` if either is missing, once per test binary.
+fn install_tools() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let present = |tool: &str| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if present("ip") && present("ping") {
+            return;
+        }
+        let deps = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/deps");
+        let status = Command::new("bash").arg(deps).status().unwrap();
+        assert!(status.success(), "{deps} could not install ip and ping");
+    });
+}
+
 /// Runs `ip` with `args` and returns what it printed, failing the test if it fails.
 fn ip(args: &[&str]) -> String {
+    install_tools();
     let out = Command::new("ip")
         .args(args)
         .output()
@@ -70,6 +91,7 @@ impl Namespace {
 
     /// Pings `target` from this namespace.
     fn ping(&self, target: &str) -> Output {
+        install_tools();
         self.command("ping", &["-c", "3", "-W", "2", target])
             .output()
             .expect("running ping (iputils-ping; .ci/deps installs it)")
