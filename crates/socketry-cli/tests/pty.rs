@@ -49,6 +49,12 @@ fn pty_gives_the_program_a_controlling_terminal() {
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout_text(), "/dev/pts/\r\nhas-ctty\r\n");
 
+    // ptmx allocates it the POSIX way, and implies pty; ctty=0 leaves it a plain terminal.
+    let out = run(&["-", &format!("{script},ptmx,echo=0")], b"");
+    assert_eq!(out.stdout_text(), "/dev/pts/\r\nhas-ctty\r\n");
+    let out = run(&["-", &format!("{script},pty,ctty=0,echo=0")], b"");
+    assert_eq!(out.stdout_text(), "/dev/pts/\r\n");
+
     // Without pty the program has a socket, and no terminal at all.
     let out = run(&["-", script], b"");
     assert_eq!(out.stdout_text(), "not a tty\n");

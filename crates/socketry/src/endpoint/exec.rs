@@ -280,7 +280,14 @@ pub fn open(
         ));
     }
 
-    let with_pty = options.flag(OptionId::Pty, false);
+    let with_pty = options.flag(OptionId::Pty, false)
+        || options.flag(OptionId::Openpty, false)
+        || options.flag(OptionId::Ptmx, false);
+    if options.has(OptionId::Ctty) && !with_pty {
+        return Err(OpenError::Refused(
+            "ctty: the program gets a controlling terminal only with pty".to_owned(),
+        ));
+    }
     if let Some(named) = terminal::first(options).filter(|_| !with_pty) {
         return Err(OpenError::Refused(format!(
             "{}: terminal options apply to a program only with pty",
@@ -368,7 +375,8 @@ pub fn open(
         setsid: options.flag(OptionId::Setsid, false),
         setpgid: options.flag(OptionId::Setpgid, false),
         // The terminal is the program's controlling terminal, as for a login session.
-        controlling_terminal: with_pty.then_some(if access.writes() { fdin } else { fdout }),
+        controlling_terminal: (with_pty && options.flag(OptionId::Ctty, true))
+            .then_some(if access.writes() { fdin } else { fdout }),
         credentials,
     };
     child_setup::prepare(&mut command, setup).map_err(io_error("preparing"))?;

@@ -45,7 +45,11 @@ pub fn allocate(options: &Options) -> Result<Pair, OpenError> {
             source: e.into(),
         }
     };
-    let pair = nix::pty::openpty(None, None).map_err(failed("allocating a pseudo-terminal"))?;
+    let pair = if options.flag(OptionId::Ptmx, false) {
+        open_ptmx().map_err(failed("allocating a pseudo-terminal through /dev/ptmx"))?
+    } else {
+        nix::pty::openpty(None, None).map_err(failed("allocating a pseudo-terminal"))?
+    };
     for fd in [&pair.master, &pair.slave] {
         nix::fcntl::fcntl(
             fd.as_raw_fd(),
@@ -60,6 +64,26 @@ pub fn allocate(options: &Options) -> Result<Pair, OpenError> {
         master: pair.master,
         slave: pair.slave,
         name,
+    })
+}
+
+/// The POSIX way to a pseudo-terminal: open /dev/ptmx, unlock its slave, open that.
+fn open_ptmx() -> nix::Result<nix::pty::OpenptyResult> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    nix::pty::grantpt(&master)?;
+    nix::pty::unlockpt(&master)?;
+    let name = nix::pty::ptsname_r(&master)?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(crate::sys::fd::own)?;
+    Ok(nix::pty::OpenptyResult {
+        // into_raw_fd gives up PtyMaster's ownership: the descriptor is ours alone.
+        master: crate::sys::fd::own(std::os::fd::IntoRawFd::into_raw_fd(master)),
+        slave,
     })
 }
 
