@@ -80,6 +80,7 @@ fn group_names(groups: Groups) -> String {
         (Groups::POSIXMQ_SEND, "POSIXMQ_SEND"),
         (Groups::TUN, "TUN"),
         (Groups::STREAM, "STREAM"),
+        (Groups::PEERCRED, "PEERCRED"),
     ];
     named
         .iter()

@@ -57,6 +57,8 @@ impl Groups {
     pub const TUN: Groups = Groups(1 << 19);
     /// Addresses that are, or can be, byte streams (which `length-prefix` frames).
     pub const STREAM: Groups = Groups(1 << 20);
+    /// Unix servers and receivers, which can admit peers by their credentials.
+    pub const PEERCRED: Groups = Groups(1 << 21);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
@@ -187,6 +189,9 @@ pub enum OptionId {
     IffPortSel,
     IffAutoMedia,
     LengthPrefix,
+    PeerUid,
+    PeerGid,
+    PeerPid,
 }
 
 /// The kind of value an option takes.
@@ -471,6 +476,12 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "set or clear the interface's AUTOMEDIA flag" },
     OptionDef { id: OptionId::LengthPrefix, name: "length-prefix", aliases: &[], group: Groups::STREAM, kind: ValueKind::PrefixWidth,
         help: "socketry's own: carry messages over this byte stream, each as its big-endian length in 2 or 4 bytes and then its bytes" },
+    OptionDef { id: OptionId::PeerUid, name: "peer-uid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Text,
+        help: "admit only peers running as this user (name or uid; repeatable); others are closed and logged" },
+    OptionDef { id: OptionId::PeerGid, name: "peer-gid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Text,
+        help: "admit only peers whose group is this one (name or gid; repeatable)" },
+    OptionDef { id: OptionId::PeerPid, name: "peer-pid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Count,
+        help: "admit only the peer with this process id (repeatable)" },
 ];
 
 impl OptionId {

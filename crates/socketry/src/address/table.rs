@@ -65,25 +65,32 @@ const UNIX_LISTEN: Groups = Groups::ALL
     .union(Groups::SOCKTYPE)
     .union(Groups::NAMED)
     .union(Groups::LISTEN)
-    .union(Groups::CHILD);
+    .union(Groups::CHILD)
+    .union(Groups::PEERCRED);
 const UNIX_SENDTO: Groups = Groups::ALL.union(Groups::SOCKET);
 const UNIX_RECVFROM: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::NAMED)
     .union(Groups::CHILD)
-    .union(Groups::SESSION);
-const UNIX_RECV: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::NAMED);
+    .union(Groups::SESSION)
+    .union(Groups::PEERCRED);
+const UNIX_RECV: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::NAMED)
+    .union(Groups::PEERCRED);
 // Abstract names have no file, so the file's options (mode, unlink-*) do not apply.
 const ABSTRACT_LISTEN: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::SOCKTYPE)
     .union(Groups::LISTEN)
-    .union(Groups::CHILD);
+    .union(Groups::CHILD)
+    .union(Groups::PEERCRED);
 const ABSTRACT_RECVFROM: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::CHILD)
-    .union(Groups::SESSION);
+    .union(Groups::SESSION)
+    .union(Groups::PEERCRED);
 const EXEC: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::EXEC)
@@ -97,7 +104,7 @@ const POSIXMQ_READ: Groups = Groups::ALL.union(Groups::POSIXMQ);
 const POSIXMQ_RECEIVE: Groups = POSIXMQ_READ.union(Groups::CHILD);
 const POSIXMQ_SEND: Groups = POSIXMQ_RECEIVE.union(Groups::POSIXMQ_SEND);
 const POSIXMQ_BIDIRECTIONAL: Groups = POSIXMQ_READ.union(Groups::POSIXMQ_SEND);
-const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET);
+const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::PEERCRED);
 
 macro_rules! row {
     ($name:literal, [$($alias:literal),*], [$($param:literal),*], $groups:expr, $tag:expr, $family:expr, $help:literal) => {

@@ -5,7 +5,9 @@
 //! with `pipes`; `fdin`/`fdout` put the channel on other numbers and `stderr` adds its
 //! standard error. It gets no other descriptor of socketry's. It learns where the first
 //! address's peer is from `SOCAT_PEERADDR`, `SOCAT_PEERPORT`, `SOCAT_SOCKADDR`,
-//! `SOCAT_SOCKPORT` and their `SOCKETRY_` twins; peer data never reaches its command line.
+//! `SOCAT_SOCKPORT` and their `SOCKETRY_` twins, and who a Unix peer is from
+//! `SOCKETRY_PEERUID`, `SOCKETRY_PEERGID` and `SOCKETRY_PEERPID`; peer data never reaches its
+//! command line.
 //!
 //! The child is a [`Process`] carried by the connection: when the relay is over, socketry
 //! closes the channel, waits [`CLOSE_GRACE`] for the child to exit, then sends SIGTERM, waits
@@ -240,6 +242,12 @@ pub fn open(
             command.env(format!("SOCAT_{name}"), socat_ip_text(ip));
             command.env(format!("SOCKETRY_{name}"), ip.to_string());
         }
+    }
+    if let Some(peer) = context.first_credentials {
+        command
+            .env("SOCKETRY_PEERUID", peer.uid.to_string())
+            .env("SOCKETRY_PEERGID", peer.gid.to_string())
+            .env("SOCKETRY_PEERPID", peer.pid.to_string());
     }
     for (name, value) in options.assignments() {
         command.env(name, value);

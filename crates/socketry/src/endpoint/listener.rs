@@ -15,6 +15,8 @@ use super::socket::{
     describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
 };
 use super::udp::Sessions;
+use super::unix::ancillary::PeerCredentials;
+use super::unix::credentials::CredentialFilter;
 use super::unix::path::PathGuard;
 use super::{Connection, DataOptions, OpenError};
 use crate::address::{OptionId, Options};
@@ -28,8 +30,14 @@ pub(crate) enum ListenerKind {
         filter: PeerFilter,
         nodelay: Option<bool>,
     },
-    UnixStream(UnixListener),
-    Seqpacket(AsyncFd<socket2::Socket>),
+    UnixStream {
+        listener: UnixListener,
+        filter: CredentialFilter,
+    },
+    Seqpacket {
+        fd: AsyncFd<socket2::Socket>,
+        filter: CredentialFilter,
+    },
     /// UDP-LISTEN: a session per peer.
     Sessions(Sessions),
     /// UDP-RECVFROM and UNIX-RECVFROM: each datagram is a peer.
@@ -88,9 +96,9 @@ impl Listener {
             ListenerKind::Datagrams { socket, .. } => {
                 socket.socket().local_addr().ok()?.as_socket()
             }
-            ListenerKind::UnixStream(_) | ListenerKind::Seqpacket(_) | ListenerKind::Queue(_) => {
-                None
-            }
+            ListenerKind::UnixStream { .. }
+            | ListenerKind::Seqpacket { .. }
+            | ListenerKind::Queue(_) => None,
         }
     }
 
@@ -137,7 +145,11 @@ impl Listener {
                 }
             }
             ListenerKind::Datagrams { socket, filter } => {
-                let (first, peer) = receive_admitted(socket, filter).await?;
+                let Received {
+                    first,
+                    peer,
+                    credentials,
+                } = receive_admitted(socket, filter).await?;
                 let latest = Arc::new(Mutex::new(Some(peer.clone())));
                 let rest = Receiver {
                     socket: socket.clone(),
@@ -146,7 +158,7 @@ impl Listener {
                         latest: Some(latest.clone()),
                     },
                 };
-                Connection::new(
+                let mut connection = Connection::new(
                     Some(Reader::Messages(Box::new(Prefixed::new(
                         first,
                         Some(Box::new(rest)),
@@ -157,7 +169,9 @@ impl Listener {
                         shutdown_on_close: false,
                     }))),
                     format!("{} <- {}", self.description, describe_sockaddr(&peer)),
-                )
+                );
+                connection.peer_credentials = credentials;
+                connection
             }
             _ => self.accept().await?,
         };
@@ -203,30 +217,43 @@ impl Listener {
                     }
                     Err(e) => Err(e),
                 },
-                ListenerKind::UnixStream(listener) => match listener.accept().await {
-                    Ok((stream, _)) => {
-                        tracing::info!("accepting connection on {}", self.description);
-                        Ok(super::unix::stream_connection(
-                            stream,
-                            self.description.clone(),
-                        ))
-                    }
+                ListenerKind::UnixStream { listener, filter } => match listener.accept().await {
+                    Ok((stream, _)) => match admit(&stream, filter, &self.description) {
+                        Some(credentials) => {
+                            let mut connection =
+                                super::unix::stream_connection(stream, self.description.clone());
+                            connection.peer_credentials = credentials;
+                            Ok(connection)
+                        }
+                        None => continue,
+                    },
                     Err(e) => Err(e),
                 },
-                ListenerKind::Seqpacket(fd) => match accept_seqpacket(fd).await {
-                    Ok(socket) => {
-                        tracing::info!("accepting connection on {}", self.description);
-                        super::unix::seqpacket_connection(socket, self.description.clone())
-                    }
+                ListenerKind::Seqpacket { fd, filter } => match accept_seqpacket(fd).await {
+                    Ok(socket) => match admit(&socket, filter, &self.description) {
+                        Some(credentials) => {
+                            super::unix::seqpacket_connection(socket, self.description.clone()).map(
+                                |mut connection| {
+                                    connection.peer_credentials = credentials;
+                                    connection
+                                },
+                            )
+                        }
+                        None => continue,
+                    },
                     Err(e) => Err(e),
                 },
                 ListenerKind::Sessions(sessions) => return sessions.accept().await,
                 ListenerKind::Queue(queue) => return queue.accept().await,
                 ListenerKind::Datagrams { socket, filter } => {
-                    let (first, peer) = receive_admitted(socket, filter).await?;
+                    let Received {
+                        first,
+                        peer,
+                        credentials,
+                    } = receive_admitted(socket, filter).await?;
                     let description =
                         format!("{} <- {}", self.description, describe_sockaddr(&peer));
-                    return Ok(Connection::new(
+                    let mut connection = Connection::new(
                         Some(Reader::Messages(Box::new(Prefixed::new(first, None)))),
                         Some(Writer::Messages(Box::new(Sender {
                             socket: socket.clone(),
@@ -234,7 +261,9 @@ impl Listener {
                             shutdown_on_close: false,
                         }))),
                         description,
-                    ));
+                    );
+                    connection.peer_credentials = credentials;
+                    return Ok(connection);
                 }
             };
             match accepted {
@@ -273,6 +302,28 @@ impl Listener {
     }
 }
 
+/// Checks a Unix connection's peer against `filter` before reading anything from it:
+/// `Some(credentials)` admits it (with its credentials, if the kernel gave them), `None`
+/// refuses it, which is logged; the caller then closes it.
+fn admit(
+    socket: &impl std::os::fd::AsFd,
+    filter: &CredentialFilter,
+    listener: &str,
+) -> Option<Option<PeerCredentials>> {
+    let credentials = super::unix::ancillary::peer_credentials(socket).ok();
+    let who = credentials.map_or_else(|| "an unknown peer".to_owned(), |c| c.to_string());
+    match filter.refusal(credentials.as_ref()) {
+        None => {
+            tracing::info!("accepting connection from {who} on {listener}");
+            Some(credentials)
+        }
+        Some(why) => {
+            tracing::warn!("refusing connection from {who} on {listener}: {why}");
+            None
+        }
+    }
+}
+
 async fn accept_seqpacket(fd: &AsyncFd<socket2::Socket>) -> io::Result<socket2::Socket> {
     loop {
         let mut guard = fd.readable().await?;
@@ -286,21 +337,23 @@ async fn accept_seqpacket(fd: &AsyncFd<socket2::Socket>) -> io::Result<socket2::
 async fn receive_admitted(
     socket: &MessageSocket,
     filter: &PeerFilter,
-) -> Result<(Vec<u8>, SockAddr), OpenError> {
+) -> Result<Received, OpenError> {
     let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
-    loop {
-        let (n, peer) = socket
-            .recv_from(&mut buf)
+    let (n, peer, credentials) =
+        std::future::poll_fn(|cx| socket.poll_recv_admitted(cx, &mut buf, filter))
             .await
             .map_err(OpenError::io("receiving a datagram"))?;
-        match filter.refusal_sockaddr(&peer) {
-            None => {
-                tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
-                return Ok((buf[..n].to_vec(), peer));
-            }
-            Some(why) => {
-                tracing::warn!("refusing datagram from {}: {why}", describe_sockaddr(&peer))
-            }
-        }
-    }
+    tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
+    Ok(Received {
+        first: buf[..n].to_vec(),
+        peer,
+        credentials,
+    })
+}
+
+/// The first datagram of a peer, who sent it, and the credentials it came with.
+struct Received {
+    first: Vec<u8>,
+    peer: SockAddr,
+    credentials: Option<PeerCredentials>,
 }

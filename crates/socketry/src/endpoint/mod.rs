@@ -72,6 +72,9 @@ pub struct Connection {
     /// The local and peer address of a connected internet socket, which the second
     /// address's program learns from its environment.
     pub addresses: Option<SocketAddresses>,
+    /// Who the peer of a Unix socket is, when the kernel said (a program run by EXEC for the
+    /// second address sees it in its environment).
+    pub peer_credentials: Option<unix::ancillary::PeerCredentials>,
     /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
     pub(crate) processes: Vec<Process>,
     /// Things that must live as long as the connection (a listener's socket file).
@@ -97,6 +100,7 @@ impl Connection {
             description,
             socket_report: None,
             addresses: None,
+            peer_credentials: None,
             processes: Vec::new(),
             keep: Vec::new(),
         }
@@ -230,6 +234,8 @@ pub struct OpenContext {
     pub first_addresses: Option<SocketAddresses>,
     /// Which ways the relay will move data through the address being opened.
     pub access: Access,
+    /// When opening the second address: the credentials of the first connection's Unix peer.
+    pub first_credentials: Option<unix::ancillary::PeerCredentials>,
 }
 
 impl Default for OpenContext {
@@ -239,6 +245,7 @@ impl Default for OpenContext {
             listen_family: Family::V4,
             first_addresses: None,
             access: Access::ReadWrite,
+            first_credentials: None,
         }
     }
 }
@@ -408,6 +415,7 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
                 length_prefix: None,
             };
             joined.addresses = reading.addresses;
+            joined.peer_credentials = reading.peer_credentials;
             joined.processes = reading.take_processes();
             joined.processes.extend(writing.take_processes());
             joined.keep_alive(reading);

@@ -9,6 +9,8 @@ use std::task::{ready, Context, Poll};
 use socket2::{SockAddr, Socket};
 use tokio::io::unix::AsyncFd;
 
+use super::unix::ancillary::{self, PeerCredentials};
+use super::unix::credentials::CredentialFilter;
 use crate::address::{IpRange, OptionId, Options};
 use crate::channel::{MessageRecv, MessageSend};
 use crate::sys;
@@ -61,6 +63,52 @@ impl MessageSocket {
         std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
 
+    /// Receives a datagram with the credentials the kernel attached to it (`SO_PASSCRED`).
+    pub fn poll_recv_from_credentials(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SockAddr, Option<PeerCredentials>)>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            match guard.try_io(|fd| ancillary::recv_message(fd.get_ref(), &mut *buf, 0)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Ok(Ok(received)) => {
+                    return Poll::Ready(Ok((received.len, received.from, received.credentials)));
+                }
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Receives the next datagram from a peer `filter` admits; others are dropped and logged.
+    pub fn poll_recv_admitted(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        filter: &PeerFilter,
+    ) -> Poll<io::Result<(usize, SockAddr, Option<PeerCredentials>)>> {
+        loop {
+            let (n, from, credentials) = if filter.wants_credentials() {
+                ready!(self.poll_recv_from_credentials(cx, buf))?
+            } else {
+                let (n, from) = ready!(self.poll_recv_from(cx, buf))?;
+                (n, from, None)
+            };
+            match filter.refusal_sockaddr(&from, credentials.as_ref()) {
+                None => return Poll::Ready(Ok((n, from, credentials))),
+                Some(why) => {
+                    let who = match credentials {
+                        Some(c) => format!("{} ({c})", describe_sockaddr(&from)),
+                        None => describe_sockaddr(&from),
+                    };
+                    tracing::warn!("refusing datagram from {who}: {why}");
+                }
+            }
+        }
+    }
+
     pub fn poll_send(
         &self,
         cx: &mut Context<'_>,
@@ -89,12 +137,16 @@ impl MessageSocket {
     }
 }
 
-/// Which peers a receiving socket admits (`range=`). Empty admits everyone.
+/// Which peers a receiving socket admits (`range=`, or `peer-uid=` and its kin on Unix).
+/// Empty admits everyone.
 #[derive(Debug, Clone, Default)]
 pub struct PeerFilter {
     ranges: Vec<IpRange>,
     /// A server's `sourceport`: peers must send from this port.
     source_port: Option<u16>,
+    /// Unix receivers: every datagram is received with its sender's credentials (the socket
+    /// has `SO_PASSCRED`), and these decide who is admitted.
+    credentials: Option<CredentialFilter>,
 }
 
 impl PeerFilter {
@@ -103,7 +155,21 @@ impl PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: None,
+            credentials: None,
         }
+    }
+
+    /// A Unix receiver's filter: by credentials, which every datagram then carries.
+    pub fn for_unix(credentials: CredentialFilter) -> PeerFilter {
+        PeerFilter {
+            credentials: Some(credentials),
+            ..PeerFilter::default()
+        }
+    }
+
+    /// Whether datagrams must be received with their sender's credentials.
+    pub fn wants_credentials(&self) -> bool {
+        self.credentials.is_some()
     }
 
     /// A server's filter of who may come in: `range`, and `sourceport` as the port peers must
@@ -112,6 +178,7 @@ impl PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: options.port(OptionId::SourcePort),
+            credentials: None,
         }
     }
 
@@ -130,8 +197,16 @@ impl PeerFilter {
         self.refusal(peer).is_none()
     }
 
-    /// As [`PeerFilter::refusal`]; peers without an internet address (Unix) are admitted.
-    pub fn refusal_sockaddr(&self, peer: &SockAddr) -> Option<String> {
+    /// As [`PeerFilter::refusal`], for any socket address: an internet peer is checked by its
+    /// address, a Unix peer by its credentials.
+    pub fn refusal_sockaddr(
+        &self,
+        peer: &SockAddr,
+        credentials: Option<&PeerCredentials>,
+    ) -> Option<String> {
+        if let Some(filter) = &self.credentials {
+            return filter.refusal(credentials);
+        }
         peer.as_socket().and_then(|addr| self.refusal(&addr))
     }
 }
@@ -178,19 +253,15 @@ impl MessageRecv for Receiver {
                     Some(n)
                 }))
             }
-            ReceiveMode::From { filter, latest } => loop {
-                let (n, from) = ready!(self.socket.poll_recv_from(cx, buf))?;
-                if let Some(why) = filter.refusal_sockaddr(&from) {
-                    tracing::warn!("refusing datagram from {}: {why}", describe_sockaddr(&from));
-                    continue;
-                }
+            ReceiveMode::From { filter, latest } => {
+                let (n, from, _) = ready!(self.socket.poll_recv_admitted(cx, buf, filter))?;
                 if let Some(latest) = latest {
                     if let Ok(mut slot) = latest.lock() {
                         *slot = Some(from);
                     }
                 }
-                return Poll::Ready(Ok(Some(n)));
-            },
+                Poll::Ready(Ok(Some(n)))
+            }
         }
     }
 }

@@ -189,6 +189,7 @@ async fn relay_connections(
         Peer::Address(second) => {
             let context = OpenContext {
                 first_addresses: left.addresses,
+                first_credentials: left.peer_credentials,
                 ..config.second_context()
             };
             let mut right = endpoint::connect(second, &context)

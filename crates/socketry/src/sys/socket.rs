@@ -1,9 +1,11 @@
-//! Socket calls that the socket2 crate offers only on uninitialised buffers, and Unix
-//! autobinding.
+//! Socket calls that the socket2 crate offers only on uninitialised buffers, Unix
+//! autobinding, and `recvmsg` with its control messages (descriptors and credentials).
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::libc;
 
 use socket2::{SockAddr, Socket};
 
@@ -30,4 +32,104 @@ pub fn autobind(socket: &Socket) -> io::Result<()> {
     let addr = nix::sys::socket::UnixAddr::new_unnamed();
     nix::sys::socket::bind(socket.as_raw_fd(), &addr)?;
     Ok(())
+}
+
+/// The room a control-message buffer needs for `count` descriptors (`CMSG_SPACE`).
+pub fn control_space_for_fds(count: usize) -> usize {
+    match count {
+        0 => 0,
+        n => control_space(n.saturating_mul(std::mem::size_of::<libc::c_int>())),
+    }
+}
+
+/// What [`recv_with_control`] received: the data's length, the sender's address (empty for an
+/// unbound or connected sender), every descriptor that came along (owned, close-on-exec),
+/// and the sender's credentials if the kernel attached them.
+#[derive(Debug)]
+pub struct ControlledMessage {
+    pub len: usize,
+    pub from: SockAddr,
+    pub fds: Vec<OwnedFd>,
+    pub credentials: Option<libc::ucred>,
+}
+
+/// `recvmsg(2)` into `buf` with room for `max_fds` descriptors and one set of credentials.
+pub fn recv_with_control(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> io::Result<ControlledMessage> {
+    let room = control_space_for_fds(max_fds) + control_space(std::mem::size_of::<libc::ucred>());
+    // u64 elements: the buffer must be aligned for `cmsghdr`.
+    let mut control = vec![0u64; room.div_ceil(8)];
+    // SAFETY: an all-zero sockaddr_storage and msghdr are valid values of these plain C
+    // structs.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: as above.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    header.msg_name = (&raw mut storage).cast();
+    header.msg_namelen = socklen(std::mem::size_of::<libc::sockaddr_storage>());
+    header.msg_iov = &raw mut iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.as_mut_ptr().cast();
+    header.msg_controllen = control.len() * 8;
+    // SAFETY: every pointer in `header` points to memory that lives across the call and is
+    // as long as the length stored beside it: `storage`, `iov` over `buf`, and `control`.
+    let received =
+        unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, libc::MSG_CMSG_CLOEXEC) };
+    let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
+
+    let mut fds = Vec::new();
+    let mut credentials = None;
+    // SAFETY: the kernel filled `header.msg_control` with `msg_controllen` bytes of well-formed
+    // control messages; CMSG_FIRSTHDR/CMSG_NXTHDR walk them within that length and return null
+    // at the end. Each message's data is read unaligned, within its `cmsg_len`. Descriptors
+    // in SCM_RIGHTS are new ones the kernel installed for us, so we own them.
+    unsafe {
+        let mut message = libc::CMSG_FIRSTHDR(&header);
+        while !message.is_null() {
+            let data = libc::CMSG_DATA(message);
+            let data_len = (*message).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            match ((*message).cmsg_level, (*message).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                    let count = data_len / std::mem::size_of::<libc::c_int>();
+                    for i in 0..count {
+                        let fd = std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i));
+                        fds.push(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS)
+                    if data_len >= std::mem::size_of::<libc::ucred>() =>
+                {
+                    credentials = Some(std::ptr::read_unaligned(data.cast::<libc::ucred>()));
+                }
+                _ => {}
+            }
+            message = libc::CMSG_NXTHDR(&header, message);
+        }
+    }
+    // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `storage` (zero
+    // bytes for a sender without a name, which leaves an empty, unnamed address).
+    let from = unsafe { SockAddr::new(storage, header.msg_namelen) };
+    Ok(ControlledMessage {
+        len,
+        from,
+        fds,
+        credentials,
+    })
+}
+
+fn socklen(len: usize) -> libc::socklen_t {
+    libc::socklen_t::try_from(len).unwrap_or(libc::socklen_t::MAX)
+}
+
+fn control_space(bytes: usize) -> usize {
+    let bytes = libc::c_uint::try_from(bytes).unwrap_or(libc::c_uint::MAX / 2);
+    // SAFETY: CMSG_SPACE is arithmetic on its argument; it touches no memory.
+    let space = unsafe { libc::CMSG_SPACE(bytes) };
+    usize::try_from(space).unwrap_or(usize::MAX)
 }

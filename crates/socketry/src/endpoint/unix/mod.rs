@@ -4,6 +4,8 @@
 //! `socktype` picks the type for the connecting and listening forms: 1 stream (default),
 //! 5 seqpacket (message boundaries kept, EOF carried), 2 datagram (connect form only).
 
+pub mod ancillary;
+pub mod credentials;
 pub mod path;
 
 use std::ffi::OsStr;
@@ -21,6 +23,7 @@ use super::{Connection, OpenError, Opened};
 use crate::address::{BindAddr, OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
 use crate::sys;
+use credentials::CredentialFilter;
 use path::PathGuard;
 
 /// The `sockaddr_un` for a name.
@@ -136,7 +139,17 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
             Opened::Connection(connection)
         }
         UnixRole::Recvfrom | UnixRole::Recv => {
+            let credentials = CredentialFilter::from_options(options)?;
             let socket = new_socket(Type::DGRAM, options)?;
+            // UNIX-RECVFROM always learns who each peer is, for the program it may start;
+            // UNIX-RECV only when it must check.
+            let filter = (role == UnixRole::Recvfrom || !credentials.is_empty())
+                .then(|| PeerFilter::for_unix(credentials));
+            if filter.is_some() {
+                ancillary::set_pass_credentials(&socket, true)
+                    .map_err(OpenError::io("setting SO_PASSCRED"))?;
+            }
+            let filter = filter.unwrap_or_default();
             let guard = bind(&socket, name, options)?;
             let socket = Arc::new(
                 MessageSocket::new(socket).map_err(OpenError::io("registering a socket"))?,
@@ -147,7 +160,7 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
                     Some(Reader::Messages(Box::new(Receiver {
                         socket,
                         mode: ReceiveMode::From {
-                            filter: PeerFilter::default(),
+                            filter,
                             latest: None,
                         },
                     }))),
@@ -160,10 +173,7 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
                 Opened::Connection(connection)
             } else {
                 let listener = Listener::new(
-                    ListenerKind::Datagrams {
-                        socket,
-                        filter: PeerFilter::default(),
-                    },
+                    ListenerKind::Datagrams { socket, filter },
                     format!("UNIX-RECVFROM {shown}"),
                     options,
                 );
@@ -276,6 +286,7 @@ fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
             "UNIX-LISTEN on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
         )));
     }
+    let filter = CredentialFilter::from_options(options)?;
     let socket = new_socket(ty, options)?;
     let guard = bind(&socket, name, options)?;
     let backlog = options
@@ -291,15 +302,16 @@ fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
         .map_err(OpenError::io("setting O_NONBLOCK"))?;
     tracing::info!("listening on {shown}");
     let kind = if ty == Type::SEQPACKET {
-        ListenerKind::Seqpacket(
-            crate::sys::register(socket).map_err(OpenError::io("registering the listener"))?,
-        )
+        ListenerKind::Seqpacket {
+            fd: crate::sys::register(socket).map_err(OpenError::io("registering the listener"))?,
+            filter,
+        }
     } else {
         let listener = UnixListener::from_std(std::os::unix::net::UnixListener::from(
             std::os::fd::OwnedFd::from(socket),
         ))
         .map_err(OpenError::io("registering the listener"))?;
-        ListenerKind::UnixStream(listener)
+        ListenerKind::UnixStream { listener, filter }
     };
     let listener = Listener::new(kind, format!("{} {shown}", type_label(ty)), options);
     Ok(match guard {
