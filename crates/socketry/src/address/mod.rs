@@ -19,8 +19,8 @@ pub use error::{ParseError, ParseErrorKind};
 pub use options::{BindAddr, IpRange, OptionId, Options, Value};
 pub use table::AddressType;
 pub use types::{
-    join_command_line, split_command_line, Family, Host, InterfaceAddr, Kind, Local, MqRole,
-    QueueName, Remote, UnixName, UnixRole, MQ_NAME_MAX, UNIX_PATH_MAX,
+    join_command_line, split_command_line, ActivatedSocket, Family, Host, InterfaceAddr, Kind,
+    Local, MqRole, QueueName, Remote, UnixName, UnixRole, MQ_NAME_MAX, UNIX_PATH_MAX,
 };
 
 use lexer::Piece;
@@ -237,6 +237,17 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
             family: row.family,
         })
     };
+    let descriptor = || -> Result<i32, ParseErrorKind> {
+        text(0)
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ParseErrorKind::InvalidParameter {
+                what: "file descriptor",
+                text: text(0).to_owned(),
+                expected: "a non-negative number",
+            })
+    };
     let unix_name = |abstract_ns: bool| -> Result<UnixName, ParseErrorKind> {
         let name = if abstract_ns {
             UnixName::abstract_name(text(0))
@@ -264,17 +275,18 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::Stdin => Kind::Stdin,
         Tag::Stdout => Kind::Stdout,
         Tag::Stderr => Kind::Stderr,
-        Tag::Fd => {
-            Kind::Fd(
-                text(0)
-                    .parse::<i32>()
-                    .map_err(|_| ParseErrorKind::InvalidParameter {
-                        what: "file descriptor",
-                        text: text(0).to_owned(),
-                        expected: "a non-negative number",
-                    })?,
-            )
-        }
+        Tag::Fd => Kind::Fd(descriptor()?),
+        Tag::AcceptFd => Kind::AcceptFd(descriptor()?),
+        Tag::SystemdListen => Kind::SystemdListen(match params.first() {
+            None => ActivatedSocket::Index(0),
+            Some(param) => ActivatedSocket::parse(&param.text).ok_or_else(|| {
+                ParseErrorKind::InvalidParameter {
+                    what: "activated socket",
+                    text: param.text.clone(),
+                    expected: "an index from 0 or a FileDescriptorName (printable, no ':')",
+                }
+            })?,
+        }),
         Tag::TcpConnect => Kind::TcpConnect(remote()?),
         Tag::TcpListen => Kind::TcpListen(local()?),
         Tag::UdpConnect => Kind::UdpConnect(remote()?),

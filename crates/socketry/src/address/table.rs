@@ -104,6 +104,18 @@ const POSIXMQ_READ: Groups = Groups::ALL.union(Groups::POSIXMQ);
 const POSIXMQ_RECEIVE: Groups = POSIXMQ_READ.union(Groups::CHILD);
 const POSIXMQ_SEND: Groups = POSIXMQ_RECEIVE.union(Groups::POSIXMQ_SEND);
 const POSIXMQ_BIDIRECTIONAL: Groups = POSIXMQ_READ.union(Groups::POSIXMQ_SEND);
+// Handing a connection over moves no data, so the data options (ALL) do not apply.
+const UNIX_SENDFD: Groups = Groups::SOCKET
+    .union(Groups::SOCKTYPE)
+    .union(Groups::CONNECT);
+// An inherited listening socket is already bound: only what accepting needs applies. Ranges
+// apply to internet sockets and credentials to Unix ones, which is checked when it is opened.
+const INHERITED_LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::LISTEN)
+    .union(Groups::CHILD)
+    .union(Groups::RANGE)
+    .union(Groups::PEERCRED);
 const ABSTRACT_RECV: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::PEERCRED);
 
 macro_rules! row {
@@ -442,6 +454,24 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         "connect to a Unix stream, seqpacket or datagram socket, whichever it is"
     ),
     row!(
+        "UNIX-RECVFD-LISTEN",
+        [],
+        ["path"],
+        UNIX_LISTEN,
+        Tag::Unix(RecvFd),
+        Any,
+        "serve every connection another process passes to this socket (SCM_RIGHTS) as if accepted here"
+    ),
+    row!(
+        "UNIX-SENDFD",
+        [],
+        ["path"],
+        UNIX_SENDFD,
+        Tag::Unix(SendFd),
+        Any,
+        "second address only: hand the first address's connection to the process at this socket instead of relaying"
+    ),
+    row!(
         "ABSTRACT-CONNECT",
         [],
         ["name"],
@@ -495,6 +525,43 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         Any,
         "UNIX-CLIENT in the abstract namespace"
     ),
+    row!(
+        "ABSTRACT-RECVFD-LISTEN",
+        [],
+        ["name"],
+        ABSTRACT_LISTEN,
+        Tag::Abstract(RecvFd),
+        Any,
+        "UNIX-RECVFD-LISTEN in the abstract namespace"
+    ),
+    row!(
+        "ABSTRACT-SENDFD",
+        [],
+        ["name"],
+        UNIX_SENDFD,
+        Tag::Abstract(SendFd),
+        Any,
+        "UNIX-SENDFD in the abstract namespace"
+    ),
+    row!(
+        "ACCEPT-FD",
+        [],
+        ["fdnum"],
+        INHERITED_LISTEN,
+        Tag::AcceptFd,
+        Any,
+        "accept on an inherited listening TCP or Unix socket (with fork: every connection)"
+    ),
+    AddressType {
+        name: "SYSTEMD-LISTEN",
+        aliases: &[],
+        params: &["index-or-name"],
+        required: 0,
+        groups: INHERITED_LISTEN,
+        help: "accept on a socket from systemd socket activation (LISTEN_FDS; by default the first)",
+        tag: Tag::SystemdListen,
+        family: Any,
+    },
     AddressType {
         name: "PIPE",
         aliases: &["FIFO", "ECHO"],
@@ -630,7 +697,7 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
 
 /// socat address types that socketry does not build yet; naming one is a clear error rather
 /// than "unknown".
-pub static LATER_TYPES: &[&str] = &["ACCEPT-FD"];
+pub static LATER_TYPES: &[&str] = &[];
 
 /// Looks an address type up by name or alias, case-insensitively.
 pub fn lookup(name: &str) -> Option<&'static AddressType> {

@@ -176,6 +176,27 @@ fn parses_every_address_form() {
                 prefix: 24,
             })),
         ),
+        ("ACCEPT-FD:3", Kind::AcceptFd(3)),
+        (
+            "SYSTEMD-LISTEN",
+            Kind::SystemdListen(ActivatedSocket::Index(0)),
+        ),
+        (
+            "systemd-listen:2",
+            Kind::SystemdListen(ActivatedSocket::Index(2)),
+        ),
+        (
+            "SYSTEMD-LISTEN:web",
+            Kind::SystemdListen(ActivatedSocket::Name("web".into())),
+        ),
+        (
+            "UNIX-RECVFD-LISTEN:/run/pass",
+            Kind::Unix(UnixRole::RecvFd, UnixName::Path(PathBuf::from("/run/pass"))),
+        ),
+        (
+            "ABSTRACT-SENDFD:pass",
+            Kind::Unix(UnixRole::SendFd, UnixName::Abstract("pass".into())),
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(kind_of(text), want, "{text}");
@@ -431,6 +452,8 @@ fn arb_role() -> impl Strategy<Value = UnixRole> {
         Just(UnixRole::Recvfrom),
         Just(UnixRole::Recv),
         Just(UnixRole::Client),
+        Just(UnixRole::RecvFd),
+        Just(UnixRole::SendFd),
     ]
 }
 
@@ -476,6 +499,9 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
             }
         }))
         .prop_map(Kind::Tun),
+        (0..1000i32).prop_map(Kind::AcceptFd),
+        any::<u32>().prop_map(|i| Kind::SystemdListen(ActivatedSocket::Index(i))),
+        "[a-zA-Z][!-9;-~]{0,30}".prop_map(|n| Kind::SystemdListen(ActivatedSocket::Name(n))),
     ]
 }
 

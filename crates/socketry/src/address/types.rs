@@ -129,6 +129,44 @@ pub enum UnixRole {
     Recv,
     /// Connect as a stream client, or as a datagram client if the peer is a datagram socket.
     Client,
+    /// Listen for processes that pass connections (`SCM_RIGHTS`), and serve each connection
+    /// passed as if it had been accepted here.
+    RecvFd,
+    /// Hand the first address's connection to the process listening at the socket, instead
+    /// of relaying its bytes.
+    SendFd,
+}
+
+/// Which socket of systemd's socket activation (`LISTEN_FDS`) to serve.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ActivatedSocket {
+    /// The n-th socket passed, counting from 0 (descriptor 3 + n).
+    Index(u32),
+    /// The socket whose `FileDescriptorName=` is this (`LISTEN_FDNAMES`).
+    Name(String),
+}
+
+impl ActivatedSocket {
+    /// A number is an index, anything else a name; `None` for text that cannot be a name.
+    pub fn parse(text: &str) -> Option<ActivatedSocket> {
+        if let Ok(index) = text.parse::<u32>() {
+            return Some(ActivatedSocket::Index(index));
+        }
+        // systemd's rule for names: at most 255 printable ASCII characters other than ':'.
+        let valid = !text.is_empty()
+            && text.len() <= 255
+            && text.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        valid.then(|| ActivatedSocket::Name(text.to_owned()))
+    }
+}
+
+impl fmt::Display for ActivatedSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActivatedSocket::Index(i) => write!(f, "{i}"),
+            ActivatedSocket::Name(name) => f.write_str(name),
+        }
+    }
 }
 
 /// What a POSIX message queue address does with its queue.
@@ -275,6 +313,10 @@ pub enum Kind {
     PosixMq(MqRole, QueueName),
     /// A new TUN or TAP network interface, optionally given an IPv4 address.
     Tun(Option<InterfaceAddr>),
+    /// An inherited listening socket, by descriptor number.
+    AcceptFd(i32),
+    /// A listening socket passed by systemd's socket activation.
+    SystemdListen(ActivatedSocket),
 }
 
 /// The type-independent tag of a [`Kind`]: what the address table rows name.
@@ -306,6 +348,8 @@ pub(crate) enum Tag {
     Gopen,
     PosixMq(MqRole),
     Tun,
+    AcceptFd,
+    SystemdListen,
 }
 
 impl Kind {
@@ -337,13 +381,16 @@ impl Kind {
             Kind::Gopen(_) => (Tag::Gopen, Family::Any),
             Kind::PosixMq(role, _) => (Tag::PosixMq(*role), Family::Any),
             Kind::Tun(_) => (Tag::Tun, Family::Any),
+            Kind::AcceptFd(_) => (Tag::AcceptFd, Family::Any),
+            Kind::SystemdListen(_) => (Tag::SystemdListen, Family::Any),
         }
     }
 
     /// Writes the parameters, each preceded by `:`.
     pub(crate) fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Kind::Fd(n) => write!(f, ":{n}"),
+            Kind::Fd(n) | Kind::AcceptFd(n) => write!(f, ":{n}"),
+            Kind::SystemdListen(socket) => write!(f, ":{}", escape(&socket.to_string())),
             Kind::TcpConnect(r)
             | Kind::UdpConnect(r)
             | Kind::UdpSendto(r)

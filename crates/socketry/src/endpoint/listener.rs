@@ -17,6 +17,7 @@ use super::socket::{
 use super::udp::Sessions;
 use super::unix::ancillary::PeerCredentials;
 use super::unix::credentials::CredentialFilter;
+use super::unix::fdpass::{passed_connection, PassedConnections};
 use super::unix::path::PathGuard;
 use super::{Connection, DataOptions, OpenError};
 use crate::address::{OptionId, Options};
@@ -47,6 +48,8 @@ pub(crate) enum ListenerKind {
     },
     /// POSIXMQ-RECEIVE (each message is a session) and POSIXMQ-SEND with `fork`.
     Queue(QueueListener),
+    /// UNIX-RECVFD-LISTEN: connections other processes pass.
+    Passed(PassedConnections),
 }
 
 /// An address waiting for peers.
@@ -98,7 +101,8 @@ impl Listener {
             }
             ListenerKind::UnixStream { .. }
             | ListenerKind::Seqpacket { .. }
-            | ListenerKind::Queue(_) => None,
+            | ListenerKind::Queue(_)
+            | ListenerKind::Passed(_) => None,
         }
     }
 
@@ -245,6 +249,24 @@ impl Listener {
                 },
                 ListenerKind::Sessions(sessions) => return sessions.accept().await,
                 ListenerKind::Queue(queue) => return queue.accept().await,
+                ListenerKind::Passed(passed) => match passed.next().await {
+                    Some(fd) => match passed_connection(fd, &self.description) {
+                        Ok(connection) => Ok(connection),
+                        Err(why) => {
+                            tracing::warn!(
+                                "refusing a descriptor passed on {}: {why}",
+                                self.description
+                            );
+                            continue;
+                        }
+                    },
+                    None => {
+                        return Err(OpenError::Refused(format!(
+                            "{} stopped receiving connections",
+                            self.description
+                        )))
+                    }
+                },
                 ListenerKind::Datagrams { socket, filter } => {
                     let Received {
                         first,

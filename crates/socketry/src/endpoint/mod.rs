@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod file;
+pub mod inherited;
 pub mod listener;
 pub mod mqueue;
 pub mod pipe;
@@ -75,6 +76,9 @@ pub struct Connection {
     /// Who the peer of a Unix socket is, when the kernel said (a program run by EXEC for the
     /// second address sees it in its environment).
     pub peer_credentials: Option<unix::ancillary::PeerCredentials>,
+    /// The one socket behind both halves (a TCP, Unix stream or seqpacket connection), which
+    /// can be handed to another process (`UNIX-SENDFD`).
+    pub(crate) handover: Option<unix::fdpass::Handover>,
     /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
     pub(crate) processes: Vec<Process>,
     /// Things that must live as long as the connection (a listener's socket file).
@@ -101,6 +105,7 @@ impl Connection {
             socket_report: None,
             addresses: None,
             peer_credentials: None,
+            handover: None,
             processes: Vec::new(),
             keep: Vec::new(),
         }
@@ -288,6 +293,16 @@ impl OpenError {
 
 /// Opens one endpoint.
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
+    with_retries(spec, || open_spec_once(spec, context)).await
+}
+
+/// Runs `attempt` until it succeeds, or fails in a way time cannot change, or the `retry`
+/// count (or `forever`) given to `spec` is used up, `interval` apart.
+pub(crate) async fn with_retries<T, F, Fut>(spec: &Spec, mut attempt: F) -> Result<T, OpenError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, OpenError>>,
+{
     let options = &spec.options;
     let retries = if options.flag(OptionId::Forever, false) {
         u64::MAX
@@ -299,7 +314,7 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
         .unwrap_or(Duration::from_secs(1));
     let mut failed = 0u64;
     loop {
-        match open_spec_once(spec, context).await {
+        match attempt().await {
             // Only what the system said can change with time; socketry's own refusals cannot.
             Err(
                 e @ (OpenError::Io { .. } | OpenError::Resolve { .. } | OpenError::TimedOut { .. }),
@@ -345,6 +360,10 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
         Kind::UdpListen(local) => Opened::Listener(udp::listen(local, options, context)?),
         Kind::UdpRecvfrom(local) => Opened::Listener(udp::recvfrom(local, options, context)?),
         Kind::Unix(role, name) => unix::open(*role, name, options).await?,
+        Kind::AcceptFd(fd) => Opened::Listener(inherited::accept_fd(*fd, options)?),
+        Kind::SystemdListen(socket) => {
+            Opened::Listener(inherited::systemd_listen(socket, options)?)
+        }
         Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
         Kind::Pty => Opened::Connection(pty::open(options).await?),
         Kind::Pipe(path) => {

@@ -187,11 +187,13 @@ async fn connect_one(
 /// Splits a connected stream into the two halves of a connection.
 pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {
     let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let addresses = match (stream.local_addr(), stream.peer_addr()) {
         (Ok(local), Ok(peer)) => Some(super::SocketAddresses { local, peer }),
         _ => None,
     };
     let (read, write) = stream.into_split();
+    let (handover, write) = super::unix::fdpass::Handover::for_stream(fd, write);
     let connection = Connection::new(
         Some(Reader::Bytes(Box::new(read))),
         Some(Writer::Bytes(Box::new(write))),
@@ -200,6 +202,7 @@ pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Conne
     Connection {
         socket_report,
         addresses,
+        handover: Some(handover),
         ..connection
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{relay, Directions, Ending, RelayConfig, RelayError, Stats};
-use crate::address::{Address, OptionId, Spec};
+use crate::address::{Address, Kind, OptionId, Spec, UnixRole};
 use crate::endpoint::exec::Exit;
 use crate::endpoint::{self, Access, Connection, OpenContext, OpenError, Opened, Process};
 
@@ -186,6 +186,26 @@ async fn relay_connections(
     processes.extend(left.take_processes());
     match peer {
         Peer::Echo => Ok(super::echo(left, &config.relay).await?),
+        Peer::Address(Address::Single(spec))
+            if matches!(spec.kind, Kind::Unix(UnixRole::SendFd, _)) =>
+        {
+            let Kind::Unix(_, name) = &spec.kind else {
+                return Ok((Stats::default(), Ending::Eof));
+            };
+            let description = left.description.clone();
+            crate::endpoint::unix::fdpass::hand_over(
+                left.handover.clone(),
+                description,
+                name,
+                spec,
+            )
+            .await
+            .map_err(|source| RunError::Open {
+                address: spec.to_string(),
+                source,
+            })?;
+            Ok((Stats::default(), Ending::Eof))
+        }
         Peer::Address(second) => {
             let context = OpenContext {
                 first_addresses: left.addresses,

@@ -101,8 +101,14 @@ pub fn send_fds(socket: impl AsFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::R
         ));
     }
     let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-    let control = [ControlMessage::ScmRights(&raw)];
-    let control: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &control };
+    send_raw_fds(socket, data, &raw)
+}
+
+/// [`send_fds`] for descriptors that the caller keeps open for the duration of the call by
+/// other means (a connection's halves own the socket it hands over).
+pub(crate) fn send_raw_fds(socket: impl AsFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    let control = [ControlMessage::ScmRights(fds)];
+    let control: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &control };
     Ok(sendmsg::<UnixAddr>(
         socket.as_fd().as_raw_fd(),
         &[IoSlice::new(data)],

@@ -6,6 +6,7 @@
 
 pub mod ancillary;
 pub mod credentials;
+pub mod fdpass;
 pub mod path;
 
 use std::ffi::OsStr;
@@ -46,7 +47,7 @@ pub fn display_name(name: &UnixName) -> String {
     }
 }
 
-fn socket_type(options: &Options) -> Type {
+pub(crate) fn socket_type(options: &Options) -> Type {
     match options.socktype() {
         Some(5) => Type::SEQPACKET,
         Some(2) => Type::DGRAM,
@@ -98,8 +99,10 @@ fn bind_client(socket: &Socket, options: &Options) -> Result<Option<PathGuard>, 
 
 pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<Opened, OpenError> {
     let shown = display_name(name);
-    if matches!(role, UnixRole::Listen | UnixRole::Recvfrom | UnixRole::Recv)
-        && options.bind().is_some()
+    if matches!(
+        role,
+        UnixRole::Listen | UnixRole::Recvfrom | UnixRole::Recv | UnixRole::RecvFd
+    ) && options.bind().is_some()
     {
         return Err(OpenError::Refused(format!(
             "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
@@ -111,6 +114,12 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
         }
         UnixRole::Client => Opened::Connection(client(name, options).await?),
         UnixRole::Listen => Opened::Listener(listen(name, options)?),
+        UnixRole::RecvFd => Opened::Listener(fdpass::listen(name, options)?),
+        UnixRole::SendFd => {
+            return Err(OpenError::Refused(format!(
+                "UNIX-SENDFD:{shown} hands over the first address's connection, so it can only be the second address of a relay (expected e.g. TCP-LISTEN:80,fork UNIX-SENDFD:{shown})"
+            )))
+        }
         UnixRole::Sendto => {
             let socket = new_socket(Type::DGRAM, options)?;
             let guard = bind_client(&socket, options)?;
@@ -189,6 +198,35 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
 async fn connect(name: &UnixName, ty: Type, options: &Options) -> Result<Connection, OpenError> {
     let shown = display_name(name);
     let action = format!("connecting to {shown}");
+    let (socket, guard) = connect_socket(name, ty, options).await?;
+    let description = format!("{} {shown}", type_label(ty));
+    let mut connection = if ty == Type::STREAM {
+        let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(
+            std::os::fd::OwnedFd::from(socket),
+        ))
+        .map_err(OpenError::io(action))?;
+        stream_connection(stream, description)
+    } else if ty == Type::SEQPACKET {
+        seqpacket_connection(socket, description).map_err(OpenError::io(action))?
+    } else {
+        let socket = Arc::new(MessageSocket::new(socket).map_err(OpenError::io(action))?);
+        super::socket::connected_messages(socket.clone(), socket, false, description)
+    };
+    if let Some(guard) = guard {
+        connection.keep_alive(guard);
+    }
+    Ok(connection)
+}
+
+/// A socket of type `ty` connected to `name` (bound first to `bind=`, or for datagrams to an
+/// automatic name), within `connect-timeout`; the guard removes a bound socket file.
+pub(crate) async fn connect_socket(
+    name: &UnixName,
+    ty: Type,
+    options: &Options,
+) -> Result<(Socket, Option<PathGuard>), OpenError> {
+    let shown = display_name(name);
+    let action = format!("connecting to {shown}");
     let socket = new_socket(ty, options)?;
     let guard = match options.bind() {
         Some(BindAddr::Unix(local)) => bind(&socket, local, options)?,
@@ -227,26 +265,10 @@ async fn connect(name: &UnixName, ty: Type, options: &Options) -> Result<Connect
     }
     .map_err(OpenError::io(action.clone()))?;
     tracing::info!("successfully connected to {shown}");
-    let description = format!("{} {shown}", type_label(ty));
-    let mut connection = if ty == Type::STREAM {
-        let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(
-            std::os::fd::OwnedFd::from(socket),
-        ))
-        .map_err(OpenError::io(action))?;
-        stream_connection(stream, description)
-    } else if ty == Type::SEQPACKET {
-        seqpacket_connection(socket, description).map_err(OpenError::io(action))?
-    } else {
-        let socket = Arc::new(MessageSocket::new(socket).map_err(OpenError::io(action))?);
-        super::socket::connected_messages(socket.clone(), socket, false, description)
-    };
-    if let Some(guard) = guard {
-        connection.keep_alive(guard);
-    }
-    Ok(connection)
+    Ok((socket, guard))
 }
 
-fn type_label(ty: Type) -> &'static str {
+pub(crate) fn type_label(ty: Type) -> &'static str {
     if ty == Type::SEQPACKET {
         "UNIX seqpacket"
     } else if ty == Type::DGRAM {
@@ -280,27 +302,8 @@ async fn client(name: &UnixName, options: &Options) -> Result<Connection, OpenEr
 
 fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
     let shown = display_name(name);
-    let ty = socket_type(options);
-    if ty == Type::DGRAM {
-        return Err(OpenError::Refused(format!(
-            "UNIX-LISTEN on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
-        )));
-    }
     let filter = CredentialFilter::from_options(options)?;
-    let socket = new_socket(ty, options)?;
-    let guard = bind(&socket, name, options)?;
-    let backlog = options
-        .count(OptionId::Backlog)
-        .map_or(super::tcp::DEFAULT_BACKLOG, |b| {
-            u32::try_from(b).unwrap_or(u32::MAX)
-        });
-    socket
-        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-        .map_err(OpenError::io(format!("listening on {shown}")))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(OpenError::io("setting O_NONBLOCK"))?;
-    tracing::info!("listening on {shown}");
+    let (socket, ty, guard) = listening_socket(name, options, "UNIX-LISTEN")?;
     let kind = if ty == Type::SEQPACKET {
         ListenerKind::Seqpacket {
             fd: crate::sys::register(socket).map_err(OpenError::io("registering the listener"))?,
@@ -320,9 +323,42 @@ fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
     })
 }
 
+/// A non-blocking stream (or, with `socktype=5`, seqpacket) socket bound to `name` and
+/// listening, with the guard of its socket file.
+pub(crate) fn listening_socket(
+    name: &UnixName,
+    options: &Options,
+    type_name: &str,
+) -> Result<(Socket, Type, Option<PathGuard>), OpenError> {
+    let shown = display_name(name);
+    let ty = socket_type(options);
+    if ty == Type::DGRAM {
+        return Err(OpenError::Refused(format!(
+            "{type_name} on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
+        )));
+    }
+    let socket = new_socket(ty, options)?;
+    let guard = bind(&socket, name, options)?;
+    let backlog = options
+        .count(OptionId::Backlog)
+        .map_or(super::tcp::DEFAULT_BACKLOG, |b| {
+            u32::try_from(b).unwrap_or(u32::MAX)
+        });
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(OpenError::io(format!("listening on {shown}")))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(OpenError::io("setting O_NONBLOCK"))?;
+    tracing::info!("listening on {shown}");
+    Ok((socket, ty, guard))
+}
+
 pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Connection {
     let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let (read, write) = stream.into_split();
+    let (handover, write) = fdpass::Handover::for_stream(fd, write);
     let connection = Connection::new(
         Some(Reader::Bytes(Box::new(read))),
         Some(Writer::Bytes(Box::new(write))),
@@ -330,6 +366,7 @@ pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Conn
     );
     Connection {
         socket_report,
+        handover: Some(handover),
         ..connection
     }
 }
@@ -339,10 +376,14 @@ pub(crate) fn seqpacket_connection(
     description: String,
 ) -> std::io::Result<Connection> {
     let socket_report = Some(super::socket::report(socket2::SockRef::from(&socket)));
+    let handover = Some(fdpass::Handover::for_socket(
+        std::os::fd::AsRawFd::as_raw_fd(&socket),
+    ));
     let socket = Arc::new(MessageSocket::new(socket)?);
     let connection = super::socket::connected_messages(socket.clone(), socket, true, description);
     Ok(Connection {
         socket_report,
+        handover,
         ..connection
     })
 }

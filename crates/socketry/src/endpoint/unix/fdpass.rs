@@ -1,0 +1,430 @@
+//! Passing connections between processes: `UNIX-RECVFD-LISTEN` serves every connection
+//! another process passes to its socket (`SCM_RIGHTS`) as if it had accepted it, and
+//! `UNIX-SENDFD` (as the second address) hands the first address's connection to such a
+//! socket instead of relaying its bytes. Together they separate privileges (bind port 80 as
+//! root, serve as a user) and let the serving process restart while the listening one keeps
+//! the socket, so no connection is refused.
+//!
+//! The exchange: the sender connects (stream, or seqpacket with `socktype=5`), sends one byte
+//! with the connection's descriptor attached, and waits for one byte back, which the receiver
+//! writes once it has taken every descriptor of a message. A receiver that goes away before
+//! that leaves the sender holding the connection, which it then offers again under `retry` or
+//! `forever`. Other senders work too: any message with descriptors attached is taken, and
+//! answered with one byte.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use socket2::{Domain, Socket, Type};
+use tokio::io::unix::AsyncFd;
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::ancillary::{self, MAX_FDS_PER_MESSAGE};
+use super::credentials::CredentialFilter;
+use super::{display_name, listening_socket, socket_type, type_label};
+use crate::address::{Spec, UnixName};
+use crate::endpoint::listener::{Listener, ListenerKind};
+use crate::endpoint::{Connection, OpenError};
+use crate::sys;
+
+/// What a connection made of one socket needs so that it can be handed to another process:
+/// the socket, and a flag that stops its writing half from shutting the socket down when it
+/// is dropped (tokio's halves do, and a shutdown would reach the process we handed it to).
+#[derive(Debug, Clone)]
+pub(crate) struct Handover {
+    /// Open as long as the connection's halves, which own it.
+    pub(crate) fd: RawFd,
+    handed_over: Arc<AtomicBool>,
+}
+
+impl Handover {
+    /// Wraps `writer`, the writing half of the stream socket `fd`.
+    pub(crate) fn for_stream<W: ForgetOnDrop>(
+        fd: RawFd,
+        writer: W,
+    ) -> (Handover, HandoverWriter<W>) {
+        let handed_over = Arc::new(AtomicBool::new(false));
+        (
+            Handover {
+                fd,
+                handed_over: handed_over.clone(),
+            },
+            HandoverWriter {
+                inner: Some(writer),
+                handed_over,
+            },
+        )
+    }
+
+    /// For a socket whose writing half does not shut it down when dropped (seqpacket).
+    pub(crate) fn for_socket(fd: RawFd) -> Handover {
+        Handover {
+            fd,
+            handed_over: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn mark_handed_over(&self) {
+        self.handed_over.store(true, Ordering::Release);
+    }
+}
+
+/// The writing halves of tokio's streams, which can be dropped without a shutdown.
+pub(crate) trait ForgetOnDrop: AsyncWrite + Unpin {
+    fn forget(self);
+}
+
+impl ForgetOnDrop for tokio::net::tcp::OwnedWriteHalf {
+    fn forget(self) {
+        tokio::net::tcp::OwnedWriteHalf::forget(self);
+    }
+}
+
+impl ForgetOnDrop for tokio::net::unix::OwnedWriteHalf {
+    fn forget(self) {
+        tokio::net::unix::OwnedWriteHalf::forget(self);
+    }
+}
+
+/// A stream's writing half that is dropped without a shutdown once its connection has been
+/// handed over.
+#[derive(Debug)]
+pub(crate) struct HandoverWriter<W: ForgetOnDrop> {
+    inner: Option<W>,
+    handed_over: Arc<AtomicBool>,
+}
+
+impl<W: ForgetOnDrop> HandoverWriter<W> {
+    fn inner(&mut self) -> io::Result<Pin<&mut W>> {
+        self.inner
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl<W: ForgetOnDrop> AsyncWrite for HandoverWriter<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner()?.poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner()?.poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner()?.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner()?.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(W::is_write_vectored)
+    }
+}
+
+impl<W: ForgetOnDrop> Drop for HandoverWriter<W> {
+    fn drop(&mut self) {
+        if self.handed_over.load(Ordering::Acquire) {
+            if let Some(inner) = self.inner.take() {
+                inner.forget();
+            }
+        }
+    }
+}
+
+/// How many passed connections wait for the relay to take them before senders are slowed
+/// down (their acknowledgement waits).
+const QUEUE: usize = 64;
+
+/// The connections passed to a `UNIX-RECVFD-LISTEN` socket, received by a task of their own.
+#[derive(Debug)]
+pub(crate) struct PassedConnections {
+    queue: mpsc::Receiver<OwnedFd>,
+    receiving: JoinHandle<()>,
+}
+
+impl PassedConnections {
+    /// The next connection passed, or `None` when receiving has stopped (logged).
+    pub(crate) async fn next(&mut self) -> Option<OwnedFd> {
+        self.queue.recv().await
+    }
+}
+
+impl Drop for PassedConnections {
+    fn drop(&mut self) {
+        self.receiving.abort();
+    }
+}
+
+/// Listens on `name` for processes passing connections.
+pub(crate) fn listen(
+    name: &UnixName,
+    options: &crate::address::Options,
+) -> Result<Listener, OpenError> {
+    let shown = display_name(name);
+    let filter = CredentialFilter::from_options(options)?;
+    let (socket, ty, guard) = listening_socket(name, options, "UNIX-RECVFD-LISTEN")?;
+    let socket = sys::register(socket).map_err(OpenError::io("registering the listener"))?;
+    let description = format!("{} {shown} (passed connections)", type_label(ty));
+    let (sink, queue) = mpsc::channel(QUEUE);
+    let receiving = tokio::spawn(receive_passers(socket, filter, sink, description.clone()));
+    let listener = Listener::new(
+        ListenerKind::Passed(PassedConnections { queue, receiving }),
+        description,
+        options,
+    );
+    Ok(match guard {
+        Some(guard) => listener.with_guard(guard),
+        None => listener,
+    })
+}
+
+/// Accepts every sender that the credential filter admits and receives from each.
+async fn receive_passers(
+    socket: AsyncFd<Socket>,
+    filter: CredentialFilter,
+    sink: mpsc::Sender<OwnedFd>,
+    description: String,
+) {
+    let mut senders = JoinSet::new();
+    loop {
+        let accepted = loop {
+            let mut guard = match socket.readable().await {
+                Ok(guard) => guard,
+                Err(e) => break Err(e),
+            };
+            if let Ok(result) = guard.try_io(|fd| fd.get_ref().accept().map(|(s, _)| s)) {
+                break result;
+            }
+        };
+        while senders.try_join_next().is_some() {}
+        let sender = match accepted {
+            Ok(sender) => sender,
+            Err(e) if is_passing(&e) => {
+                tracing::warn!("accepting on {description}: {}", sys::error_text(&e));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(
+                    "accepting on {description}: {}; no more connections will be received",
+                    sys::error_text(&e)
+                );
+                return;
+            }
+        };
+        let credentials = ancillary::peer_credentials(&sender).ok();
+        let who = credentials.map_or_else(|| "an unknown sender".to_owned(), |c| c.to_string());
+        if let Some(why) = filter.refusal(credentials.as_ref()) {
+            tracing::warn!("refusing connection from {who} on {description}: {why}");
+            continue;
+        }
+        tracing::debug!("receiving passed connections from {who} on {description}");
+        let registered = sender
+            .set_nonblocking(true)
+            .and_then(|()| sys::register(sender));
+        match registered {
+            Ok(sender) => {
+                senders.spawn(receive_from(sender, sink.clone(), who));
+            }
+            Err(e) => tracing::warn!("registering a sender on {description}: {e}"),
+        }
+    }
+}
+
+fn is_passing(error: &io::Error) -> bool {
+    use nix::libc::{ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO};
+    matches!(
+        error.raw_os_error(),
+        Some(ECONNABORTED | EPROTO | EMFILE | ENFILE | ENOBUFS | ENOMEM)
+    )
+}
+
+/// Receives the descriptors one sender passes until it closes, acknowledging each message
+/// that carried any once they are all queued.
+async fn receive_from(sender: AsyncFd<Socket>, sink: mpsc::Sender<OwnedFd>, who: String) {
+    let mut buf = [0u8; 256];
+    loop {
+        let received = loop {
+            let mut guard = match sender.readable().await {
+                Ok(guard) => guard,
+                Err(e) => break Err(e),
+            };
+            let result = guard
+                .try_io(|fd| ancillary::recv_message(fd.get_ref(), &mut buf, MAX_FDS_PER_MESSAGE));
+            if let Ok(result) = result {
+                break result;
+            }
+        };
+        let received = match received {
+            Ok(received) => received,
+            Err(e) => {
+                tracing::warn!("receiving from {who}: {}", sys::error_text(&e));
+                return;
+            }
+        };
+        if received.len == 0 && received.fds.is_empty() {
+            return;
+        }
+        let count = received.fds.len();
+        for fd in received.fds {
+            if sink.send(fd).await.is_err() {
+                return;
+            }
+        }
+        if count > 0 {
+            // The sender may already be gone; it then offers the connection again, if at all,
+            // and the one we queued is served anyway.
+            let _ = sender
+                .writable()
+                .await
+                .map(|mut guard| guard.try_io(|fd| fd.get_ref().send(b"\x01")));
+        }
+    }
+}
+
+/// Turns a passed descriptor into a connection, as if it had been accepted here. A listening
+/// socket, an unconnected datagram socket or something that is no socket at all is refused.
+pub(crate) fn passed_connection(fd: OwnedFd, via: &str) -> Result<Connection, String> {
+    let socket = Socket::from(fd);
+    let (domain, ty) = match (socket.domain(), socket.r#type()) {
+        (Ok(domain), Ok(ty)) => (domain, ty),
+        (Err(e), _) | (_, Err(e)) if e.raw_os_error() == Some(nix::libc::ENOTSOCK) => {
+            return Err("it is not a socket".to_owned())
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(sys::error_text(&e)),
+    };
+    if socket.is_listener().unwrap_or(false) {
+        return Err("it is a listening socket (expected a connection)".to_owned());
+    }
+    let peer = socket
+        .peer_addr()
+        .map_err(|_| "it is not connected".to_owned())?;
+    let shown_peer = super::super::socket::describe_sockaddr(&peer);
+    let failed = |e: io::Error| sys::error_text(&e);
+    socket.set_nonblocking(true).map_err(failed)?;
+    let connection = if ty == Type::STREAM && (domain == Domain::IPV4 || domain == Domain::IPV6) {
+        let stream = tokio::net::TcpStream::from_std(socket.into()).map_err(failed)?;
+        let local = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        crate::endpoint::tcp::stream_connection(
+            stream,
+            format!("TCP {local} <- {shown_peer} (passed on {via})"),
+        )
+    } else if ty == Type::STREAM && domain == Domain::UNIX {
+        let credentials = ancillary::peer_credentials(&socket).ok();
+        let stream = tokio::net::UnixStream::from_std(socket.into()).map_err(failed)?;
+        let mut connection = super::stream_connection(
+            stream,
+            format!("UNIX stream <- {shown_peer} (passed on {via})"),
+        );
+        connection.peer_credentials = credentials;
+        connection
+    } else if ty == Type::SEQPACKET {
+        let credentials = ancillary::peer_credentials(&socket).ok();
+        let mut connection = super::seqpacket_connection(
+            socket,
+            format!("seqpacket <- {shown_peer} (passed on {via})"),
+        )
+        .map_err(failed)?;
+        connection.peer_credentials = credentials;
+        connection
+    } else if ty == Type::DGRAM {
+        let socket =
+            std::sync::Arc::new(super::super::socket::MessageSocket::new(socket).map_err(failed)?);
+        super::super::socket::connected_messages(
+            socket.clone(),
+            socket,
+            false,
+            format!("datagrams <-> {shown_peer} (passed on {via})"),
+        )
+    } else {
+        return Err("it is a socket of a type socketry does not relay".to_owned());
+    };
+    tracing::info!("accepting {}", connection.description);
+    Ok(connection)
+}
+
+/// Hands a connection's socket (`None` when it is not one socket) to the process receiving
+/// at `name` (`UNIX-SENDFD`), offering it again under `retry`/`forever` until one takes it.
+/// The caller keeps the connection, which owns the socket, open until this returns, and then
+/// closes it without shutting the socket down.
+pub(crate) async fn hand_over(
+    handover: Option<Handover>,
+    description: String,
+    name: &UnixName,
+    spec: &Spec,
+) -> Result<(), OpenError> {
+    let Some(handover) = handover else {
+        return Err(OpenError::Refused(format!(
+            "{description} is not one socket that can be handed over (expected a TCP, Unix stream or seqpacket connection as the first address)"
+        )));
+    };
+    let ty = socket_type(&spec.options);
+    if ty == Type::DGRAM {
+        return Err(OpenError::Refused(format!(
+            "UNIX-SENDFD:{}: socktype=2 cannot hand over connections (expected socktype=1 or 5)",
+            display_name(name)
+        )));
+    }
+    let fd = handover.fd;
+    crate::endpoint::with_retries(spec, || hand_over_once(fd, name, ty, &spec.options)).await?;
+    handover.mark_handed_over();
+    tracing::info!("handed {description} over to {}", display_name(name));
+    Ok(())
+}
+
+async fn hand_over_once(
+    fd: RawFd,
+    name: &UnixName,
+    ty: Type,
+    options: &crate::address::Options,
+) -> Result<(), OpenError> {
+    let action = format!("handing the connection over to {}", display_name(name));
+    let (socket, _guard) = super::connect_socket(name, ty, options).await?;
+    let socket = sys::register(socket).map_err(OpenError::io(action.clone()))?;
+    let exchange = async {
+        loop {
+            let mut guard = socket.writable().await?;
+            if let Ok(sent) =
+                guard.try_io(|s| ancillary::send_raw_fds(s.get_ref().as_fd(), b"\x01", &[fd]))
+            {
+                sent?;
+                break;
+            }
+        }
+        let mut ack = [0u8; 1];
+        loop {
+            let mut guard = socket.readable().await?;
+            if let Ok(read) = guard.try_io(|s| sys::socket::recv(s.get_ref(), &mut ack)) {
+                return match read? {
+                    0 => Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the receiver closed without taking it",
+                    )),
+                    _ => Ok(()),
+                };
+            }
+        }
+    };
+    exchange.await.map_err(OpenError::io(action))
+}
