@@ -81,6 +81,8 @@ fn group_names(groups: Groups) -> String {
         (Groups::TUN, "TUN"),
         (Groups::STREAM, "STREAM"),
         (Groups::PEERCRED, "PEERCRED"),
+        (Groups::SHM, "SHM"),
+        (Groups::SHM_LISTEN, "SHM_LISTEN"),
     ];
     named
         .iter()

@@ -166,7 +166,7 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
         .map_err(|kind| error(params.first().map_or(base, |p| p.start), kind))?;
 
     let domain = match row.tag {
-        Tag::Unix(_) => BindDomain::UnixPath,
+        Tag::Unix(_) | Tag::ShmListen | Tag::ShmConnect => BindDomain::UnixPath,
         Tag::Abstract(_) => BindDomain::UnixAbstract,
         _ => BindDomain::Ip,
     };
@@ -296,6 +296,8 @@ fn build_kind(row: &AddressType, params: &[Piece]) -> Result<Kind, ParseErrorKin
         Tag::UdpRecv => Kind::UdpRecv(local()?),
         Tag::UdpDatagram => Kind::UdpDatagram(remote()?),
         Tag::Unix(role) => Kind::Unix(role, unix_name(false)?),
+        Tag::ShmListen => Kind::ShmListen(unix_name(false)?),
+        Tag::ShmConnect => Kind::ShmConnect(unix_name(false)?),
         Tag::Abstract(role) => Kind::Unix(role, unix_name(true)?),
         Tag::SocketPair => Kind::SocketPair,
         Tag::Pty => Kind::Pty,

@@ -59,6 +59,10 @@ impl Groups {
     pub const STREAM: Groups = Groups(1 << 20);
     /// Unix servers and receivers, which can admit peers by their credentials.
     pub const PEERCRED: Groups = Groups(1 << 21);
+    /// Both ends of a shared-memory channel.
+    pub const SHM: Groups = Groups(1 << 22);
+    /// The end of a shared-memory channel that creates the memory (SHM-LISTEN).
+    pub const SHM_LISTEN: Groups = Groups(1 << 23);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
@@ -192,6 +196,9 @@ pub enum OptionId {
     PeerUid,
     PeerGid,
     PeerPid,
+    ShmSize,
+    ShmSpin,
+    ShmMessages,
 }
 
 /// The kind of value an option takes.
@@ -482,6 +489,12 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "admit only peers whose group is this one (name or gid; repeatable)" },
     OptionDef { id: OptionId::PeerPid, name: "peer-pid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Count,
         help: "admit only the peer with this process id (repeatable)" },
+    OptionDef { id: OptionId::ShmSize, name: "shm-size", aliases: &[], group: Groups::SHM_LISTEN, kind: ValueKind::Size,
+        help: "bytes in each direction's ring, rounded up to a page (default 1048576, 4096 to 1073741824)" },
+    OptionDef { id: OptionId::ShmSpin, name: "shm-spin", aliases: &[], group: Groups::SHM, kind: ValueKind::Count,
+        help: "microseconds to spin before sleeping when the ring is empty or full (default 0)" },
+    OptionDef { id: OptionId::ShmMessages, name: "shm-messages", aliases: &[], group: Groups::SHM, kind: ValueKind::Bool,
+        help: "carry messages, boundaries kept, instead of a byte stream (both ends must agree)" },
 ];
 
 impl OptionId {

@@ -110,6 +110,19 @@ const UNIX_SENDFD: Groups = Groups::SOCKET
     .union(Groups::CONNECT);
 // An inherited listening socket is already bound: only what accepting needs applies. Ranges
 // apply to internet sockets and credentials to Unix ones, which is checked when it is opened.
+const SHM_LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::NAMED)
+    .union(Groups::LISTEN)
+    .union(Groups::CHILD)
+    .union(Groups::PEERCRED)
+    .union(Groups::SHM)
+    .union(Groups::SHM_LISTEN);
+const SHM_CONNECT: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::SOCKET)
+    .union(Groups::CONNECT)
+    .union(Groups::SHM);
 const INHERITED_LISTEN: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::LISTEN)
@@ -562,6 +575,24 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
         tag: Tag::SystemdListen,
         family: Any,
     },
+    row!(
+        "SHM-LISTEN",
+        [],
+        ["path"],
+        SHM_LISTEN,
+        Tag::ShmListen,
+        Any,
+        "shared memory with each peer that meets us at this Unix socket (with fork: every peer)"
+    ),
+    row!(
+        "SHM-CONNECT",
+        [],
+        ["path"],
+        SHM_CONNECT,
+        Tag::ShmConnect,
+        Any,
+        "shared memory with the SHM-LISTEN at this Unix socket"
+    ),
     AddressType {
         name: "PIPE",
         aliases: &["FIFO", "ECHO"],

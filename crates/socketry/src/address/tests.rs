@@ -178,6 +178,14 @@ fn parses_every_address_form() {
         ),
         ("ACCEPT-FD:3", Kind::AcceptFd(3)),
         (
+            "SHM-LISTEN:/tmp/r",
+            Kind::ShmListen(UnixName::Path(PathBuf::from("/tmp/r"))),
+        ),
+        (
+            "shm-connect:/tmp/r",
+            Kind::ShmConnect(UnixName::Path(PathBuf::from("/tmp/r"))),
+        ),
+        (
             "SYSTEMD-LISTEN",
             Kind::SystemdListen(ActivatedSocket::Index(0)),
         ),
@@ -500,6 +508,8 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         }))
         .prop_map(Kind::Tun),
         (0..1000i32).prop_map(Kind::AcceptFd),
+        "/[ -~]{1,60}".prop_map(|p| Kind::ShmListen(UnixName::Path(PathBuf::from(p)))),
+        "/[ -~]{1,60}".prop_map(|p| Kind::ShmConnect(UnixName::Path(PathBuf::from(p)))),
         any::<u32>().prop_map(|i| Kind::SystemdListen(ActivatedSocket::Index(i))),
         "[a-zA-Z][!-9;-~]{0,30}".prop_map(|n| Kind::SystemdListen(ActivatedSocket::Name(n))),
     ]
@@ -520,7 +530,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
         return Just(Options::default()).boxed();
     }
     let unix_bind = match kind {
-        Kind::Unix(_, UnixName::Path(_)) => Some(false),
+        Kind::Unix(_, UnixName::Path(_)) | Kind::ShmListen(_) | Kind::ShmConnect(_) => Some(false),
         Kind::Unix(_, UnixName::Abstract(_)) => Some(true),
         _ => None,
     };

@@ -317,6 +317,10 @@ pub enum Kind {
     AcceptFd(i32),
     /// A listening socket passed by systemd's socket activation.
     SystemdListen(ActivatedSocket),
+    /// Shared memory with every peer that connects to the rendezvous socket at this path.
+    ShmListen(UnixName),
+    /// Shared memory with the listener at this rendezvous socket.
+    ShmConnect(UnixName),
 }
 
 /// The type-independent tag of a [`Kind`]: what the address table rows name.
@@ -350,6 +354,8 @@ pub(crate) enum Tag {
     Tun,
     AcceptFd,
     SystemdListen,
+    ShmListen,
+    ShmConnect,
 }
 
 impl Kind {
@@ -383,6 +389,8 @@ impl Kind {
             Kind::Tun(_) => (Tag::Tun, Family::Any),
             Kind::AcceptFd(_) => (Tag::AcceptFd, Family::Any),
             Kind::SystemdListen(_) => (Tag::SystemdListen, Family::Any),
+            Kind::ShmListen(_) => (Tag::ShmListen, Family::Any),
+            Kind::ShmConnect(_) => (Tag::ShmConnect, Family::Any),
         }
     }
 
@@ -404,7 +412,9 @@ impl Kind {
             Kind::TcpListen(l) | Kind::UdpListen(l) | Kind::UdpRecvfrom(l) | Kind::UdpRecv(l) => {
                 write!(f, ":{}", l.port)
             }
-            Kind::Unix(_, name) => write!(f, ":{}", escape(&name.text())),
+            Kind::Unix(_, name) | Kind::ShmListen(name) | Kind::ShmConnect(name) => {
+                write!(f, ":{}", escape(&name.text()))
+            }
             Kind::Pipe(Some(path)) | Kind::Open(path) | Kind::Create(path) | Kind::Gopen(path) => {
                 write!(f, ":{}", escape(&path.to_string_lossy()))
             }

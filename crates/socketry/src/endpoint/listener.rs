@@ -11,6 +11,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpListener, UnixListener};
 
 use super::mqueue::QueueListener;
+use super::shm::ShmListener;
 use super::socket::{
     describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
 };
@@ -50,6 +51,8 @@ pub(crate) enum ListenerKind {
     Queue(QueueListener),
     /// UNIX-RECVFD-LISTEN: connections other processes pass.
     Passed(PassedConnections),
+    /// SHM-LISTEN: shared memory with each peer that connects.
+    Shm(ShmListener),
 }
 
 /// An address waiting for peers.
@@ -102,7 +105,8 @@ impl Listener {
             ListenerKind::UnixStream { .. }
             | ListenerKind::Seqpacket { .. }
             | ListenerKind::Queue(_)
-            | ListenerKind::Passed(_) => None,
+            | ListenerKind::Passed(_)
+            | ListenerKind::Shm(_) => None,
         }
     }
 
@@ -249,6 +253,26 @@ impl Listener {
                 },
                 ListenerKind::Sessions(sessions) => return sessions.accept().await,
                 ListenerKind::Queue(queue) => return queue.accept().await,
+                ListenerKind::Shm(shm) => match shm.listener.accept().await {
+                    Ok((stream, _)) => match admit(&stream, &shm.filter, &self.description) {
+                        Some(credentials) => match shm.serve(stream, &self.description) {
+                            Ok(mut connection) => {
+                                connection.peer_credentials = credentials;
+                                Ok(connection)
+                            }
+                            Err(e) => {
+                                tracing::warn!(
+                                    "setting up shared memory on {}: {}",
+                                    self.description,
+                                    crate::sys::error_text(&e)
+                                );
+                                continue;
+                            }
+                        },
+                        None => continue,
+                    },
+                    Err(e) => Err(e),
+                },
                 ListenerKind::Passed(passed) => match passed.next().await {
                     Some(fd) => match passed_connection(fd, &self.description) {
                         Ok(connection) => Ok(connection),

@@ -9,6 +9,7 @@ pub mod listener;
 pub mod mqueue;
 pub mod pipe;
 pub mod pty;
+pub mod shm;
 pub mod socket;
 pub mod socketpair;
 pub mod stdio;
@@ -364,6 +365,8 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
         Kind::SystemdListen(socket) => {
             Opened::Listener(inherited::systemd_listen(socket, options)?)
         }
+        Kind::ShmListen(name) => Opened::Listener(shm::listen(name, options)?),
+        Kind::ShmConnect(name) => Opened::Connection(shm::connect(name, options).await?),
         Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
         Kind::Pty => Opened::Connection(pty::open(options).await?),
         Kind::Pipe(path) => {

@@ -4,6 +4,7 @@
 pub mod fd;
 pub mod mqueue;
 pub mod process;
+pub mod shm;
 pub mod socket;
 pub mod tun;
 
