@@ -173,16 +173,68 @@ fn su_runs_the_child_as_another_user() {
 }
 
 #[test]
-fn nofork_is_refused_with_the_reason() {
-    let out = run(&["-", "EXEC:cat,nofork"], b"");
-    assert_eq!(out.code(), Some(1));
-    let errors = out.errors();
-    assert_eq!(errors.len(), 1, "{}", out.stderr);
-    assert!(
-        errors[0].starts_with("EXEC:cat,nofork: nofork is not supported: "),
-        "{}",
-        errors[0]
+fn nofork_gives_the_program_the_first_addresses_own_descriptors() {
+    // Standard streams: cat reads socketry's stdin and writes its stdout itself.
+    let out = run(
+        &[
+            "-",
+            "SYSTEM:'readlink /proc/$$/fd/0 | cut -c1-5; cat',nofork",
+        ],
+        b"direct\n",
     );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "pipe:\ndirect\n");
+
+    // -u: the program only gets the first address (here a file) as its input, and keeps
+    // socketry's standard output.
+    let out = run(
+        &["-u", "/dev/null", "SYSTEM:'echo kept stdout; cat',nofork"],
+        b"",
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "kept stdout\n");
+
+    // inetd style: each accepted connection's socket is the program's stdin and stdout.
+    let mut relay = Proc::spawn(&[
+        "-d",
+        "TCP-LISTEN:0,bind=127.0.0.1,fork",
+        "SYSTEM:'readlink /proc/$$/fd/1 | cut -c1-7; tr a-z A-Z',nofork",
+    ]);
+    let port = relay.listening_port();
+    for word in ["first", "second"] {
+        let mut peer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        peer.write_all(word.as_bytes()).unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        let mut got = String::new();
+        peer.read_to_string(&mut got).unwrap();
+        assert_eq!(got, format!("socket:\n{}", word.to_uppercase()));
+    }
+    relay.terminate();
+}
+
+#[test]
+fn nofork_is_refused_where_there_is_nothing_to_take_over() {
+    let cases = [
+        (
+            vec!["EXEC:cat,nofork", "-"],
+            "nofork: the program takes the first address's own descriptors",
+        ),
+        (
+            vec!["-", "EXEC:cat,nofork,pty"],
+            "pty: with nofork the program has the first address's descriptors",
+        ),
+        (
+            vec!["PIPE", "EXEC:cat,nofork"],
+            "nofork: PIPE has no descriptors of its own",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = run(&args, b"");
+        assert_eq!(out.code(), Some(1), "{args:?}");
+        let errors = out.errors();
+        assert_eq!(errors.len(), 1, "{}", out.stderr);
+        assert!(errors[0].contains(want), "{args:?}: {}", errors[0]);
+    }
 }
 
 #[test]

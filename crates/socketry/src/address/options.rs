@@ -336,7 +336,7 @@ pub static OPTIONS: &[OptionDef] = &[
     OptionDef { id: OptionId::Setpgid, name: "setpgid", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
         help: "run the program in a new process group" },
     OptionDef { id: OptionId::Nofork, name: "nofork", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
-        help: "not supported: socketry always runs the program as a child (opening it is an error)" },
+        help: "the program takes the first address's own descriptors: no relay between it and its peer" },
     OptionDef { id: OptionId::Su, name: "su", aliases: &["substuser"], group: Groups::EXEC, kind: ValueKind::Text,
         help: "run the program as this user (name or uid), with its groups" },
     OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC, kind: ValueKind::Text,

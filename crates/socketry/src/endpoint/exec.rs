@@ -11,7 +11,9 @@
 //!
 //! The child is a [`Process`] carried by the connection: when the relay is over, socketry
 //! closes the channel, waits [`CLOSE_GRACE`] for the child to exit, then sends SIGTERM, waits
-//! [`TERM_GRACE`], then SIGKILL, and always reaps it.
+//! [`TERM_GRACE`], then SIGKILL, and always reaps it. With `nofork` ([`start_direct`]) there
+//! is no channel: the program gets the first address's own descriptors and socketry waits
+//! for it.
 
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -114,6 +116,15 @@ impl Process {
         self.pid
     }
 
+    /// Waits for the child to exit by itself, however long that takes (a `nofork` program
+    /// serving its connection).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        if let Some(child) = &mut self.child {
+            child.wait().await?;
+        }
+        Ok(())
+    }
+
     /// Waits for the child to exit, ending it with SIGTERM and then SIGKILL if it outlives
     /// the grace periods. The caller has closed the channel already.
     pub async fn finish(mut self) -> std::io::Result<Exit> {
@@ -186,80 +197,13 @@ pub fn open(
 ) -> Result<Connection, OpenError> {
     if options.flag(OptionId::Nofork, false) {
         return Err(OpenError::Refused(
-            "nofork is not supported: socat's nofork makes its own process become the program, \
-             which a multi-threaded relay cannot do safely; leave nofork out (the program then \
-             runs as a child, with the same standard input and output)"
+            "nofork: the program takes the first address's own descriptors, so it must be the \
+             second address, whole (not half of A!!B), and the first one socket, standard \
+             streams, FD:n or a file"
                 .to_owned(),
         ));
     }
-    let (program, args, description) = match kind {
-        Kind::Exec(argv) => {
-            let (program, args) = argv
-                .split_first()
-                .ok_or_else(|| OpenError::Refused("EXEC needs a program".to_owned()))?;
-            (
-                program.clone(),
-                args.to_vec(),
-                format!("EXEC {}", crate::address::join_command_line(argv)),
-            )
-        }
-        Kind::System(command) => (
-            "/bin/sh".to_owned(),
-            vec!["-c".to_owned(), command.clone()],
-            format!("SYSTEM {command}"),
-        ),
-        Kind::Shell(command) => (
-            std::env::var("SHELL")
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "/bin/sh".to_owned()),
-            vec!["-c".to_owned(), command.clone()],
-            format!("SHELL {command}"),
-        ),
-        _ => return Err(OpenError::Refused(format!("{kind:?} is not a program"))),
-    };
-
-    let mut command = tokio::process::Command::new(&program);
-    command.args(&args);
-    // As execvp in socat: a program named by a path sees only its file name as argv[0].
-    if let Some((_, name)) = program.rsplit_once('/') {
-        command.arg0(name);
-    }
-    if let Some(addresses) = context.first_addresses {
-        let ports = [
-            ("PEERPORT", addresses.peer.port()),
-            ("SOCKPORT", addresses.local.port()),
-        ];
-        let ips = [
-            ("PEERADDR", addresses.peer.ip()),
-            ("SOCKADDR", addresses.local.ip()),
-        ];
-        for (name, port) in ports {
-            command.env(format!("SOCAT_{name}"), port.to_string());
-            command.env(format!("SOCKETRY_{name}"), port.to_string());
-        }
-        for (name, ip) in ips {
-            command.env(format!("SOCAT_{name}"), socat_ip_text(ip));
-            command.env(format!("SOCKETRY_{name}"), ip.to_string());
-        }
-    }
-    if let Some(peer) = context.first_credentials {
-        command
-            .env("SOCKETRY_PEERUID", peer.uid.to_string())
-            .env("SOCKETRY_PEERGID", peer.gid.to_string())
-            .env("SOCKETRY_PEERPID", peer.pid.to_string());
-    }
-    for (name, value) in options.assignments() {
-        command.env(name, value);
-    }
-    if let Some(dir) = options.text(OptionId::Chdir) {
-        command.current_dir(dir);
-    }
-    let credentials = options
-        .text(OptionId::Su)
-        .map(|user| switch_user(&mut command, user))
-        .transpose()?;
-
+    let (mut command, description, credentials) = prepare_command(kind, options, context)?;
     let fd_option = |id| options.count(id).and_then(|n| RawFd::try_from(n).ok());
     let fdin = fd_option(OptionId::FdIn).unwrap_or(0);
     let fdout = fd_option(OptionId::FdOut).unwrap_or(1);
@@ -404,6 +348,155 @@ pub fn open(
         on_terminal: with_pty,
     });
     Ok(connection)
+}
+
+/// `nofork`: starts the program with `input` and `output`, descriptors of the first address,
+/// as its own, so that no relay stands between them; `None` leaves it socketry's standard
+/// input or output. The caller closes its copies once the program has started.
+pub(crate) fn start_direct(
+    kind: &Kind,
+    options: &Options,
+    context: &OpenContext,
+    input: Option<RawFd>,
+    output: Option<RawFd>,
+) -> Result<Process, OpenError> {
+    let channel_options = [
+        OptionId::Pty,
+        OptionId::Openpty,
+        OptionId::Ptmx,
+        OptionId::Ctty,
+        OptionId::Pipes,
+    ];
+    if let Some(id) = channel_options
+        .into_iter()
+        .find(|id| options.has(*id))
+        .or_else(|| terminal::first(options))
+    {
+        return Err(OpenError::Refused(format!(
+            "{}: with nofork the program has the first address's descriptors, not a channel of socketry's",
+            id.def().name
+        )));
+    }
+    let (mut command, description, credentials) = prepare_command(kind, options, context)?;
+    let fd_option = |id| options.count(id).and_then(|n| RawFd::try_from(n).ok());
+    let mut channels = Vec::with_capacity(3);
+    if let Some(fd) = input {
+        channels.push((fd, fd_option(OptionId::FdIn).unwrap_or(0)));
+    }
+    if let Some(fd) = output {
+        channels.push((fd, fd_option(OptionId::FdOut).unwrap_or(1)));
+        if options.flag(OptionId::Stderr, false) {
+            channels.push((fd, 2));
+        }
+    }
+    for &(fd, _) in &channels {
+        // A program expects blocking descriptors; socketry is done with these.
+        if let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) {
+            let blocking = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+            let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(blocking));
+        }
+    }
+    let setup = ChildSetup {
+        channels,
+        setsid: options.flag(OptionId::Setsid, false),
+        setpgid: options.flag(OptionId::Setpgid, false),
+        controlling_terminal: None,
+        credentials,
+    };
+    let io_error = |action: &str| OpenError::io(format!("{action} for {description}"));
+    child_setup::prepare(&mut command, setup).map_err(io_error("preparing"))?;
+    let child = command.spawn().map_err(|source| OpenError::Io {
+        action: format!("starting {description}"),
+        source,
+    })?;
+    let pid = child.id().unwrap_or(0);
+    tracing::info!(
+        "started {description} as pid {pid} on the first address's descriptors (nofork)"
+    );
+    Ok(Process {
+        child: Some(child),
+        pid,
+        description,
+        on_terminal: false,
+    })
+}
+
+/// The program `kind` names, with its arguments, environment, directory and user: everything
+/// but its channel. Returns the command, its description for logs, and who it runs as.
+fn prepare_command(
+    kind: &Kind,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<(tokio::process::Command, String, Option<Credentials>), OpenError> {
+    let (program, args, description) = match kind {
+        Kind::Exec(argv) => {
+            let (program, args) = argv
+                .split_first()
+                .ok_or_else(|| OpenError::Refused("EXEC needs a program".to_owned()))?;
+            (
+                program.clone(),
+                args.to_vec(),
+                format!("EXEC {}", crate::address::join_command_line(argv)),
+            )
+        }
+        Kind::System(command) => (
+            "/bin/sh".to_owned(),
+            vec!["-c".to_owned(), command.clone()],
+            format!("SYSTEM {command}"),
+        ),
+        Kind::Shell(command) => (
+            std::env::var("SHELL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/bin/sh".to_owned()),
+            vec!["-c".to_owned(), command.clone()],
+            format!("SHELL {command}"),
+        ),
+        _ => return Err(OpenError::Refused(format!("{kind:?} is not a program"))),
+    };
+
+    let mut command = tokio::process::Command::new(&program);
+    command.args(&args);
+    // As execvp in socat: a program named by a path sees only its file name as argv[0].
+    if let Some((_, name)) = program.rsplit_once('/') {
+        command.arg0(name);
+    }
+    if let Some(addresses) = context.first_addresses {
+        let ports = [
+            ("PEERPORT", addresses.peer.port()),
+            ("SOCKPORT", addresses.local.port()),
+        ];
+        let ips = [
+            ("PEERADDR", addresses.peer.ip()),
+            ("SOCKADDR", addresses.local.ip()),
+        ];
+        for (name, port) in ports {
+            command.env(format!("SOCAT_{name}"), port.to_string());
+            command.env(format!("SOCKETRY_{name}"), port.to_string());
+        }
+        for (name, ip) in ips {
+            command.env(format!("SOCAT_{name}"), socat_ip_text(ip));
+            command.env(format!("SOCKETRY_{name}"), ip.to_string());
+        }
+    }
+    if let Some(peer) = context.first_credentials {
+        command
+            .env("SOCKETRY_PEERUID", peer.uid.to_string())
+            .env("SOCKETRY_PEERGID", peer.gid.to_string())
+            .env("SOCKETRY_PEERPID", peer.pid.to_string());
+    }
+    for (name, value) in options.assignments() {
+        command.env(name, value);
+    }
+    if let Some(dir) = options.text(OptionId::Chdir) {
+        command.current_dir(dir);
+    }
+    let credentials = options
+        .text(OptionId::Su)
+        .map(|user| switch_user(&mut command, user))
+        .transpose()?;
+
+    Ok((command, description, credentials))
 }
 
 /// An address as socat writes it into a program's environment: IPv6 in brackets with every

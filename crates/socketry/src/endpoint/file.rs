@@ -93,6 +93,7 @@ pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened
         .await
         .map_err(|e| OpenError::Refused(format!("opening {description}: {e}")))??
     };
+    let file_fd = file.as_raw_fd();
     let restore = if terminal::any(options) {
         let terminal = sys::fd::duplicate(file.as_raw_fd())
             .map_err(OpenError::io(format!("duplicating {description}")))?;
@@ -112,11 +113,16 @@ pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened
             (Some(stream(file)?), Some(stream(second)?))
         }
     };
+    let raw = file_fd;
     let mut connection = Connection::new(
         reader.map(|r| Reader::Bytes(Box::new(r))),
         writer.map(|w| Writer::Bytes(Box::new(w))),
         description,
     );
+    connection.descriptors = Some((
+        access.reads().then_some(raw),
+        access.writes().then_some(raw),
+    ));
     if let Some(restore) = restore {
         connection.keep_alive(restore);
     }

@@ -22,6 +22,7 @@ pub mod unix;
 use std::any::Any;
 use std::fmt;
 use std::io;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::address::{Address, Family, Kind, OptionId, Spec};
@@ -80,6 +81,9 @@ pub struct Connection {
     /// The one socket behind both halves (a TCP, Unix stream or seqpacket connection), which
     /// can be handed to another process (`UNIX-SENDFD`).
     pub(crate) handover: Option<unix::fdpass::Handover>,
+    /// The descriptors behind the reader and the writer, when they are not one socket
+    /// (standard streams, `FD:n`, a file): a `nofork` program takes them over.
+    pub(crate) descriptors: Option<(Option<RawFd>, Option<RawFd>)>,
     /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
     pub(crate) processes: Vec<Process>,
     /// Things that must live as long as the connection (a listener's socket file).
@@ -107,6 +111,7 @@ impl Connection {
             addresses: None,
             peer_credentials: None,
             handover: None,
+            descriptors: None,
             processes: Vec::new(),
             keep: Vec::new(),
         }
@@ -156,6 +161,24 @@ impl Connection {
     /// [`finish`](Process::finish) them once the connection's channels are closed.
     pub fn take_processes(&mut self) -> Vec<Process> {
         std::mem::take(&mut self.processes)
+    }
+
+    /// The descriptors a `nofork` program takes over: what the first address reads from and
+    /// writes to. `None` when the connection is not backed by descriptors of its own.
+    pub(crate) fn direct_descriptors(&self) -> Option<(Option<RawFd>, Option<RawFd>)> {
+        match (&self.handover, self.descriptors) {
+            (Some(handover), _) => Some((Some(handover.fd), Some(handover.fd))),
+            (None, descriptors) => descriptors,
+        }
+    }
+
+    /// Closes this connection after a program took its descriptors over: a socket is not
+    /// shut down (the program still uses it), standard streams get their modes back.
+    pub(crate) fn release_to_program(self) {
+        if let Some(handover) = &self.handover {
+            handover.mark_handed_over();
+        }
+        drop(self);
     }
 
     /// Keeps `value` alive as long as this connection.
@@ -438,6 +461,10 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
             };
             joined.addresses = reading.addresses;
             joined.peer_credentials = reading.peer_credentials;
+            joined.descriptors = Some((
+                reading.direct_descriptors().and_then(|(read, _)| read),
+                writing.direct_descriptors().and_then(|(_, write)| write),
+            ));
             joined.processes = reading.take_processes();
             joined.processes.extend(writing.take_processes());
             joined.keep_alive(reading);
@@ -488,6 +515,7 @@ fn stdio_connection(
         .transpose()?
         .map(|s| Writer::Bytes(Box::new(s)));
     let mut connection = Connection::new(reader, writer, name.to_owned());
+    connection.descriptors = Some((read, write));
     if let Some(restore) = restore {
         connection.keep_alive(restore);
     }

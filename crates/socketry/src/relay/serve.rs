@@ -49,6 +49,12 @@ impl RunConfig {
     }
 }
 
+/// Whether `spec` is a program that takes the first address's descriptors over (`nofork`).
+fn is_nofork_program(spec: &Spec) -> bool {
+    matches!(spec.kind, Kind::Exec(_) | Kind::System(_) | Kind::Shell(_))
+        && spec.options.flag(OptionId::Nofork, false)
+}
+
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -203,6 +209,44 @@ async fn relay_connections(
             .map_err(|source| RunError::Open {
                 address: spec.to_string(),
                 source,
+            })?;
+            Ok((Stats::default(), Ending::Eof))
+        }
+        Peer::Address(Address::Single(spec)) if is_nofork_program(spec) => {
+            let context = OpenContext {
+                first_addresses: left.addresses,
+                first_credentials: left.peer_credentials,
+                ..config.second_context()
+            };
+            let open_failed = |source| RunError::Open {
+                address: spec.to_string(),
+                source,
+            };
+            let Some((read, write)) = left.direct_descriptors() else {
+                return Err(open_failed(OpenError::Refused(format!(
+                    "nofork: {} has no descriptors of its own for the program to take over",
+                    left.description
+                ))));
+            };
+            // The program reads what the relay would have written to it, and the other way.
+            let input = read.filter(|_| context.access.writes());
+            let output = write.filter(|_| context.access.reads());
+            let mut process = crate::endpoint::exec::start_direct(
+                &spec.kind,
+                &spec.options,
+                &context,
+                input,
+                output,
+            )
+            .map_err(open_failed)?;
+            left.release_to_program();
+            let waited = process.wait().await;
+            processes.push(process);
+            waited.map_err(|source| {
+                open_failed(OpenError::Io {
+                    action: "waiting for the program".to_owned(),
+                    source,
+                })
             })?;
             Ok((Stats::default(), Ending::Eof))
         }

@@ -70,7 +70,7 @@ impl Handover {
         }
     }
 
-    fn mark_handed_over(&self) {
+    pub(crate) fn mark_handed_over(&self) {
         self.handed_over.store(true, Ordering::Release);
     }
 }
