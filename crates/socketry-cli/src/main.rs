@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use socketry::address::{Address, OptionId, Value};
 use socketry::relay::serve::{self, Peer, RunConfig};
-use socketry::relay::{Dump, Linger, RelayConfig};
+use socketry::relay::{Dump, Linger, RelayConfig, Transfer};
 use tokio::signal::unix::{signal, SignalKind};
 
 use flags::{Command, Plan};
@@ -147,6 +147,16 @@ fn open_context(plan: &Plan) -> socketry::endpoint::OpenContext {
     }
 }
 
+/// `SOCKETRY_COPY=1` makes the relay copy every byte through user space instead of splicing
+/// between descriptors: for comparing the two paths, or to step around a kernel whose splice
+/// misbehaves.
+fn transfer_from_env() -> Transfer {
+    match std::env::var_os("SOCKETRY_COPY") {
+        Some(value) if !value.is_empty() && value != "0" => Transfer::Copy,
+        _ => Transfer::Splice,
+    }
+}
+
 fn parse_address(text: &str) -> anyhow::Result<Address> {
     Ok(Address::parse(text)?)
 }
@@ -164,6 +174,7 @@ async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
         directions: plan.directions,
         dump,
         log_endpoints: plan.log_endpoints,
+        transfer: transfer_from_env(),
     };
     let stdio = Address::parse("STDIO")?;
     let (first, peer) = match &plan.command {

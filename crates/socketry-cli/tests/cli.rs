@@ -312,3 +312,8 @@ fn syslog_gets_the_messages_with_facility_and_severity() {
         "{message}"
     );
 }
+
+also_on_the_copy_path!(
+    stdin_to_stdout_copies_exactly,
+    pipe_echoes_and_a_named_pipe_is_created_with_its_mode,
+);

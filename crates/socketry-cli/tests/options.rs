@@ -734,3 +734,16 @@ fn a_peer_reset_while_writing_is_an_error() {
         out.stderr
     );
 }
+
+also_on_the_copy_path!(
+    fork_serves_several_clients_at_once,
+    max_children_makes_the_next_client_wait_for_the_first_to_finish,
+    unidirectional_u_moves_data_from_the_first_address_only,
+    unidirectional_capital_u_moves_data_from_the_second_address_only,
+    linger_t_cuts_off_a_silent_peer_after_stdin_ends,
+    inactivity_capital_t_ends_a_quiet_relay,
+    statistics_reports_the_bytes_moved_each_way,
+    a_one_byte_buffer_still_relays_every_byte,
+    a_dual_address_reads_from_one_peer_and_writes_to_another,
+    a_peer_reset_while_writing_is_an_error,
+);

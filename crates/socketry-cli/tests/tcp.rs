@@ -143,3 +143,99 @@ fn sourceport_on_a_listener_admits_only_peers_from_that_port() {
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"from the right port");
 }
+
+#[test]
+fn sockets_are_spliced_unless_copying_is_asked_for() {
+    for copy in [false, true] {
+        let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = backend.local_addr().unwrap().port();
+        let mut command = std::process::Command::new(common::bin());
+        if copy {
+            command.env("SOCKETRY_COPY", "1");
+        }
+        command.args([
+            "-d",
+            "-d",
+            "-t",
+            "10",
+            "TCP-LISTEN:0,bind=127.0.0.1",
+            &format!("TCP:127.0.0.1:{port}"),
+        ]);
+        let mut relay = Proc::spawn_with(&mut command);
+        let relay_port = relay.listening_port();
+        let mut client = TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
+        let (mut server, _) = backend.accept().unwrap();
+        client.write_all(b"ping").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"ping");
+        server.write_all(b"pong").unwrap();
+        drop(server);
+        got.clear();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"pong");
+        let out = relay.finish();
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+        let spliced: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_suffix(": splicing"))
+            .filter_map(|l| l.split_once("] I ").map(|(_, m)| m))
+            .collect();
+        let expected: &[&str] = if copy {
+            &[]
+        } else {
+            &["first address to second", "second address to first"]
+        };
+        let mut spliced = spliced;
+        spliced.sort_unstable();
+        assert_eq!(spliced, expected, "{}", out.stderr);
+    }
+}
+
+also_on_the_copy_path!(
+    server_and_client_echo_and_exit_when_the_server_closes,
+    tcp_listen_relays_both_ways_with_half_close,
+    tcp6_connects_over_ipv6_loopback,
+);
+
+#[test]
+fn a_forking_listener_out_of_descriptors_warns_once_backs_off_and_recovers() {
+    // The echo server needs one descriptor per connection; twenty leave room for the
+    // runtime, the listener and a few connections, and the rest wait in the backlog.
+    let script = format!(
+        "ulimit -n 20 && exec '{}' -d -d -d server TCP-LISTEN:0,bind=127.0.0.1",
+        common::bin()
+    );
+    let mut server = Proc::spawn_with(std::process::Command::new("sh").args(["-c", &script]));
+    let port = server.listening_port();
+    let clients: Vec<TcpStream> = (0..16)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let seen = server.wait_log_count("still Too many open files; retrying", 3);
+    let warnings: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains(" W accepting on"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", seen.join("\n"));
+    assert!(
+        warnings[0].ends_with(&format!(
+            " W accepting on TCP-LISTEN 127.0.0.1:{port}: Too many open files; retrying as resources free up"
+        )),
+        "{}",
+        warnings[0]
+    );
+
+    // Descriptors come free: the connections waiting in the backlog, and new ones, are served.
+    drop(clients);
+    let mut late = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    late.set_read_timeout(Some(common::WAIT)).unwrap();
+    late.write_all(b"served after all").unwrap();
+    late.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    late.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"served after all");
+    let out = server.terminate();
+    assert_eq!(out.code(), Some(143), "{}", out.stderr);
+}

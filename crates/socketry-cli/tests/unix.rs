@@ -696,3 +696,12 @@ fn bind_on_a_unix_server_is_refused_rather_than_ignored() {
         )]
     );
 }
+
+also_on_the_copy_path!(
+    unix_listen_shuts_down_its_write_on_stdin_eof_and_the_client_keeps_sending,
+    unix_listen_passes_the_clients_eof_on_and_the_reply_keeps_flowing,
+    unix_connect_talks_to_a_stream_listener,
+    unix_client_talks_to_a_stream_listener,
+    abstract_listen_relays_both_ways,
+    unix_listen_with_fork_serves_two_clients_at_once,
+);

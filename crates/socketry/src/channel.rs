@@ -18,20 +18,60 @@
 //! [`LengthPrefixed`] (the `length-prefix` option) writes each message as its length in 2 or 4
 //! big-endian bytes followed by its bytes, and reads messages back the same way. That is how a
 //! TUN interface's packets cross a TCP connection without being merged or split.
+//!
+//! A byte stream backed by a file descriptor that the kernel can splice (a socket or a pipe)
+//! says so through [`ByteRead::descriptor`] and [`ByteWrite::descriptor`]: the relay then
+//! moves its bytes without copying them, and waits for readiness before it takes a buffer.
 
 use std::future::poll_fn;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 
 /// Buffers that receive messages are at least this big, so that no UDP datagram is cut.
 pub const MIN_MESSAGE_BUFFER: usize = 64 * 1024;
 
+/// A non-blocking descriptor registered with the reactor, usable directly for system calls
+/// that the stream types do not offer (splice).
+pub trait Descriptor: Send + Sync {
+    /// Ready when the descriptor may be ready for `interest` (readable or writable); a try
+    /// may still find that it is not.
+    fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<()>>;
+
+    /// Runs `op` on the descriptor if it is ready for `interest`, else fails with
+    /// `WouldBlock`. A `WouldBlock` from `op` clears the readiness, so that the next
+    /// [`poll_ready`](Descriptor::poll_ready) waits for the reactor.
+    fn try_io(
+        &self,
+        interest: Interest,
+        op: &mut dyn FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize>;
+}
+
 /// The reading half of a byte stream.
-pub type ByteReader = Box<dyn AsyncRead + Send + Unpin>;
+pub trait ByteRead: AsyncRead + Send + Unpin {
+    /// The descriptor behind the stream, if reading it directly gives exactly the bytes (and
+    /// the EOF) that reading the stream gives.
+    fn descriptor(&self) -> Option<&dyn Descriptor> {
+        None
+    }
+}
+
 /// The writing half of a byte stream.
-pub type ByteWriter = Box<dyn AsyncWrite + Send + Unpin>;
+pub trait ByteWrite: AsyncWrite + Send + Unpin {
+    /// The descriptor behind the stream, if writing to it directly is the same as writing
+    /// to the stream.
+    fn descriptor(&self) -> Option<&dyn Descriptor> {
+        None
+    }
+}
+
+/// The reading half of a byte stream.
+pub type ByteReader = Box<dyn ByteRead>;
+/// The writing half of a byte stream.
+pub type ByteWriter = Box<dyn ByteWrite>;
 
 /// The receiving half of a message channel.
 pub trait MessageRecv: Send + Unpin {
@@ -97,6 +137,14 @@ impl Reader {
         matches!(self, Reader::Messages(_))
     }
 
+    /// The descriptor behind a byte stream, if it has one the relay may use directly.
+    pub fn descriptor(&self) -> Option<&dyn Descriptor> {
+        match self {
+            Reader::Bytes(reader) => reader.descriptor(),
+            Reader::Messages(_) => None,
+        }
+    }
+
     /// Reads one unit: what one stream read gives, or one whole message. `None` is EOF.
     pub async fn read_unit(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         match self {
@@ -110,6 +158,14 @@ impl Reader {
 }
 
 impl Writer {
+    /// The descriptor behind a byte stream, if it has one the relay may use directly.
+    pub fn descriptor(&self) -> Option<&dyn Descriptor> {
+        match self {
+            Writer::Bytes(writer) => writer.descriptor(),
+            Writer::Messages(_) => None,
+        }
+    }
+
     /// Writes one unit: all of it to a stream, or as one message.
     pub async fn write_unit(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
@@ -354,6 +410,10 @@ impl MessageSend for PrefixedSend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ByteWrite for tokio::io::DuplexStream {}
+    impl ByteRead for tokio::io::ReadHalf<tokio::io::DuplexStream> {}
+    impl ByteRead for &[u8] {}
 
     /// Messages from a fixed list: the test double for a datagram socket.
     struct Script(Vec<Vec<u8>>);

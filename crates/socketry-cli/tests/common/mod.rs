@@ -1,8 +1,13 @@
 //! Running the real `socketry` binary in tests: spawn it, wait for its readiness lines on
 //! stderr (never a sleep), feed stdin, and collect exactly what a user would see.
+//!
+//! The relay moves bytes between two descriptors with splice(2), and otherwise by copying.
+//! [`also_on_the_copy_path!`] runs named tests a second time with `SOCKETRY_COPY=1`, so that
+//! the relay's behaviour is checked on both paths.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -14,6 +19,34 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_socketry")
+}
+
+thread_local! {
+    /// Whether the socketry processes this test thread starts must copy (`SOCKETRY_COPY=1`).
+    static COPY_PATH: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `test` with every socketry it starts (from this thread) on the relay's copy path.
+pub fn on_copy_path(test: fn()) {
+    COPY_PATH.with(|copy| copy.set(true));
+    test();
+    COPY_PATH.with(|copy| copy.set(false));
+}
+
+/// Declares a module `copy_path` with a test for each named test that runs it again on the
+/// relay's copy path.
+#[macro_export]
+macro_rules! also_on_the_copy_path {
+    ($($test:ident),+ $(,)?) => {
+        mod copy_path {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::common::on_copy_path(super::$test);
+                }
+            )+
+        }
+    };
 }
 
 /// What a finished run printed and how it exited.
@@ -57,6 +90,9 @@ impl Proc {
     }
 
     pub fn spawn_with(command: &mut Command) -> Proc {
+        if COPY_PATH.with(Cell::get) {
+            command.env("SOCKETRY_COPY", "1");
+        }
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -107,6 +143,22 @@ impl Proc {
                 ),
             }
         }
+    }
+
+    /// Waits until `count` stderr lines contain `needle`, and returns every line seen so far.
+    pub fn wait_log_count(&mut self, needle: &str, count: usize) -> &[String] {
+        let deadline = Instant::now() + WAIT;
+        while self.seen.iter().filter(|l| l.contains(needle)).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "fewer than {count} log lines with {needle:?} within {WAIT:?}; stderr so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+        &self.seen
     }
 
     /// Waits for "listening on ADDR:PORT" (run with -d) and returns the port.

@@ -515,6 +515,9 @@ fn socat_ip_text(ip: std::net::IpAddr) -> String {
 /// makes our read fail with ECONNRESET, which for a program's output is its end, not an error.
 struct ResetIsEof<R>(R);
 
+/// A reset reads as EOF here but fails a splice, so this stream keeps to the copy path.
+impl<R: AsyncRead + Send + Unpin> crate::channel::ByteRead for ResetIsEof<R> {}
+
 impl<R: AsyncRead + Unpin> AsyncRead for ResetIsEof<R> {
     fn poll_read(
         mut self: Pin<&mut Self>,

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::SockAddr;
 use tokio::io::unix::AsyncFd;
@@ -63,8 +63,15 @@ pub struct Listener {
     data: DataOptions,
     accept_timeout: Option<Duration>,
     guard: Option<PathGuard>,
-    warned_exhausted: bool,
+    /// When accepting last failed for want of descriptors or memory.
+    last_shortage: Option<Instant>,
 }
+
+/// A shortage that recurs after this long without one is a new shortage, and is logged again.
+const SHORTAGE_QUIET: Duration = Duration::from_secs(1);
+
+/// How long the accept loop waits before trying again in a shortage.
+const SHORTAGE_BACKOFF: Duration = Duration::from_millis(100);
 
 impl Listener {
     pub(crate) fn new(kind: ListenerKind, description: String, options: &Options) -> Listener {
@@ -74,7 +81,7 @@ impl Listener {
             data: DataOptions::default(),
             accept_timeout: options.seconds(OptionId::AcceptTimeout),
             guard: None,
-            warned_exhausted: false,
+            last_shortage: None,
         }
     }
 
@@ -313,10 +320,7 @@ impl Listener {
                 }
             };
             match accepted {
-                Ok(connection) => {
-                    self.warned_exhausted = false;
-                    return Ok(connection);
-                }
+                Ok(connection) => return Ok(connection),
                 Err(e) => self.recover(e).await?,
             }
         }
@@ -329,15 +333,26 @@ impl Listener {
         match error.raw_os_error() {
             Some(ECONNABORTED | EPROTO) => Ok(()),
             Some(EMFILE | ENFILE | ENOBUFS | ENOMEM) => {
-                if !self.warned_exhausted {
+                // Said once per shortage, not once per retry; the backoff keeps the loop from
+                // spinning on a backlog it cannot take from.
+                let ongoing = self
+                    .last_shortage
+                    .is_some_and(|at| at.elapsed() < SHORTAGE_QUIET);
+                if ongoing {
+                    tracing::trace!(
+                        "accepting on {}: still {}; retrying",
+                        self.description,
+                        crate::sys::error_text(&error)
+                    );
+                } else {
                     tracing::warn!(
                         "accepting on {}: {}; retrying as resources free up",
                         self.description,
                         crate::sys::error_text(&error)
                     );
-                    self.warned_exhausted = true;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(SHORTAGE_BACKOFF).await;
+                self.last_shortage = Some(Instant::now());
                 Ok(())
             }
             _ => Err(OpenError::Io {

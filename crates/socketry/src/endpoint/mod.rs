@@ -419,6 +419,9 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
     })
 }
 
+/// A reader cut off after N bytes keeps to the copy path: a splice would not stop at N.
+impl crate::channel::ByteRead for tokio::io::Take<crate::channel::ByteReader> {}
+
 /// `readbytes=N`: the reader ends after N bytes.
 fn limit_reading(reader: Reader, limit: u64) -> Result<Reader, OpenError> {
     use tokio::io::AsyncReadExt;

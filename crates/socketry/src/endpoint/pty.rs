@@ -178,6 +178,9 @@ struct TerminalWriter {
     eof_pending: Option<(u8, u8)>,
 }
 
+/// Written by copying: it turns the relay's EOF into the terminal's EOF character.
+impl crate::channel::ByteWrite for TerminalWriter {}
+
 impl AsyncWrite for TerminalWriter {
     fn poll_write(
         mut self: Pin<&mut Self>,

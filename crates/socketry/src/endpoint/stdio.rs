@@ -7,6 +7,9 @@
 //! Shutting down the writing half retires the descriptor (a socket is shut down for writing,
 //! anything else is replaced by `/dev/null`), so the reader on the other end sees EOF even
 //! though the process keeps the descriptor number.
+//!
+//! A polled socket or pipe offers its descriptor to the relay, which splices it; a terminal
+//! or other device does not (a terminal's EIO is its EOF, which a splice would not know).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -15,8 +18,9 @@ use std::task::{ready, Context, Poll};
 
 use nix::fcntl::OFlag;
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
+use crate::channel::{ByteRead, ByteWrite, Descriptor};
 use crate::sys::fd::{self, FileKind};
 
 /// A descriptor socketry reads from or writes to, pollable or not.
@@ -88,6 +92,53 @@ impl FdStream {
 impl Drop for FdStream {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+impl Descriptor for FdStream {
+    fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<()>> {
+        match &self.inner {
+            Inner::Polled { fd, .. } if interest.is_writable() => {
+                ready!(fd.poll_write_ready(cx))?.retain_ready();
+                Poll::Ready(Ok(()))
+            }
+            Inner::Polled { fd, .. } => {
+                ready!(fd.poll_read_ready(cx))?.retain_ready();
+                Poll::Ready(Ok(()))
+            }
+            _ => Poll::Ready(Err(retired())),
+        }
+    }
+
+    fn try_io(
+        &self,
+        interest: Interest,
+        op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        match &self.inner {
+            Inner::Polled { fd, .. } => fd.try_io(interest, |owned| op(owned.as_fd())),
+            _ => Err(retired()),
+        }
+    }
+}
+
+impl FdStream {
+    fn spliceable(&self) -> Option<&dyn Descriptor> {
+        let polled = matches!(self.inner, Inner::Polled { .. });
+        let kind = matches!(self.kind, FileKind::Socket | FileKind::Fifo);
+        (polled && kind).then_some(self as &dyn Descriptor)
+    }
+}
+
+impl ByteRead for FdStream {
+    fn descriptor(&self) -> Option<&dyn Descriptor> {
+        self.spliceable()
+    }
+}
+
+impl ByteWrite for FdStream {
+    fn descriptor(&self) -> Option<&dyn Descriptor> {
+        self.spliceable()
     }
 }
 

@@ -1,14 +1,30 @@
 //! One direction of a relay: read a unit, convert line endings if asked, dump it if asked,
 //! write all of it, and at EOF shut the writing side down. An explicit state machine:
 //! `Running -> ShuttingDown -> Done`.
+//!
+//! Between two descriptors that the kernel can splice (sockets, pipes), with no dump and no
+//! line-ending conversion, the bytes go from one to the other through a pipe with splice(2)
+//! and never enter user space. Where splice does not apply, or the kernel refuses it part
+//! way (a descriptor type without splice support), the direction copies through a buffer
+//! from then on. Either way, a buffer or pipe is borrowed from [`pool`](super::pool) only
+//! once the source has data, and given back when it has none: an idle direction holds
+//! neither. (A message channel, or a stream without a descriptor, cannot be asked for
+//! readiness without reading; it holds its buffer while it waits.)
 
+use std::future::{poll_fn, Future};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use tokio::io::Interest;
+
 use super::dump::Dump;
-use super::{Activity, RelayError};
-use crate::channel::{Reader, Writer, MIN_MESSAGE_BUFFER};
+use super::pool::{Buffer, LentPipe};
+use super::{direction_name, Activity, RelayConfig, RelayError, Transfer};
+use crate::channel::{Descriptor, Reader, Writer, MIN_MESSAGE_BUFFER};
+use crate::sys;
 
 /// How often a reader with `ignoreeof` is read again after EOF.
 const IGNORE_EOF_POLL: Duration = Duration::from_millis(50);
@@ -41,6 +57,12 @@ pub struct LineEndings {
     pub add_cr: bool,
 }
 
+impl LineEndings {
+    fn convert(self) -> bool {
+        self.strip_cr || self.add_cr
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
@@ -48,12 +70,22 @@ enum State {
     Done,
 }
 
-/// One direction's reader, writer and buffer.
+/// How a spliced direction stopped splicing.
+enum Spliced {
+    /// The source reached EOF and everything read was written.
+    Eof,
+    /// The kernel cannot splice one of the descriptors: copy from now on, starting with the
+    /// bytes that were already in the pipe.
+    Refused { why: io::Error, stranded: Vec<u8> },
+}
+
+/// One direction's reader and writer.
 pub(crate) struct Pump {
     pub direction: Direction,
     reader: Reader,
     writer: Writer,
-    buf: Vec<u8>,
+    buffer_size: usize,
+    transfer: Transfer,
     converted: Vec<u8>,
     endings: LineEndings,
     /// A CR held back because the byte after it has not been read yet.
@@ -67,23 +99,24 @@ impl Pump {
         direction: Direction,
         reader: Reader,
         writer: Writer,
-        buffer_size: usize,
         endings: LineEndings,
         ignore_eof: bool,
+        config: &RelayConfig,
     ) -> Pump {
         // A message source needs room for its largest message, or it would be cut short. A
         // stream read must not be larger than what a message destination takes.
-        let size = if reader.is_messages() {
-            buffer_size.max(MIN_MESSAGE_BUFFER)
+        let buffer_size = if reader.is_messages() {
+            config.buffer_size.max(MIN_MESSAGE_BUFFER)
         } else {
             let limit = writer.max_message().unwrap_or(usize::MAX);
-            buffer_size.min(limit).max(1)
+            config.buffer_size.min(limit).max(1)
         };
         Pump {
             direction,
             reader,
             writer,
-            buf: vec![0; size],
+            buffer_size,
+            transfer: config.transfer,
             converted: Vec::new(),
             endings,
             held_cr: false,
@@ -99,12 +132,42 @@ impl Pump {
         dump: Option<&Dump>,
     ) -> Result<(), RelayError> {
         let mut state = State::Running;
+        if self.transfer == Transfer::Splice && dump.is_none() && !self.endings.convert() {
+            if let (Some(source), Some(sink)) = (self.reader.descriptor(), self.writer.descriptor())
+            {
+                let direction = direction_name(self.direction);
+                tracing::debug!("{direction}: splicing");
+                let unit = self.buffer_size;
+                match splice(
+                    source,
+                    sink,
+                    unit,
+                    self.direction,
+                    self.ignore_eof,
+                    &self.bytes,
+                    activity,
+                )
+                .await?
+                {
+                    Spliced::Eof => state = State::ShuttingDown,
+                    Spliced::Refused { why, stranded } => {
+                        tracing::debug!(
+                            "{direction}: splice refused ({}); copying",
+                            sys::error_text(&why)
+                        );
+                        if !stranded.is_empty() {
+                            self.write(&stranded, None).await?;
+                        }
+                    }
+                }
+            }
+        }
         while state != State::Done {
             state = match state {
-                State::Running => match self.reader.read_unit(&mut self.buf).await {
-                    Ok(Some(n)) => {
+                State::Running => match self.read_unit().await {
+                    Ok(Some((buf, n))) => {
                         activity.touch();
-                        self.forward(n, dump).await?;
+                        self.forward(&buf[..n], dump).await?;
                         State::Running
                     }
                     Ok(None) if self.ignore_eof => {
@@ -141,16 +204,37 @@ impl Pump {
         Ok(())
     }
 
-    async fn forward(&mut self, n: usize, dump: Option<&Dump>) -> Result<(), RelayError> {
-        if !self.endings.strip_cr && !self.endings.add_cr {
-            let data = std::mem::take(&mut self.buf);
-            let result = self.write(&data[..n], dump).await;
-            self.buf = data;
-            return result;
+    /// Reads one unit into a borrowed buffer. With a descriptor to wait on, the buffer is
+    /// borrowed only once the source is readable, and given back if the read finds nothing.
+    async fn read_unit(&mut self) -> io::Result<Option<(Buffer, usize)>> {
+        loop {
+            let waits = match self.reader.descriptor() {
+                Some(source) => {
+                    poll_fn(|cx| source.poll_ready(cx, Interest::READABLE)).await?;
+                    true
+                }
+                None => false,
+            };
+            let mut buf = Buffer::take(self.buffer_size);
+            let read = self.reader.read_unit(&mut buf);
+            let result = if waits {
+                poll_once(read).await
+            } else {
+                Some(read.await)
+            };
+            if let Some(result) = result {
+                return result.map(|n| n.map(|n| (buf, n)));
+            }
+        }
+    }
+
+    async fn forward(&mut self, data: &[u8], dump: Option<&Dump>) -> Result<(), RelayError> {
+        if !self.endings.convert() {
+            return self.write(data, dump).await;
         }
         let mut out = std::mem::take(&mut self.converted);
         out.clear();
-        convert(&self.buf[..n], self.endings, &mut self.held_cr, &mut out);
+        convert(data, self.endings, &mut self.held_cr, &mut out);
         let result = self.write(&out, dump).await;
         self.converted = out;
         result
@@ -170,6 +254,148 @@ impl Pump {
         self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Polls `future` once: its output if it is ready at once, else `None` (and it is dropped,
+/// which for a read means nothing was read).
+async fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    poll_fn(|cx| match future.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
+}
+
+/// Runs `op` once `descriptor` is ready for `interest`, waiting again whenever `op` finds
+/// that it was not.
+fn poll_io(
+    descriptor: &dyn Descriptor,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(descriptor.poll_ready(cx, interest))?;
+        match descriptor.try_io(interest, op) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            result => return Poll::Ready(result),
+        }
+    }
+}
+
+/// Moves bytes from `source` to `sink` through a pipe until EOF, at most `unit` bytes at a
+/// time (`-b`, as on the copy path). The pipe is filled only
+/// when it is empty, so a `WouldBlock` from filling it means the source has nothing, and
+/// one from draining it means the sink is full; the pipe goes back to the pool whenever the
+/// source has nothing to give.
+async fn splice(
+    source: &dyn Descriptor,
+    sink: &dyn Descriptor,
+    unit: usize,
+    direction: Direction,
+    ignore_eof: bool,
+    bytes: &AtomicU64,
+    activity: &Activity,
+) -> Result<Spliced, RelayError> {
+    let mut lent: Option<LentPipe> = None;
+    loop {
+        let mut no_pipe = None;
+        let filled = poll_fn(|cx| {
+            let result = poll_io(source, cx, Interest::READABLE, &mut |fd| {
+                let pipe = match &mut lent {
+                    Some(pipe) => pipe,
+                    None => match LentPipe::take(unit) {
+                        Ok(pipe) => lent.insert(pipe),
+                        Err(e) => {
+                            let unsupported = io::Error::from_raw_os_error(nix::libc::EINVAL);
+                            no_pipe = Some(e);
+                            return Err(unsupported);
+                        }
+                    },
+                };
+                pipe.pipe().fill_from(fd, unit.min(pipe.capacity))
+            });
+            if result.is_pending() {
+                // The pipe is empty: an idle direction holds none.
+                lent = None;
+            }
+            result
+        })
+        .await;
+        if let Some(why) = no_pipe {
+            // Out of descriptors for a pipe, say: the copy path needs none.
+            return Ok(Spliced::Refused {
+                why,
+                stranded: Vec::new(),
+            });
+        }
+        let n = match filled {
+            Ok(0) => {
+                lent = None;
+                if ignore_eof {
+                    tokio::time::sleep(IGNORE_EOF_POLL).await;
+                    continue;
+                }
+                return Ok(Spliced::Eof);
+            }
+            Ok(n) => n,
+            Err(why) if sys::splice::is_unsupported(&why) => {
+                return Ok(Spliced::Refused {
+                    why,
+                    stranded: Vec::new(),
+                })
+            }
+            Err(source) => return Err(RelayError::Read { direction, source }),
+        };
+        activity.touch();
+        let Some(pipe) = lent.as_mut() else {
+            continue;
+        };
+        pipe.filled = n;
+        while pipe.filled > 0 {
+            let moved = poll_fn(|cx| {
+                poll_io(sink, cx, Interest::WRITABLE, &mut |fd| {
+                    pipe.pipe().drain_to(fd, pipe.filled)
+                })
+            })
+            .await;
+            match moved {
+                Ok(0) => {
+                    return Err(RelayError::Write {
+                        direction,
+                        source: io::ErrorKind::WriteZero.into(),
+                    })
+                }
+                Ok(n) => {
+                    pipe.filled = pipe.filled.saturating_sub(n);
+                    bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    activity.touch();
+                }
+                Err(why) if sys::splice::is_unsupported(&why) => {
+                    let stranded =
+                        empty(pipe).map_err(|source| RelayError::Read { direction, source })?;
+                    return Ok(Spliced::Refused { why, stranded });
+                }
+                Err(source) => return Err(RelayError::Write { direction, source }),
+            }
+        }
+    }
+}
+
+/// Reads what is left in a pipe, to write it by copying.
+fn empty(pipe: &mut LentPipe) -> io::Result<Vec<u8>> {
+    let mut stranded = vec![0; pipe.filled];
+    let mut at = 0;
+    while at < stranded.len() {
+        match pipe.pipe().read(&mut stranded[at..])? {
+            0 => break,
+            n => at += n,
+        }
+    }
+    stranded.truncate(at);
+    pipe.filled = 0;
+    Ok(stranded)
 }
 
 /// Converts line endings of `data` into `out`. A CR at the end of `data` is held back in
@@ -195,6 +421,136 @@ fn convert(data: &[u8], endings: LineEndings, held_cr: &mut bool, out: &mut Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use tokio::net::UnixStream;
+
+    /// A writer whose descriptor the kernel will not splice into (a /proc file has no
+    /// splice support), and which collects what is written to it by copying.
+    struct Unspliceable {
+        file: std::fs::File,
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Descriptor for Unspliceable {
+        fn poll_ready(&self, _: &mut Context<'_>, _: Interest) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn try_io(
+            &self,
+            _: Interest,
+            op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> io::Result<usize>,
+        ) -> io::Result<usize> {
+            op(self.file.as_fd())
+        }
+    }
+
+    impl AsyncWrite for Unspliceable {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.got.lock().unwrap().extend_from_slice(data);
+            Poll::Ready(Ok(data.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl crate::channel::ByteWrite for Unspliceable {
+        fn descriptor(&self) -> Option<&dyn Descriptor> {
+            Some(self)
+        }
+    }
+
+    fn stream_reader(stream: UnixStream) -> Reader {
+        Reader::Bytes(Box::new(stream.into_split().0))
+    }
+
+    #[tokio::test]
+    async fn a_spliced_direction_moves_every_byte_and_passes_eof_on() {
+        let (mut input, source) = UnixStream::pair().unwrap();
+        let (sink, mut output) = UnixStream::pair().unwrap();
+        let config = RelayConfig {
+            buffer_size: 1000,
+            ..RelayConfig::default()
+        };
+        let writer = Writer::Bytes(Box::new(sink.into_split().1));
+        let mut pump = Pump::new(
+            Direction::LeftToRight,
+            stream_reader(source),
+            writer,
+            LineEndings::default(),
+            false,
+            &config,
+        );
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let feeder = tokio::spawn(async move {
+            input.write_all(&sent).await.unwrap();
+            input.shutdown().await.unwrap();
+            input
+        });
+        let activity = Activity::new();
+        let (ran, got) = tokio::join!(pump.run(&activity, None), async {
+            let mut got = Vec::new();
+            output.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        ran.unwrap();
+        feeder.await.unwrap();
+        assert_eq!(got, data);
+        assert_eq!(pump.bytes.load(Ordering::Relaxed), 100_000);
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_refuses_splice_gets_the_bytes_by_copying_in_order() {
+        let (mut input, source) = UnixStream::pair().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let writer = Writer::Bytes(Box::new(Unspliceable {
+            file: std::fs::OpenOptions::new()
+                .write(true)
+                .open("/proc/self/comm")
+                .unwrap(),
+            got: got.clone(),
+        }));
+        let mut pump = Pump::new(
+            Direction::RightToLeft,
+            stream_reader(source),
+            writer,
+            LineEndings::default(),
+            false,
+            &RelayConfig::default(),
+        );
+        input.write_all(b"first ").await.unwrap();
+        let activity = Activity::new();
+        let (ran, ()) = tokio::join!(pump.run(&activity, None), async {
+            // Written only once the first bytes were stranded in the pipe and copied.
+            let copied = async {
+                while got.lock().unwrap().is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(15), copied)
+                .await
+                .unwrap();
+            input.write_all(b"second").await.unwrap();
+            input.shutdown().await.unwrap();
+        });
+        ran.unwrap();
+        assert_eq!(*got.lock().unwrap(), b"first second");
+        assert_eq!(pump.bytes.load(Ordering::Relaxed), 12);
+    }
 
     fn run(chunks: &[&[u8]], endings: LineEndings) -> Vec<u8> {
         let mut held = false;

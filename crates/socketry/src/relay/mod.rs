@@ -3,12 +3,15 @@
 //! Each direction is a [`direction::Pump`]. When one direction reaches EOF it shuts down the
 //! other side's writing half, and the other direction keeps flowing; the relay ends when both
 //! are done, or `linger` after the first one finished (`-t`), or after `inactivity` with no
-//! data either way (`-T`). Each direction has one buffer of `buffer_size` bytes and writes all
-//! of a unit before reading the next, so memory is bounded and a slow writer slows the reader.
+//! data either way (`-T`). Each direction moves one unit at a time (a buffer of
+//! `buffer_size` bytes, or a pipe's worth when splicing) and writes all of it before reading
+//! the next, so memory is bounded and a slow writer slows the reader. A direction borrows its
+//! buffer or pipe only while data moves (see [`direction`]), so idle connections are cheap.
 //! [`serve`] opens the addresses, including listeners that serve every peer with `fork`.
 
 pub mod direction;
 pub mod dump;
+mod pool;
 pub mod serve;
 
 use std::io;
@@ -33,6 +36,17 @@ pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
 
 /// The default linger after the first EOF (`-t`).
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(500);
+
+/// How a direction between two byte streams moves its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transfer {
+    /// With splice(2) through a pipe where both streams are descriptors that allow it and
+    /// nothing needs to see the bytes (no dump, no line-ending conversion); else by copying.
+    #[default]
+    Splice,
+    /// Always by copying through a buffer in user space.
+    Copy,
+}
 
 /// What happens after the first direction reaches EOF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +88,7 @@ pub struct RelayConfig {
     pub dump: Option<Arc<Dump>>,
     /// Log both endpoints before the transfer starts (`-D`).
     pub log_endpoints: bool,
+    pub transfer: Transfer,
 }
 
 impl Default for RelayConfig {
@@ -85,6 +100,7 @@ impl Default for RelayConfig {
             directions: Directions::Both,
             dump: None,
             log_endpoints: false,
+            transfer: Transfer::default(),
         }
     }
 }
@@ -107,7 +123,7 @@ pub enum RelayError {
     NoDirection(String),
 }
 
-fn direction_name(direction: Direction) -> &'static str {
+pub(crate) fn direction_name(direction: Direction) -> &'static str {
     match direction {
         Direction::LeftToRight => "first address to second",
         Direction::RightToLeft => "second address to first",
@@ -187,9 +203,9 @@ pub async fn relay(
                 Direction::LeftToRight,
                 reader,
                 writer,
-                config.buffer_size,
                 endings,
                 left_data.ignore_eof,
+                config,
             );
             pumps.push(pump);
         }
@@ -204,9 +220,9 @@ pub async fn relay(
                 Direction::RightToLeft,
                 reader,
                 writer,
-                config.buffer_size,
                 endings,
                 right_data.ignore_eof,
+                config,
             );
             pumps.push(pump);
         }
@@ -229,9 +245,9 @@ pub async fn echo(
         Direction::LeftToRight,
         reader,
         writer,
-        config.buffer_size,
         LineEndings::default(),
         false,
+        config,
     );
     let (mut stats, ending) = run_pumps(vec![pump], config).await?;
     // Every byte read was written back.

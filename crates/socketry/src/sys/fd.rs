@@ -61,6 +61,8 @@ pub fn retire(target: RawFd) -> io::Result<()> {
 pub enum FileKind {
     Regular,
     Socket,
+    /// A pipe or named pipe.
+    Fifo,
     Other,
 }
 
@@ -73,6 +75,8 @@ pub fn file_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
             FileKind::Regular
         } else if format == nix::sys::stat::SFlag::S_IFSOCK {
             FileKind::Socket
+        } else if format == nix::sys::stat::SFlag::S_IFIFO {
+            FileKind::Fifo
         } else {
             FileKind::Other
         },

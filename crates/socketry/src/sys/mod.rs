@@ -6,6 +6,7 @@ pub mod mqueue;
 pub mod process;
 pub mod shm;
 pub mod socket;
+pub mod splice;
 pub mod tun;
 
 /// The text of an OS error without Rust's " (os error N)" suffix: "Connection refused".

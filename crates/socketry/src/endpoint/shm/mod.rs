@@ -611,6 +611,9 @@ impl Drop for Consumer {
 #[derive(Debug)]
 struct ByteReader(Consumer);
 
+/// Shared memory has no descriptor to splice: its bytes are copied.
+impl crate::channel::ByteRead for ByteReader {}
+
 impl AsyncRead for ByteReader {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -637,6 +640,8 @@ impl AsyncRead for ByteReader {
 /// The writing half in byte-stream mode.
 #[derive(Debug)]
 struct ByteWriter(Producer);
+
+impl crate::channel::ByteWrite for ByteWriter {}
 
 impl AsyncWrite for ByteWriter {
     fn poll_write(

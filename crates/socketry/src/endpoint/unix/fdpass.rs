@@ -139,6 +139,13 @@ impl<W: ForgetOnDrop> AsyncWrite for HandoverWriter<W> {
     }
 }
 
+/// Until the connection is handed over the stream is the relay's, spliced like any other.
+impl<W: ForgetOnDrop + crate::channel::ByteWrite> crate::channel::ByteWrite for HandoverWriter<W> {
+    fn descriptor(&self) -> Option<&dyn crate::channel::Descriptor> {
+        self.inner.as_ref()?.descriptor()
+    }
+}
+
 impl<W: ForgetOnDrop> Drop for HandoverWriter<W> {
     fn drop(&mut self) {
         if self.handed_over.load(Ordering::Acquire) {

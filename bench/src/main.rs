@@ -1,0 +1,588 @@
+//! socketry-bench: socketry's relay side by side with socat (and with no relay at all), on
+//! loopback, in one run with the rounds of every measure interleaved:
+//!
+//! 1. throughput of iperf3 through a `TCP-LISTEN,fork` to `TCP` relay, and through a pair of
+//!    relays that meet on a Unix socket (`TCP-LISTEN` to `UNIX-CONNECT`, `UNIX-LISTEN` to `TCP`);
+//! 2. CPU seconds the relays spend per GB relayed, in the same runs;
+//! 3. round-trip latency of sockperf's TCP ping-pong (64 bytes) through a relay: p50 and p99;
+//! 4. short connections per second (connect, one 32-byte request and its echo, close) through
+//!    a forking relay, from 32 concurrent clients;
+//! 5. the relay's memory (PSS, summed over socat's forked children) holding 1,000 and 9,000
+//!    idle relayed connections.
+//!
+//! `bench/run` installs the peers, builds socketry, raises the descriptor limit and runs
+//! `socketry-bench run`; `socketry-bench backend PORT` is the echo server it starts.
+
+mod load;
+mod procs;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use procs::Group;
+use report::{Measure, Target, DIRECT, SOCAT, SOCAT_BIG, SOCKETRY};
+
+/// A relay under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relay {
+    Socketry,
+    Socat,
+    /// socat with a 128 KiB buffer instead of its default 8 KiB.
+    SocatBig,
+}
+
+impl Relay {
+    fn subject(self) -> &'static str {
+        match self {
+            Relay::Socketry => SOCKETRY,
+            Relay::Socat => SOCAT,
+            Relay::SocatBig => SOCAT_BIG,
+        }
+    }
+
+    /// A listening address for this relay. socat gets socketry's default backlog (its own is
+    /// 5, which would drop connections under load and measure the backlog, not the relay).
+    fn listen(self, address: String) -> String {
+        match self {
+            Relay::Socketry => format!("{address},fork"),
+            Relay::Socat | Relay::SocatBig => format!("{address},fork,reuseaddr,backlog=1024"),
+        }
+    }
+
+    fn spawn(self, bench: &Bench, first: String, second: String) -> anyhow::Result<Group> {
+        let first = self.listen(first);
+        match self {
+            Relay::Socketry => Group::spawn(self.subject(), &bench.socketry, &[first, second], &[]),
+            Relay::Socat => Group::spawn(self.subject(), "socat", &[first, second], &[]),
+            Relay::SocatBig => Group::spawn(
+                self.subject(),
+                "socat",
+                &["-b131072".to_owned(), first, second],
+                &[],
+            ),
+        }
+    }
+}
+
+struct Bench {
+    socketry: String,
+    rounds: usize,
+    seconds: u64,
+    /// Idle connections for the largest memory figure.
+    most_idle: usize,
+    dir: PathBuf,
+    iperf_port: u16,
+    sockperf_port: u16,
+    echo_port: u16,
+}
+
+/// The relays for one throughput figure: one relay, or a pair that meets on a Unix socket.
+fn relays_for_throughput(
+    bench: &Bench,
+    relay: Relay,
+    pair: bool,
+    round: usize,
+) -> anyhow::Result<(Vec<Group>, u16)> {
+    let port = procs::free_port()?;
+    let listen = format!("TCP-LISTEN:{port},bind=127.0.0.1");
+    let backend = format!("TCP:127.0.0.1:{}", bench.iperf_port);
+    if !pair {
+        let group = relay.spawn(bench, listen, backend)?;
+        procs::wait_for_listener(port)?;
+        return Ok((vec![group], port));
+    }
+    let path = bench
+        .dir
+        .join(format!("{}-{round}.sock", relay.subject().replace(' ', "")));
+    let _ = std::fs::remove_file(&path);
+    let inner = relay.spawn(bench, format!("UNIX-LISTEN:{}", path.display()), backend)?;
+    procs::wait_for_path(&path)?;
+    let outer = relay.spawn(bench, listen, format!("UNIX-CONNECT:{}", path.display()))?;
+    procs::wait_for_listener(port)?;
+    Ok((vec![outer, inner], port))
+}
+
+/// Finds `"key": number` after `section` in iperf3's JSON.
+fn json_field(text: &str, section: &str, key: &str) -> Option<f64> {
+    let rest = &text[text.find(section)?..];
+    let rest = &rest[rest.find(&format!("\"{key}\":"))? + key.len() + 3..];
+    let end = rest.find([',', '}', '\n'])?;
+    rest[..end].trim().parse().ok()
+}
+
+/// One iperf3 run: Gbit/s received, and the relays' CPU seconds per GB.
+fn throughput(
+    bench: &Bench,
+    relay: Option<Relay>,
+    pair: bool,
+    round: usize,
+) -> anyhow::Result<(f64, Option<f64>)> {
+    let (groups, port) = match relay {
+        Some(relay) => relays_for_throughput(bench, relay, pair, round)?,
+        None => (Vec::new(), bench.iperf_port),
+    };
+    let cpu = |groups: &[Group]| groups.iter().map(Group::cpu_seconds).sum::<f64>();
+    let before = cpu(&groups);
+    let args: Vec<String> = [
+        "-c",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        &bench.seconds.to_string(),
+        "-J",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let report = procs::output("iperf3", &args)?;
+    for group in &groups {
+        group.settle(Duration::from_secs(5));
+    }
+    let after = cpu(&groups);
+    let bits = json_field(&report, "\"sum_received\"", "bits_per_second")
+        .context("no sum_received.bits_per_second in iperf3's report")?;
+    let bytes = json_field(&report, "\"sum_received\"", "bytes")
+        .context("no sum_received.bytes in iperf3's report")?;
+    let per_gb = relay.map(|_| (after - before) / (bytes / 1e9));
+    Ok((bits / 1e9, per_gb))
+}
+
+/// One sockperf ping-pong run: p50 and p99 round trip in microseconds.
+fn latency(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<(f64, f64)> {
+    let (_group, port) = match relay {
+        Some(relay) => {
+            let port = procs::free_port()?;
+            let group = relay.spawn(
+                bench,
+                format!("TCP-LISTEN:{port},bind=127.0.0.1"),
+                format!("TCP:127.0.0.1:{}", bench.sockperf_port),
+            )?;
+            procs::wait_for_listener(port)?;
+            (Some(group), port)
+        }
+        None => (None, bench.sockperf_port),
+    };
+    let out = std::process::Command::new("sockperf")
+        .args([
+            "ping-pong",
+            "--tcp",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-m", "64", "-t", &bench.seconds.to_string(), "--full-rtt"])
+        .output()
+        .context("running sockperf")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let percentile = |which: &str| -> anyhow::Result<f64> {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("percentile {which} =")))
+            .with_context(|| format!("no percentile {which} in sockperf's output:\n{text}"))?;
+        let value = line.rsplit('=').next().unwrap_or_default().trim();
+        Ok(value.parse()?)
+    };
+    Ok((percentile("50.000")?, percentile("99.000")?))
+}
+
+/// One connection-rate run: completed short connections per second.
+fn rate(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<f64> {
+    let (_group, port) = match relay {
+        Some(relay) => {
+            let port = procs::free_port()?;
+            let group = relay.spawn(
+                bench,
+                format!("TCP-LISTEN:{port},bind=127.0.0.1"),
+                format!("TCP:127.0.0.1:{}", bench.echo_port),
+            )?;
+            procs::wait_for_listener(port)?;
+            (Some(group), port)
+        }
+        None => (None, bench.echo_port),
+    };
+    let seconds = Duration::from_secs(bench.seconds);
+    let (done, failed) = load::connection_rate(port, 32, seconds)?;
+    if failed * 100 > done {
+        eprintln!(
+            "  warning: {failed} of {} connections failed",
+            done + failed
+        );
+    }
+    // Let TIME_WAIT sockets and socat's children from this run go before the next.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(done as f64 / seconds.as_secs_f64())
+}
+
+/// The relay's PSS holding `count` idle relayed connections: total KiB, and KiB per
+/// connection over the relay at rest.
+fn memory(bench: &Bench, relay: Relay, count: usize) -> anyhow::Result<(f64, f64)> {
+    let port = procs::free_port()?;
+    let group = relay.spawn(
+        bench,
+        format!("TCP-LISTEN:{port},bind=127.0.0.1"),
+        format!("TCP:127.0.0.1:{}", bench.echo_port),
+    )?;
+    procs::wait_for_listener(port)?;
+    let at_rest = group.pss_kib();
+    let held = load::hold(port, count)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let total = group.pss_kib();
+    let processes = group.members().len();
+    eprintln!(
+        "  {}: {count} idle connections, {processes} process(es), PSS {at_rest} KiB at rest, {total} KiB holding them",
+        group.name()
+    );
+    drop(held);
+    drop(group);
+    std::thread::sleep(Duration::from_millis(500));
+    Ok((
+        total as f64,
+        (total.saturating_sub(at_rest)) as f64 / count as f64,
+    ))
+}
+
+fn machine() -> Vec<(String, String)> {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = read("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map_or("unknown".to_owned(), |kib| {
+            format!("{} GiB", kib / (1024 * 1024))
+        });
+    let version = |package: &str| {
+        procs::output(
+            "dpkg-query",
+            &[
+                "-W".to_owned(),
+                "-f=${Version}".to_owned(),
+                package.to_owned(),
+            ],
+        )
+        .unwrap_or_else(|_| "unknown".to_owned())
+    };
+    vec![
+        ("cpu".to_owned(), model),
+        ("cores".to_owned(), cores.to_string()),
+        ("memory".to_owned(), memory),
+        (
+            "kernel".to_owned(),
+            read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        ),
+        (
+            "load average at start".to_owned(),
+            read("/proc/loadavg")
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        ("socat".to_owned(), version("socat")),
+        ("iperf3".to_owned(), version("iperf3")),
+        ("sockperf".to_owned(), version("sockperf")),
+    ]
+}
+
+fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut socketry = "target/release/socketry".to_owned();
+    let mut json_path = PathBuf::from("bench/results/last.json");
+    let mut rounds = 5;
+    let mut seconds = 3;
+    let mut most_idle = 9000;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--socketry" => socketry = value()?.clone(),
+            "--json" => json_path = PathBuf::from(value()?),
+            "--rounds" => rounds = value()?.parse()?,
+            "--seconds" => seconds = value()?.parse()?,
+            "--idle" => most_idle = value()?.parse()?,
+            other => bail!("unknown argument {other:?} (expected --socketry, --json, --rounds, --seconds or --idle)"),
+        }
+    }
+    let socketry = std::fs::canonicalize(&socketry)
+        .with_context(|| format!("no socketry binary at {socketry}"))?
+        .display()
+        .to_string();
+    let dir = std::env::temp_dir().join(format!("socketry-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let machine = machine();
+    let me = std::env::current_exe()?.display().to_string();
+
+    let iperf_port = procs::free_port()?;
+    let _iperf = Group::spawn(
+        "iperf3 server",
+        "iperf3",
+        &[
+            "-s".into(),
+            "-B".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            iperf_port.to_string(),
+        ],
+        &[],
+    )?;
+    let sockperf_port = procs::free_port()?;
+    let _sockperf = Group::spawn(
+        "sockperf server",
+        "sockperf",
+        &[
+            "server".into(),
+            "--tcp".into(),
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            sockperf_port.to_string(),
+        ],
+        &[],
+    )?;
+    let echo_port = procs::free_port()?;
+    let _echo = Group::spawn_until(
+        "echo backend",
+        &me,
+        &["backend".into(), echo_port.to_string()],
+        "ready",
+    )?;
+    procs::wait_for_listener(iperf_port)?;
+    procs::wait_for_listener(sockperf_port)?;
+    let bench = Bench {
+        socketry,
+        rounds,
+        seconds,
+        most_idle,
+        dir: dir.clone(),
+        iperf_port,
+        sockperf_port,
+        echo_port,
+    };
+
+    let mut tcp = Measure::new(
+        "throughput, TCP relay",
+        "Gbit/s",
+        Target::AtLeast {
+            socat: 2.0,
+            direct: Some(0.65),
+        },
+    );
+    let mut unix = Measure::new(
+        "throughput, TCP-UNIX-TCP relay pair",
+        "Gbit/s",
+        Target::AtLeast {
+            socat: 2.0,
+            direct: Some(0.65),
+        },
+    );
+    let mut tcp_cpu = Measure::new(
+        "CPU per GB, TCP relay",
+        "s/GB",
+        Target::AtMost { socat: 0.5 },
+    );
+    let mut unix_cpu = Measure::new(
+        "CPU per GB, relay pair",
+        "s/GB",
+        Target::AtMost { socat: 0.5 },
+    );
+    let relays = [Relay::Socketry, Relay::Socat, Relay::SocatBig];
+    for round in 0..bench.rounds {
+        eprintln!("throughput, round {}/{}", round + 1, bench.rounds);
+        for pair in [false, true] {
+            let (gbps, _) = throughput(&bench, None, pair, round)?;
+            let (figure, cpu) = if pair {
+                (&mut unix, &mut unix_cpu)
+            } else {
+                (&mut tcp, &mut tcp_cpu)
+            };
+            figure.add(DIRECT, gbps);
+            for relay in relays {
+                let (gbps, per_gb) = throughput(&bench, Some(relay), pair, round)?;
+                eprintln!(
+                    "  {}{}: {gbps:.2} Gbit/s, {:.3} CPU s/GB",
+                    relay.subject(),
+                    if pair { " (pair)" } else { "" },
+                    per_gb.unwrap_or(f64::NAN)
+                );
+                figure.add(relay.subject(), gbps);
+                if let Some(per_gb) = per_gb {
+                    cpu.add(relay.subject(), per_gb);
+                }
+            }
+        }
+    }
+
+    let mut p50 = Measure::new("latency p50 (round trip)", "µs", Target::None);
+    let mut p99 = Measure::new("latency p99 (round trip)", "µs", Target::None);
+    for round in 0..bench.rounds {
+        eprintln!("latency, round {}/{}", round + 1, bench.rounds);
+        let (a, b) = latency(&bench, None)?;
+        p50.add(DIRECT, a);
+        p99.add(DIRECT, b);
+        for relay in relays {
+            let (a, b) = latency(&bench, Some(relay))?;
+            eprintln!("  {}: p50 {a:.1} µs, p99 {b:.1} µs", relay.subject());
+            p50.add(relay.subject(), a);
+            p99.add(relay.subject(), b);
+        }
+    }
+    let added = |m: &Measure, name: &str| {
+        let mut added = Measure::new(name, "µs", Target::NoMoreThanSocat);
+        if let Some(direct) = m.value(DIRECT) {
+            for relay in relays {
+                if let Some(v) = m.value(relay.subject()) {
+                    added.add(relay.subject(), v - direct);
+                }
+            }
+        }
+        added
+    };
+    let added_p50 = added(&p50, "latency added by the relay, p50");
+    let added_p99 = added(&p99, "latency added by the relay, p99");
+
+    let mut conns = Measure::new(
+        "connection rate through a fork relay",
+        "conn/s",
+        Target::AtLeast {
+            socat: 10.0,
+            direct: None,
+        },
+    );
+    for round in 0..bench.rounds {
+        eprintln!("connection rate, round {}/{}", round + 1, bench.rounds);
+        conns.add(DIRECT, rate(&bench, None)?);
+        for relay in [Relay::Socketry, Relay::Socat] {
+            let per_second = rate(&bench, Some(relay))?;
+            eprintln!("  {}: {per_second:.0} connections/s", relay.subject());
+            conns.add(relay.subject(), per_second);
+        }
+    }
+
+    eprintln!("memory");
+    let mut per_1000 = Measure::new(
+        "PSS per idle relayed connection, 1,000 held",
+        "KiB",
+        Target::AtMost { socat: 0.25 },
+    );
+    let mut per_most = Measure::new(
+        &format!("PSS per idle relayed connection, {} held", bench.most_idle),
+        "KiB",
+        Target::AtMost { socat: 0.25 },
+    );
+    let mut total_most = Measure::new(
+        &format!("PSS holding {} idle connections", bench.most_idle),
+        "MiB",
+        Target::None,
+    );
+    let (_, socketry_1000) = memory(&bench, Relay::Socketry, 1000)?;
+    per_1000.add(SOCKETRY, socketry_1000);
+    let (socat_total_1000, socat_1000) = memory(&bench, Relay::Socat, 1000)?;
+    per_1000.add(SOCAT, socat_1000);
+    let (socketry_total, socketry_most) = memory(&bench, Relay::Socketry, bench.most_idle)?;
+    per_most.add(SOCKETRY, socketry_most);
+    total_most.add(SOCKETRY, socketry_total / 1024.0);
+    // socat at 9,000 would be 9,000 processes: its figure is extrapolated from 1,000.
+    per_most.add(SOCAT, socat_1000);
+    total_most.add(
+        SOCAT,
+        (socat_total_1000 + socat_1000 * (bench.most_idle as f64 - 1000.0)) / 1024.0,
+    );
+    let extrapolated = format!(
+        "socat's figure is extrapolated from 1,000 connections (one process each), not measured at {}",
+        bench.most_idle
+    );
+    per_most.note = Some(extrapolated.clone());
+    total_most.note = Some(extrapolated);
+
+    let measures = vec![
+        tcp, unix, tcp_cpu, unix_cpu, p50, p99, added_p50, added_p99, conns, per_1000, per_most,
+        total_most,
+    ];
+    let mut description = String::new();
+    for (key, value) in &machine {
+        description.push_str(&format!("- {key}: {value}\n"));
+    }
+    let settings = [
+        ("rounds", bench.rounds.to_string()),
+        ("seconds per run", bench.seconds.to_string()),
+        ("connection-rate clients", "32".to_owned()),
+    ];
+    println!("{description}- rounds: {rounds} x {seconds} s per run, interleaved; medians shown\n");
+    println!("{}", report::table(&measures));
+    if let Some(parent) = json_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&json_path, report::json(&machine, &settings, &measures))
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    eprintln!("results written to {}", json_path.display());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("backend") => match args.get(1).map(|p| p.parse::<u16>()) {
+            Some(Ok(port)) => load::backend(port),
+            _ => Err(anyhow::anyhow!("backend needs a port number")),
+        },
+        _ => Err(anyhow::anyhow!(
+            "usage: socketry-bench run [--socketry PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N]\n       socketry-bench backend PORT"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("socketry-bench: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_iperf3_figures() {
+        let report = r#"{"end": {"sum_sent": {"bytes": 1, "bits_per_second": 2},
+            "sum_received": {"start": 0, "bytes": 3000000000, "bits_per_second": 8.5e9, "sender": true}}}"#;
+        assert_eq!(json_field(report, "\"sum_received\"", "bytes"), Some(3e9));
+        assert_eq!(
+            json_field(report, "\"sum_received\"", "bits_per_second"),
+            Some(8.5e9)
+        );
+        assert_eq!(json_field(report, "\"sum_received\"", "missing"), None);
+    }
+
+    #[test]
+    fn listen_addresses_fork_and_give_socat_a_real_backlog() {
+        assert_eq!(
+            Relay::Socketry.listen("TCP-LISTEN:1".into()),
+            "TCP-LISTEN:1,fork"
+        );
+        assert_eq!(
+            Relay::Socat.listen("TCP-LISTEN:1".into()),
+            "TCP-LISTEN:1,fork,reuseaddr,backlog=1024"
+        );
+    }
+}
