@@ -68,6 +68,51 @@ pub trait ByteWrite: AsyncWrite + Send + Unpin {
     }
 }
 
+/// Makes one of tokio's connected stream types (`$stream`, split into the halves of module
+/// `$halves`) a [`Descriptor`], and its owned halves byte streams that expose it, so that
+/// the relay can splice them.
+macro_rules! splittable_stream {
+    ($stream:ty, $halves:path) => {
+        impl $crate::channel::Descriptor for $stream {
+            fn poll_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                interest: tokio::io::Interest,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                if interest.is_writable() {
+                    self.poll_write_ready(cx)
+                } else {
+                    self.poll_read_ready(cx)
+                }
+            }
+
+            fn try_io(
+                &self,
+                interest: tokio::io::Interest,
+                op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> std::io::Result<usize>,
+            ) -> std::io::Result<usize> {
+                <$stream>::try_io(self, interest, || op(std::os::fd::AsFd::as_fd(self)))
+            }
+        }
+
+        const _: () = {
+            use $halves as halves;
+            impl $crate::channel::ByteRead for halves::OwnedReadHalf {
+                fn descriptor(&self) -> Option<&dyn $crate::channel::Descriptor> {
+                    Some(self.as_ref())
+                }
+            }
+
+            impl $crate::channel::ByteWrite for halves::OwnedWriteHalf {
+                fn descriptor(&self) -> Option<&dyn $crate::channel::Descriptor> {
+                    Some(self.as_ref())
+                }
+            }
+        };
+    };
+}
+pub(crate) use splittable_stream;
+
 /// The reading half of a byte stream.
 pub type ByteReader = Box<dyn ByteRead>;
 /// The writing half of a byte stream.

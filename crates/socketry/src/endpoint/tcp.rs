@@ -10,7 +10,7 @@ use super::listener::{Listener, ListenerKind};
 use super::socket::{apply_common_options, PeerFilter};
 use super::{Connection, OpenContext, OpenError};
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
-use crate::channel::{ByteRead, ByteWrite, Descriptor, Reader, Writer};
+use crate::channel::{Reader, Writer};
 
 /// The listen(2) backlog when none is given: room for bursts of connections.
 pub const DEFAULT_BACKLOG: u32 = 1024;
@@ -184,39 +184,7 @@ async fn connect_one(
     stream.map_err(OpenError::io(action))
 }
 
-impl Descriptor for TcpStream {
-    fn poll_ready(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        interest: tokio::io::Interest,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        if interest.is_writable() {
-            self.poll_write_ready(cx)
-        } else {
-            self.poll_read_ready(cx)
-        }
-    }
-
-    fn try_io(
-        &self,
-        interest: tokio::io::Interest,
-        op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> std::io::Result<usize>,
-    ) -> std::io::Result<usize> {
-        TcpStream::try_io(self, interest, || op(std::os::fd::AsFd::as_fd(self)))
-    }
-}
-
-impl ByteRead for tokio::net::tcp::OwnedReadHalf {
-    fn descriptor(&self) -> Option<&dyn Descriptor> {
-        Some(self.as_ref())
-    }
-}
-
-impl ByteWrite for tokio::net::tcp::OwnedWriteHalf {
-    fn descriptor(&self) -> Option<&dyn Descriptor> {
-        Some(self.as_ref())
-    }
-}
+crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);
 
 /// Splits a connected stream into the two halves of a connection.
 pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {

@@ -22,7 +22,7 @@ use super::socket::{
 };
 use super::{Connection, OpenError, Opened};
 use crate::address::{BindAddr, OptionId, Options, UnixName, UnixRole};
-use crate::channel::{ByteRead, ByteWrite, Descriptor, Reader, Writer};
+use crate::channel::{Reader, Writer};
 use crate::sys;
 use credentials::CredentialFilter;
 use path::PathGuard;
@@ -354,39 +354,7 @@ pub(crate) fn listening_socket(
     Ok((socket, ty, guard))
 }
 
-impl Descriptor for UnixStream {
-    fn poll_ready(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        interest: tokio::io::Interest,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        if interest.is_writable() {
-            self.poll_write_ready(cx)
-        } else {
-            self.poll_read_ready(cx)
-        }
-    }
-
-    fn try_io(
-        &self,
-        interest: tokio::io::Interest,
-        op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> std::io::Result<usize>,
-    ) -> std::io::Result<usize> {
-        UnixStream::try_io(self, interest, || op(std::os::fd::AsFd::as_fd(self)))
-    }
-}
-
-impl ByteRead for tokio::net::unix::OwnedReadHalf {
-    fn descriptor(&self) -> Option<&dyn Descriptor> {
-        Some(self.as_ref())
-    }
-}
-
-impl ByteWrite for tokio::net::unix::OwnedWriteHalf {
-    fn descriptor(&self) -> Option<&dyn Descriptor> {
-        Some(self.as_ref())
-    }
-}
+crate::channel::splittable_stream!(UnixStream, tokio::net::unix);
 
 pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Connection {
     let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
