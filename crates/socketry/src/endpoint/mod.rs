@@ -315,6 +315,27 @@ impl OpenError {
     }
 }
 
+/// Runs `work` (a connect or a handshake, described by `action`), giving up after `limit`
+/// (`connect-timeout`) when one is set.
+pub(crate) async fn within<T>(
+    limit: Option<Duration>,
+    action: &str,
+    work: impl std::future::Future<Output = io::Result<T>>,
+) -> Result<T, OpenError> {
+    let result = match limit {
+        Some(after) => {
+            tokio::time::timeout(after, work)
+                .await
+                .map_err(|_| OpenError::TimedOut {
+                    action: action.to_owned(),
+                    after,
+                })?
+        }
+        None => work.await,
+    };
+    result.map_err(OpenError::io(action))
+}
+
 /// Opens one endpoint.
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     with_retries(spec, || open_spec_once(spec, context)).await

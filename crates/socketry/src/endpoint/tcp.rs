@@ -169,19 +169,7 @@ async fn connect_one(
         .set_nonblocking(true)
         .map_err(OpenError::io(action.clone()))?;
     let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
-    let connecting = socket.connect(addr);
-    let stream = match timeout {
-        Some(after) => {
-            tokio::time::timeout(after, connecting)
-                .await
-                .map_err(|_| OpenError::TimedOut {
-                    action: action.clone(),
-                    after,
-                })?
-        }
-        None => connecting.await,
-    };
-    stream.map_err(OpenError::io(action))
+    super::within(timeout, &action, socket.connect(addr)).await
 }
 
 crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);

@@ -211,18 +211,12 @@ pub async fn connect(name: &UnixName, options: &Options) -> Result<Connection, O
             }
         }
     };
-    let (hello, received) = match options.seconds(OptionId::ConnectTimeout) {
-        Some(after) => {
-            tokio::time::timeout(after, receiving)
-                .await
-                .map_err(|_| OpenError::TimedOut {
-                    action: action.clone(),
-                    after,
-                })?
-        }
-        None => receiving.await,
-    }
-    .map_err(OpenError::io(action.clone()))?;
+    let (hello, received) = crate::endpoint::within(
+        options.seconds(OptionId::ConnectTimeout),
+        &action,
+        receiving,
+    )
+    .await?;
     let refused = |why: String| OpenError::Refused(format!("{action}: {why}"));
     if received.len == 0 {
         return Err(refused(

@@ -252,18 +252,12 @@ pub(crate) async fn connect_socket(
         }
         Ok(())
     };
-    match options.seconds(OptionId::ConnectTimeout) {
-        Some(after) => {
-            tokio::time::timeout(after, connecting)
-                .await
-                .map_err(|_| OpenError::TimedOut {
-                    action: action.clone(),
-                    after,
-                })?
-        }
-        None => connecting.await,
-    }
-    .map_err(OpenError::io(action.clone()))?;
+    crate::endpoint::within(
+        options.seconds(OptionId::ConnectTimeout),
+        &action,
+        connecting,
+    )
+    .await?;
     tracing::info!("successfully connected to {shown}");
     Ok((socket, guard))
 }
