@@ -304,7 +304,7 @@ fn machine() -> Vec<(String, String)> {
 }
 
 fn run(args: &[String]) -> anyhow::Result<()> {
-    let mut socketry = "target/release/socketry".to_owned();
+    let mut socketry = "target/profiling/socketry".to_owned();
     let mut json_path = PathBuf::from("bench/results/last.json");
     let mut rounds = 5;
     let mut seconds = 3;
