@@ -56,7 +56,7 @@ pub static FLAGS: &[FlagDef] = &[
     flag!(
         "-t",
         "SECONDS",
-        "after one direction's EOF, end the relay this long after (default 0.5)"
+        "after one direction's EOF, end the relay once the other has moved nothing this long (default 0.5)"
     ),
     flag!(
         "-T",
@@ -88,7 +88,7 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-lh", "host name in log messages"),
     flag!(
         "--statistics",
-        "log bytes moved in each direction at exit (also -S)"
+        "log bytes moved in each direction and connections at exit, and on SIGUSR1 (also -S)"
     ),
 ];
 

@@ -8,11 +8,14 @@ mod logging;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use socketry::address::{Address, OptionId, Value};
 use socketry::relay::serve::{self, Peer, RunConfig};
-use socketry::relay::{Dump, Linger, RelayConfig, Transfer};
+use socketry::relay::{
+    Dump, Linger, RelayConfig, Stop, Stopper, Totals, Transfer, DEFAULT_DRAIN_GRACE,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 use flags::{Command, Plan};
@@ -92,35 +95,101 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
+/// Runs the plan until it ends, or a terminating signal stops it. The first SIGINT,
+/// SIGTERM or SIGHUP stops reading and accepting; what was already read is written out within
+/// the drain grace (`-t`, or 1 s), children are reaped, and socketry exits with 128+N. A
+/// second terminating signal exits at once. SIGUSR1 logs the statistics and runs on.
 async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
-    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup), Ok(mut user1)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
     ) else {
         logger.log(&tracing::Level::ERROR, "installing signal handlers failed");
         return ExitCode::from(1);
     };
-    let signalled = |number: u8| {
-        tracing::info!("exiting on signal {number}");
-        ExitCode::from(128 + number)
-    };
-    tokio::select! {
-        result = run(plan, logger) => match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                logger.log(&tracing::Level::ERROR, &format!("{e}"));
-                // A program's failure (EXEC) is socketry's exit status, as with a shell.
-                let code = e
-                    .downcast_ref::<serve::RunError>()
-                    .and_then(serve::RunError::child_exit_code);
-                ExitCode::from(code.unwrap_or(1))
+    let (stopper, stop) = Stopper::new();
+    let totals = Arc::new(Totals::default());
+    let drain_grace = plan.linger.unwrap_or(DEFAULT_DRAIN_GRACE);
+    let run = run(plan, stop, totals.clone());
+    tokio::pin!(run);
+    let mut signalled: Option<u8> = None;
+    let mut give_up: Option<tokio::time::Instant> = None;
+    let outcome = loop {
+        let number = tokio::select! {
+            result = &mut run => break Some(result),
+            _ = interrupt.recv() => 2,
+            _ = terminate.recv() => 15,
+            _ = hangup.recv() => 1,
+            _ = user1.recv() => {
+                log_statistics(logger, &totals);
+                continue;
             }
-        },
-        _ = interrupt.recv() => signalled(2),
-        _ = terminate.recv() => signalled(15),
-        _ = hangup.recv() => signalled(1),
+            () = sleep_until_or_forever(give_up) => {
+                tracing::warn!("still finishing {}s after the signal: exiting now", GIVE_UP_AFTER.as_secs_f64() + drain_grace.as_secs_f64());
+                break None;
+            }
+        };
+        if signalled.is_some() {
+            tracing::info!("second signal ({number}): exiting now");
+            break None;
+        }
+        tracing::info!(
+            "signal {number}: stopping; writing out what was already read (up to {}s)",
+            drain_grace.as_secs_f64()
+        );
+        signalled = Some(number);
+        stopper.stop();
+        give_up = tokio::time::Instant::now().checked_add(drain_grace + GIVE_UP_AFTER);
+    };
+    if plan.statistics {
+        log_statistics(logger, &totals);
     }
+    let failed = match outcome {
+        Some(Err(e)) => {
+            logger.log(&tracing::Level::ERROR, &format!("{e}"));
+            // A program's failure (EXEC) is socketry's exit status, as with a shell.
+            let code = e
+                .downcast_ref::<serve::RunError>()
+                .and_then(serve::RunError::child_exit_code);
+            Some(code.unwrap_or(1))
+        }
+        _ => None,
+    };
+    match (signalled, failed) {
+        (Some(number), _) => {
+            tracing::info!("exiting on signal {number}");
+            ExitCode::from(128 + number)
+        }
+        (None, Some(code)) => ExitCode::from(code),
+        (None, None) => ExitCode::SUCCESS,
+    }
+}
+
+/// After the drain grace, how long reaping children may take before socketry exits anyway:
+/// a child's close grace and its SIGTERM grace, and a little more.
+const GIVE_UP_AFTER: Duration = Duration::from_millis(2500);
+
+async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `--statistics`: the bytes moved each way and the connections relayed, so far.
+fn log_statistics(logger: &Logger, totals: &Totals) {
+    let stats = totals.stats();
+    logger.log(
+        &tracing::Level::INFO,
+        &format!(
+            "statistics: {} bytes from the first address to the second, {} bytes back, {} connection(s)",
+            stats.left_to_right,
+            stats.right_to_left,
+            totals.connections()
+        ),
+    );
 }
 
 /// How addresses open: `-4`/`-6`, and the default listening family from the environment
@@ -161,7 +230,7 @@ fn parse_address(text: &str) -> anyhow::Result<Address> {
     Ok(Address::parse(text)?)
 }
 
-async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
+async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()> {
     let dump = plan
         .dump
         .map(|format| Arc::new(Dump::new(format, Box::new(std::io::stderr()))));
@@ -175,6 +244,9 @@ async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
         dump,
         log_endpoints: plan.log_endpoints,
         transfer: transfer_from_env(),
+        stop,
+        drain_grace: plan.linger.unwrap_or(DEFAULT_DRAIN_GRACE),
+        totals,
     };
     let stdio = Address::parse("STDIO")?;
     let (first, peer) = match &plan.command {
@@ -197,9 +269,11 @@ async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
         Command::Client { address }
         | Command::Connect { address }
         | Command::Listen { address } => {
-            // Like netcat: after our EOF, wait for the peer to finish; when it closes, stop.
+            // Like netcat: each direction runs to its own EOF, with no time limit after the
+            // first: stdin keeps flowing after the peer half-closes, and after stdin's EOF the
+            // relay waits for the peer to close.
             if plan.linger.is_none() {
-                relay.linger = Linger::UntilSecondCloses;
+                relay.linger = Linger::UntilBothEnd;
             }
             (stdio, Peer::Address(parse_address(address)?))
         }
@@ -210,17 +284,8 @@ async fn run(plan: &Plan, logger: &Logger) -> anyhow::Result<()> {
         open: open_context(plan),
         sloppy: plan.sloppy,
     };
-    let result = serve::run(&first, &peer, &config).await;
-    if plan.statistics {
-        if let Ok(summary) = &result {
-            logger.log(
-                &tracing::Level::INFO,
-                &format!(
-                    "statistics: {} bytes from the first address to the second, {} bytes back, {} connection(s)",
-                    summary.stats.left_to_right, summary.stats.right_to_left, summary.connections
-                ),
-            );
-        }
-    }
-    result.map(|_| ()).map_err(anyhow::Error::from)
+    serve::run(&first, &peer, &config)
+        .await
+        .map(|_| ())
+        .map_err(anyhow::Error::from)
 }

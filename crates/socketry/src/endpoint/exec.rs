@@ -76,6 +76,15 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// Whether a terminating signal (SIGHUP, SIGINT, SIGTERM) ended the program: what a
+    /// terminal's Ctrl-C or a service manager sends to socketry and its children together.
+    pub fn by_terminating_signal(self) -> bool {
+        let terminating = [Signal::SIGHUP, Signal::SIGINT, Signal::SIGTERM];
+        matches!(self, Exit::Signal { number, .. } if terminating.iter().any(|s| *s as i32 == number))
+    }
+}
+
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -158,7 +167,15 @@ impl Process {
         );
         let _ = child_setup::kill(self.pid, Signal::SIGTERM);
         if let Ok(status) = tokio::time::timeout(TERM_GRACE, child.wait()).await {
-            return Ok(Exit::from_status(status?, true));
+            let term = Signal::SIGTERM as i32;
+            return Ok(match Exit::from_status(status?, true) {
+                // It caught our SIGTERM and exited with the conventional 128+SIGTERM.
+                Exit::Status(code) if code == 128 + term => Exit::Signal {
+                    number: term,
+                    sent_by_us: true,
+                },
+                exit => exit,
+            });
         }
         tracing::warn!(
             "{} (pid {}) ignored SIGTERM: sending SIGKILL",

@@ -22,7 +22,7 @@ use tokio::io::Interest;
 
 use super::dump::Dump;
 use super::pool::{Buffer, LentPipe};
-use super::{direction_name, Activity, RelayConfig, RelayError, Transfer};
+use super::{direction_name, Activity, RelayConfig, RelayError, Stop, Totals, Transfer};
 use crate::channel::{Descriptor, Reader, Writer, MIN_MESSAGE_BUFFER};
 use crate::sys;
 
@@ -79,6 +79,30 @@ enum Spliced {
     Refused { why: io::Error, stranded: Vec<u8> },
 }
 
+/// Counts the bytes a direction writes: its own count, and the run's totals.
+struct Counter {
+    direction: Direction,
+    bytes: Arc<AtomicU64>,
+    totals: Arc<Totals>,
+    /// An echo writes back what it reads: its bytes count both ways in the totals.
+    echo: bool,
+}
+
+impl Counter {
+    fn add(&self, n: usize) {
+        let n = n as u64;
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.totals.add(self.direction, n);
+        if self.echo {
+            let back = match self.direction {
+                Direction::LeftToRight => Direction::RightToLeft,
+                Direction::RightToLeft => Direction::LeftToRight,
+            };
+            self.totals.add(back, n);
+        }
+    }
+}
+
 /// One direction's reader and writer.
 pub(crate) struct Pump {
     pub direction: Direction,
@@ -92,6 +116,8 @@ pub(crate) struct Pump {
     held_cr: bool,
     ignore_eof: bool,
     pub bytes: Arc<AtomicU64>,
+    counter: Counter,
+    stop: Stop,
 }
 
 impl Pump {
@@ -111,6 +137,7 @@ impl Pump {
             let limit = writer.max_message().unwrap_or(usize::MAX);
             config.buffer_size.min(limit).max(1)
         };
+        let bytes = Arc::new(AtomicU64::new(0));
         Pump {
             direction,
             reader,
@@ -121,11 +148,25 @@ impl Pump {
             endings,
             held_cr: false,
             ignore_eof,
-            bytes: Arc::new(AtomicU64::new(0)),
+            bytes: bytes.clone(),
+            counter: Counter {
+                direction,
+                bytes,
+                totals: config.totals.clone(),
+                echo: false,
+            },
+            stop: config.stop.clone(),
         }
     }
 
-    /// Moves data until EOF (then shuts the writer down) or an error.
+    /// This direction writes back what it reads (an echo server): the run's totals count
+    /// its bytes both ways.
+    pub fn echoes(&mut self) {
+        self.counter.echo = true;
+    }
+
+    /// Moves data until EOF (then shuts the writer down) or an error. After a stop it reads
+    /// no more, writes out what it has read, and shuts the writer down as at EOF.
     pub async fn run(
         &mut self,
         activity: &Activity,
@@ -142,9 +183,9 @@ impl Pump {
                     source,
                     sink,
                     unit,
-                    self.direction,
                     self.ignore_eof,
-                    &self.bytes,
+                    &self.counter,
+                    &self.stop,
                     activity,
                 )
                 .await?
@@ -164,14 +205,18 @@ impl Pump {
         }
         while state != State::Done {
             state = match state {
-                State::Running => match self.read_unit().await {
+                State::Running if self.stop.is_requested() => State::ShuttingDown,
+                State::Running => match self.read_or_stop().await {
                     Ok(Some((buf, n))) => {
                         activity.touch();
                         self.forward(&buf[..n], dump).await?;
                         State::Running
                     }
                     Ok(None) if self.ignore_eof => {
-                        tokio::time::sleep(IGNORE_EOF_POLL).await;
+                        tokio::select! {
+                            () = tokio::time::sleep(IGNORE_EOF_POLL) => {}
+                            () = self.stop.requested() => {}
+                        }
                         State::Running
                     }
                     Ok(None) => State::ShuttingDown,
@@ -202,6 +247,16 @@ impl Pump {
             };
         }
         Ok(())
+    }
+
+    /// Reads one unit, or `None` (as at EOF) once a stop is asked for while it waits.
+    async fn read_or_stop(&mut self) -> io::Result<Option<(Buffer, usize)>> {
+        let stop = self.stop.clone();
+        tokio::select! {
+            biased;
+            () = stop.requested() => Ok(None),
+            read = self.read_unit() => read,
+        }
     }
 
     /// Reads one unit into a borrowed buffer. With a descriptor to wait on, the buffer is
@@ -251,7 +306,7 @@ impl Pump {
                 direction: self.direction,
                 source,
             })?;
-        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.counter.add(data.len());
         Ok(())
     }
 }
@@ -288,20 +343,26 @@ fn poll_io(
 /// time (`-b`, as on the copy path). The pipe is filled only
 /// when it is empty, so a `WouldBlock` from filling it means the source has nothing, and
 /// one from draining it means the sink is full; the pipe goes back to the pool whenever the
-/// source has nothing to give.
+/// source has nothing to give. After a stop it fills the pipe no more: what is in it is
+/// written out, and the direction ends as at EOF.
+#[allow(clippy::too_many_arguments)]
 async fn splice(
     source: &dyn Descriptor,
     sink: &dyn Descriptor,
     unit: usize,
-    direction: Direction,
     ignore_eof: bool,
-    bytes: &AtomicU64,
+    counter: &Counter,
+    stop: &Stop,
     activity: &Activity,
 ) -> Result<Spliced, RelayError> {
+    let direction = counter.direction;
     let mut lent: Option<LentPipe> = None;
     loop {
+        if stop.is_requested() {
+            return Ok(Spliced::Eof);
+        }
         let mut no_pipe = None;
-        let filled = poll_fn(|cx| {
+        let fill = poll_fn(|cx| {
             let result = poll_io(source, cx, Interest::READABLE, &mut |fd| {
                 let pipe = match &mut lent {
                     Some(pipe) => pipe,
@@ -321,8 +382,13 @@ async fn splice(
                 lent = None;
             }
             result
-        })
-        .await;
+        });
+        // The pipe is empty while the fill waits, so a stop loses nothing.
+        let filled = tokio::select! {
+            biased;
+            () = stop.requested() => return Ok(Spliced::Eof),
+            filled = fill => filled,
+        };
         if let Some(why) = no_pipe {
             // Out of descriptors for a pipe, say: the copy path needs none.
             return Ok(Spliced::Refused {
@@ -334,7 +400,10 @@ async fn splice(
             Ok(0) => {
                 lent = None;
                 if ignore_eof {
-                    tokio::time::sleep(IGNORE_EOF_POLL).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(IGNORE_EOF_POLL) => {}
+                        () = stop.requested() => {}
+                    }
                     continue;
                 }
                 return Ok(Spliced::Eof);
@@ -369,7 +438,7 @@ async fn splice(
                 }
                 Ok(n) => {
                     pipe.filled = pipe.filled.saturating_sub(n);
-                    bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    counter.add(n);
                     activity.touch();
                 }
                 Err(why) if sys::splice::is_unsupported(&why) => {

@@ -2,8 +2,9 @@
 //!
 //! Each direction is a [`direction::Pump`]. When one direction reaches EOF it shuts down the
 //! other side's writing half, and the other direction keeps flowing; the relay ends when both
-//! are done, or `linger` after the first one finished (`-t`), or after `inactivity` with no
-//! data either way (`-T`). Each direction moves one unit at a time (a buffer of
+//! are done, or once the other has moved nothing for `linger` after the first one finished
+//! (`-t`), or after `inactivity` with no data either way (`-T`), or when a [`Stop`] has been
+//! asked for and what was read has been written out; [`ending`] holds these rules. Each direction moves one unit at a time (a buffer of
 //! `buffer_size` bytes, or a pipe's worth when splicing) and writes all of it before reading
 //! the next, so memory is bounded and a slow writer slows the reader. A direction borrows its
 //! buffer or pipe only while data moves (see [`direction`]), so idle connections are cheap.
@@ -11,6 +12,7 @@
 
 pub mod direction;
 pub mod dump;
+mod ending;
 mod pool;
 pub mod serve;
 
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use direction::{Direction, LineEndings};
@@ -48,14 +51,19 @@ pub enum Transfer {
     Copy,
 }
 
+/// How long a relay stopped by [`Stopper::stop`] may take to write out what it had already
+/// read, unless `-t` says otherwise.
+pub const DEFAULT_DRAIN_GRACE: Duration = Duration::from_secs(1);
+
 /// What happens after the first direction reaches EOF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linger {
-    /// The other direction may go on this long (`-t`), then the relay ends.
+    /// The other direction goes on while data moves; once it has moved nothing for this long
+    /// (`-t`, socat's meaning), the relay ends.
     For(Duration),
-    /// netcat's way: after the first address's EOF, wait as long as the second keeps sending;
-    /// when the second address closes, end at once.
-    UntilSecondCloses,
+    /// netcat's way: no limit after the first EOF; each direction goes on until its own EOF,
+    /// and the relay ends when both have.
+    UntilBothEnd,
 }
 
 impl Default for Linger {
@@ -89,6 +97,12 @@ pub struct RelayConfig {
     /// Log both endpoints before the transfer starts (`-D`).
     pub log_endpoints: bool,
     pub transfer: Transfer,
+    /// Asks the relay to stop early: stop reading, write out what was read, then end.
+    pub stop: Stop,
+    /// How long a stopped relay may take to write out what it had read.
+    pub drain_grace: Duration,
+    /// Bytes moved by every relay that shares this configuration, as they move.
+    pub totals: Arc<Totals>,
 }
 
 impl Default for RelayConfig {
@@ -101,7 +115,86 @@ impl Default for RelayConfig {
             dump: None,
             log_endpoints: false,
             transfer: Transfer::default(),
+            stop: Stop::default(),
+            drain_grace: DEFAULT_DRAIN_GRACE,
+            totals: Arc::default(),
         }
+    }
+}
+
+/// The sending half of a [`Stop`]: a terminating signal's handler holds it.
+#[derive(Debug)]
+pub struct Stopper(watch::Sender<bool>);
+
+impl Stopper {
+    /// A new stopper and the [`Stop`] its relays watch.
+    pub fn new() -> (Stopper, Stop) {
+        let (tx, rx) = watch::channel(false);
+        (Stopper(tx), Stop(Some(rx)))
+    }
+
+    /// Asks every relay watching this stopper's [`Stop`] to stop reading, write out what it
+    /// has read, and end; and a forking server to stop accepting.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// A request to stop, watched by relays and servers; the default one never comes.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Option<watch::Receiver<bool>>);
+
+impl Stop {
+    /// Whether the stop has been asked for.
+    pub fn is_requested(&self) -> bool {
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Waits until the stop is asked for (forever, if its [`Stopper`] is dropped unused).
+    pub async fn requested(&self) {
+        let Some(rx) = &self.0 else {
+            return std::future::pending().await;
+        };
+        let mut rx = rx.clone();
+        if rx.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Bytes and connections counted across every relay of a run, updated as data moves, so
+/// that they can be read at any time (`--statistics` on SIGUSR1, or at a signal's exit).
+#[derive(Debug, Default)]
+pub struct Totals {
+    left_to_right: AtomicU64,
+    right_to_left: AtomicU64,
+    connections: AtomicU64,
+}
+
+impl Totals {
+    pub(crate) fn add(&self, direction: Direction, bytes: u64) {
+        let counter = match direction {
+            Direction::LeftToRight => &self.left_to_right,
+            Direction::RightToLeft => &self.right_to_left,
+        };
+        counter.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The bytes moved each way so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            left_to_right: self.left_to_right.load(Ordering::Relaxed),
+            right_to_left: self.right_to_left.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The connections relayed so far, finished or not.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -146,6 +239,9 @@ pub enum Ending {
     Linger,
     /// No data moved for the inactivity timeout.
     Inactive,
+    /// A [`Stop`] was asked for: reading stopped, and what had been read was written out
+    /// (or the drain grace ran out).
+    Stopped,
 }
 
 /// When data last moved, shared by both directions.
@@ -241,7 +337,7 @@ pub async fn echo(
             connection.description
         )));
     };
-    let pump = Pump::new(
+    let mut pump = Pump::new(
         Direction::LeftToRight,
         reader,
         writer,
@@ -249,6 +345,7 @@ pub async fn echo(
         false,
         config,
     );
+    pump.echoes();
     let (mut stats, ending) = run_pumps(vec![pump], config).await?;
     // Every byte read was written back.
     stats.right_to_left = stats.left_to_right;
@@ -271,58 +368,45 @@ async fn run_pumps(
         .collect();
     let activity = Activity::new();
     let dump = config.dump.as_deref();
-    let started = pumps.len();
     let directions: Vec<Direction> = pumps.iter().map(|p| p.direction).collect();
+    let mut rules = ending::Rules::new(config.linger, config.inactivity, &directions);
     let ending = {
         let mut second = None;
         let mut iter = pumps.iter_mut();
-        let first = iter.next().map(|p| Box::pin(p.run(&activity, dump)));
+        let mut first = iter.next().map(|p| Box::pin(p.run(&activity, dump)));
         if let Some(p) = iter.next() {
             second = Some(Box::pin(p.run(&activity, dump)));
         }
-        let mut first = first;
-        let mut linger_deadline: Option<Instant> = None;
-        let mut finished_first: Option<Direction> = None;
         loop {
-            let idle_deadline = config.inactivity.map(|t| activity.last() + t);
-            let wake = match (linger_deadline, idle_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            tokio::select! {
+            let wake = rules.deadline(activity.last());
+            let finished = tokio::select! {
                 result = poll_some(&mut first), if first.is_some() => {
                     result?;
                     first = None;
-                    finished_first.get_or_insert(directions[0]);
+                    Some(directions[0])
                 }
                 result = poll_some(&mut second), if second.is_some() => {
                     result?;
                     second = None;
-                    finished_first.get_or_insert(directions[1]);
+                    Some(directions[1])
                 }
-                () = sleep_until_or_forever(wake) => {
-                    let now = Instant::now();
-                    if linger_deadline.is_some_and(|d| now >= d) {
-                        break Ending::Linger;
-                    }
-                    if idle_deadline.is_some_and(|d| now >= d) && config.inactivity.is_some_and(|t| activity.last() + t <= now) {
-                        tracing::info!("no data for {}s: ending the relay", config.inactivity.unwrap_or_default().as_secs_f64());
-                        break Ending::Inactive;
-                    }
+                () = config.stop.requested(), if !rules.is_stopping() => {
+                    // Each direction sees the stop itself and ends once it has written out
+                    // what it read; the drain grace bounds how long that may take.
+                    rules.stop(Instant::now(), config.drain_grace);
+                    None
+                }
+                () = sleep_until_or_forever(wake) => None,
+            };
+            let now = Instant::now();
+            if let Some(direction) = finished {
+                if let Some(ending) = rules.finished(direction, now) {
+                    break ending;
                 }
             }
-            let running = usize::from(first.is_some()) + usize::from(second.is_some());
-            if running == 0 {
-                break Ending::Eof;
-            }
-            if running < started && linger_deadline.is_none() {
-                match (config.linger, finished_first) {
-                    (Linger::For(t), _) => linger_deadline = Some(Instant::now() + t),
-                    (Linger::UntilSecondCloses, Some(Direction::RightToLeft)) => {
-                        break Ending::Linger
-                    }
-                    (Linger::UntilSecondCloses, _) => {}
-                }
+            if let Some(ending) = rules.check(now, activity.last()) {
+                log_cut(ending, &rules, config);
+                break ending;
             }
         }
     };
@@ -334,6 +418,33 @@ async fn run_pumps(
         }
     }
     Ok((stats, ending))
+}
+
+/// Says why the relay ends while a direction still runs: after `-t` its data may have been
+/// still to come, and after a stop its writes may not have finished.
+fn log_cut(ending: Ending, rules: &ending::Rules, config: &RelayConfig) {
+    let running = rules
+        .running()
+        .iter()
+        .map(|d| direction_name(*d))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    match (ending, config.linger) {
+        (Ending::Linger, Linger::For(linger)) => tracing::info!(
+            "{running}: nothing for {}s after the other direction's EOF (-t): ending the relay; \
+             what it sends from now on is not relayed",
+            linger.as_secs_f64()
+        ),
+        (Ending::Inactive, _) => tracing::info!(
+            "no data for {}s: ending the relay",
+            config.inactivity.unwrap_or_default().as_secs_f64()
+        ),
+        (Ending::Stopped, _) => tracing::warn!(
+            "{running}: still writing {}s after the stop: what it had read and not written is lost",
+            config.drain_grace.as_secs_f64()
+        ),
+        _ => {}
+    }
 }
 
 /// Awaits the future in `slot`; the caller only polls this while the slot is full.

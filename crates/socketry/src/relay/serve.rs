@@ -131,20 +131,33 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
         };
         return serve_forever(listener, first, peer, config).await;
     }
-    let left = match endpoint::connect(first, &config.first_context()).await {
+    let stop = &config.relay.stop;
+    let context = config.first_context();
+    let opened = tokio::select! {
+        opened = endpoint::connect(first, &context) => opened,
+        // A signal while waiting for the first peer: nothing was read, nothing is lost.
+        () = stop.requested() => return Ok(summary(config)),
+    };
+    let left = match opened {
         Ok(left) => left,
         // As in socat, a listener nobody came to within accept-timeout ends quietly.
         Err(e @ OpenError::NoPeer { .. }) => {
             tracing::warn!("{first}: {e}");
-            return Ok(Summary::default());
+            return Ok(summary(config));
         }
         Err(e) => return Err(open_error(first)(e)),
     };
-    let (stats, _) = relay_with(left, peer, config).await?;
-    Ok(Summary {
-        stats,
-        connections: 1,
-    })
+    relay_with(left, peer, config).await?;
+    Ok(summary(config))
+}
+
+/// What the run's relays have moved so far.
+fn summary(config: &RunConfig) -> Summary {
+    let totals = &config.relay.totals;
+    Summary {
+        stats: totals.stats(),
+        connections: totals.connections(),
+    }
 }
 
 /// Relays `left` with the peer, then reaps every child process either side started. A child
@@ -155,6 +168,7 @@ async fn relay_with(
     peer: &Peer,
     config: &RunConfig,
 ) -> Result<(Stats, Ending), RunError> {
+    config.relay.totals.count_connection();
     let mut processes = Vec::new();
     let result = relay_connections(left, peer, config, &mut processes).await;
     let mut failure = None;
@@ -164,7 +178,10 @@ async fn relay_with(
         match process.finish().await {
             Ok(exit) => {
                 tracing::info!("{program} (pid {pid}) {exit}");
-                if exit.failure_code().is_some() && failure.is_none() {
+                // The signal that stops socketry (Ctrl-C reaches the whole process group)
+                // ending its programs too is the stop, not their failure.
+                let stopped = config.relay.stop.is_requested() && exit.by_terminating_signal();
+                if exit.failure_code().is_some() && !stopped && failure.is_none() {
                     failure = Some(RunError::Child { program, exit });
                 }
             }
@@ -298,24 +315,34 @@ async fn serve_forever(
     let slots =
         max_children.map(|n| Arc::new(Semaphore::new(usize::try_from(n).unwrap_or(usize::MAX))));
     let mut tasks = JoinSet::new();
-    let mut summary = Summary::default();
+    let stop = config.relay.stop.clone();
     loop {
         let permit = match &slots {
-            Some(slots) => match slots.clone().acquire_owned().await {
-                Ok(permit) => Some(permit),
-                Err(_) => return Ok(summary),
+            Some(slots) => tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return Ok(summary(config)),
+                },
+                () = stop.requested() => None,
             },
             None => None,
         };
-        let connection = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept(), if !stop.is_requested() => accepted,
+            () = stop.requested() => {
+                // Stop accepting at once; the relays under way write out what they read.
+                drop(listener);
+                while tasks.join_next().await.is_some() {}
+                return Ok(summary(config));
+            }
+        };
+        let connection = match accepted {
             Ok(connection) => connection,
             // No new peer within accept-timeout: stop accepting, let those being served finish.
             Err(e @ OpenError::NoPeer { .. }) => {
                 tracing::warn!("{first}: {e}");
-                while tasks.join_next().await.is_some() {
-                    summary.connections += 1;
-                }
-                return Ok(summary);
+                while tasks.join_next().await.is_some() {}
+                return Ok(summary(config));
             }
             Err(source) if config.sloppy => {
                 tracing::warn!("{first}: {source}; accepting on (-s)");
@@ -344,14 +371,7 @@ async fn serve_forever(
                 ),
                 Err(e) => tracing::error!("connection {description}: {e}"),
             }
-            result.map(|(stats, _)| stats).ok()
         });
-        while let Some(done) = tasks.try_join_next() {
-            summary.connections += 1;
-            if let Ok(Some(stats)) = done {
-                summary.stats.left_to_right += stats.left_to_right;
-                summary.stats.right_to_left += stats.right_to_left;
-            }
-        }
+        while tasks.try_join_next().is_some() {}
     }
 }
