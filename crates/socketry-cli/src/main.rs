@@ -238,6 +238,9 @@ async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()>
         buffer_size: plan
             .buffer_size
             .unwrap_or(socketry::relay::DEFAULT_BUFFER_SIZE),
+        splice_size: plan
+            .buffer_size
+            .unwrap_or(socketry::relay::DEFAULT_SPLICE_SIZE),
         linger: plan.linger.map_or(Linger::default(), Linger::For),
         inactivity: plan.inactivity,
         directions: plan.directions,

@@ -48,6 +48,10 @@ pub trait Descriptor: Send + Sync {
         interest: Interest,
         op: &mut dyn FnMut(BorrowedFd<'_>) -> io::Result<usize>,
     ) -> io::Result<usize>;
+
+    /// The descriptor itself, for calls that need no readiness (reading socket options);
+    /// `None` once it has been given away.
+    fn fd(&self) -> Option<BorrowedFd<'_>>;
 }
 
 /// The reading half of a byte stream.
@@ -92,6 +96,10 @@ macro_rules! splittable_stream {
                 op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> std::io::Result<usize>,
             ) -> std::io::Result<usize> {
                 <$stream>::try_io(self, interest, || op(std::os::fd::AsFd::as_fd(self)))
+            }
+
+            fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+                Some(std::os::fd::AsFd::as_fd(self))
             }
         }
 

@@ -70,8 +70,12 @@ pub struct Connection {
     pub data: DataOptions,
     /// What this endpoint is, for logs: `TCP 127.0.0.1:40000 -> 127.0.0.1:8080`.
     pub description: String,
-    /// The socket's options as the kernel reports them (for `-D`), if it is a socket.
+    /// The socket's options as the kernel reported them when it was opened (for `-D`), for
+    /// a socket whose halves have no descriptor to ask later; see [`Connection::report`].
     pub socket_report: Option<String>,
+    /// The reader's (or writer's) descriptor is a socket whose options [`Connection::report`]
+    /// reads when asked, so that a connection nobody asks about pays no system calls.
+    pub(crate) report_on_demand: bool,
     /// The local and peer address of a connected internet socket, which the second
     /// address's program learns from its environment.
     pub addresses: Option<SocketAddresses>,
@@ -108,6 +112,7 @@ impl Connection {
             data: DataOptions::default(),
             description,
             socket_report: None,
+            report_on_demand: false,
             addresses: None,
             peer_credentials: None,
             handover: None,
@@ -115,6 +120,20 @@ impl Connection {
             processes: Vec::new(),
             keep: Vec::new(),
         }
+    }
+
+    /// The socket's options as the kernel reports them (`-D`), if this is a socket.
+    pub fn report(&self) -> Option<String> {
+        if !self.report_on_demand {
+            return self.socket_report.clone();
+        }
+        let descriptor = match (&self.reader, &self.writer) {
+            (Some(reader), _) if reader.descriptor().is_some() => reader.descriptor(),
+            (_, Some(writer)) => writer.descriptor(),
+            _ => None,
+        };
+        let fd = descriptor.and_then(|d| d.fd())?;
+        Some(socket::report(socket2::SockRef::from(&fd)))
     }
 
     /// Reads what is available (one message, for a message channel). `None` is EOF.

@@ -120,6 +120,13 @@ impl Descriptor for FdStream {
             _ => Err(retired()),
         }
     }
+
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match &self.inner {
+            Inner::Polled { fd, .. } => Some(fd.get_ref().as_fd()),
+            _ => None,
+        }
+    }
 }
 
 impl FdStream {

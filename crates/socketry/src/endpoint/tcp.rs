@@ -176,7 +176,6 @@ crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);
 
 /// Splits a connected stream into the two halves of a connection.
 pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {
-    let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let addresses = match (stream.local_addr(), stream.peer_addr()) {
         (Ok(local), Ok(peer)) => Some(super::SocketAddresses { local, peer }),
@@ -190,7 +189,7 @@ pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Conne
         description,
     );
     Connection {
-        socket_report,
+        report_on_demand: true,
         addresses,
         handover: Some(handover),
         ..connection

@@ -109,6 +109,7 @@ pub(crate) struct Pump {
     reader: Reader,
     writer: Writer,
     buffer_size: usize,
+    splice_size: usize,
     transfer: Transfer,
     converted: Vec<u8>,
     endings: LineEndings,
@@ -143,6 +144,7 @@ impl Pump {
             reader,
             writer,
             buffer_size,
+            splice_size: config.splice_size.max(1),
             transfer: config.transfer,
             converted: Vec::new(),
             endings,
@@ -178,7 +180,7 @@ impl Pump {
             {
                 let direction = direction_name(self.direction);
                 tracing::debug!("{direction}: splicing");
-                let unit = self.buffer_size;
+                let unit = self.splice_size;
                 match splice(
                     source,
                     sink,
@@ -340,7 +342,7 @@ fn poll_io(
 }
 
 /// Moves bytes from `source` to `sink` through a pipe until EOF, at most `unit` bytes at a
-/// time (`-b`, as on the copy path). The pipe is filled only
+/// time (the splice size: `-b` when given, as on the copy path). The pipe is filled only
 /// when it is empty, so a `WouldBlock` from filling it means the source has nothing, and
 /// one from draining it means the sink is full; the pipe goes back to the pool whenever the
 /// source has nothing to give. After a stop it fills the pipe no more: what is in it is
@@ -514,6 +516,10 @@ mod tests {
             op: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>) -> io::Result<usize>,
         ) -> io::Result<usize> {
             op(self.file.as_fd())
+        }
+
+        fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+            Some(self.file.as_fd())
         }
     }
 

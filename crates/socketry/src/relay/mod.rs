@@ -5,7 +5,7 @@
 //! are done, or once the other has moved nothing for `linger` after the first one finished
 //! (`-t`), or after `inactivity` with no data either way (`-T`), or when a [`Stop`] has been
 //! asked for and what was read has been written out; [`ending`] holds these rules. Each direction moves one unit at a time (a buffer of
-//! `buffer_size` bytes, or a pipe's worth when splicing) and writes all of it before reading
+//! `buffer_size` bytes, or `splice_size` through a pipe when splicing) and writes all of it before reading
 //! the next, so memory is bounded and a slow writer slows the reader. A direction borrows its
 //! buffer or pipe only while data moves (see [`direction`]), so idle connections are cheap.
 //! [`serve`] opens the addresses, including listeners that serve every peer with `fork`.
@@ -36,6 +36,13 @@ use direction::Pump;
 /// 16 KiB, 2.95-3.39 s with 32 KiB, 2.32-2.96 s with 64 KiB, 2.70-4.27 s with 128 KiB and
 /// 3.55 s with 256 KiB on a 2-core machine. Past 64 KiB the buffer no longer fits the cache.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
+
+/// The default most bytes a spliced direction moves per splice(2), and the pipe size it asks
+/// for: the most `/proc/sys/fs/pipe-max-size` allows by default. Through one relay of iperf3
+/// on loopback (2-core machine), 1 MiB moved 13.9-14.1 Gbit/s where 64 KiB moved 9.4-12.8:
+/// fewer system calls and wake-ups per byte. The pipe's pages are the kernel's, taken only
+/// while bytes wait in it.
+pub const DEFAULT_SPLICE_SIZE: usize = 1 << 20;
 
 /// The default linger after the first EOF (`-t`).
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(500);
@@ -87,6 +94,8 @@ pub enum Directions {
 pub struct RelayConfig {
     /// Bytes per direction's buffer (`-b`).
     pub buffer_size: usize,
+    /// The most bytes one splice(2) moves between two descriptors (`-b` when given).
+    pub splice_size: usize,
     /// After one direction's EOF, how long the other may go on (`-t`).
     pub linger: Linger,
     /// End the relay after this long with no data either way (`-T`).
@@ -109,6 +118,7 @@ impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             buffer_size: DEFAULT_BUFFER_SIZE,
+            splice_size: DEFAULT_SPLICE_SIZE,
             linger: Linger::default(),
             inactivity: None,
             directions: Directions::Both,

@@ -282,7 +282,7 @@ async fn relay_connections(
             processes.extend(right.take_processes());
             if config.relay.log_endpoints {
                 for (which, end) in [("first", &left), ("second", &right)] {
-                    match &end.socket_report {
+                    match &end.report() {
                         Some(report) => {
                             tracing::info!("{which} address: {} [{report}]", end.description)
                         }

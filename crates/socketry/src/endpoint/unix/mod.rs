@@ -351,7 +351,6 @@ pub(crate) fn listening_socket(
 crate::channel::splittable_stream!(UnixStream, tokio::net::unix);
 
 pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Connection {
-    let socket_report = Some(super::socket::report(socket2::SockRef::from(&stream)));
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let (read, write) = stream.into_split();
     let (handover, write) = fdpass::Handover::for_stream(fd, write);
@@ -361,7 +360,7 @@ pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Conn
         description,
     );
     Connection {
-        socket_report,
+        report_on_demand: true,
         handover: Some(handover),
         ..connection
     }
