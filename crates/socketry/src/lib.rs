@@ -41,8 +41,9 @@ pub use address::{Address, ParseError};
 pub use clock::timestamp;
 pub use endpoint::{Connection, Listener, OpenContext, OpenError};
 
-/// Any error of the convenience functions at the crate root.
-#[derive(Debug, thiserror::Error)]
+/// Any error of the convenience functions at the crate root. Its `Debug` form is the same
+/// sentence as its `Display` form, so that a `main` returning it prints a sentence.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     #[error(transparent)]
@@ -55,6 +56,12 @@ pub enum Error {
         "\"{0}\" does not listen (expected an address such as TCP-LISTEN:port or UNIX-LISTEN:path)"
     )]
     NotAListener(String),
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Opens `address` as one connection: connects, or for a listening address waits for the

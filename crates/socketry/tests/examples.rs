@@ -80,3 +80,39 @@ fn udp_receiver_prints_each_datagram() {
     assert_eq!(got, ["one", "two", "three"]);
     assert!(receiver.wait().unwrap().success());
 }
+
+#[test]
+fn unix_server_removes_its_socket_file_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("echo.sock");
+    let (mut server, line) = start(example("unix_server").arg(&path));
+    assert_eq!(line, format!("listening on {}", path.display()));
+    assert!(path.exists());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    assert!(server.0.wait().unwrap().success());
+    assert!(!path.exists(), "the socket file is still there");
+}
+
+#[test]
+fn a_failing_example_prints_a_sentence_not_a_debug_dump() {
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = example("tcp_client")
+        .args(["127.0.0.1", &port, "hello"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("Error: "), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(
+        !stderr.contains("Open(") && !stderr.contains("Io {"),
+        "{stderr}"
+    );
+}

@@ -11,7 +11,7 @@
 //!
 //! The child is a [`Process`] carried by the connection: when the relay is over, socketry
 //! closes the channel, waits [`CLOSE_GRACE`] for the child to exit, then sends SIGTERM, waits
-//! [`TERM_GRACE`], then SIGKILL, and always reaps it. With `nofork` ([`start_direct`]) there
+//! [`TERM_GRACE`], then SIGKILL, and always reaps it. With `nofork` (`start_direct`) there
 //! is no channel: the program gets the first address's own descriptors and socketry waits
 //! for it.
 

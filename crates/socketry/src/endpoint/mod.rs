@@ -1,4 +1,4 @@
-//! Opening endpoints: one module per family. [`open`] turns a parsed [`Spec`] into either a
+//! Opening endpoints: one module per family. [`open_spec`] turns a parsed [`Spec`] into either a
 //! ready [`Connection`] (a reader and a writer, each a byte stream or a message channel) or a
 //! [`Listener`] that yields connections.
 
@@ -42,7 +42,7 @@ pub struct DataOptions {
     /// Keep reading after EOF on this side.
     pub ignore_eof: bool,
     /// Carry messages over this byte stream with a length prefix (`length-prefix`); applied
-    /// when the endpoint opens (or a listener accepts), see [`Connection::frame`].
+    /// when the endpoint opens (or a listener accepts).
     pub length_prefix: Option<PrefixWidth>,
 }
 

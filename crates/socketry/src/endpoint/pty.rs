@@ -7,7 +7,7 @@
 //! slave open, and when the last one closes it the master reads EOF.
 //!
 //! Writing EOF to a terminal is only possible in canonical mode, by sending its end-of-file
-//! character; [`TerminalWriter`] does that on shutdown. A raw terminal has no EOF but a
+//! character; the terminal's writer does that on shutdown. A raw terminal has no EOF but a
 //! hang-up, which happens when socketry closes the master.
 
 use std::io;

@@ -6,7 +6,7 @@
 //! line-ending conversion, the bytes go from one to the other through a pipe with splice(2)
 //! and never enter user space. Where splice does not apply, or the kernel refuses it part
 //! way (a descriptor type without splice support), the direction copies through a buffer
-//! from then on. Either way, a buffer or pipe is borrowed from [`pool`](super::pool) only
+//! from then on. Either way, a buffer or pipe is borrowed from the relay's pool only
 //! once the source has data, and given back when it has none: an idle direction holds
 //! neither. (A message channel, or a stream without a descriptor, cannot be asked for
 //! readiness without reading; it holds its buffer while it waits.)

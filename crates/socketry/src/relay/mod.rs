@@ -1,13 +1,14 @@
 //! The engine that moves data between two endpoints, socat's way.
 //!
-//! Each direction is a [`direction::Pump`]. When one direction reaches EOF it shuts down the
-//! other side's writing half, and the other direction keeps flowing; the relay ends when both
-//! are done, or once the other has moved nothing for `linger` after the first one finished
-//! (`-t`), or after `inactivity` with no data either way (`-T`), or when a [`Stop`] has been
-//! asked for and what was read has been written out; [`ending`] holds these rules. Each direction moves one unit at a time (a buffer of
-//! `buffer_size` bytes, or `splice_size` through a pipe when splicing) and writes all of it before reading
-//! the next, so memory is bounded and a slow writer slows the reader. A direction borrows its
-//! buffer or pipe only while data moves (see [`direction`]), so idle connections are cheap.
+//! Each direction is a pump (see [`direction`]). When one direction reaches EOF it shuts down
+//! the other side's writing half, and the other direction keeps flowing; the relay ends when
+//! both are done, or once the other has moved nothing for `linger` after the first one
+//! finished (`-t`), or after `inactivity` with no data either way (`-T`), or when a [`Stop`]
+//! has been asked for and what was read has been written out. These rules are a state machine
+//! of their own, with no I/O. Each direction moves one unit at a time (a buffer of
+//! `buffer_size` bytes, or up to `splice_size` through a pipe when splicing) and writes all of
+//! it before reading the next, so memory is bounded and a slow writer slows the reader. A
+//! direction borrows its buffer or pipe only while data moves, so idle connections are cheap.
 //! [`serve`] opens the addresses, including listeners that serve every peer with `fork`.
 
 pub mod direction;
