@@ -52,7 +52,11 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-D", "log both endpoints before the transfer starts"),
     flag!("-v", "dump transferred data to stderr as text"),
     flag!("-x", "dump transferred data to stderr as hex"),
-    flag!("-b", "SIZE", "bytes per direction's buffer (default 65536)"),
+    flag!(
+        "-b",
+        "SIZE",
+        "bytes per direction's buffer (default 65536, at most 1073741824: 1 GiB)"
+    ),
     flag!(
         "-t",
         "SECONDS",
@@ -119,6 +123,9 @@ pub enum FlagError {
     Usage(String),
 }
 
+/// The most detailed help, `-hhh`.
+const MAX_HELP_LEVEL: usize = 3;
+
 fn lookup(name: &str) -> Option<&'static FlagDef> {
     FLAGS.iter().find(|f| f.name == name)
 }
@@ -143,21 +150,26 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
             args.positionals.push(arg);
             continue;
         }
-        // -dd, -ddd: repeated -d; -hh, -hhh likewise.
+        // -dd, -ddd: repeated -d; -hh, -hhh likewise. Counts saturate at the highest level.
         if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'd') {
-            args.flags
-                .extend(std::iter::repeat_n(("-d", None), arg.len() - 1));
+            let count = (arg.len() - 1).min(MAX_VERBOSITY);
+            args.flags.extend(std::iter::repeat_n(("-d", None), count));
             continue;
         }
-        // -d0 .. -d4: socat 1.8's numeric levels (-d2 notices, -d3 info, -d4 debug).
-        if let Some(level) = arg.strip_prefix("-d").and_then(|n| n.parse::<usize>().ok()) {
-            args.flags
-                .extend(std::iter::repeat_n(("-d", None), level.saturating_sub(1)));
+        // -d0 .. -d4: socat 1.8's numeric levels (-d2 notices, -d3 info, -d4 debug); a higher
+        // number is the highest level, however many digits it has.
+        if let Some(digits) = arg
+            .strip_prefix("-d")
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let level = digits.parse::<usize>().unwrap_or(usize::MAX);
+            let count = level.saturating_sub(1).min(MAX_VERBOSITY);
+            args.flags.extend(std::iter::repeat_n(("-d", None), count));
             continue;
         }
         if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'h') {
-            args.flags
-                .extend(std::iter::repeat_n(("-h", None), arg.len() - 1));
+            let count = (arg.len() - 1).min(MAX_HELP_LEVEL);
+            args.flags.extend(std::iter::repeat_n(("-h", None), count));
             continue;
         }
         match arg.as_str() {
@@ -262,15 +274,38 @@ pub struct Plan {
 }
 
 fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| FlagError::InvalidValue {
-            flag,
-            text: text.to_owned(),
-            expected: "seconds, e.g. 0.5",
-        })
+    socketry::address::options::parse_seconds(text).ok_or_else(|| FlagError::InvalidValue {
+        flag,
+        text: text.to_owned(),
+        expected: "seconds from 0 to 3155760000 (a century), e.g. 0.5",
+    })
 }
+
+/// The largest `-b`: each direction allocates a buffer of this size up front (and a forking
+/// server one pair per connection), so a typo must not ask for terabytes.
+pub const MAX_BUFFER_SIZE: usize = 1 << 30;
+
+fn buffer_size(text: &str) -> Result<usize, FlagError> {
+    let invalid = |expected| FlagError::InvalidValue {
+        flag: "-b",
+        text: text.to_owned(),
+        expected,
+    };
+    // Digits only: a number too large for any integer is still "too large", not "not a number".
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("a positive byte count"));
+    }
+    match text.parse::<usize>() {
+        Ok(0) => Err(invalid("a positive byte count")),
+        Ok(size) if size <= MAX_BUFFER_SIZE => Ok(size),
+        _ => Err(invalid(
+            "at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size",
+        )),
+    }
+}
+
+/// The most `-d` counts: debug, the most detailed level, is the fourth.
+const MAX_VERBOSITY: usize = 4;
 
 impl Plan {
     pub fn from_args(args: Args) -> Result<Plan, FlagError> {
@@ -299,23 +334,12 @@ impl Plan {
             let value = value.unwrap_or_default();
             match flag {
                 "-V" => version = true,
-                "-h" => help += 1,
-                "-d" => plan.verbosity += 1,
+                "-h" => help = (help + 1).min(MAX_HELP_LEVEL),
+                "-d" => plan.verbosity = (plan.verbosity + 1).min(MAX_VERBOSITY),
                 "-D" => plan.log_endpoints = true,
                 "-v" => plan.dump = Some(DumpFormat::Text),
                 "-x" => plan.dump = Some(DumpFormat::Hex),
-                "-b" => {
-                    let size = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|s| *s > 0)
-                        .ok_or_else(|| FlagError::InvalidValue {
-                            flag: "-b",
-                            text: value.clone(),
-                            expected: "a positive byte count",
-                        })?;
-                    plan.buffer_size = Some(size);
-                }
+                "-b" => plan.buffer_size = Some(buffer_size(&value)?),
                 "-t" => plan.linger = Some(seconds("-t", &value)?),
                 "-T" => plan.inactivity = Some(seconds("-T", &value)?),
                 "-u" => plan.directions = Directions::LeftToRight,

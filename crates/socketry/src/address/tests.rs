@@ -541,8 +541,8 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                 let def = applicable[i];
                 let value = match def.kind {
                     options::ValueKind::Bool => Value::Bool(b),
-                    options::ValueKind::Count | options::ValueKind::Size => {
-                        Value::Count(u64::from(n))
+                    options::ValueKind::Count(bounds) | options::ValueKind::Size(bounds) => {
+                        Value::Count(u64::from(n).clamp(bounds.min, bounds.max))
                     }
                     options::ValueKind::Seconds => {
                         Value::Seconds(Duration::from_millis(u64::from(n % 100_000)))
