@@ -108,6 +108,8 @@ pub struct Args {
 pub enum FlagError {
     #[error("unknown option \"{0}\" (see socketry -h)")]
     Unknown(String),
+    #[error("unknown option \"{given}\": did you mean {known}? (see socketry -h)")]
+    NearMiss { given: String, known: &'static str },
     #[error("option {flag} needs a value (expected {flag} <{value}>)")]
     MissingValue {
         flag: &'static str,
@@ -121,6 +123,20 @@ pub enum FlagError {
     },
     #[error("{0}")]
     Usage(String),
+}
+
+/// An unknown flag, with the flag it is a near miss of. Flags of two or three characters are
+/// all one edit from each other, so only longer ones get a suggestion.
+fn unknown_flag(given: String) -> FlagError {
+    let long_flags = FLAGS
+        .iter()
+        .map(|f| f.name)
+        .chain(["--help", "--version"])
+        .filter(|name| name.len() > 3);
+    match socketry::address::suggest::nearest(&given, long_flags) {
+        Some(known) if given.len() > 3 => FlagError::NearMiss { given, known },
+        _ => FlagError::Unknown(given),
+    }
 }
 
 /// The most detailed help, `-hhh`.
@@ -208,7 +224,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
             Some(def) => args
                 .flags
                 .push((def.name, Some(arg[def.name.len()..].to_owned()))),
-            None => return Err(FlagError::Unknown(arg)),
+            None => return Err(unknown_flag(arg)),
         }
     }
     Ok(args)
@@ -377,9 +393,20 @@ impl Plan {
 
 const USAGE: &str = "usage: socketry [options] ADDRESS ADDRESS | server [PORT|ADDRESS] | client HOST PORT | connect ADDRESS | listen ADDRESS";
 
-/// `HOST PORT` as a TCP address, or a single argument as an address in socat's syntax.
+/// `HOST PORT` as a TCP address, or a single argument as an address in socat's syntax. A
+/// lone host (`connect 127.0.0.1`, `client localhost`) is a missing port, not an address.
 fn host_port_or_address(verb: &str, rest: &[String]) -> Result<String, FlagError> {
     match rest {
+        [host] if is_bare_host(host) => {
+            let bracketed = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            Err(FlagError::Usage(format!(
+                "{verb} {host}: the port is missing (expected {verb} HOST PORT, or {verb} ADDRESS such as TCP:{bracketed}:PORT)"
+            )))
+        }
         [address] => Ok(address.clone()),
         [host, port] => {
             let host = if host.contains(':') && !host.starts_with('[') {
@@ -393,6 +420,26 @@ fn host_port_or_address(verb: &str, rest: &[String]) -> Result<String, FlagError
             "{verb} expects HOST PORT or one ADDRESS ({USAGE})"
         ))),
     }
+}
+
+/// Whether `text` is a host name or IP address alone: not an address type, not socat syntax.
+fn is_bare_host(text: &str) -> bool {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if unbracketed.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !text.contains([':', ',', '/', '!', '\\', '\'', '"'])
+        && socketry::address::table::lookup(text).is_none()
+        // A near miss of a type (TCP-LISTN) is a typo for which the parser has a suggestion.
+        && socketry::address::suggest::nearest(text, socketry::address::table::names()).is_none()
+        && !text.bytes().all(|b| b.is_ascii_digit())
+        && matches!(
+            socketry::address::Host::parse(text),
+            Some(socketry::address::Host::Name(_))
+        )
 }
 
 fn port_or_address(
@@ -421,6 +468,16 @@ fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
             )))
         }
     };
+    // `socketry help`, and `--help` or `-h` after a subcommand: the same help as `-h`.
+    let asks_for_help = |args: &[String]| {
+        args.iter()
+            .any(|a| matches!(a.as_str(), "--help" | "-h" | "-?"))
+    };
+    if verb == "help" && rest.is_empty()
+        || matches!(verb, "server" | "client" | "connect" | "listen") && asks_for_help(rest)
+    {
+        return Ok(Command::Help { level: 1 });
+    }
     Ok(match verb {
         "server" => Command::Server {
             address: port_or_address("server", rest, Some("TCP-LISTEN:8080"))?,
@@ -561,6 +618,72 @@ mod tests {
     }
 
     #[test]
+    fn help_is_asked_for_in_every_usual_way() {
+        for line in [
+            "help",
+            "--help",
+            "-h",
+            "-?",
+            "server --help",
+            "server -h",
+            "client -h",
+            "client h 1 --help",
+            "connect --help",
+            "listen -h",
+            "-d listen --help",
+        ] {
+            assert_eq!(
+                plan(line).unwrap().command,
+                Command::Help { level: 1 },
+                "{line}"
+            );
+        }
+        assert_eq!(
+            plan("-hhhhhhhh").unwrap().command,
+            Command::Help { level: 3 }
+        );
+        // An address of that name is still an address.
+        assert!(matches!(
+            plan("help STDIO").map(|p| p.command),
+            Ok(Command::Relay { .. })
+        ));
+    }
+
+    #[test]
+    fn limits_flags_and_saturates_counts() {
+        assert_eq!(plan("-d100000000 - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-d18446744073709551615 - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-d99999999999999999999999 - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-dddddddddd - -").unwrap().verbosity, 4);
+        assert_eq!(
+            plan("-b 1073741824 - -").unwrap().buffer_size,
+            Some(1 << 30)
+        );
+        let cases = [
+            (
+                "-b 1073741825 - -",
+                "invalid value \"1073741825\" for -b (expected at most 1073741824 bytes",
+            ),
+            (
+                "-b 18446744073709551616 - -",
+                "(expected at most 1073741824 bytes",
+            ),
+            ("-b -1 - -", "(expected a positive byte count)"),
+            (
+                "-T 1e19 - -",
+                "(expected seconds from 0 to 3155760000 (a century), e.g. 0.5)",
+            ),
+            ("-t NaN - -", "invalid value \"NaN\" for -t"),
+            ("-t inf - -", "invalid value \"inf\" for -t"),
+            ("-T -0.5 - -", "invalid value \"-0.5\" for -T"),
+        ];
+        for (line, want) in cases {
+            let err = plan(line).expect_err(line).to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_command_lines() {
         let cases = [
             ("-q - -", "unknown option \"-q\""),
@@ -571,6 +694,12 @@ mod tests {
             ("", "two addresses expected"),
             ("a b c", "got 3: \"a b c\""),
             ("client", "client expects HOST PORT"),
+            (
+                "connect 127.0.0.1",
+                "connect 127.0.0.1: the port is missing",
+            ),
+            ("client [::1]", "client [::1]: the port is missing"),
+            ("--statistic - -", "did you mean --statistics?"),
         ];
         for (line, want) in cases {
             let err = plan(line).expect_err(line).to_string();

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use socketry::address::options::{Groups, OPTIONS};
+use socketry::address::options::{Groups, ValueKind, OPTIONS};
 use socketry::address::table::ADDRESS_TYPES;
 
 use crate::flags::FLAGS;
@@ -127,28 +127,24 @@ pub fn help(level: usize) -> String {
         }
     }
     if level >= 2 {
-        text.push_str("\naddress options (an option applies to the address types in its group):\n");
+        text.push_str(
+            "\naddress options (each described, then its value and the groups of types it applies to):\n",
+        );
         for option in OPTIONS {
-            let value = if option.kind == socketry::address::options::ValueKind::Bool {
-                String::new()
-            } else {
-                format!("=<{}>", option.kind.expected())
+            let value = match option.kind {
+                ValueKind::Bool => "none, or 0 or 1".to_owned(),
+                kind => format!("<{}>", kind.expected()),
             };
+            let _ = writeln!(text, "   {:<20} {}", option.name, option.help);
             let _ = writeln!(
                 text,
-                "   {:<16}\tgroup {:<9}\t{}{value}",
-                option.name,
-                group_names(option.group),
-                option.help
+                "   {:<20}   value: {value} | groups: {}",
+                "",
+                group_names(option.group)
             );
             if level >= 3 {
                 for alias in option.aliases {
-                    let _ = writeln!(
-                        text,
-                        "   {alias:<16}\tgroup {:<9}\tsame as {}",
-                        group_names(option.group),
-                        option.name
-                    );
+                    let _ = writeln!(text, "   {alias:<20} same as {}", option.name);
                 }
             }
         }

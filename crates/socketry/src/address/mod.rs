@@ -8,6 +8,7 @@
 mod error;
 mod lexer;
 pub mod options;
+pub mod suggest;
 pub mod table;
 mod types;
 
@@ -138,6 +139,7 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
                 first.start,
                 ParseErrorKind::UnknownType {
                     name: first.text.clone(),
+                    suggestion: suggest::nearest(&first.text, table::names()),
                 },
             ));
         };
@@ -177,10 +179,17 @@ fn parse_spec(whole: &str, base: usize, text: &str) -> Result<Spec, ParseError> 
             None => (piece.text.as_str(), None),
         };
         let def = options::lookup(name).ok_or_else(|| {
+            // A near miss of an option this type takes first, then of any option.
+            let applicable = options::OPTIONS
+                .iter()
+                .filter(|d| row.groups.intersects(d.group));
+            let suggestion = suggest::nearest(name, options::names(applicable))
+                .or_else(|| suggest::nearest(name, options::names(options::OPTIONS.iter())));
             error(
                 piece.start,
                 ParseErrorKind::UnknownOption {
                     name: name.to_owned(),
+                    suggestion,
                 },
             )
         })?;

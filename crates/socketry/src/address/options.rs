@@ -600,6 +600,13 @@ pub fn lookup(name: &str) -> Option<&'static OptionDef> {
     })
 }
 
+/// Every name and alias of `defs`, for suggestions.
+pub fn names<'a>(
+    defs: impl Iterator<Item = &'a OptionDef> + 'a,
+) -> impl Iterator<Item = &'static str> + 'a {
+    defs.flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied()))
+}
+
 /// An internet address range, as given to `range=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpRange {
