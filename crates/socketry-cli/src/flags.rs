@@ -2,8 +2,12 @@
 //! (flags in socat's single-dash style, then positionals), and [`Plan::from_args`] turns that
 //! into what the program will run. Each flag is defined once, in [`FLAGS`], with its help.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use socketry::address::{display_bytes, Quoted};
 
 /// One command-line flag.
 #[derive(Debug)]
@@ -99,23 +103,25 @@ pub static FLAGS: &[FlagDef] = &[
 /// The command line as typed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Args {
-    pub flags: Vec<(&'static str, Option<String>)>,
-    pub positionals: Vec<String>,
+    /// Each flag and its value. Values and positionals are bytes, as the system gives them: a
+    /// path need not be UTF-8.
+    pub flags: Vec<(&'static str, Option<OsString>)>,
+    pub positionals: Vec<OsString>,
 }
 
 /// A command line that does not parse.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum FlagError {
-    #[error("unknown option \"{0}\" (see socketry -h)")]
+    #[error("unknown option {} (see socketry -h)", Quoted(.0))]
     Unknown(String),
-    #[error("unknown option \"{given}\": did you mean {known}? (see socketry -h)")]
+    #[error("unknown option {}: did you mean {known}? (see socketry -h)", Quoted(.given))]
     NearMiss { given: String, known: &'static str },
     #[error("option {flag} needs a value (expected {flag} <{value}>)")]
     MissingValue {
         flag: &'static str,
         value: &'static str,
     },
-    #[error("invalid value \"{text}\" for {flag} (expected {expected})")]
+    #[error("invalid value {} for {flag} (expected {expected})", Quoted(.text))]
     InvalidValue {
         flag: &'static str,
         text: String,
@@ -142,68 +148,68 @@ fn unknown_flag(given: String) -> FlagError {
 /// The most detailed help, `-hhh`.
 const MAX_HELP_LEVEL: usize = 3;
 
-fn lookup(name: &str) -> Option<&'static FlagDef> {
-    FLAGS.iter().find(|f| f.name == name)
-}
-
 /// Splits the command line into flags and positionals. Flags come first; `--` ends them. A
 /// lone `-` is an address (standard I/O), not a flag.
-pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> {
+pub fn parse(argv: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Args, FlagError> {
     let mut args = Args::default();
-    let mut argv = argv.into_iter().peekable();
+    let mut argv = argv.into_iter().map(Into::into).peekable();
     while let Some(arg) = argv.next() {
-        if arg == "--" {
+        let bytes = arg.as_bytes();
+        if bytes == b"--" {
             args.positionals.extend(argv);
             break;
         }
         // "-", "-,raw,echo=0" and "-!!-" are addresses (standard I/O), not flags.
-        if !arg.starts_with('-')
-            || arg == "-"
-            || arg.starts_with("-,")
-            || arg.starts_with("-!!")
+        if !bytes.starts_with(b"-")
+            || bytes == b"-"
+            || bytes.starts_with(b"-,")
+            || bytes.starts_with(b"-!!")
             || !args.positionals.is_empty()
         {
             args.positionals.push(arg);
             continue;
         }
         // -dd, -ddd: repeated -d; -hh, -hhh likewise. Counts saturate at the highest level.
-        if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'd') {
-            let count = (arg.len() - 1).min(MAX_VERBOSITY);
+        if bytes.len() > 2 && bytes[1..].iter().all(|&b| b == b'd') {
+            let count = (bytes.len() - 1).min(MAX_VERBOSITY);
             args.flags.extend(std::iter::repeat_n(("-d", None), count));
             continue;
         }
         // -d0 .. -d4: socat 1.8's numeric levels (-d2 notices, -d3 info, -d4 debug); a higher
         // number is the highest level, however many digits it has.
-        if let Some(digits) = arg
-            .strip_prefix("-d")
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        if let Some(digits) = bytes
+            .strip_prefix(b"-d")
+            .filter(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
         {
-            let level = digits.parse::<usize>().unwrap_or(usize::MAX);
+            let level = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse::<usize>().ok())
+                .unwrap_or(usize::MAX);
             let count = level.saturating_sub(1).min(MAX_VERBOSITY);
             args.flags.extend(std::iter::repeat_n(("-d", None), count));
             continue;
         }
-        if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'h') {
-            let count = (arg.len() - 1).min(MAX_HELP_LEVEL);
+        if bytes.len() > 2 && bytes[1..].iter().all(|&b| b == b'h') {
+            let count = (bytes.len() - 1).min(MAX_HELP_LEVEL);
             args.flags.extend(std::iter::repeat_n(("-h", None), count));
             continue;
         }
-        match arg.as_str() {
-            "-?" | "--help" => {
+        match bytes {
+            b"-?" | b"--help" => {
                 args.flags.push(("-h", None));
                 continue;
             }
-            "-S" => {
+            b"-S" => {
                 args.flags.push(("--statistics", None));
                 continue;
             }
-            "--version" => {
+            b"--version" => {
                 args.flags.push(("-V", None));
                 continue;
             }
             _ => {}
         }
-        if let Some(def) = lookup(&arg) {
+        if let Some(def) = FLAGS.iter().find(|f| f.name.as_bytes() == bytes) {
             let value = match def.value {
                 Some(_) if def.glued_optional => None,
                 Some(value) => Some(argv.next().ok_or(FlagError::MissingValue {
@@ -219,12 +225,13 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
         let glued = FLAGS
             .iter()
             .filter(|d| d.value.is_some())
-            .find(|d| arg.starts_with(d.name) && arg.len() > d.name.len());
+            .find(|d| bytes.starts_with(d.name.as_bytes()) && bytes.len() > d.name.len());
         match glued {
-            Some(def) => args
-                .flags
-                .push((def.name, Some(arg[def.name.len()..].to_owned()))),
-            None => return Err(unknown_flag(arg)),
+            Some(def) => {
+                let value = OsString::from_vec(bytes[def.name.len()..].to_vec());
+                args.flags.push((def.name, Some(value)));
+            }
+            None => return Err(unknown_flag(display_bytes(bytes))),
         }
     }
     Ok(args)
@@ -239,24 +246,24 @@ pub enum Command {
     },
     /// `socketry ADDRESS ADDRESS`.
     Relay {
-        first: String,
-        second: String,
+        first: OsString,
+        second: OsString,
     },
     /// `socketry server [PORT|ADDRESS]`: an echo server.
     Server {
-        address: String,
+        address: OsString,
     },
     /// `socketry client HOST PORT` or `client ADDRESS`: stdio to a server, until it closes.
     Client {
-        address: String,
+        address: OsString,
     },
     /// `socketry connect ADDRESS`: stdio to an endpoint, netcat style.
     Connect {
-        address: String,
+        address: OsString,
     },
     /// `socketry listen ADDRESS`: stdio to the first peer of a listening address.
     Listen {
-        address: String,
+        address: OsString,
     },
 }
 
@@ -348,6 +355,17 @@ impl Plan {
         let mut version = false;
         for (flag, value) in args.flags {
             let value = value.unwrap_or_default();
+            // Every value but a file name is text.
+            let text = || {
+                value
+                    .to_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| FlagError::InvalidValue {
+                        flag,
+                        text: display_bytes(value.as_bytes()),
+                        expected: "UTF-8 text",
+                    })
+            };
             match flag {
                 "-V" => version = true,
                 "-h" => help = (help + 1).min(MAX_HELP_LEVEL),
@@ -355,9 +373,9 @@ impl Plan {
                 "-D" => plan.log_endpoints = true,
                 "-v" => plan.dump = Some(DumpFormat::Text),
                 "-x" => plan.dump = Some(DumpFormat::Hex),
-                "-b" => plan.buffer_size = Some(buffer_size(&value)?),
-                "-t" => plan.linger = Some(seconds("-t", &value)?),
-                "-T" => plan.inactivity = Some(seconds("-T", &value)?),
+                "-b" => plan.buffer_size = Some(buffer_size(&text()?)?),
+                "-t" => plan.linger = Some(seconds("-t", &text()?)?),
+                "-T" => plan.inactivity = Some(seconds("-T", &text()?)?),
                 "-u" => plan.directions = Directions::LeftToRight,
                 "-s" => plan.sloppy = true,
                 "-U" => plan.directions = Directions::RightToLeft,
@@ -365,15 +383,14 @@ impl Plan {
                 "-6" => plan.family = Family::V6,
                 "-lf" => plan.log_target = LogTarget::File(PathBuf::from(value)),
                 "-ly" => {
-                    let facility = if value.is_empty() {
-                        "daemon".to_owned()
-                    } else {
-                        value
+                    let facility = match text()? {
+                        given if given.is_empty() => "daemon".to_owned(),
+                        given => given,
                     };
                     plan.log_target = LogTarget::Syslog { facility };
                 }
                 "-ls" => plan.log_target = LogTarget::Stderr,
-                "-lp" => plan.program_name = Some(value),
+                "-lp" => plan.program_name = Some(text()?),
                 "-lu" => plan.log_micros = true,
                 "-lh" => plan.log_hostname = true,
                 "--statistics" => plan.statistics = true,
@@ -395,31 +412,46 @@ const USAGE: &str = "usage: socketry [options] ADDRESS ADDRESS | server [PORT|AD
 
 /// `HOST PORT` as a TCP address, or a single argument as an address in socat's syntax. A
 /// lone host (`connect 127.0.0.1`, `client localhost`) is a missing port, not an address.
-fn host_port_or_address(verb: &str, rest: &[String]) -> Result<String, FlagError> {
+fn host_port_or_address(verb: &str, rest: &[OsString]) -> Result<OsString, FlagError> {
     match rest {
-        [host] if is_bare_host(host) => {
-            let bracketed = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]")
-            } else {
-                host.clone()
-            };
+        [host] if host.to_str().is_some_and(is_bare_host) => {
+            let host = host.to_string_lossy();
             Err(FlagError::Usage(format!(
-                "{verb} {host}: the port is missing (expected {verb} HOST PORT, or {verb} ADDRESS such as TCP:{bracketed}:PORT)"
+                "{verb} {}: the port is missing (expected {verb} HOST PORT, or {verb} ADDRESS such as TCP:{}:PORT)",
+                escape_controls(&host),
+                escape_controls(&bracketed(&host))
             )))
         }
         [address] => Ok(address.clone()),
         [host, port] => {
-            let host = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]")
-            } else {
-                host.clone()
-            };
-            Ok(format!("TCP:{host}:{port}"))
+            fn text<'a>(verb: &str, arg: &'a OsStr, what: &str) -> Result<&'a str, FlagError> {
+                arg.to_str().ok_or_else(|| {
+                    FlagError::Usage(format!(
+                        "{verb}: the {what} {} is not UTF-8",
+                        Quoted(&display_bytes(arg.as_bytes()))
+                    ))
+                })
+            }
+            let host = bracketed(text(verb, host, "host")?);
+            Ok(format!("TCP:{host}:{}", text(verb, port, "port")?).into())
         }
         _ => Err(FlagError::Usage(format!(
             "{verb} expects HOST PORT or one ADDRESS ({USAGE})"
         ))),
     }
+}
+
+/// An IPv6 address in brackets, as an address's host parameter writes it.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    socketry::address::escape_controls(text)
 }
 
 /// Whether `text` is a host name or IP address alone: not an address type, not socat syntax.
@@ -444,14 +476,18 @@ fn is_bare_host(text: &str) -> bool {
 
 fn port_or_address(
     verb: &str,
-    rest: &[String],
+    rest: &[OsString],
     default: Option<&str>,
-) -> Result<String, FlagError> {
+) -> Result<OsString, FlagError> {
     match rest {
         [] => default
-            .map(str::to_owned)
+            .map(OsString::from)
             .ok_or_else(|| FlagError::Usage(format!("{verb} expects a PORT or an ADDRESS"))),
-        [arg] if arg.bytes().all(|b| b.is_ascii_digit()) => Ok(format!("TCP-LISTEN:{arg}")),
+        [arg] if !arg.is_empty() && arg.as_bytes().iter().all(u8::is_ascii_digit) => {
+            let mut address = OsString::from("TCP-LISTEN:");
+            address.push(arg);
+            Ok(address)
+        }
         [arg] => Ok(arg.clone()),
         _ => Err(FlagError::Usage(format!(
             "{verb} expects one PORT or ADDRESS ({USAGE})"
@@ -459,9 +495,9 @@ fn port_or_address(
     }
 }
 
-fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
+fn command(positionals: Vec<OsString>) -> Result<Command, FlagError> {
     let (verb, rest) = match positionals.split_first() {
-        Some((verb, rest)) => (verb.as_str(), rest),
+        Some((verb, rest)) => (verb.to_str().unwrap_or_default(), rest),
         None => {
             return Err(FlagError::Usage(format!(
                 "two addresses expected ({USAGE})"
@@ -469,9 +505,9 @@ fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
         }
     };
     // `socketry help`, and `--help` or `-h` after a subcommand: the same help as `-h`.
-    let asks_for_help = |args: &[String]| {
+    let asks_for_help = |args: &[OsString]| {
         args.iter()
-            .any(|a| matches!(a.as_str(), "--help" | "-h" | "-?"))
+            .any(|a| matches!(a.as_bytes(), b"--help" | b"-h" | b"-?"))
     };
     if verb == "help" && rest.is_empty()
         || matches!(verb, "server" | "client" | "connect" | "listen") && asks_for_help(rest)
@@ -502,11 +538,15 @@ fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
                 )))
             }
             _ => {
+                let all: Vec<String> = positionals
+                    .iter()
+                    .map(|p| display_bytes(p.as_bytes()))
+                    .collect();
                 return Err(FlagError::Usage(format!(
-                    "two addresses expected, got {}: \"{}\" ({USAGE})",
+                    "two addresses expected, got {}: {} ({USAGE})",
                     positionals.len(),
-                    positionals.join(" ")
-                )))
+                    Quoted(&all.join(" "))
+                )));
             }
         },
     })

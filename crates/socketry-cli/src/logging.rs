@@ -124,6 +124,8 @@ impl Logger {
     }
 
     pub fn log(&self, level: &Level, message: &str) {
+        // One message is one line, and a terminal shows what a path or peer sent, never runs it.
+        let message = &*socketry::address::escape_controls(message);
         let Ok(mut sink) = self.sink.lock() else {
             return;
         };

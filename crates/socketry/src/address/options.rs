@@ -6,7 +6,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use std::os::unix::ffi::OsStrExt;
+
 use super::types::{Family, Host, UnixName};
+use crate::services::{self, Protocol};
 
 /// Groups of addresses an option can apply to. An address type lists the groups it belongs
 /// to; an option applies when its group is among them.
@@ -715,9 +718,33 @@ pub enum Value {
 /// Which kind of socket name a `bind=` value is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindDomain {
-    Ip,
+    /// An internet socket; ports may be service names of the protocol, if it has one.
+    Ip(Option<Protocol>),
     UnixPath,
     UnixAbstract,
+}
+
+/// Parses an option value from the address's bytes: a Unix socket path (`bind=` of a Unix
+/// address) may be any bytes the file system takes; every other value is UTF-8 text.
+pub(crate) fn parse_value_bytes(
+    kind: ValueKind,
+    bytes: Option<&[u8]>,
+    domain: BindDomain,
+) -> Result<Value, ()> {
+    match (kind, domain, bytes) {
+        (ValueKind::Bind, BindDomain::UnixPath, Some(bytes)) => {
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes.trim_ascii()));
+            UnixName::path(path)
+                .map(|n| Value::Bind(BindAddr::Unix(n)))
+                .map_err(|_| ())
+        }
+        (_, _, Some(bytes)) => parse_value(
+            kind,
+            Some(std::str::from_utf8(bytes).map_err(|_| ())?),
+            domain,
+        ),
+        (_, _, None) => parse_value(kind, None, domain),
+    }
 }
 
 /// Parses an option value of `kind`; `None` is the option written without `=`.
@@ -745,7 +772,7 @@ pub(crate) fn parse_value(
             .map(Value::Count)
             .ok_or(()),
         ValueKind::Seconds => parse_seconds(text).map(Value::Seconds).ok_or(()),
-        ValueKind::Port => text.parse::<u16>().map(Value::Port).map_err(|_| ()),
+        ValueKind::Port => parse_port(text, domain).map(Value::Port),
         ValueKind::Mode => u32::from_str_radix(text, 8)
             .ok()
             .filter(|m| *m <= 0o7777)
@@ -757,7 +784,7 @@ pub(crate) fn parse_value(
             _ => Err(()),
         },
         ValueKind::Bind => match domain {
-            BindDomain::Ip => parse_ip_bind(text).map(Value::Bind),
+            BindDomain::Ip(_) => parse_ip_bind(text, domain).map(Value::Bind),
             BindDomain::UnixPath => UnixName::path(text)
                 .map(|n| Value::Bind(BindAddr::Unix(n)))
                 .map_err(|_| ()),
@@ -802,7 +829,24 @@ fn parse_count(text: &str) -> Result<u64, ()> {
     }
 }
 
-fn parse_ip_bind(text: &str) -> Result<BindAddr, ()> {
+/// A port number, or a service name of the address's protocol.
+fn parse_port(text: &str, domain: BindDomain) -> Result<u16, ()> {
+    if let Ok(port) = text.parse::<u16>() {
+        return if text.starts_with('+') {
+            Err(())
+        } else {
+            Ok(port)
+        };
+    }
+    match domain {
+        BindDomain::Ip(Some(protocol)) if services::is_service_name(text) => {
+            services::port_of(text, protocol).ok_or(())
+        }
+        _ => Err(()),
+    }
+}
+
+fn parse_ip_bind(text: &str, domain: BindDomain) -> Result<BindAddr, ()> {
     let (host, port) = if let Some(port) = text.strip_prefix(':') {
         (None, Some(port))
     } else if text.starts_with('[') {
@@ -817,7 +861,7 @@ fn parse_ip_bind(text: &str) -> Result<BindAddr, ()> {
         (Some(text), None)
     };
     let host = host.map(|h| Host::parse(h).ok_or(())).transpose()?;
-    let port = port.map(|p| p.parse::<u16>().map_err(|_| ())).transpose()?;
+    let port = port.map(|p| parse_port(p, domain)).transpose()?;
     Ok(BindAddr::Ip { host, port })
 }
 
@@ -991,7 +1035,7 @@ mod tests {
 
     #[test]
     fn parses_values_by_kind() {
-        let ip = BindDomain::Ip;
+        let ip = BindDomain::Ip(None);
         let cases: &[(ValueKind, Option<&str>, Result<Value, ()>)] = &[
             (ValueKind::Bool, None, Ok(Value::Bool(true))),
             (ValueKind::Bool, Some("0"), Ok(Value::Bool(false))),
@@ -1045,7 +1089,7 @@ mod tests {
     /// its own bounds' ends.
     #[test]
     fn numeric_values_are_bounded() {
-        let ip = BindDomain::Ip;
+        let ip = BindDomain::Ip(None);
         for def in OPTIONS {
             let (min, max) = match def.kind {
                 ValueKind::Count(b) | ValueKind::Size(b) => (b.min, b.max),

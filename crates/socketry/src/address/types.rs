@@ -89,10 +89,12 @@ pub struct NameTooLong {
 }
 
 impl UnixName {
-    /// A filesystem path, refused when it does not fit (it is never truncated).
-    pub fn path(text: &str) -> Result<UnixName, NameTooLong> {
-        match text.len() {
-            0 | 1..=UNIX_PATH_MAX => Ok(UnixName::Path(PathBuf::from(text))),
+    /// A filesystem path (any bytes but NUL, as the system takes them), refused when it does
+    /// not fit (it is never truncated).
+    pub fn path(path: impl AsRef<std::path::Path>) -> Result<UnixName, NameTooLong> {
+        let path = path.as_ref();
+        match path.as_os_str().len() {
+            0..=UNIX_PATH_MAX => Ok(UnixName::Path(path.to_path_buf())),
             len => Err(NameTooLong { len }),
         }
     }
@@ -105,10 +107,12 @@ impl UnixName {
         }
     }
 
-    /// The name as text (the path, or the abstract name without its leading NUL).
+    /// The name as text (the path, or the abstract name without its leading NUL); a byte of a
+    /// path that is not UTF-8 shows as `\xNN`.
     pub fn text(&self) -> String {
+        use std::os::unix::ffi::OsStrExt;
         match self {
-            UnixName::Path(p) => p.to_string_lossy().into_owned(),
+            UnixName::Path(p) => super::error::display_bytes(p.as_os_str().as_bytes()),
             UnixName::Abstract(name) => name.clone(),
         }
     }
@@ -416,7 +420,9 @@ impl Kind {
                 write!(f, ":{}", escape(&name.text()))
             }
             Kind::Pipe(Some(path)) | Kind::Open(path) | Kind::Create(path) | Kind::Gopen(path) => {
-                write!(f, ":{}", escape(&path.to_string_lossy()))
+                use std::os::unix::ffi::OsStrExt;
+                let text = super::error::display_bytes(path.as_os_str().as_bytes());
+                write!(f, ":{}", escape(&text))
             }
             Kind::Pipe(None) => Ok(()),
             Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
