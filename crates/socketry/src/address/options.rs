@@ -884,7 +884,7 @@ impl fmt::Display for Value {
                 }
                 Ok(())
             }
-            Value::Bind(BindAddr::Unix(name)) => f.write_str(&super::lexer::escape(&name.text())),
+            Value::Bind(BindAddr::Unix(name)) => f.write_str(&name.escaped()),
             Value::Range(r) => write!(f, "{r}"),
             Value::Text(text) => f.write_str(&super::lexer::escape(text)),
             Value::Assignment(name, value) => {

@@ -489,7 +489,15 @@ fn errors_escape_control_characters_and_cut_long_arguments() {
 
 #[test]
 fn ports_may_be_service_names_of_their_protocol() {
-    // Needs /etc/services (Debian's netbase; .ci/deps installs it).
+    // Needs /etc/services (Debian's netbase), which .ci/deps installs when it is missing.
+    if !std::path::Path::new(crate::services::SERVICES_FILE).exists() {
+        let deps = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/deps");
+        let status = std::process::Command::new("bash")
+            .arg(deps)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{deps} could not install netbase");
+    }
     let cases: &[(&str, Kind)] = &[
         (
             "TCP:h:http",

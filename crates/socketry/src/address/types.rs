@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use super::lexer::escape;
+use super::lexer::{escape, escape_bytes};
 
 /// The most bytes a Unix socket path may have on Linux: `sun_path` is 108 bytes and a path
 /// needs its terminating NUL. An abstract name has the same room after its leading NUL.
@@ -104,6 +104,15 @@ impl UnixName {
         match text.len() {
             0..=UNIX_PATH_MAX => Ok(UnixName::Abstract(text.to_owned())),
             len => Err(NameTooLong { len }),
+        }
+    }
+
+    /// The name as an address writes it, escaped.
+    pub(crate) fn escaped(&self) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        match self {
+            UnixName::Path(p) => escape_bytes(p.as_os_str().as_bytes()),
+            UnixName::Abstract(name) => escape(name),
         }
     }
 
@@ -417,12 +426,11 @@ impl Kind {
                 write!(f, ":{}", l.port)
             }
             Kind::Unix(_, name) | Kind::ShmListen(name) | Kind::ShmConnect(name) => {
-                write!(f, ":{}", escape(&name.text()))
+                write!(f, ":{}", name.escaped())
             }
             Kind::Pipe(Some(path)) | Kind::Open(path) | Kind::Create(path) | Kind::Gopen(path) => {
                 use std::os::unix::ffi::OsStrExt;
-                let text = super::error::display_bytes(path.as_os_str().as_bytes());
-                write!(f, ":{}", escape(&text))
+                write!(f, ":{}", escape_bytes(path.as_os_str().as_bytes()))
             }
             Kind::Pipe(None) => Ok(()),
             Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
