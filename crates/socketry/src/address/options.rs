@@ -248,7 +248,9 @@ impl ValueKind {
             ValueKind::Bool => "0 or 1",
             ValueKind::Count(bounds) | ValueKind::Size(bounds) => bounds.expected,
             ValueKind::Seconds => "seconds from 0 to 3155760000 (a century), e.g. 1.5",
-            ValueKind::Port => "a port number from 0 to 65535",
+            ValueKind::Port => {
+                "a port number from 0 to 65535, or a service name from /etc/services"
+            }
             ValueKind::Mode => "an octal mode such as 0600",
             ValueKind::Family => "ip4 or ip6",
             ValueKind::SockType => "1 (stream), 2 (datagram) or 5 (seqpacket)",
