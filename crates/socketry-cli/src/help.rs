@@ -100,7 +100,8 @@ pub fn help(level: usize) -> String {
          socketry server [PORT|ADDRESS]    echo server, many clients at once (default port 8080)\n       \
          socketry client HOST PORT | ADDRESS   stdin/stdout to a server until it closes\n       \
          socketry connect ADDRESS | HOST PORT  stdin/stdout to an endpoint\n       \
-         socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n\n\
+         socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n       \
+         socketry help                     this text (also -h, --help, and SUBCOMMAND --help)\n\n\
          options:\n",
     );
     for flag in FLAGS {
@@ -113,6 +114,8 @@ pub fn help(level: usize) -> String {
     text.push_str(
         "\naddress syntax: TYPE:param:param,option=value,...   - is STDIO, a number N is FD:N,\n\
          READ!!WRITE reads from one address and writes to another; quote with '...', \"...\" or \\.\n\
+         A port is a number or a service name from /etc/services for the type's protocol (http, www).\n\
+         Seconds go up to a century (3155760000); counts and sizes up to what the system takes (-hh).\n\
          \naddress types:\n",
     );
     for row in ADDRESS_TYPES {

@@ -17,7 +17,10 @@ fn services() {
     INSTALL.call_once(|| {
         let deps = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/deps");
         let status = Command::new("bash").arg(deps).status().unwrap();
-        assert!(status.success(), "{deps} could not install netbase and iproute2");
+        assert!(
+            status.success(),
+            "{deps} could not install netbase and iproute2"
+        );
     });
 }
 
