@@ -95,6 +95,25 @@ fn an_overlong_argument_is_quoted_in_part_with_its_length() {
 }
 
 #[test]
+fn an_overlong_path_in_an_error_from_the_system_is_cut_too() {
+    let name = "a".repeat(3000);
+    let given = format!("OPEN:/nonexistent/{name}");
+    let out = run(&["-u", &given, "-"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    let spec = format!("{given}:");
+    let path = format!("/nonexistent/{name}:");
+    assert_eq!(
+        out.errors(),
+        [format!(
+            "{}... (3019 characters) opening {}... (3014 characters) No such file or directory",
+            &spec[..200],
+            &path[..200]
+        )]
+    );
+}
+
+#[test]
 fn control_characters_in_arguments_are_escaped_never_printed() {
     let given = "FOO\u{1b}c\u{7}\n\r\t:x";
     let out = Command::new(bin())

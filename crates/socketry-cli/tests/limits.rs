@@ -351,6 +351,7 @@ fn the_largest_values_that_parse_are_named_in_their_errors() {
         (&["-b", "1000000000000", "-", "-"], "invalid value \"1000000000000\" for -b (expected at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size)"),
         (&["-b", "18446744073709551616", "-", "-"], "invalid value \"18446744073709551616\" for -b (expected at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size)"),
         (&["UDP-LISTEN:0,fork,idle-timeout=1e19", "-"], "invalid value \"1e19\" for option idle-timeout in \"UDP-LISTEN:0,fork,idle-timeout=1e19\" (expected seconds from 0 to 3155760000 (a century), e.g. 1.5)"),
+        (&["-u", "-", "POSIXMQ-SEND:/socketry-never,fork,interval=1e19"], "invalid value \"1e19\" for option interval in \"POSIXMQ-SEND:/socketry-never,fork,interval=1e19\" (expected seconds from 0 to 3155760000 (a century), e.g. 1.5)"),
         (&["-", "TCP-LISTEN:0,backlog=2147483648"], "invalid value \"2147483648\" for option backlog in \"TCP-LISTEN:0,backlog=2147483648\" (expected an integer from 0 to 2147483647)"),
         (&["-", "TCP-LISTEN:0,fork,max-children=0"], "invalid value \"0\" for option max-children in \"TCP-LISTEN:0,fork,max-children=0\" (expected a count from 1 to 2147483647)"),
     ];
