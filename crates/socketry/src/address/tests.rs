@@ -773,4 +773,14 @@ proptest! {
     fn parsing_never_panics(text in "[ -~]{0,80}") {
         let _ = Address::parse(&text);
     }
+
+    #[test]
+    fn parsing_any_bytes_never_panics_and_errors_stay_one_line(
+        bytes in prop::collection::vec(any::<u8>(), 0..80)
+    ) {
+        if let Err(e) = Address::parse_bytes(&bytes) {
+            let text = e.to_string();
+            prop_assert!(!text.chars().any(char::is_control), "{text}");
+        }
+    }
 }
