@@ -135,7 +135,9 @@ pub fn help(level: usize) -> String {
         );
         for option in OPTIONS {
             let value = match option.kind {
-                ValueKind::Bool => "none, or 0 or 1".to_owned(),
+                ValueKind::Bool => {
+                    "none (1), or 0 or 1 (also no/yes, false/true, off/on)".to_owned()
+                }
                 kind => format!("<{}>", kind.expected()),
             };
             let _ = writeln!(text, "   {:<20} {}", option.name, option.help);

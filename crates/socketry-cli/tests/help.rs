@@ -102,7 +102,7 @@ fn option_help_keeps_the_value_apart_from_the_description() {
         .unwrap();
     assert_eq!(
         lines[at + 1],
-        "                          value: none, or 0 or 1 | groups: CHILD"
+        "                          value: none (1), or 0 or 1 (also no/yes, false/true, off/on) | groups: CHILD"
     );
     // Every option's description line is followed by its value line.
     let options = &lines[lines
