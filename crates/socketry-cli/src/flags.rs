@@ -2,8 +2,12 @@
 //! (flags in socat's single-dash style, then positionals), and [`Plan::from_args`] turns that
 //! into what the program will run. Each flag is defined once, in [`FLAGS`], with its help.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use socketry::address::{display_bytes, Quoted};
 
 /// One command-line flag.
 #[derive(Debug)]
@@ -52,7 +56,11 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-D", "log both endpoints before the transfer starts"),
     flag!("-v", "dump transferred data to stderr as text"),
     flag!("-x", "dump transferred data to stderr as hex"),
-    flag!("-b", "SIZE", "bytes per direction's buffer (default 65536)"),
+    flag!(
+        "-b",
+        "SIZE",
+        "bytes per direction's buffer (default 65536, at most 1073741824: 1 GiB)"
+    ),
     flag!(
         "-t",
         "SECONDS",
@@ -95,21 +103,25 @@ pub static FLAGS: &[FlagDef] = &[
 /// The command line as typed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Args {
-    pub flags: Vec<(&'static str, Option<String>)>,
-    pub positionals: Vec<String>,
+    /// Each flag and its value. Values and positionals are bytes, as the system gives them: a
+    /// path need not be UTF-8.
+    pub flags: Vec<(&'static str, Option<OsString>)>,
+    pub positionals: Vec<OsString>,
 }
 
 /// A command line that does not parse.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum FlagError {
-    #[error("unknown option \"{0}\" (see socketry -h)")]
+    #[error("unknown option {} (see socketry -h)", Quoted(.0))]
     Unknown(String),
+    #[error("unknown option {}: did you mean {known}? (see socketry -h)", Quoted(.given))]
+    NearMiss { given: String, known: &'static str },
     #[error("option {flag} needs a value (expected {flag} <{value}>)")]
     MissingValue {
         flag: &'static str,
         value: &'static str,
     },
-    #[error("invalid value \"{text}\" for {flag} (expected {expected})")]
+    #[error("invalid value {} for {flag} (expected {expected})", Quoted(.text))]
     InvalidValue {
         flag: &'static str,
         text: String,
@@ -119,63 +131,85 @@ pub enum FlagError {
     Usage(String),
 }
 
-fn lookup(name: &str) -> Option<&'static FlagDef> {
-    FLAGS.iter().find(|f| f.name == name)
+/// An unknown flag, with the flag it is a near miss of. Flags of two or three characters are
+/// all one edit from each other, so only longer ones get a suggestion.
+fn unknown_flag(given: String) -> FlagError {
+    let long_flags = FLAGS
+        .iter()
+        .map(|f| f.name)
+        .chain(["--help", "--version"])
+        .filter(|name| name.len() > 3);
+    match socketry::address::suggest::nearest(&given, long_flags) {
+        Some(known) if given.len() > 3 => FlagError::NearMiss { given, known },
+        _ => FlagError::Unknown(given),
+    }
 }
+
+/// The most detailed help, `-hhh`.
+const MAX_HELP_LEVEL: usize = 3;
 
 /// Splits the command line into flags and positionals. Flags come first; `--` ends them. A
 /// lone `-` is an address (standard I/O), not a flag.
-pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> {
+pub fn parse(argv: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Args, FlagError> {
     let mut args = Args::default();
-    let mut argv = argv.into_iter().peekable();
+    let mut argv = argv.into_iter().map(Into::into).peekable();
     while let Some(arg) = argv.next() {
-        if arg == "--" {
+        let bytes = arg.as_bytes();
+        if bytes == b"--" {
             args.positionals.extend(argv);
             break;
         }
         // "-", "-,raw,echo=0" and "-!!-" are addresses (standard I/O), not flags.
-        if !arg.starts_with('-')
-            || arg == "-"
-            || arg.starts_with("-,")
-            || arg.starts_with("-!!")
+        if !bytes.starts_with(b"-")
+            || bytes == b"-"
+            || bytes.starts_with(b"-,")
+            || bytes.starts_with(b"-!!")
             || !args.positionals.is_empty()
         {
             args.positionals.push(arg);
             continue;
         }
-        // -dd, -ddd: repeated -d; -hh, -hhh likewise.
-        if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'd') {
-            args.flags
-                .extend(std::iter::repeat_n(("-d", None), arg.len() - 1));
+        // -dd, -ddd: repeated -d; -hh, -hhh likewise. Counts saturate at the highest level.
+        if bytes.len() > 2 && bytes[1..].iter().all(|&b| b == b'd') {
+            let count = (bytes.len() - 1).min(MAX_VERBOSITY);
+            args.flags.extend(std::iter::repeat_n(("-d", None), count));
             continue;
         }
-        // -d0 .. -d4: socat 1.8's numeric levels (-d2 notices, -d3 info, -d4 debug).
-        if let Some(level) = arg.strip_prefix("-d").and_then(|n| n.parse::<usize>().ok()) {
-            args.flags
-                .extend(std::iter::repeat_n(("-d", None), level.saturating_sub(1)));
+        // -d0 .. -d4: socat 1.8's numeric levels (-d2 notices, -d3 info, -d4 debug); a higher
+        // number is the highest level, however many digits it has.
+        if let Some(digits) = bytes
+            .strip_prefix(b"-d")
+            .filter(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
+        {
+            let level = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse::<usize>().ok())
+                .unwrap_or(usize::MAX);
+            let count = level.saturating_sub(1).min(MAX_VERBOSITY);
+            args.flags.extend(std::iter::repeat_n(("-d", None), count));
             continue;
         }
-        if arg.len() > 2 && arg[1..].bytes().all(|b| b == b'h') {
-            args.flags
-                .extend(std::iter::repeat_n(("-h", None), arg.len() - 1));
+        if bytes.len() > 2 && bytes[1..].iter().all(|&b| b == b'h') {
+            let count = (bytes.len() - 1).min(MAX_HELP_LEVEL);
+            args.flags.extend(std::iter::repeat_n(("-h", None), count));
             continue;
         }
-        match arg.as_str() {
-            "-?" | "--help" => {
+        match bytes {
+            b"-?" | b"--help" => {
                 args.flags.push(("-h", None));
                 continue;
             }
-            "-S" => {
+            b"-S" => {
                 args.flags.push(("--statistics", None));
                 continue;
             }
-            "--version" => {
+            b"--version" => {
                 args.flags.push(("-V", None));
                 continue;
             }
             _ => {}
         }
-        if let Some(def) = lookup(&arg) {
+        if let Some(def) = FLAGS.iter().find(|f| f.name.as_bytes() == bytes) {
             let value = match def.value {
                 Some(_) if def.glued_optional => None,
                 Some(value) => Some(argv.next().ok_or(FlagError::MissingValue {
@@ -191,12 +225,13 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, FlagError> 
         let glued = FLAGS
             .iter()
             .filter(|d| d.value.is_some())
-            .find(|d| arg.starts_with(d.name) && arg.len() > d.name.len());
+            .find(|d| bytes.starts_with(d.name.as_bytes()) && bytes.len() > d.name.len());
         match glued {
-            Some(def) => args
-                .flags
-                .push((def.name, Some(arg[def.name.len()..].to_owned()))),
-            None => return Err(FlagError::Unknown(arg)),
+            Some(def) => {
+                let value = OsString::from_vec(bytes[def.name.len()..].to_vec());
+                args.flags.push((def.name, Some(value)));
+            }
+            None => return Err(unknown_flag(display_bytes(bytes))),
         }
     }
     Ok(args)
@@ -211,24 +246,24 @@ pub enum Command {
     },
     /// `socketry ADDRESS ADDRESS`.
     Relay {
-        first: String,
-        second: String,
+        first: OsString,
+        second: OsString,
     },
     /// `socketry server [PORT|ADDRESS]`: an echo server.
     Server {
-        address: String,
+        address: OsString,
     },
     /// `socketry client HOST PORT` or `client ADDRESS`: stdio to a server, until it closes.
     Client {
-        address: String,
+        address: OsString,
     },
     /// `socketry connect ADDRESS`: stdio to an endpoint, netcat style.
     Connect {
-        address: String,
+        address: OsString,
     },
     /// `socketry listen ADDRESS`: stdio to the first peer of a listening address.
     Listen {
-        address: String,
+        address: OsString,
     },
 }
 
@@ -262,15 +297,38 @@ pub struct Plan {
 }
 
 fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| FlagError::InvalidValue {
-            flag,
-            text: text.to_owned(),
-            expected: "seconds, e.g. 0.5",
-        })
+    socketry::address::options::parse_seconds(text).ok_or_else(|| FlagError::InvalidValue {
+        flag,
+        text: text.to_owned(),
+        expected: "seconds from 0 to 3155760000 (a century), e.g. 0.5",
+    })
 }
+
+/// The largest `-b`: each direction allocates a buffer of this size up front (and a forking
+/// server one pair per connection), so a typo must not ask for terabytes.
+pub const MAX_BUFFER_SIZE: usize = 1 << 30;
+
+fn buffer_size(text: &str) -> Result<usize, FlagError> {
+    let invalid = |expected| FlagError::InvalidValue {
+        flag: "-b",
+        text: text.to_owned(),
+        expected,
+    };
+    // Digits only: a number too large for any integer is still "too large", not "not a number".
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("a positive byte count"));
+    }
+    match text.parse::<usize>() {
+        Ok(0) => Err(invalid("a positive byte count")),
+        Ok(size) if size <= MAX_BUFFER_SIZE => Ok(size),
+        _ => Err(invalid(
+            "at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size",
+        )),
+    }
+}
+
+/// The most `-d` counts: debug, the most detailed level, is the fourth.
+const MAX_VERBOSITY: usize = 4;
 
 impl Plan {
     pub fn from_args(args: Args) -> Result<Plan, FlagError> {
@@ -297,27 +355,27 @@ impl Plan {
         let mut version = false;
         for (flag, value) in args.flags {
             let value = value.unwrap_or_default();
+            // Every value but a file name is text.
+            let text = || {
+                value
+                    .to_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| FlagError::InvalidValue {
+                        flag,
+                        text: display_bytes(value.as_bytes()),
+                        expected: "UTF-8 text",
+                    })
+            };
             match flag {
                 "-V" => version = true,
-                "-h" => help += 1,
-                "-d" => plan.verbosity += 1,
+                "-h" => help = (help + 1).min(MAX_HELP_LEVEL),
+                "-d" => plan.verbosity = (plan.verbosity + 1).min(MAX_VERBOSITY),
                 "-D" => plan.log_endpoints = true,
                 "-v" => plan.dump = Some(DumpFormat::Text),
                 "-x" => plan.dump = Some(DumpFormat::Hex),
-                "-b" => {
-                    let size = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|s| *s > 0)
-                        .ok_or_else(|| FlagError::InvalidValue {
-                            flag: "-b",
-                            text: value.clone(),
-                            expected: "a positive byte count",
-                        })?;
-                    plan.buffer_size = Some(size);
-                }
-                "-t" => plan.linger = Some(seconds("-t", &value)?),
-                "-T" => plan.inactivity = Some(seconds("-T", &value)?),
+                "-b" => plan.buffer_size = Some(buffer_size(&text()?)?),
+                "-t" => plan.linger = Some(seconds("-t", &text()?)?),
+                "-T" => plan.inactivity = Some(seconds("-T", &text()?)?),
                 "-u" => plan.directions = Directions::LeftToRight,
                 "-s" => plan.sloppy = true,
                 "-U" => plan.directions = Directions::RightToLeft,
@@ -325,15 +383,14 @@ impl Plan {
                 "-6" => plan.family = Family::V6,
                 "-lf" => plan.log_target = LogTarget::File(PathBuf::from(value)),
                 "-ly" => {
-                    let facility = if value.is_empty() {
-                        "daemon".to_owned()
-                    } else {
-                        value
+                    let facility = match text()? {
+                        given if given.is_empty() => "daemon".to_owned(),
+                        given => given,
                     };
                     plan.log_target = LogTarget::Syslog { facility };
                 }
                 "-ls" => plan.log_target = LogTarget::Stderr,
-                "-lp" => plan.program_name = Some(value),
+                "-lp" => plan.program_name = Some(text()?),
                 "-lu" => plan.log_micros = true,
                 "-lh" => plan.log_hostname = true,
                 "--statistics" => plan.statistics = true,
@@ -353,17 +410,30 @@ impl Plan {
 
 const USAGE: &str = "usage: socketry [options] ADDRESS ADDRESS | server [PORT|ADDRESS] | client HOST PORT | connect ADDRESS | listen ADDRESS";
 
-/// `HOST PORT` as a TCP address, or a single argument as an address in socat's syntax.
-fn host_port_or_address(verb: &str, rest: &[String]) -> Result<String, FlagError> {
+/// `HOST PORT` as a TCP address, or a single argument as an address in socat's syntax. A
+/// lone host (`connect 127.0.0.1`, `client localhost`) is a missing port, not an address.
+fn host_port_or_address(verb: &str, rest: &[OsString]) -> Result<OsString, FlagError> {
     match rest {
+        [host] if host.to_str().is_some_and(is_bare_host) => {
+            let host = host.to_string_lossy();
+            Err(FlagError::Usage(format!(
+                "{verb} {}: the port is missing (expected {verb} HOST PORT, or {verb} ADDRESS such as TCP:{}:PORT)",
+                escape_controls(&host),
+                escape_controls(&bracketed(&host))
+            )))
+        }
         [address] => Ok(address.clone()),
         [host, port] => {
-            let host = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]")
-            } else {
-                host.clone()
-            };
-            Ok(format!("TCP:{host}:{port}"))
+            fn text<'a>(verb: &str, arg: &'a OsStr, what: &str) -> Result<&'a str, FlagError> {
+                arg.to_str().ok_or_else(|| {
+                    FlagError::Usage(format!(
+                        "{verb}: the {what} {} is not UTF-8",
+                        Quoted(&display_bytes(arg.as_bytes()))
+                    ))
+                })
+            }
+            let host = bracketed(text(verb, host, "host")?);
+            Ok(format!("TCP:{host}:{}", text(verb, port, "port")?).into())
         }
         _ => Err(FlagError::Usage(format!(
             "{verb} expects HOST PORT or one ADDRESS ({USAGE})"
@@ -371,16 +441,53 @@ fn host_port_or_address(verb: &str, rest: &[String]) -> Result<String, FlagError
     }
 }
 
+/// An IPv6 address in brackets, as an address's host parameter writes it.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    socketry::address::escape_controls(text)
+}
+
+/// Whether `text` is a host name or IP address alone: not an address type, not socat syntax.
+fn is_bare_host(text: &str) -> bool {
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if unbracketed.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !text.contains([':', ',', '/', '!', '\\', '\'', '"'])
+        && socketry::address::table::lookup(text).is_none()
+        // A near miss of a type (TCP-LISTN) is a typo for which the parser has a suggestion.
+        && socketry::address::suggest::nearest(text, socketry::address::table::names()).is_none()
+        && !text.bytes().all(|b| b.is_ascii_digit())
+        && matches!(
+            socketry::address::Host::parse(text),
+            Some(socketry::address::Host::Name(_))
+        )
+}
+
 fn port_or_address(
     verb: &str,
-    rest: &[String],
+    rest: &[OsString],
     default: Option<&str>,
-) -> Result<String, FlagError> {
+) -> Result<OsString, FlagError> {
     match rest {
         [] => default
-            .map(str::to_owned)
+            .map(OsString::from)
             .ok_or_else(|| FlagError::Usage(format!("{verb} expects a PORT or an ADDRESS"))),
-        [arg] if arg.bytes().all(|b| b.is_ascii_digit()) => Ok(format!("TCP-LISTEN:{arg}")),
+        [arg] if !arg.is_empty() && arg.as_bytes().iter().all(u8::is_ascii_digit) => {
+            let mut address = OsString::from("TCP-LISTEN:");
+            address.push(arg);
+            Ok(address)
+        }
         [arg] => Ok(arg.clone()),
         _ => Err(FlagError::Usage(format!(
             "{verb} expects one PORT or ADDRESS ({USAGE})"
@@ -388,15 +495,25 @@ fn port_or_address(
     }
 }
 
-fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
+fn command(positionals: Vec<OsString>) -> Result<Command, FlagError> {
     let (verb, rest) = match positionals.split_first() {
-        Some((verb, rest)) => (verb.as_str(), rest),
+        Some((verb, rest)) => (verb.to_str().unwrap_or_default(), rest),
         None => {
             return Err(FlagError::Usage(format!(
                 "two addresses expected ({USAGE})"
             )))
         }
     };
+    // `socketry help`, and `--help` or `-h` after a subcommand: the same help as `-h`.
+    let asks_for_help = |args: &[OsString]| {
+        args.iter()
+            .any(|a| matches!(a.as_bytes(), b"--help" | b"-h" | b"-?"))
+    };
+    if verb == "help" && rest.is_empty()
+        || matches!(verb, "server" | "client" | "connect" | "listen") && asks_for_help(rest)
+    {
+        return Ok(Command::Help { level: 1 });
+    }
     Ok(match verb {
         "server" => Command::Server {
             address: port_or_address("server", rest, Some("TCP-LISTEN:8080"))?,
@@ -421,11 +538,15 @@ fn command(positionals: Vec<String>) -> Result<Command, FlagError> {
                 )))
             }
             _ => {
+                let all: Vec<String> = positionals
+                    .iter()
+                    .map(|p| display_bytes(p.as_bytes()))
+                    .collect();
                 return Err(FlagError::Usage(format!(
-                    "two addresses expected, got {}: \"{}\" ({USAGE})",
+                    "two addresses expected, got {}: {} ({USAGE})",
                     positionals.len(),
-                    positionals.join(" ")
-                )))
+                    Quoted(&all.join(" "))
+                )));
             }
         },
     })
@@ -537,6 +658,72 @@ mod tests {
     }
 
     #[test]
+    fn help_is_asked_for_in_every_usual_way() {
+        for line in [
+            "help",
+            "--help",
+            "-h",
+            "-?",
+            "server --help",
+            "server -h",
+            "client -h",
+            "client h 1 --help",
+            "connect --help",
+            "listen -h",
+            "-d listen --help",
+        ] {
+            assert_eq!(
+                plan(line).unwrap().command,
+                Command::Help { level: 1 },
+                "{line}"
+            );
+        }
+        assert_eq!(
+            plan("-hhhhhhhh").unwrap().command,
+            Command::Help { level: 3 }
+        );
+        // An address of that name is still an address.
+        assert!(matches!(
+            plan("help STDIO").map(|p| p.command),
+            Ok(Command::Relay { .. })
+        ));
+    }
+
+    #[test]
+    fn limits_flags_and_saturates_counts() {
+        assert_eq!(plan("-d100000000 - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-d18446744073709551615 - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-d99999999999999999999999 - -").unwrap().verbosity, 4);
+        assert_eq!(plan("-dddddddddd - -").unwrap().verbosity, 4);
+        assert_eq!(
+            plan("-b 1073741824 - -").unwrap().buffer_size,
+            Some(1 << 30)
+        );
+        let cases = [
+            (
+                "-b 1073741825 - -",
+                "invalid value \"1073741825\" for -b (expected at most 1073741824 bytes",
+            ),
+            (
+                "-b 18446744073709551616 - -",
+                "(expected at most 1073741824 bytes",
+            ),
+            ("-b -1 - -", "(expected a positive byte count)"),
+            (
+                "-T 1e19 - -",
+                "(expected seconds from 0 to 3155760000 (a century), e.g. 0.5)",
+            ),
+            ("-t NaN - -", "invalid value \"NaN\" for -t"),
+            ("-t inf - -", "invalid value \"inf\" for -t"),
+            ("-T -0.5 - -", "invalid value \"-0.5\" for -T"),
+        ];
+        for (line, want) in cases {
+            let err = plan(line).expect_err(line).to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_command_lines() {
         let cases = [
             ("-q - -", "unknown option \"-q\""),
@@ -547,6 +734,12 @@ mod tests {
             ("", "two addresses expected"),
             ("a b c", "got 3: \"a b c\""),
             ("client", "client expects HOST PORT"),
+            (
+                "connect 127.0.0.1",
+                "connect 127.0.0.1: the port is missing",
+            ),
+            ("client [::1]", "client [::1]: the port is missing"),
+            ("--statistic - -", "did you mean --statistics?"),
         ];
         for (line, want) in cases {
             let err = plan(line).expect_err(line).to_string();

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use socketry::address::options::{Groups, OPTIONS};
+use socketry::address::options::{Groups, ValueKind, OPTIONS};
 use socketry::address::table::ADDRESS_TYPES;
 
 use crate::flags::FLAGS;
@@ -100,7 +100,8 @@ pub fn help(level: usize) -> String {
          socketry server [PORT|ADDRESS]    echo server, many clients at once (default port 8080)\n       \
          socketry client HOST PORT | ADDRESS   stdin/stdout to a server until it closes\n       \
          socketry connect ADDRESS | HOST PORT  stdin/stdout to an endpoint\n       \
-         socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n\n\
+         socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n       \
+         socketry help                     this text (also -h, --help, and SUBCOMMAND --help)\n\n\
          options:\n",
     );
     for flag in FLAGS {
@@ -113,6 +114,8 @@ pub fn help(level: usize) -> String {
     text.push_str(
         "\naddress syntax: TYPE:param:param,option=value,...   - is STDIO, a number N is FD:N,\n\
          READ!!WRITE reads from one address and writes to another; quote with '...', \"...\" or \\.\n\
+         A port is a number or a service name from /etc/services for the type's protocol (http, www).\n\
+         Seconds go up to a century (3155760000); counts and sizes up to what the system takes (-hh).\n\
          \naddress types:\n",
     );
     for row in ADDRESS_TYPES {
@@ -127,28 +130,26 @@ pub fn help(level: usize) -> String {
         }
     }
     if level >= 2 {
-        text.push_str("\naddress options (an option applies to the address types in its group):\n");
+        text.push_str(
+            "\naddress options (each described, then its value and the groups of types it applies to):\n",
+        );
         for option in OPTIONS {
-            let value = if option.kind == socketry::address::options::ValueKind::Bool {
-                String::new()
-            } else {
-                format!("=<{}>", option.kind.expected())
+            let value = match option.kind {
+                ValueKind::Bool => {
+                    "none (1), or 0 or 1 (also no/yes, false/true, off/on)".to_owned()
+                }
+                kind => format!("<{}>", kind.expected()),
             };
+            let _ = writeln!(text, "   {:<20} {}", option.name, option.help);
             let _ = writeln!(
                 text,
-                "   {:<16}\tgroup {:<9}\t{}{value}",
-                option.name,
-                group_names(option.group),
-                option.help
+                "   {:<20}   value: {value} | groups: {}",
+                "",
+                group_names(option.group)
             );
             if level >= 3 {
                 for alias in option.aliases {
-                    let _ = writeln!(
-                        text,
-                        "   {alias:<16}\tgroup {:<9}\tsame as {}",
-                        group_names(option.group),
-                        option.name
-                    );
+                    let _ = writeln!(text, "   {alias:<20} same as {}", option.name);
                 }
             }
         }

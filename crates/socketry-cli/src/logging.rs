@@ -124,6 +124,9 @@ impl Logger {
     }
 
     pub fn log(&self, level: &Level, message: &str) {
+        // One message is one line, and a terminal shows what a path or peer sent, never runs it.
+        let message = shorten_long_words(&socketry::address::escape_controls(message));
+        let message = message.as_str();
         let Ok(mut sink) = self.sink.lock() else {
             return;
         };
@@ -178,6 +181,35 @@ impl Logger {
     }
 }
 
+/// Cuts every word of a message well over [`socketry::address::QUOTE_MAX`] characters to that
+/// many, with its length: an argument echoed in an error (a 5000-byte path in
+/// `OPEN:...: opening ...`) is shown in part, as the address parser quotes it. A word the
+/// parser has already quoted and cut (with its quotes and `...`) is left as it is.
+fn shorten_long_words(message: &str) -> String {
+    let max = socketry::address::QUOTE_MAX;
+    if message.len() <= max + QUOTED_SLACK {
+        return message.to_owned();
+    }
+    let mut out = String::with_capacity(message.len().min(4 * max));
+    for (i, word) in message.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let count = word.chars().count();
+        if count > max + QUOTED_SLACK {
+            out.extend(word.chars().take(max));
+            let _ = write!(out, "... ({count} characters)");
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// Room beyond the quoting limit for a word the parser has quoted and cut already:
+/// `"` + 200 characters + `..."` and punctuation after it.
+const QUOTED_SLACK: usize = 8;
+
 /// The `tracing` layer that hands every event to the [`Logger`].
 struct SocatFormat(std::sync::Arc<Logger>);
 
@@ -221,4 +253,33 @@ pub fn install(logger: std::sync::Arc<Logger>, verbosity: usize) {
     let _ = tracing_subscriber::registry()
         .with(SocatFormat(logger).with_filter(filter))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_words_are_cut_with_their_length_and_short_ones_kept() {
+        let long = "x".repeat(250);
+        let cases: Vec<(String, String)> = vec![
+            ("short message".into(), "short message".into()),
+            (
+                format!("OPEN:{long}: opening {long}: denied"),
+                format!(
+                    "{}... (256 characters) opening {}... (251 characters) denied",
+                    &format!("OPEN:{long}:")[..200],
+                    &format!("{long}:")[..200]
+                ),
+            ),
+            ("y".repeat(208), "y".repeat(208)),
+            (
+                format!("\"{}...\":", "q".repeat(200)),
+                format!("\"{}...\":", "q".repeat(200)),
+            ),
+        ];
+        for (message, want) in cases {
+            assert_eq!(shorten_long_words(&message), want);
+        }
+    }
 }

@@ -22,27 +22,16 @@ use flags::{Command, Plan};
 use logging::Logger;
 
 fn main() -> ExitCode {
-    let argv: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect();
-    let plan = match argv {
-        Ok(argv) => flags::parse(argv)
-            .and_then(Plan::from_args)
-            .map_err(anyhow::Error::from),
-        Err(arg) => Err(anyhow::anyhow!(
-            "argument \"{}\" is not valid UTF-8",
-            arg.to_string_lossy()
-        )),
-    };
-    let plan = match plan {
+    // Arguments are bytes, as the system passes them: a path in an address need not be UTF-8.
+    let plan = match flags::parse(std::env::args_os().skip(1)).and_then(Plan::from_args) {
         Ok(plan) => plan,
         Err(e) => {
             let _ = writeln!(
                 std::io::stderr(),
-                "{} socketry[{}] E {e}",
+                "{} socketry[{}] E {}",
                 socketry::timestamp(std::time::SystemTime::now(), false),
-                std::process::id()
+                std::process::id(),
+                socketry::address::escape_controls(&e.to_string())
             );
             return ExitCode::from(1);
         }
@@ -226,8 +215,8 @@ fn transfer_from_env() -> Transfer {
     }
 }
 
-fn parse_address(text: &str) -> anyhow::Result<Address> {
-    Ok(Address::parse(text)?)
+fn parse_address(text: &std::ffi::OsStr) -> anyhow::Result<Address> {
+    Ok(Address::parse_os(text)?)
 }
 
 async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()> {

@@ -1,7 +1,27 @@
 //! Wall-clock timestamps in the form socat's logs and dumps use: `2026/11/21 16:30:00` (UTC),
-//! optionally with microseconds.
+//! optionally with microseconds; and deadlines on the monotonic clock that cannot overflow.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How far ahead a deadline too far to represent is put instead: longer than any option
+/// allows (a century), so it is never reached.
+const FAR_AHEAD: Duration = Duration::from_secs(200 * 365 * 86_400);
+
+/// `from + after` on tokio's clock. Options are bounded when parsed, but a deadline must not
+/// panic on overflow whatever reaches it: one beyond the clock's range is a deadline that
+/// never comes.
+pub(crate) fn deadline_after(from: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
+    from.checked_add(after)
+        .or_else(|| from.checked_add(FAR_AHEAD))
+        .unwrap_or(from)
+}
+
+/// `from + after` on the standard library's clock, with the same rule as [`deadline_after`].
+pub(crate) fn std_deadline_after(from: std::time::Instant, after: Duration) -> std::time::Instant {
+    from.checked_add(after)
+        .or_else(|| from.checked_add(FAR_AHEAD))
+        .unwrap_or(from)
+}
 
 /// Formats `time` as `YYYY/MM/DD HH:MM:SS[.micros]` in UTC.
 pub fn timestamp(time: SystemTime, micros: bool) -> String {
@@ -37,7 +57,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn deadlines_saturate_instead_of_overflowing() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert!(deadline_after(now, Duration::MAX) >= now + FAR_AHEAD);
+        let now = std::time::Instant::now();
+        assert!(std_deadline_after(now, Duration::MAX) >= now + FAR_AHEAD);
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -35,6 +35,7 @@ pub mod channel;
 mod clock;
 pub mod endpoint;
 pub mod relay;
+pub mod services;
 mod sys;
 
 pub use address::{Address, ParseError};

@@ -9,8 +9,9 @@ use super::error::{ParseError, ParseErrorKind};
 /// One piece of an address, with its quoting removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Piece {
-    /// The text with quotes and escapes removed.
-    pub text: String,
+    /// The bytes with quotes and escapes removed. An address is bytes, as a command line is:
+    /// a path need not be UTF-8; everything else is checked to be when it is read.
+    pub text: Vec<u8>,
     /// Byte offset of the piece in the whole address.
     pub start: usize,
     /// Whether any part of the piece was quoted or escaped (so `-` or `123` are literal).
@@ -24,13 +25,21 @@ pub(crate) struct Pieces {
     pub options: Vec<Piece>,
 }
 
+fn error(whole: &[u8], position: usize, kind: ParseErrorKind) -> ParseError {
+    ParseError {
+        input: super::error::display_bytes(whole),
+        position,
+        kind,
+    }
+}
+
 /// Splits `input` at top-level occurrences of `!!`, returning each part with its offset.
-pub(crate) fn split_dual(input: &str) -> Result<Vec<(usize, &str)>, ParseError> {
+pub(crate) fn split_dual(input: &[u8]) -> Result<Vec<(usize, &[u8])>, ParseError> {
     let mut parts = Vec::new();
     let mut scanner = Scanner::new(input);
     let mut part_start = 0;
     while let Some((i, c)) = scanner.next_top_level()? {
-        if c == '!' && input[i + 1..].starts_with('!') {
+        if c == b'!' && input.get(i + 1) == Some(&b'!') {
             parts.push((part_start, &input[part_start..i]));
             part_start = i + 2;
             scanner.skip_to(part_start);
@@ -41,33 +50,29 @@ pub(crate) fn split_dual(input: &str) -> Result<Vec<(usize, &str)>, ParseError> 
 }
 
 /// Splits one (non-dual) address, at `base` offset within `whole`, into head and options.
-pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, ParseError> {
+pub(crate) fn split(whole: &[u8], base: usize, input: &[u8]) -> Result<Pieces, ParseError> {
     let mut head = Vec::new();
     let mut options = Vec::new();
     let mut in_options = false;
     let mut current = Piece {
-        text: String::new(),
+        text: Vec::new(),
         start: base,
         quoted: false,
     };
-    let mut chars = input.char_indices().peekable();
-    let mut depth: Vec<(char, usize)> = Vec::new();
-    let error = |position: usize, kind| ParseError {
-        input: whole.to_owned(),
-        position,
-        kind,
-    };
+    let mut bytes = input.iter().copied().enumerate();
+    let mut depth: Vec<(u8, usize)> = Vec::new();
 
-    while let Some((i, c)) = chars.next() {
+    while let Some((i, c)) = bytes.next() {
         match c {
-            '\'' => {
+            b'\'' => {
                 current.quoted = true;
                 loop {
-                    match chars.next() {
-                        Some((_, '\'')) => break,
+                    match bytes.next() {
+                        Some((_, b'\'')) => break,
                         Some((_, q)) => current.text.push(q),
                         None => {
                             return Err(error(
+                                whole,
                                 base + i,
                                 ParseErrorKind::UnterminatedQuote { quote: '\'' },
                             ))
@@ -75,15 +80,16 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
                     }
                 }
             }
-            '"' => {
+            b'"' => {
                 current.quoted = true;
                 loop {
-                    match chars.next() {
-                        Some((_, '"')) => break,
-                        Some((_, '\\')) => match chars.next() {
+                    match bytes.next() {
+                        Some((_, b'"')) => break,
+                        Some((_, b'\\')) => match bytes.next() {
                             Some((_, e)) => current.text.push(e),
                             None => {
                                 return Err(error(
+                                    whole,
                                     base + i,
                                     ParseErrorKind::UnterminatedQuote { quote: '"' },
                                 ))
@@ -92,6 +98,7 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
                         Some((_, q)) => current.text.push(q),
                         None => {
                             return Err(error(
+                                whole,
                                 base + i,
                                 ParseErrorKind::UnterminatedQuote { quote: '"' },
                             ))
@@ -99,43 +106,48 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
                     }
                 }
             }
-            '\\' => {
+            b'\\' => {
                 current.quoted = true;
-                if let Some((_, e)) = chars.next() {
-                    current.text.push(e);
+                match bytes.next() {
+                    Some((_, e)) => current.text.push(e),
+                    // Nothing left to protect: the address was cut short.
+                    None => return Err(error(whole, base + i, ParseErrorKind::TrailingBackslash)),
                 }
             }
-            '[' | '(' | '{' => {
+            b'[' | b'(' | b'{' => {
                 depth.push((c, base + i));
                 current.text.push(c);
             }
-            ']' | ')' | '}' => {
+            b']' | b')' | b'}' => {
                 let open = match c {
-                    ']' => '[',
-                    ')' => '(',
-                    _ => '{',
+                    b']' => b'[',
+                    b')' => b'(',
+                    _ => b'{',
                 };
                 match depth.pop() {
                     Some((o, _)) if o == open => current.text.push(c),
                     _ => {
                         return Err(error(
+                            whole,
                             base + i,
-                            ParseErrorKind::UnbalancedBracket { bracket: c },
+                            ParseErrorKind::UnbalancedBracket {
+                                bracket: char::from(c),
+                            },
                         ))
                     }
                 }
             }
-            ':' if depth.is_empty() && !in_options => {
+            b':' if depth.is_empty() && !in_options => {
                 let next = Piece {
-                    text: String::new(),
+                    text: Vec::new(),
                     start: base + i + 1,
                     quoted: false,
                 };
                 head.push(std::mem::replace(&mut current, next));
             }
-            ',' if depth.is_empty() => {
+            b',' if depth.is_empty() => {
                 let next = Piece {
-                    text: String::new(),
+                    text: Vec::new(),
                     start: base + i + 1,
                     quoted: false,
                 };
@@ -152,8 +164,11 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
     }
     if let Some((bracket, position)) = depth.pop() {
         return Err(error(
+            whole,
             position,
-            ParseErrorKind::UnbalancedBracket { bracket },
+            ParseErrorKind::UnbalancedBracket {
+                bracket: char::from(bracket),
+            },
         ));
     }
     if in_options {
@@ -164,15 +179,16 @@ pub(crate) fn split(whole: &str, base: usize, input: &str) -> Result<Pieces, Par
     Ok(Pieces { head, options })
 }
 
-/// Walks an address character by character, skipping quoted text and bracketed groups, so
-/// that callers see only the characters at the top level.
+/// Walks an address byte by byte, skipping quoted text and bracketed groups, so that callers
+/// see only the bytes at the top level. Every byte that means something is ASCII, so this is
+/// the same walk over UTF-8 text and over other bytes.
 struct Scanner<'a> {
-    input: &'a str,
+    input: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
-    fn new(input: &'a str) -> Self {
+    fn new(input: &'a [u8]) -> Self {
         Scanner { input, pos: 0 }
     }
 
@@ -180,37 +196,37 @@ impl<'a> Scanner<'a> {
         self.pos = pos;
     }
 
-    fn next_top_level(&mut self) -> Result<Option<(usize, char)>, ParseError> {
+    fn next_top_level(&mut self) -> Result<Option<(usize, u8)>, ParseError> {
         let mut depth = 0usize;
-        while let Some(c) = self.input[self.pos..].chars().next() {
+        while let Some(&c) = self.input.get(self.pos) {
             let i = self.pos;
-            self.pos += c.len_utf8();
+            self.pos += 1;
             match c {
-                '\\' => {
-                    if let Some(e) = self.input[self.pos..].chars().next() {
-                        self.pos += e.len_utf8();
-                    }
-                }
-                '\'' | '"' => {
+                // The byte after a backslash is never special (a backslash at the very end is
+                // refused when the piece is split).
+                b'\\' => self.pos = (self.pos + 1).min(self.input.len()),
+                b'\'' | b'"' => {
                     let rest = &self.input[self.pos..];
-                    let close = if c == '"' {
+                    let close = if c == b'"' {
                         find_closing_double(rest)
                     } else {
-                        rest.find('\'')
+                        rest.iter().position(|&b| b == b'\'')
                     };
                     match close {
                         Some(n) => self.pos += n + 1,
                         None => {
-                            return Err(ParseError {
-                                input: self.input.to_owned(),
-                                position: i,
-                                kind: ParseErrorKind::UnterminatedQuote { quote: c },
-                            })
+                            return Err(error(
+                                self.input,
+                                i,
+                                ParseErrorKind::UnterminatedQuote {
+                                    quote: char::from(c),
+                                },
+                            ))
                         }
                     }
                 }
-                '[' | '(' | '{' => depth += 1,
-                ']' | ')' | '}' => depth = depth.saturating_sub(1),
+                b'[' | b'(' | b'{' => depth += 1,
+                b']' | b')' | b'}' => depth = depth.saturating_sub(1),
                 _ if depth == 0 => return Ok(Some((i, c))),
                 _ => {}
             }
@@ -219,17 +235,30 @@ impl<'a> Scanner<'a> {
     }
 }
 
-fn find_closing_double(rest: &str) -> Option<usize> {
+fn find_closing_double(rest: &[u8]) -> Option<usize> {
     let mut escaped = false;
-    for (i, c) in rest.char_indices() {
+    for (i, &c) in rest.iter().enumerate() {
         match c {
             _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return Some(i),
+            b'\\' => escaped = true,
+            b'"' => return Some(i),
             _ => {}
         }
     }
     None
+}
+
+/// Writes a path's bytes as [`escape`] writes text; a byte that is not UTF-8 has no way to be
+/// written in an address's text, and shows as `\xNN` (which does not read back as that byte).
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape(chunk.valid()));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// Writes `text` so that [`split`] reads it back as one piece with the same text.
@@ -252,7 +281,10 @@ mod tests {
     use super::*;
 
     fn texts(pieces: &[Piece]) -> Vec<&str> {
-        pieces.iter().map(|p| p.text.as_str()).collect()
+        pieces
+            .iter()
+            .map(|p| std::str::from_utf8(&p.text).unwrap())
+            .collect()
     }
 
     #[test]
@@ -290,7 +322,7 @@ mod tests {
             ("STDIO,crnl", &["STDIO"], &["crnl"]),
         ];
         for (input, head, options) in cases {
-            let pieces = split(input, 0, input).unwrap();
+            let pieces = split(input.as_bytes(), 0, input.as_bytes()).unwrap();
             assert_eq!(texts(&pieces.head), *head, "{input}");
             assert_eq!(texts(&pieces.options), *options, "{input}");
         }
@@ -298,20 +330,34 @@ mod tests {
 
     #[test]
     fn reports_unterminated_quotes_and_brackets() {
-        let err = split("UNIX:'abc", 0, "UNIX:'abc").unwrap_err();
+        let split = |text: &str| split(text.as_bytes(), 0, text.as_bytes());
+        let err = split("UNIX:'abc").unwrap_err();
         assert_eq!(err.kind, ParseErrorKind::UnterminatedQuote { quote: '\'' });
         assert_eq!(err.position, 5);
-        let err = split("TCP:[::1:80", 0, "TCP:[::1:80").unwrap_err();
+        let err = split("TCP:[::1:80").unwrap_err();
         assert_eq!(err.kind, ParseErrorKind::UnbalancedBracket { bracket: '[' });
-        let err = split("TCP:::1]:80", 0, "TCP:::1]:80").unwrap_err();
+        let err = split("TCP:::1]:80").unwrap_err();
         assert_eq!(err.kind, ParseErrorKind::UnbalancedBracket { bracket: ']' });
     }
 
     #[test]
+    fn a_trailing_backslash_is_an_error_and_other_bytes_pass_through() {
+        for text in ["OPEN:/tmp/a\\", "\\", "TCP:h:1,fork\\"] {
+            let err = split(text.as_bytes(), 0, text.as_bytes()).unwrap_err();
+            assert_eq!(err.kind, ParseErrorKind::TrailingBackslash, "{text}");
+            assert_eq!(err.position, text.len() - 1, "{text}");
+        }
+        let input = b"OPEN:/tmp/\xff\\:x,mode=600";
+        let pieces = split(input, 0, input).unwrap();
+        assert_eq!(pieces.head[1].text, b"/tmp/\xff:x");
+        assert_eq!(texts(&pieces.options), ["mode=600"]);
+    }
+
+    #[test]
     fn splits_dual_addresses_at_top_level_only() {
-        let parts = split_dual("STDIN!!STDOUT").unwrap();
-        assert_eq!(parts, vec![(0, "STDIN"), (7, "STDOUT")]);
-        let parts = split_dual("UNIX-CONNECT:'/a!!b'").unwrap();
+        let parts = split_dual(b"STDIN!!STDOUT").unwrap();
+        assert_eq!(parts, vec![(0, &b"STDIN"[..]), (7, &b"STDOUT"[..])]);
+        let parts = split_dual(b"UNIX-CONNECT:'/a!!b'").unwrap();
         assert_eq!(parts.len(), 1);
     }
 
@@ -319,8 +365,8 @@ mod tests {
     fn escape_round_trips() {
         for text in ["/tmp/a:b,c", "it's", "a\\b", "[x]", "a!!b", "k=v"] {
             let address = format!("X:{}", escape(text));
-            let pieces = split(&address, 0, &address).unwrap();
-            assert_eq!(pieces.head[1].text, text);
+            let pieces = split(address.as_bytes(), 0, address.as_bytes()).unwrap();
+            assert_eq!(pieces.head[1].text, text.as_bytes());
         }
     }
 }

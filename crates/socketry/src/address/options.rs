@@ -6,7 +6,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use std::os::unix::ffi::OsStrExt;
+
 use super::types::{Family, Host, UnixName};
+use crate::services::{self, Protocol};
 
 /// Groups of addresses an option can apply to. An address type lists the groups it belongs
 /// to; an option applies when its group is among them.
@@ -206,11 +209,11 @@ pub enum OptionId {
 pub enum ValueKind {
     /// `opt`, `opt=1`, `opt=0` (also yes/no, true/false, on/off).
     Bool,
-    /// A non-negative integer.
-    Count,
-    /// A byte count.
-    Size,
-    /// Seconds, possibly fractional.
+    /// An integer within its bounds.
+    Count(Bounds),
+    /// A byte count within its bounds.
+    Size(Bounds),
+    /// Seconds, possibly fractional, from 0 to [`MAX_SECONDS`].
     Seconds,
     /// A port number 0-65535.
     Port,
@@ -243,10 +246,11 @@ impl ValueKind {
     pub fn expected(self) -> &'static str {
         match self {
             ValueKind::Bool => "0 or 1",
-            ValueKind::Count => "a non-negative integer",
-            ValueKind::Size => "a byte count",
-            ValueKind::Seconds => "seconds, e.g. 1.5",
-            ValueKind::Port => "a port number from 0 to 65535",
+            ValueKind::Count(bounds) | ValueKind::Size(bounds) => bounds.expected,
+            ValueKind::Seconds => "seconds from 0 to 3155760000 (a century), e.g. 1.5",
+            ValueKind::Port => {
+                "a port number from 0 to 65535, or a service name from /etc/services"
+            }
             ValueKind::Mode => "an octal mode such as 0600",
             ValueKind::Family => "ip4 or ip6",
             ValueKind::SockType => "1 (stream), 2 (datagram) or 5 (seqpacket)",
@@ -259,6 +263,94 @@ impl ValueKind {
             ValueKind::TunType => "tun or tap",
             ValueKind::PrefixWidth => "2 or 4 (bytes of big-endian length before each message)",
         }
+    }
+}
+
+/// The longest duration any option or flag takes: a century, in seconds. Beyond it a
+/// deadline is no longer a deadline, and the clock's arithmetic would overflow.
+pub const MAX_SECONDS: u64 = 3_155_760_000;
+
+/// Reads seconds as socat writes them (`1.5`, `0.001`, `2e3`): a number from 0 to
+/// [`MAX_SECONDS`]; NaN, infinities and negative numbers are refused.
+pub fn parse_seconds(text: &str) -> Option<Duration> {
+    let secs: f64 = text.parse().ok()?;
+    // MAX_SECONDS is exact as an f64.
+    #[allow(clippy::cast_precision_loss)]
+    let max = MAX_SECONDS as f64;
+    if !(0.0..=max).contains(&secs) {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// The range a numeric option's value must lie in, checked when the address is parsed so
+/// that nothing later has to convert it with a loss or overflow a computation with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: u64,
+    pub max: u64,
+    /// The range in words, for help and error messages.
+    pub expected: &'static str,
+}
+
+impl Bounds {
+    /// What a C `int` holds from 0 (listen backlogs, retry counts).
+    pub const INT: Bounds = Bounds {
+        min: 0,
+        max: i32::MAX as u64,
+        expected: "an integer from 0 to 2147483647",
+    };
+    /// What a C `int` holds from 1.
+    pub const POSITIVE_INT: Bounds = Bounds {
+        min: 1,
+        max: i32::MAX as u64,
+        expected: "an integer from 1 to 2147483647",
+    };
+    /// Peers served at once: at least one, or none would ever be served.
+    pub const CHILDREN: Bounds = Bounds {
+        min: 1,
+        max: i32::MAX as u64,
+        expected: "a count from 1 to 2147483647",
+    };
+    /// Byte counts the kernel takes as an `int` (socket buffers, MTU).
+    pub const INT_BYTES: Bounds = Bounds {
+        min: 0,
+        max: i32::MAX as u64,
+        expected: "a byte count from 0 to 2147483647",
+    };
+    /// Byte counts the kernel takes as an `int`, from 1 (message sizes).
+    pub const POSITIVE_INT_BYTES: Bounds = Bounds {
+        min: 1,
+        max: i32::MAX as u64,
+        expected: "a byte count from 1 to 2147483647",
+    };
+    /// File offsets and lengths: what `off_t` holds.
+    pub const OFFSET: Bounds = Bounds {
+        min: 0,
+        max: i64::MAX as u64,
+        expected: "a byte count from 0 to 9223372036854775807",
+    };
+    /// Any byte count; the endpoint checks its own range when it opens.
+    pub const ANY_BYTES: Bounds = Bounds {
+        min: 0,
+        max: u64::MAX,
+        expected: "a byte count",
+    };
+    /// A process id (`pid_t`).
+    pub const PID: Bounds = Bounds {
+        min: 1,
+        max: i32::MAX as u64,
+        expected: "a process id from 1 to 2147483647",
+    };
+    /// Microseconds of spinning: a second at most, it burns a CPU the whole time.
+    pub const SPIN: Bounds = Bounds {
+        min: 0,
+        max: 1_000_000,
+        expected: "microseconds from 0 to 1000000",
+    };
+
+    pub fn contains(self, n: u64) -> bool {
+        (self.min..=self.max).contains(&n)
     }
 }
 
@@ -277,7 +369,7 @@ pub struct OptionDef {
 pub static OPTIONS: &[OptionDef] = &[
     OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD, kind: ValueKind::Bool,
         help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first" },
-    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count,
+    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count(Bounds::CHILDREN),
         help: "with fork: at most this many peers served at once; others wait" },
     OptionDef { id: OptionId::ReuseAddr, name: "reuseaddr", aliases: &["so-reuseaddr"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_REUSEADDR (on by default for TCP listeners)" },
@@ -291,7 +383,7 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "give up connecting after this many seconds" },
     OptionDef { id: OptionId::AcceptTimeout, name: "accept-timeout", aliases: &["listen-timeout"], group: Groups::LISTEN, kind: ValueKind::Seconds,
         help: "give up waiting for a peer after this many seconds" },
-    OptionDef { id: OptionId::Backlog, name: "backlog", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Count,
+    OptionDef { id: OptionId::Backlog, name: "backlog", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Count(Bounds::INT),
         help: "listen(2) backlog" },
     OptionDef { id: OptionId::ProtocolFamily, name: "pf", aliases: &["protocol-family"], group: Groups::IP, kind: ValueKind::Family,
         help: "use IPv4 or IPv6" },
@@ -303,9 +395,9 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "set TCP_NODELAY" },
     OptionDef { id: OptionId::KeepAlive, name: "keepalive", aliases: &["so-keepalive"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_KEEPALIVE" },
-    OptionDef { id: OptionId::RcvBuf, name: "rcvbuf", aliases: &["so-rcvbuf"], group: Groups::SOCKET, kind: ValueKind::Size,
+    OptionDef { id: OptionId::RcvBuf, name: "rcvbuf", aliases: &["so-rcvbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),
         help: "set SO_RCVBUF" },
-    OptionDef { id: OptionId::SndBuf, name: "sndbuf", aliases: &["so-sndbuf"], group: Groups::SOCKET, kind: ValueKind::Size,
+    OptionDef { id: OptionId::SndBuf, name: "sndbuf", aliases: &["so-sndbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),
         help: "set SO_SNDBUF" },
     OptionDef { id: OptionId::SockType, name: "socktype", aliases: &["so-type"], group: Groups::SOCKTYPE, kind: ValueKind::SockType,
         help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket" },
@@ -321,7 +413,7 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "on EOF keep reading, like tail -f" },
     OptionDef { id: OptionId::IdleTimeout, name: "idle-timeout", aliases: &[], group: Groups::SESSION, kind: ValueKind::Seconds,
         help: "with fork: end a peer's session after this many idle seconds (default 60)" },
-    OptionDef { id: OptionId::Retry, name: "retry", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Count,
+    OptionDef { id: OptionId::Retry, name: "retry", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Count(Bounds::INT),
         help: "if opening the address fails, try again this many times" },
     OptionDef { id: OptionId::Interval, name: "interval", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Seconds,
         help: "with retry or forever: seconds between attempts; with POSIXMQ-SEND and fork: between sessions (default 1)" },
@@ -383,11 +475,11 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "take an fcntl read lock on the whole file; fail if someone holds a write lock" },
     OptionDef { id: OptionId::SetLkwRd, name: "setlkw-rd", aliases: &[], group: Groups::FILE, kind: ValueKind::Bool,
         help: "take an fcntl read lock on the whole file, waiting for it" },
-    OptionDef { id: OptionId::Ftruncate, name: "ftruncate", aliases: &["truncate"], group: Groups::FILE, kind: ValueKind::Size,
+    OptionDef { id: OptionId::Ftruncate, name: "ftruncate", aliases: &["truncate"], group: Groups::FILE, kind: ValueKind::Size(Bounds::OFFSET),
         help: "cut the file to this many bytes after opening it" },
-    OptionDef { id: OptionId::ReadBytes, name: "readbytes", aliases: &["bytes"], group: Groups::ALL, kind: ValueKind::Size,
+    OptionDef { id: OptionId::ReadBytes, name: "readbytes", aliases: &["bytes"], group: Groups::ALL, kind: ValueKind::Size(Bounds::OFFSET),
         help: "read at most this many bytes from the address, then EOF (byte streams)" },
-    OptionDef { id: OptionId::Seek, name: "seek", aliases: &["seek-set", "lseek"], group: Groups::FILE, kind: ValueKind::Size,
+    OptionDef { id: OptionId::Seek, name: "seek", aliases: &["seek-set", "lseek"], group: Groups::FILE, kind: ValueKind::Size(Bounds::OFFSET),
         help: "start at this byte offset" },
     OptionDef { id: OptionId::Pty, name: "pty", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
         help: "give the program a pseudo-terminal as its controlling terminal instead of a socket pair" },
@@ -449,9 +541,9 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "send messages with this priority (default 0); receivers get higher priorities first" },
     OptionDef { id: OptionId::MqFlush, name: "posixmq-flush", aliases: &["mq-flush"], group: Groups::POSIXMQ, kind: ValueKind::Bool,
         help: "drop the messages already in the queue before starting" },
-    OptionDef { id: OptionId::MqMaxMsg, name: "posixmq-maxmsg", aliases: &["mq-maxmsg"], group: Groups::POSIXMQ, kind: ValueKind::Count,
+    OptionDef { id: OptionId::MqMaxMsg, name: "posixmq-maxmsg", aliases: &["mq-maxmsg"], group: Groups::POSIXMQ, kind: ValueKind::Count(Bounds::POSITIVE_INT),
         help: "when creating the queue: how many messages it holds (default: the system's)" },
-    OptionDef { id: OptionId::MqMsgSize, name: "posixmq-msgsize", aliases: &["mq-msgsize"], group: Groups::POSIXMQ, kind: ValueKind::Size,
+    OptionDef { id: OptionId::MqMsgSize, name: "posixmq-msgsize", aliases: &["mq-msgsize"], group: Groups::POSIXMQ, kind: ValueKind::Size(Bounds::POSITIVE_INT_BYTES),
         help: "when creating the queue: the largest message it takes (default: the system's); larger messages are an error" },
     OptionDef { id: OptionId::TunDevice, name: "tun-device", aliases: &[], group: Groups::TUN, kind: ValueKind::Text,
         help: "the clone device to open (default /dev/net/tun)" },
@@ -461,7 +553,7 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "tun (IP packets, the default) or tap (Ethernet frames)" },
     OptionDef { id: OptionId::NoPi, name: "iff-no-pi", aliases: &["no-pi", "tun-no-pi"], group: Groups::TUN, kind: ValueKind::Bool,
         help: "no 4-byte packet information header before each packet" },
-    OptionDef { id: OptionId::Mtu, name: "mtu", aliases: &["iff-mtu"], group: Groups::TUN, kind: ValueKind::Size,
+    OptionDef { id: OptionId::Mtu, name: "mtu", aliases: &["iff-mtu"], group: Groups::TUN, kind: ValueKind::Size(Bounds::INT_BYTES),
         help: "the interface's MTU" },
     OptionDef { id: OptionId::IffUp, name: "iff-up", aliases: &["up"], group: Groups::TUN, kind: ValueKind::Bool,
         help: "bring the interface up (without it, nothing is routed to it)" },
@@ -487,11 +579,11 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "admit only peers running as this user (name or uid; repeatable); others are closed and logged" },
     OptionDef { id: OptionId::PeerGid, name: "peer-gid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Text,
         help: "admit only peers whose group is this one (name or gid; repeatable)" },
-    OptionDef { id: OptionId::PeerPid, name: "peer-pid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Count,
+    OptionDef { id: OptionId::PeerPid, name: "peer-pid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Count(Bounds::PID),
         help: "admit only the peer with this process id (repeatable)" },
-    OptionDef { id: OptionId::ShmSize, name: "shm-size", aliases: &[], group: Groups::SHM_LISTEN, kind: ValueKind::Size,
+    OptionDef { id: OptionId::ShmSize, name: "shm-size", aliases: &[], group: Groups::SHM_LISTEN, kind: ValueKind::Size(Bounds::ANY_BYTES),
         help: "bytes in each direction's ring, rounded up to a page (default 1048576, 4096 to 1073741824)" },
-    OptionDef { id: OptionId::ShmSpin, name: "shm-spin", aliases: &[], group: Groups::SHM, kind: ValueKind::Count,
+    OptionDef { id: OptionId::ShmSpin, name: "shm-spin", aliases: &[], group: Groups::SHM, kind: ValueKind::Count(Bounds::SPIN),
         help: "microseconds to spin before sleeping when the ring is empty or full (default 0)" },
     OptionDef { id: OptionId::ShmMessages, name: "shm-messages", aliases: &[], group: Groups::SHM, kind: ValueKind::Bool,
         help: "carry messages, boundaries kept, instead of a byte stream (both ends must agree)" },
@@ -511,6 +603,13 @@ pub fn lookup(name: &str) -> Option<&'static OptionDef> {
         d.name.eq_ignore_ascii_case(&wanted)
             || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(&wanted))
     })
+}
+
+/// Every name and alias of `defs`, for suggestions.
+pub fn names<'a>(
+    defs: impl Iterator<Item = &'a OptionDef> + 'a,
+) -> impl Iterator<Item = &'static str> + 'a {
+    defs.flat_map(|d| std::iter::once(d.name).chain(d.aliases.iter().copied()))
 }
 
 /// An internet address range, as given to `range=`.
@@ -621,9 +720,33 @@ pub enum Value {
 /// Which kind of socket name a `bind=` value is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindDomain {
-    Ip,
+    /// An internet socket; ports may be service names of the protocol, if it has one.
+    Ip(Option<Protocol>),
     UnixPath,
     UnixAbstract,
+}
+
+/// Parses an option value from the address's bytes: a Unix socket path (`bind=` of a Unix
+/// address) may be any bytes the file system takes; every other value is UTF-8 text.
+pub(crate) fn parse_value_bytes(
+    kind: ValueKind,
+    bytes: Option<&[u8]>,
+    domain: BindDomain,
+) -> Result<Value, ()> {
+    match (kind, domain, bytes) {
+        (ValueKind::Bind, BindDomain::UnixPath, Some(bytes)) => {
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(bytes.trim_ascii()));
+            UnixName::path(path)
+                .map(|n| Value::Bind(BindAddr::Unix(n)))
+                .map_err(|_| ())
+        }
+        (_, _, Some(bytes)) => parse_value(
+            kind,
+            Some(std::str::from_utf8(bytes).map_err(|_| ())?),
+            domain,
+        ),
+        (_, _, None) => parse_value(kind, None, domain),
+    }
 }
 
 /// Parses an option value of `kind`; `None` is the option written without `=`.
@@ -645,14 +768,13 @@ pub(crate) fn parse_value(
             "0" | "no" | "false" | "off" => Ok(Value::Bool(false)),
             _ => Err(()),
         },
-        ValueKind::Count | ValueKind::Size => parse_count(text).map(Value::Count),
-        ValueKind::Seconds => {
-            let secs: f64 = text.parse().map_err(|_| ())?;
-            Duration::try_from_secs_f64(secs)
-                .map(Value::Seconds)
-                .map_err(|_| ())
-        }
-        ValueKind::Port => text.parse::<u16>().map(Value::Port).map_err(|_| ()),
+        ValueKind::Count(bounds) | ValueKind::Size(bounds) => parse_count(text)
+            .ok()
+            .filter(|n| bounds.contains(*n))
+            .map(Value::Count)
+            .ok_or(()),
+        ValueKind::Seconds => parse_seconds(text).map(Value::Seconds).ok_or(()),
+        ValueKind::Port => parse_port(text, domain).map(Value::Port),
         ValueKind::Mode => u32::from_str_radix(text, 8)
             .ok()
             .filter(|m| *m <= 0o7777)
@@ -664,7 +786,7 @@ pub(crate) fn parse_value(
             _ => Err(()),
         },
         ValueKind::Bind => match domain {
-            BindDomain::Ip => parse_ip_bind(text).map(Value::Bind),
+            BindDomain::Ip(_) => parse_ip_bind(text, domain).map(Value::Bind),
             BindDomain::UnixPath => UnixName::path(text)
                 .map(|n| Value::Bind(BindAddr::Unix(n)))
                 .map_err(|_| ()),
@@ -709,7 +831,24 @@ fn parse_count(text: &str) -> Result<u64, ()> {
     }
 }
 
-fn parse_ip_bind(text: &str) -> Result<BindAddr, ()> {
+/// A port number, or a service name of the address's protocol.
+fn parse_port(text: &str, domain: BindDomain) -> Result<u16, ()> {
+    if let Ok(port) = text.parse::<u16>() {
+        return if text.starts_with('+') {
+            Err(())
+        } else {
+            Ok(port)
+        };
+    }
+    match domain {
+        BindDomain::Ip(Some(protocol)) if services::is_service_name(text) => {
+            services::port_of(text, protocol).ok_or(())
+        }
+        _ => Err(()),
+    }
+}
+
+fn parse_ip_bind(text: &str, domain: BindDomain) -> Result<BindAddr, ()> {
     let (host, port) = if let Some(port) = text.strip_prefix(':') {
         (None, Some(port))
     } else if text.starts_with('[') {
@@ -724,7 +863,7 @@ fn parse_ip_bind(text: &str) -> Result<BindAddr, ()> {
         (Some(text), None)
     };
     let host = host.map(|h| Host::parse(h).ok_or(())).transpose()?;
-    let port = port.map(|p| p.parse::<u16>().map_err(|_| ())).transpose()?;
+    let port = port.map(|p| parse_port(p, domain)).transpose()?;
     Ok(BindAddr::Ip { host, port })
 }
 
@@ -747,7 +886,7 @@ impl fmt::Display for Value {
                 }
                 Ok(())
             }
-            Value::Bind(BindAddr::Unix(name)) => f.write_str(&super::lexer::escape(&name.text())),
+            Value::Bind(BindAddr::Unix(name)) => f.write_str(&name.escaped()),
             Value::Range(r) => write!(f, "{r}"),
             Value::Text(text) => f.write_str(&super::lexer::escape(text)),
             Value::Assignment(name, value) => {
@@ -898,14 +1037,18 @@ mod tests {
 
     #[test]
     fn parses_values_by_kind() {
-        let ip = BindDomain::Ip;
+        let ip = BindDomain::Ip(None);
         let cases: &[(ValueKind, Option<&str>, Result<Value, ()>)] = &[
             (ValueKind::Bool, None, Ok(Value::Bool(true))),
             (ValueKind::Bool, Some("0"), Ok(Value::Bool(false))),
             (ValueKind::Bool, Some("maybe"), Err(())),
-            (ValueKind::Count, Some("12"), Ok(Value::Count(12))),
-            (ValueKind::Count, Some("-1"), Err(())),
-            (ValueKind::Count, None, Err(())),
+            (
+                ValueKind::Count(Bounds::INT),
+                Some("12"),
+                Ok(Value::Count(12)),
+            ),
+            (ValueKind::Count(Bounds::INT), Some("-1"), Err(())),
+            (ValueKind::Count(Bounds::INT), None, Err(())),
             (
                 ValueKind::Seconds,
                 Some("1.5"),
@@ -941,6 +1084,80 @@ mod tests {
         ];
         for (kind, text, want) in cases {
             assert_eq!(&parse_value(*kind, *text, ip), want, "{kind:?} {text:?}");
+        }
+    }
+
+    /// Every numeric option, whatever its bounds, refuses what no bound admits, and takes
+    /// its own bounds' ends.
+    #[test]
+    fn numeric_values_are_bounded() {
+        let ip = BindDomain::Ip(None);
+        for def in OPTIONS {
+            let (min, max) = match def.kind {
+                ValueKind::Count(b) | ValueKind::Size(b) => (b.min, b.max),
+                ValueKind::Seconds => (0, MAX_SECONDS),
+                _ => continue,
+            };
+            for text in [
+                "-1",
+                "18446744073709551616",
+                "1e400",
+                "NaN",
+                "inf",
+                "-inf",
+                "",
+                "x",
+            ] {
+                assert_eq!(
+                    parse_value(def.kind, Some(text), ip),
+                    Err(()),
+                    "{}={text}",
+                    def.name
+                );
+            }
+            for n in [min, max] {
+                assert!(
+                    parse_value(def.kind, Some(&n.to_string()), ip).is_ok(),
+                    "{}={n}",
+                    def.name
+                );
+            }
+            if max < u64::MAX {
+                let over = (u128::from(max) + 1).to_string();
+                assert_eq!(
+                    parse_value(def.kind, Some(&over), ip),
+                    Err(()),
+                    "{}={over}",
+                    def.name
+                );
+            }
+            if min > 0 {
+                let under = (min - 1).to_string();
+                assert_eq!(
+                    parse_value(def.kind, Some(&under), ip),
+                    Err(()),
+                    "{}={under}",
+                    def.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn seconds_stop_at_a_century() {
+        let cases: &[(&str, Option<Duration>)] = &[
+            ("0", Some(Duration::ZERO)),
+            ("1e-400", Some(Duration::ZERO)),
+            ("0.25", Some(Duration::from_millis(250))),
+            ("3155760000", Some(Duration::from_secs(MAX_SECONDS))),
+            ("3155760000.5", None),
+            ("1e19", None),
+            ("-0.5", None),
+            ("NaN", None),
+            ("inf", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_seconds(text), *want, "{text}");
         }
     }
 

@@ -726,9 +726,38 @@ pub static ADDRESS_TYPES: &[AddressType] = &[
     },
 ];
 
-/// socat address types that socketry does not build yet; naming one is a clear error rather
-/// than "unknown".
-pub static LATER_TYPES: &[&str] = &[];
+/// socat's address types (and their aliases) that socketry does not build yet; naming one is
+/// a clear error rather than "unknown".
+#[rustfmt::skip]
+pub static LATER_TYPES: &[&str] = &[
+    "OPENSSL", "OPENSSL-CONNECT", "SSL", "OPENSSL-LISTEN", "SSL-L",
+    "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
+    "SOCKS4", "SOCKS", "SOCKS4A", "SOCKS5-CONNECT", "SOCKS5", "SOCKS5-LISTEN",
+    "PROXY", "PROXY-CONNECT",
+    "IP-SENDTO", "IP4-SENDTO", "IP6-SENDTO", "IP-DATAGRAM", "IP4-DATAGRAM", "IP6-DATAGRAM",
+    "IP-RECVFROM", "IP4-RECVFROM", "IP6-RECVFROM", "IP-RECV", "IP4-RECV", "IP6-RECV",
+    "INTERFACE", "READLINE",
+    "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
+    "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
+    "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",
+    "DCCP-LISTEN", "DCCP-L", "DCCP4-LISTEN", "DCCP4-L", "DCCP6-LISTEN", "DCCP6-L",
+    "UDPLITE-CONNECT", "UDPLITE", "UDPLITE4-CONNECT", "UDPLITE4", "UDPLITE6-CONNECT", "UDPLITE6",
+    "UDPLITE-LISTEN", "UDPLITE-L", "UDPLITE4-LISTEN", "UDPLITE4-L", "UDPLITE6-LISTEN", "UDPLITE6-L",
+    "UDPLITE-SENDTO", "UDPLITE4-SENDTO", "UDPLITE6-SENDTO",
+    "UDPLITE-RECVFROM", "UDPLITE4-RECVFROM", "UDPLITE6-RECVFROM",
+    "UDPLITE-RECV", "UDPLITE4-RECV", "UDPLITE6-RECV",
+    "UDPLITE-DATAGRAM", "UDPLITE4-DATAGRAM", "UDPLITE6-DATAGRAM",
+    "VSOCK-CONNECT", "VSOCK", "VSOCK-LISTEN", "VSOCK-L",
+    "SOCKET-CONNECT", "SOCKET-LISTEN", "SOCKET-SENDTO", "SOCKET-RECVFROM", "SOCKET-RECV",
+    "SOCKET-DATAGRAM",
+];
+
+/// Every address type's name and aliases, for suggestions.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ADDRESS_TYPES
+        .iter()
+        .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()))
+}
 
 /// Looks an address type up by name or alias, case-insensitively.
 pub fn lookup(name: &str) -> Option<&'static AddressType> {

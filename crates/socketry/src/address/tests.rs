@@ -268,7 +268,21 @@ fn rejects_bad_input_with_the_offending_text() {
     let cases: Vec<(&str, &str)> = vec![
         ("FOO:bar", "unknown device/address \"FOO\""),
         ("TCP:localhost:99999", "invalid port \"99999\""),
-        ("TCP:localhost:http", "invalid port \"http\""),
+        // A service name is a port only for the protocol /etc/services lists it with.
+        ("TCP:localhost:ntp", "invalid port \"ntp\""),
+        ("UDP:localhost:http", "invalid port \"http\""),
+        (
+            "TCP:localhost:nosuchservice",
+            "no tcp service of that name in /etc/services",
+        ),
+        (
+            "OPEN:/tmp/x\\",
+            "a backslash ends address \"OPEN:/tmp/x\\\"",
+        ),
+        (
+            "TCP-LISTEN:80,fork=maybe",
+            "invalid value \"maybe\" for option fork",
+        ),
         ("TCP-LISTEN:-1", "invalid port \"-1\""),
         (
             "TCP:localhost",
@@ -383,6 +397,152 @@ fn rejects_bad_input_with_the_offending_text() {
         assert!(err.contains(want), "{text}: {err}");
         assert!(!err.contains('\n'), "{text}: {err}");
     }
+}
+
+#[test]
+fn paths_are_bytes_and_everything_else_is_text() {
+    use std::os::unix::ffi::OsStrExt;
+    let path = |bytes: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
+    let cases: &[(&[u8], Kind)] = &[
+        (b"OPEN:/tmp/\xffname", Kind::Open(path(b"/tmp/\xffname"))),
+        (b"/tmp/\xfe", Kind::Gopen(path(b"/tmp/\xfe"))),
+        (b"PIPE:/tmp/\xc3", Kind::Pipe(Some(path(b"/tmp/\xc3")))),
+        (b"CREATE:'/tmp/a:\x80'", Kind::Create(path(b"/tmp/a:\x80"))),
+        (
+            b"UNIX-LISTEN:/tmp/\xff.sock",
+            Kind::Unix(UnixRole::Listen, UnixName::Path(path(b"/tmp/\xff.sock"))),
+        ),
+    ];
+    for (input, want) in cases {
+        let parsed = Address::parse_bytes(input).unwrap();
+        let Address::Single(spec) = parsed else {
+            panic!("{input:?}")
+        };
+        assert_eq!(&spec.kind, want, "{input:?}");
+    }
+    let s = match Address::parse_bytes(b"UNIX-CONNECT:/s,bind=/tmp/\xff").unwrap() {
+        Address::Single(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        s.options.bind(),
+        Some(&BindAddr::Unix(UnixName::Path(path(b"/tmp/\xff"))))
+    );
+    let refused: &[(&[u8], &str)] = &[
+        (
+            b"TCP:h\xff:80",
+            "invalid host \"h\\xff\" in \"TCP:h\\xff:80\": it is not UTF-8",
+        ),
+        (
+            b"EXEC:\xff",
+            "invalid command-line \"\\xff\" in \"EXEC:\\xff\": it is not UTF-8",
+        ),
+        (
+            b"EXEC:true,su=\xff",
+            "invalid value \"\\xff\" for option su",
+        ),
+        (b"\xff:x", "unknown device/address \"\\xff\" in \"\\xff:x\""),
+    ];
+    for (input, want) in refused {
+        let err = Address::parse_bytes(input)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.starts_with(want), "{input:?}: {err}");
+    }
+}
+
+#[test]
+fn boolean_options_take_the_values_socat_takes() {
+    for value in [
+        "1", "0", "yes", "no", "true", "false", "on", "off", "YES", " 1",
+    ] {
+        let text = format!("TCP-LISTEN:80,fork={value}");
+        assert!(Address::parse(&text).is_ok(), "{text}");
+    }
+    let spec = spec("TCP-LISTEN:80,fork=no");
+    assert!(!spec.options.flag(OptionId::Fork, true));
+    for value in ["2", "maybe", "", "-1", "y"] {
+        let text = format!("TCP-LISTEN:80,fork={value}");
+        let err = Address::parse(&text).expect_err(&text).to_string();
+        assert_eq!(
+            err,
+            format!("invalid value \"{value}\" for option fork in \"{text}\" (expected 0 or 1)")
+        );
+    }
+}
+
+#[test]
+fn errors_escape_control_characters_and_cut_long_arguments() {
+    let err = Address::parse("OPEN\u{1b}c\u{7}\n:x")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "unknown device/address \"OPEN\\x1bc\\x07\\n\" in \"OPEN\\x1bc\\x07\\n:x\" (expected an address type such as TCP, TCP-LISTEN, UDP, UNIX-CONNECT, STDIO; see socketry -h)"
+    );
+    let long = format!("TCP:{}:80", "h".repeat(300));
+    let err = Address::parse(&long).unwrap_err().to_string();
+    assert!(err.contains("(307 characters)"), "{err}");
+    assert!(err.len() < 700, "{err}");
+    assert!(!err.contains(&"h".repeat(QUOTE_MAX + 1)), "{err}");
+}
+
+#[test]
+fn ports_may_be_service_names_of_their_protocol() {
+    // Needs /etc/services (Debian's netbase), which .ci/deps installs when it is missing.
+    if !std::path::Path::new(crate::services::SERVICES_FILE).exists() {
+        let deps = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/deps");
+        let status = std::process::Command::new("bash")
+            .arg(deps)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{deps} could not install netbase");
+    }
+    let cases: &[(&str, Kind)] = &[
+        (
+            "TCP:h:http",
+            Kind::TcpConnect(remote(Host::Name("h".into()), 80, Family::Any)),
+        ),
+        (
+            "TCP4-LISTEN:www",
+            Kind::TcpListen(Local {
+                port: 80,
+                family: Family::V4,
+            }),
+        ),
+        (
+            "UDP:h:domain",
+            Kind::UdpConnect(remote(Host::Name("h".into()), 53, Family::Any)),
+        ),
+        (
+            "UDP-RECV:ntp",
+            Kind::UdpRecv(Local {
+                port: 123,
+                family: Family::Any,
+            }),
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(&kind_of(text), want, "{text}");
+    }
+    assert_eq!(
+        spec("TCP:h:1,sourceport=http")
+            .options
+            .port(OptionId::SourcePort),
+        Some(80)
+    );
+    assert_eq!(
+        spec("UDP:h:1,bind=:domain").options.bind(),
+        Some(&BindAddr::Ip {
+            host: None,
+            port: Some(53)
+        })
+    );
+    let err = Address::parse("UDP:h:1,sp=http").unwrap_err().to_string();
+    assert!(
+        err.starts_with("invalid value \"http\" for option sourceport"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -541,8 +701,8 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                 let def = applicable[i];
                 let value = match def.kind {
                     options::ValueKind::Bool => Value::Bool(b),
-                    options::ValueKind::Count | options::ValueKind::Size => {
-                        Value::Count(u64::from(n))
+                    options::ValueKind::Count(bounds) | options::ValueKind::Size(bounds) => {
+                        Value::Count(u64::from(n).clamp(bounds.min, bounds.max))
                     }
                     options::ValueKind::Seconds => {
                         Value::Seconds(Duration::from_millis(u64::from(n % 100_000)))
@@ -612,5 +772,15 @@ proptest! {
     #[test]
     fn parsing_never_panics(text in "[ -~]{0,80}") {
         let _ = Address::parse(&text);
+    }
+
+    #[test]
+    fn parsing_any_bytes_never_panics_and_errors_stay_one_line(
+        bytes in prop::collection::vec(any::<u8>(), 0..80)
+    ) {
+        if let Err(e) = Address::parse_bytes(&bytes) {
+            let text = e.to_string();
+            prop_assert!(!text.chars().any(char::is_control), "{text}");
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use super::lexer::escape;
+use super::lexer::{escape, escape_bytes};
 
 /// The most bytes a Unix socket path may have on Linux: `sun_path` is 108 bytes and a path
 /// needs its terminating NUL. An abstract name has the same room after its leading NUL.
@@ -89,10 +89,12 @@ pub struct NameTooLong {
 }
 
 impl UnixName {
-    /// A filesystem path, refused when it does not fit (it is never truncated).
-    pub fn path(text: &str) -> Result<UnixName, NameTooLong> {
-        match text.len() {
-            0 | 1..=UNIX_PATH_MAX => Ok(UnixName::Path(PathBuf::from(text))),
+    /// A filesystem path (any bytes but NUL, as the system takes them), refused when it does
+    /// not fit (it is never truncated).
+    pub fn path(path: impl AsRef<std::path::Path>) -> Result<UnixName, NameTooLong> {
+        let path = path.as_ref();
+        match path.as_os_str().len() {
+            0..=UNIX_PATH_MAX => Ok(UnixName::Path(path.to_path_buf())),
             len => Err(NameTooLong { len }),
         }
     }
@@ -105,10 +107,21 @@ impl UnixName {
         }
     }
 
-    /// The name as text (the path, or the abstract name without its leading NUL).
-    pub fn text(&self) -> String {
+    /// The name as an address writes it, escaped.
+    pub(crate) fn escaped(&self) -> String {
+        use std::os::unix::ffi::OsStrExt;
         match self {
-            UnixName::Path(p) => p.to_string_lossy().into_owned(),
+            UnixName::Path(p) => escape_bytes(p.as_os_str().as_bytes()),
+            UnixName::Abstract(name) => escape(name),
+        }
+    }
+
+    /// The name as text (the path, or the abstract name without its leading NUL); a byte of a
+    /// path that is not UTF-8 shows as `\xNN`.
+    pub fn text(&self) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        match self {
+            UnixName::Path(p) => super::error::display_bytes(p.as_os_str().as_bytes()),
             UnixName::Abstract(name) => name.clone(),
         }
     }
@@ -413,10 +426,11 @@ impl Kind {
                 write!(f, ":{}", l.port)
             }
             Kind::Unix(_, name) | Kind::ShmListen(name) | Kind::ShmConnect(name) => {
-                write!(f, ":{}", escape(&name.text()))
+                write!(f, ":{}", name.escaped())
             }
             Kind::Pipe(Some(path)) | Kind::Open(path) | Kind::Create(path) | Kind::Gopen(path) => {
-                write!(f, ":{}", escape(&path.to_string_lossy()))
+                use std::os::unix::ffi::OsStrExt;
+                write!(f, ":{}", escape_bytes(path.as_os_str().as_bytes()))
             }
             Kind::Pipe(None) => Ok(()),
             Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),

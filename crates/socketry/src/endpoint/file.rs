@@ -42,7 +42,7 @@ pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened
         ),
         Kind::Gopen(path) => {
             if is_socket(path) {
-                let name = UnixName::path(&path.to_string_lossy()).map_err(|too_long| {
+                let name = UnixName::path(path).map_err(|too_long| {
                     OpenError::Refused(format!(
                         "{}: a socket path of {} bytes does not fit in sun_path",
                         path.display(),

@@ -249,7 +249,7 @@ impl QueueListener {
                     action: format!("waiting for room in message queue {}", self.queue.name),
                     source,
                 })?;
-                *next = Some(Instant::now() + *interval);
+                *next = Some(crate::clock::deadline_after(Instant::now(), *interval));
                 Ok(Connection::new(
                     None,
                     Some(Writer::Messages(Box::new(QueueWriter {

@@ -336,11 +336,13 @@ pub fn describe_sockaddr(addr: &SockAddr) -> String {
     if let Some(sa) = addr.as_socket() {
         return sa.to_string();
     }
+    // A path or name that is not UTF-8 shows its other bytes as \xNN.
     if let Some(path) = addr.as_pathname() {
-        return path.display().to_string();
+        use std::os::unix::ffi::OsStrExt;
+        return crate::address::display_bytes(path.as_os_str().as_bytes());
     }
     if let Some(name) = addr.as_abstract_namespace() {
-        return format!("@{}", String::from_utf8_lossy(name));
+        return format!("@{}", crate::address::display_bytes(name));
     }
     "(unnamed)".to_owned()
 }

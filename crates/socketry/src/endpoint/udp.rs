@@ -352,7 +352,7 @@ impl MessageRecv for SessionRecv {
             Poll::Ready(Some(msg)) => {
                 let n = msg.len().min(buf.len());
                 buf[..n].copy_from_slice(&msg[..n]);
-                let next = Instant::now() + self.idle;
+                let next = crate::clock::deadline_after(Instant::now(), self.idle);
                 self.deadline.as_mut().reset(next);
                 Poll::Ready(Ok(Some(n)))
             }

@@ -368,7 +368,7 @@ impl Waiter {
     /// pending (with a wake-up registered) otherwise.
     fn poll_wake(&mut self, cx: &mut Context<'_>, ready_now: &dyn Fn() -> bool) -> Poll<()> {
         if !self.spin.is_zero() {
-            let deadline = Instant::now() + self.spin;
+            let deadline = crate::clock::std_deadline_after(Instant::now(), self.spin);
             while Instant::now() < deadline {
                 for _ in 0..64 {
                     std::hint::spin_loop();

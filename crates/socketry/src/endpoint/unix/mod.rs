@@ -42,7 +42,7 @@ pub fn sockaddr(name: &UnixName) -> std::io::Result<SockAddr> {
 /// How a name is written in logs: the path, or `@name` for the abstract namespace.
 pub fn display_name(name: &UnixName) -> String {
     match name {
-        UnixName::Path(p) => p.display().to_string(),
+        UnixName::Path(_) => name.text(),
         UnixName::Abstract(a) => format!("@{a}"),
     }
 }
