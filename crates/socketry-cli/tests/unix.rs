@@ -679,7 +679,10 @@ fn unix_listen_with_mode_never_follows_a_symlink_at_its_path() {
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
     assert_eq!(mode & 0o7777, 0o644);
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
-    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 /// A datagram server bound with a mode replies from its path: the socket keeps the address
