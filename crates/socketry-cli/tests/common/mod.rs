@@ -148,10 +148,15 @@ impl Proc {
     /// Waits until `count` stderr lines contain `needle`, and returns every line seen so far.
     pub fn wait_log_count(&mut self, needle: &str, count: usize) -> &[String] {
         let deadline = Instant::now() + WAIT;
-        while self.seen.iter().filter(|l| l.contains(needle)).count() < count {
+        // Counted as lines come, so that waiting for the n-th of thousands stays linear.
+        let mut found = self.seen.iter().filter(|l| l.contains(needle)).count();
+        while found < count {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
+                Ok(line) => {
+                    found += usize::from(line.contains(needle));
+                    self.seen.push(line);
+                }
                 Err(_) => panic!(
                     "fewer than {count} log lines with {needle:?} within {WAIT:?}; stderr so far:\n{}",
                     self.seen.join("\n")
