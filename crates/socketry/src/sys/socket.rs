@@ -158,6 +158,8 @@ pub fn parse_control(control: &[u8]) -> ControlMessages {
         // SAFETY: `bytes` is exactly as long as a cmsghdr, a plain C struct of integers for
         // which any bit pattern is valid; read_unaligned copies it without assuming alignment.
         let header: libc::cmsghdr = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        // size_t on glibc, a 32-bit field on musl.
+        #[allow(clippy::useless_conversion)]
         let len = usize::try_from(header.cmsg_len).unwrap_or(usize::MAX);
         let Some(data) = (len >= data_start)
             .then(|| control.get(offset + data_start..offset.checked_add(len)?))
