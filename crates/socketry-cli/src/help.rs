@@ -162,7 +162,7 @@ pub fn help(level: usize) -> String {
          {:<16} max-children; a new peer ends the idlest (*-RECVFROM: the oldest), logged\n   \
          idle-timeout=S   a UDP-LISTEN session ends after S seconds without a datagram (default {})\n   \
          -T S             the relay ends after S seconds without data either way\n   \
-         -t S             how long the relay goes on after the first EOF (default 0.5)\n   \
+         -t S             after the first EOF, the relay ends once the other side is idle S s\n   \
          range=, sourceport=, peer-uid=, peer-gid=, peer-pid=   which peers are admitted\n   \
          backlog=N        connections the kernel queues before accepting (default {})\n\
          a forking listener warns once when its connections near the descriptor limit (ulimit -n).\n",

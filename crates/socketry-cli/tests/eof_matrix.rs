@@ -40,7 +40,13 @@ enum Order {
     OursThenSilent,
     /// They reply and close; we stay silent, stdin open.
     TheirsThenSilent,
+    /// We send and close; their reply trickles in for longer than `-t`, never pausing as
+    /// long: socat's `-t` counts idleness, so none of it is cut.
+    OursThenTrickle,
 }
+
+/// Their trickled reply: `pong` a byte at a time, 0.3 s apart.
+const TRICKLE_GAP: Duration = Duration::from_millis(300);
 
 /// What a cell expects.
 #[derive(Debug, Clone)]
@@ -293,6 +299,16 @@ fn play_theirs(
             peer.reset();
             got
         }
+        Order::OursThenTrickle => {
+            let got = peer.read_to_end();
+            for byte in b"pong" {
+                std::thread::sleep(TRICKLE_GAP);
+                peer.send(&[*byte]);
+            }
+            std::thread::sleep(TRICKLE_GAP);
+            peer.shutdown_write();
+            got
+        }
         Order::Silent | Order::OursThenSilent => {
             let got = peer.read_exact_len(4);
             // Silent until socketry is gone.
@@ -305,7 +321,7 @@ fn play_theirs(
 /// Our side: stdin as the order says. Returns when it is done with stdin.
 fn play_ours(order: Order, mut stdin: std::process::ChildStdin, closed: mpsc::Receiver<()>) {
     match order {
-        Order::OursFirst | Order::Both | Order::OursThenSilent => {
+        Order::OursFirst | Order::Both | Order::OursThenSilent | Order::OursThenTrickle => {
             stdin.write_all(b"ping").unwrap();
         }
         Order::TheirsFirst => {
@@ -471,6 +487,16 @@ fn stream_cells(family: &'static Family) -> Vec<Cell> {
             &["-t", "1"],
             TheirsThenSilent,
             timed(b"pong", Some(b""), 1),
+        ),
+        // Their reply outlasts -t but never pauses as long: all of it arrives.
+        stream_cell(
+            family,
+            &["-t", "1"],
+            OursThenTrickle,
+            Expect {
+                at_least: TRICKLE_GAP * 5,
+                ..clean(b"pong", b"ping")
+            },
         ),
         // -u: ours only; their reply is never read, our EOF ends it.
         stream_cell(family, &["-u"], OursFirst, clean(b"", b"ping")),
@@ -812,6 +838,93 @@ fn program_and_local_cells() -> Vec<Cell> {
     cells
 }
 
+/// Ends before any data: the connect refused, the shared-memory handshake cut or garbled,
+/// the shared-memory peer killed mid-relay (a reset: it never closed its side).
+fn handshake_cells() -> Vec<Cell> {
+    let failure = |error: &'static str| Expect {
+        stdout: b"",
+        theirs: None,
+        code: 1,
+        error: Some(error),
+        at_least: Duration::ZERO,
+        within: FAST,
+    };
+    let mut cells = Vec::new();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cells.push(fixed_cell(
+        "TCP refused during connect".into(),
+        vec!["-".into(), format!("TCP:127.0.0.1:{port}")],
+        b"ping",
+        false,
+        failure("Connection refused"),
+        None,
+    ));
+    for (name, hello, error) in [
+        (
+            "SHM closed during the handshake",
+            &b""[..],
+            "the listener closed the connection (it may not admit us)",
+        ),
+        (
+            "SHM garbage during the handshake",
+            &b"hello, not shared memory"[..],
+            "the peer does not speak socketry's shared memory (expected SHM-LISTEN)",
+        ),
+    ] {
+        cells.push(Cell {
+            name: name.into(),
+            run: Box::new(move || {
+                let dir = common::tempdir();
+                let path = dir.path().join("shm");
+                let listener = UnixListener::bind(&path).unwrap();
+                let theirs = std::thread::spawn(move || {
+                    let (mut conn, _) = listener.accept().unwrap();
+                    let _ = conn.write_all(hello);
+                });
+                let started = Instant::now();
+                let mut relay = Proc::spawn(&["-", &format!("SHM-CONNECT:{}", path.display())]);
+                let stdin = relay.stdin();
+                let out = relay.finish();
+                drop(stdin);
+                let _ = theirs.join();
+                check(name, &out, None, started.elapsed(), &failure(error))
+            }),
+        });
+    }
+    cells.push(Cell {
+        name: "SHM Reset (peer killed)".into(),
+        run: Box::new(move || {
+            let dir = common::tempdir();
+            let path = dir.path().join("shm");
+            let mut listener = Proc::spawn(&[
+                "-d",
+                &format!("SHM-LISTEN:{}", path.display()),
+                "SYSTEM:sleep 30",
+            ]);
+            listener.wait_log("listening on");
+            let started = Instant::now();
+            let mut relay = Proc::spawn(&["-d", "-", &format!("SHM-CONNECT:{}", path.display())]);
+            let stdin = relay.stdin();
+            relay.wait_log("starting data transfer loop");
+            listener.signal(nix::sys::signal::Signal::SIGKILL);
+            let out = relay.finish();
+            drop(stdin);
+            check(
+                "SHM Reset (peer killed)",
+                &out,
+                None,
+                started.elapsed(),
+                &failure("the peer went away without closing the shared memory channel"),
+            )
+        }),
+    });
+    cells
+}
+
 #[test]
 fn eof_matrix() {
     let mut cells = Vec::new();
@@ -820,6 +933,7 @@ fn eof_matrix() {
     }
     cells.extend(datagram_cells());
     cells.extend(program_and_local_cells());
+    cells.extend(handshake_cells());
     let total = cells.len();
     let queue = Mutex::new(cells);
     let failures = Mutex::new(Vec::new());
