@@ -566,3 +566,89 @@ async fn messages_keep_their_boundaries_through_storms_and_a_failed_send_is_an_e
         }
     }
 }
+
+/// Messages framed with a length prefix over a stream that takes a few bytes at a time,
+/// with Pending storms on both ends, come back whole and in order; a stream cut inside a
+/// message is an error, not a short message.
+#[tokio::test(start_paused = true)]
+async fn length_prefixed_messages_survive_a_misbehaving_stream() {
+    use socketry::channel::{LengthPrefixed, PrefixWidth};
+    let messages: Vec<Vec<u8>> = (0..200).map(|i| pattern(i * 53 % 2000, i as u8)).collect();
+    for width in [PrefixWidth::Two, PrefixWidth::Four] {
+        // Write the framed stream through a writer that takes 1 to 5 bytes per call.
+        let framed = Shared::default();
+        let stream = FaultyWrite {
+            faults: Faults {
+                pending: 50,
+                chunk: 5,
+                ..Faults::default()
+            },
+            rng: Rng::new(3),
+            record: framed.clone(),
+        };
+        let source = Messages {
+            queue: messages.clone(),
+            rng: Rng::new(4),
+            sent: Arc::default(),
+            fail_at: None,
+        };
+        let left = Connection::new(Some(Reader::Messages(Box::new(source))), None, "l".into());
+        let right = Connection::new(
+            None,
+            Some(Writer::Messages(LengthPrefixed::writer(
+                Box::new(stream),
+                width,
+            ))),
+            "r".into(),
+        );
+        relay(left, right, &RelayConfig::default()).await.unwrap();
+        let bytes = framed.lock().unwrap().written.clone();
+
+        // Read it back through a reader that gives 1 to 3 bytes per call, whole and cut.
+        for cut in [None, Some(bytes.len() - 1)] {
+            let received = Arc::new(Mutex::new(Vec::new()));
+            let stream = FaultyRead {
+                data: bytes.clone(),
+                faults: Faults {
+                    pending: 50,
+                    chunk: 3,
+                    eof_at: cut,
+                    ..Faults::default()
+                },
+                rng: Rng::new(5),
+                record: Shared::default(),
+            };
+            let sink = Messages {
+                queue: Vec::new(),
+                rng: Rng::new(6),
+                sent: received.clone(),
+                fail_at: None,
+            };
+            let left = Connection::new(
+                Some(Reader::Messages(LengthPrefixed::reader(
+                    Box::new(stream),
+                    width,
+                ))),
+                None,
+                "l".into(),
+            );
+            let right = Connection::new(None, Some(Writer::Messages(Box::new(sink))), "r".into());
+            let result = relay(left, right, &RelayConfig::default()).await;
+            let received = received.lock().unwrap();
+            match cut {
+                None => {
+                    result.unwrap();
+                    assert_eq!(*received, messages, "{width:?}");
+                }
+                Some(_) => {
+                    let err = result.unwrap_err();
+                    assert!(
+                        err.to_string().contains("into a message of"),
+                        "{width:?}: {err}"
+                    );
+                    assert_eq!(received[..], messages[..messages.len() - 1]);
+                }
+            }
+        }
+    }
+}
