@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used)]
-//! The default limits: the session cap of forking datagram servers (UDP-LISTEN ends the
+//! The default session limits: the session cap of forking datagram servers (UDP-LISTEN ends the
 //! session idle the longest, UDP-RECVFROM the oldest, both logged; `max-children` sets
 //! another cap), and the warning a forking connection listener gives once as its
 //! connections near the descriptor limit.
