@@ -204,10 +204,16 @@ fn tcp_listen_fork_warns_once_near_the_descriptor_limit() {
             break line.clone();
         }
     };
-    let open = clients.len();
     let (_, message) = warning.split_once("] W ").unwrap();
     let (count, rest) = message.split_once(" connections open on ").unwrap();
-    assert_eq!(count.parse::<usize>().unwrap(), open, "{warning}");
+    let open = count.parse::<usize>().unwrap();
+    // The warning follows the accept, and may come out after that session's own line: the
+    // test may have connected one more by the time it sees it.
+    assert!(
+        open == clients.len() || open + 1 == clients.len(),
+        "{} connected: {warning}",
+        clients.len()
+    );
     let used: u64 = rest
         .strip_prefix(&format!(
             "TCP-LISTEN 127.0.0.1:{port}, with the process's own, use at least "
