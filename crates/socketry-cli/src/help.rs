@@ -154,6 +154,23 @@ pub fn help(level: usize) -> String {
             }
         }
     }
+    let _ = write!(
+        text,
+        "\nlimits (none for TCP or Unix connections unless given, as in socat):\n   \
+         max-children=N   a forking server serves at most N peers at once; the rest wait\n   \
+         {:<16} forking UDP-LISTEN/UDP-RECVFROM/UNIX-RECVFROM sessions at once without\n   \
+         {:<16} max-children; a new peer ends the idlest (*-RECVFROM: the oldest), logged\n   \
+         idle-timeout=S   a UDP-LISTEN session ends after S seconds without a datagram (default {})\n   \
+         -T S             the relay ends after S seconds without data either way\n   \
+         -t S             after the first EOF, the relay ends once the other side is idle S s\n   \
+         range=, sourceport=, peer-uid=, peer-gid=, peer-pid=   which peers are admitted\n   \
+         backlog=N        connections the kernel queues before accepting (default {})\n\
+         a forking listener warns once when its connections near the descriptor limit (ulimit -n).\n",
+        format!("{} sessions", socketry::endpoint::udp::DEFAULT_SESSION_CAP),
+        "",
+        socketry::endpoint::udp::DEFAULT_IDLE_TIMEOUT.as_secs(),
+        socketry::endpoint::tcp::DEFAULT_BACKLOG,
+    );
     text.push_str(
         "\nmessage endpoints (datagrams, seqpacket, POSIX message queues, TUN packets) relayed to\n\
          streams: each message's bytes are written in order; each stream read becomes one message\n\

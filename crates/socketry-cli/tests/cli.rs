@@ -57,7 +57,14 @@ fn help_levels_grow_from_types_to_options_to_aliases() {
             && h.contains("UNIX-CONNECT:<path>")
             && h.contains("SOCKETPAIR")
     );
-    assert!(!h.contains("max-children"));
+    // -h lists no options, only the limits every server has.
+    assert!(!h.contains("   max-children ") && !h.contains("   ipv6-v6only "));
+    assert!(h.contains(
+        "\nlimits (none for TCP or Unix connections unless given, as in socat):\n   max-children=N   a forking server serves at most N peers at once; the rest wait\n   1024 sessions    forking UDP-LISTEN/UDP-RECVFROM/UNIX-RECVFROM sessions at once without\n"
+    ));
+    assert!(h.contains(
+        "\n   -T S             the relay ends after S seconds without data either way\n"
+    ));
     assert!(hh.contains("   max-children ") && hh.contains("   ipv6-v6only "));
     assert!(!hh.contains("so-reuseaddr"));
     assert!(hhh.contains("   so-reuseaddr ") && hhh.contains("(also TCP-L)"));

@@ -291,50 +291,58 @@ fn rcvbuf_and_sndbuf_are_set_and_doubled_by_the_kernel() {
 
 #[test]
 fn ipv6_v6only_is_set_on_tcp6_listen() {
-    // Binding to ::1 would set IPV6_V6ONLY by itself, so these listen on [::].
-    let on = listen_report("TCP6-LISTEN:0,ipv6-v6only", "::1");
-    assert_eq!(value(&on, "IPV6_V6ONLY"), "1");
-    let off = listen_report("TCP6-LISTEN:0,ipv6-v6only=0", "127.0.0.1");
-    assert_eq!(value(&off, "IPV6_V6ONLY"), "0");
-    // An IPv4 client reaches the dual-stack listener as a mapped address.
-    assert!(
-        value(&off, "peer").starts_with("[::ffff:127.0.0.1]:"),
-        "{off:?}"
-    );
+    common::in_network_namespace(|| {
+        // Binding to ::1 would set IPV6_V6ONLY by itself, so these listen on [::].
+        let on = listen_report("TCP6-LISTEN:0,ipv6-v6only", "::1");
+        assert_eq!(value(&on, "IPV6_V6ONLY"), "1");
+        let off = listen_report("TCP6-LISTEN:0,ipv6-v6only=0", "127.0.0.1");
+        assert_eq!(value(&off, "IPV6_V6ONLY"), "0");
+        // An IPv4 client reaches the dual-stack listener as a mapped address.
+        assert!(
+            value(&off, "peer").starts_with("[::ffff:127.0.0.1]:"),
+            "{off:?}"
+        );
 
-    let mut v6only = Proc::spawn(&["-d", "TCP6-LISTEN:0,ipv6-v6only", "SOCKETPAIR"]);
-    let port = v6only.listening_port();
-    let refused = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
-    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
-    assert_eq!(v6only.terminate().code(), Some(TERMINATED));
+        let mut v6only = Proc::spawn(&["-d", "TCP6-LISTEN:0,ipv6-v6only", "SOCKETPAIR"]);
+        let port = v6only.listening_port();
+        let refused = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+        assert_eq!(v6only.terminate().code(), Some(TERMINATED));
+    });
 }
 
 #[test]
 fn pf_ip6_and_the_family_flags_choose_what_tcp_listen_binds() {
-    for args in [&["TCP-LISTEN:0,pf=ip6"][..], &["-6", "TCP-LISTEN:0"]] {
-        let mut relay = Proc::spawn(&[&["-d"], args, &["SOCKETPAIR"]].concat());
-        let line = relay.wait_log("listening on");
-        let port = relay.listening_port();
-        assert!(
-            line.ends_with(&format!("listening on [::]:{port}")),
-            "{line}"
-        );
-        let mut client = TcpStream::connect(("::1", port)).unwrap();
-        client.set_read_timeout(Some(WAIT)).unwrap();
-        client.write_all(b"six").unwrap();
-        assert_eq!(read_exactly(&mut client, 3), b"six");
-        assert_eq!(relay.terminate().code(), Some(TERMINATED));
-    }
+    common::in_network_namespace(|| {
+        for args in [&["TCP-LISTEN:0,pf=ip6"][..], &["-6", "TCP-LISTEN:0"]] {
+            let mut relay = Proc::spawn(&[&["-d"], args, &["SOCKETPAIR"]].concat());
+            let line = relay.wait_log("listening on");
+            let port = relay.listening_port();
+            assert!(
+                line.ends_with(&format!("listening on [::]:{port}")),
+                "{line}"
+            );
+            let mut client = TcpStream::connect(("::1", port)).unwrap();
+            client.set_read_timeout(Some(WAIT)).unwrap();
+            client.write_all(b"six").unwrap();
+            assert_eq!(read_exactly(&mut client, 3), b"six");
+            assert_eq!(relay.terminate().code(), Some(TERMINATED));
+        }
 
-    let mut relay = Proc::spawn(&["-d", "-4", "TCP-LISTEN:0", "SOCKETPAIR"]);
-    let port = relay.listening_port();
-    relay.wait_log(&format!("listening on 0.0.0.0:{port}"));
-    let refused = TcpStream::connect(("::1", port)).unwrap_err();
-    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
-    let mut client = connect(port);
-    client.write_all(b"four").unwrap();
-    assert_eq!(read_exactly(&mut client, 4), b"four");
-    assert_eq!(relay.terminate().code(), Some(TERMINATED));
+        let mut relay = Proc::spawn(&["-d", "-4", "TCP-LISTEN:0", "SOCKETPAIR"]);
+        assert!(
+            common::is_isolated(relay.pid()),
+            "listening on the machine's 0.0.0.0"
+        );
+        let port = relay.listening_port();
+        relay.wait_log(&format!("listening on 0.0.0.0:{port}"));
+        let refused = TcpStream::connect(("::1", port)).unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+        let mut client = connect(port);
+        client.write_all(b"four").unwrap();
+        assert_eq!(read_exactly(&mut client, 4), b"four");
+        assert_eq!(relay.terminate().code(), Some(TERMINATED));
+    });
 }
 
 #[test]

@@ -70,20 +70,26 @@ fn connection_refused_says_refused_and_exits_1() {
 
 #[test]
 fn the_environment_can_make_listeners_default_to_ipv6() {
-    for name in ["SOCAT_DEFAULT_LISTEN_IP", "SOCKETRY_DEFAULT_LISTEN_IP"] {
-        let mut command = std::process::Command::new(common::bin());
-        command.env(name, "6").args(["-d", "TCP-LISTEN:0", "PIPE"]);
-        let mut relay = Proc::spawn_with(&mut command);
-        let line = relay.wait_log("listening on");
-        assert!(line.contains("listening on [::]:"), "{name}: {line}");
-        let port = relay.listening_port();
-        let mut peer = TcpStream::connect(("::1", port)).unwrap();
-        peer.write_all(b"v6").unwrap();
-        peer.shutdown(Shutdown::Write).unwrap();
-        let mut got = Vec::new();
-        peer.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"v6");
-    }
+    common::in_network_namespace(|| {
+        for name in ["SOCAT_DEFAULT_LISTEN_IP", "SOCKETRY_DEFAULT_LISTEN_IP"] {
+            let mut command = std::process::Command::new(common::bin());
+            command.env(name, "6").args(["-d", "TCP-LISTEN:0", "PIPE"]);
+            let mut relay = Proc::spawn_with(&mut command);
+            let line = relay.wait_log("listening on");
+            assert!(line.contains("listening on [::]:"), "{name}: {line}");
+            assert!(
+                common::is_isolated(relay.pid()),
+                "listening on the machine's [::]"
+            );
+            let port = relay.listening_port();
+            let mut peer = TcpStream::connect(("::1", port)).unwrap();
+            peer.write_all(b"v6").unwrap();
+            peer.shutdown(Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).unwrap();
+            assert_eq!(got, b"v6");
+        }
+    });
 }
 
 #[test]

@@ -124,15 +124,17 @@ fn udp6_listen_on_ipv6_loopback() {
 
 #[test]
 fn udp_listen_with_pf_ip6_listens_on_ipv6() {
-    let mut relay = Proc::spawn(&["-d", "UDP-LISTEN:0,pf=ip6", "SOCKETPAIR"]);
-    let line = relay.wait_log("listening on UDP");
-    assert!(line.contains("listening on UDP [::]:"), "{line}");
-    let port = relay.listening_port();
-    let client = peer("::1");
-    client.send_to(b"echo me", ("::1", port)).unwrap();
-    assert_eq!(recv(&client).0, b"echo me");
-    let out = relay.terminate();
-    assert_eq!(out.code(), Some(TERMINATED), "{}", out.stderr);
+    common::in_network_namespace(|| {
+        let mut relay = Proc::spawn(&["-d", "UDP-LISTEN:0,pf=ip6", "SOCKETPAIR"]);
+        let line = relay.wait_log("listening on UDP");
+        assert!(line.contains("listening on UDP [::]:"), "{line}");
+        let port = relay.listening_port();
+        let client = peer("::1");
+        client.send_to(b"echo me", ("::1", port)).unwrap();
+        assert_eq!(recv(&client).0, b"echo me");
+        let out = relay.terminate();
+        assert_eq!(out.code(), Some(TERMINATED), "{}", out.stderr);
+    });
 }
 
 #[test]

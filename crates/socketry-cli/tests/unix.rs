@@ -16,6 +16,7 @@ use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
 use std::path::Path;
 
 use common::{run, tempdir, Proc, WAIT};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 /// An abstract name no other test process can be using.
@@ -590,6 +591,143 @@ fn unix_listen_with_mode_sets_the_socket_files_permissions() {
     assert_eq!(mode & 0o7777, 0o600, "mode is {mode:o}");
     let out = relay.terminate();
     assert_eq!(out.code(), Some(128 + 15), "{}", out.stderr);
+}
+
+/// The events inotify reported in `dir` so far, as (name, what happened) pairs.
+fn directory_events(inotify: &Inotify) -> Vec<(String, AddWatchFlags)> {
+    let mut events = Vec::new();
+    loop {
+        match inotify.read_events() {
+            Ok(batch) => events.extend(batch.into_iter().map(|e| {
+                let name = e.name.map(|n| n.to_string_lossy().into_owned());
+                (name.unwrap_or_default(), e.mask)
+            })),
+            Err(nix::errno::Errno::EAGAIN) => return events,
+            Err(e) => panic!("reading inotify events: {e}"),
+        }
+    }
+}
+
+/// The socket file has its mode from the moment the kernel creates it: nothing changes the
+/// attributes of the path afterwards (a chmod by path, which would follow a file swapped in
+/// after bind, shows up as IN_ATTRIB), and nothing else appears in the directory (no
+/// temporary file or directory left behind).
+#[test]
+fn unix_listen_mode_is_the_sockets_from_creation_and_nothing_chmods_the_path() {
+    for (mode, address) in [
+        (0o600, "UNIX-LISTEN"),
+        // Looser than the test's own umask (022): the mode is not the umask's leftovers.
+        (0o666, "UNIX-LISTEN"),
+        (0o640, "UNIX-RECVFROM"),
+    ] {
+        let dir = tempdir();
+        let path = dir.path().join("s");
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK).unwrap();
+        inotify
+            .add_watch(
+                dir.path(),
+                AddWatchFlags::IN_CREATE | AddWatchFlags::IN_ATTRIB | AddWatchFlags::IN_MOVED_TO,
+            )
+            .unwrap();
+        let mut relay = Proc::spawn(&[
+            "-d",
+            &format!("{address}:{},mode={mode:o}", path.display()),
+            "-",
+        ]);
+        relay.wait_log(if address == "UNIX-LISTEN" {
+            "listening on"
+        } else {
+            "receiving on"
+        });
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        assert!(metadata.file_type().is_socket());
+        assert_eq!(metadata.permissions().mode() & 0o7777, mode, "{address}");
+        assert_eq!(
+            directory_events(&inotify),
+            vec![("s".to_owned(), AddWatchFlags::IN_CREATE)],
+            "{address} mode={mode:o}"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["s"]);
+        let out = relay.terminate();
+        assert_eq!(out.code(), Some(128 + 15), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn unix_listen_with_mode_never_follows_a_symlink_at_its_path() {
+    let dir = tempdir();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = dir.path().join("s");
+    std::os::unix::fs::symlink(&victim, &path).unwrap();
+    let address = format!("UNIX-LISTEN:{},mode=666", path.display());
+    let out = run(&[&address, "-"], b"");
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.errors(),
+        vec![format!(
+            "UNIX-LISTEN:{},mode=0666: \"{}\" exists and is not a socket; socketry will not remove it (expected a free path)",
+            path.display(),
+            path.display()
+        )]
+    );
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o644);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+/// A datagram server bound with a mode replies from its path: the socket keeps the address
+/// it was bound to (it was not bound elsewhere and renamed into place).
+#[test]
+fn unix_recvfrom_with_a_mode_replies_from_its_path() {
+    let dir = tempdir();
+    let path = dir.path().join("server");
+    let client_path = dir.path().join("client");
+    let mut relay = Proc::spawn(&[
+        "-d",
+        &format!("UNIX-RECVFROM:{},mode=620", path.display()),
+        "-",
+    ]);
+    relay.wait_log("receiving on");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o620);
+    let client = bind_datagram(&client_path);
+    client.send_to(b"ping", &path).unwrap();
+    relay.send_and_close(b"pong");
+    let mut buf = [0u8; 64];
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong");
+    assert_eq!(from.as_pathname(), Some(path.as_path()));
+    let out = relay.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"ping");
+}
+
+#[test]
+fn unix_socket_mode_with_bits_beyond_permissions_is_refused() {
+    let dir = tempdir();
+    let path = dir.path().join("s");
+    let address = format!("UNIX-LISTEN:{},mode=1777", path.display());
+    let out = run(&[&address, "-"], b"");
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.errors(),
+        vec![format!(
+            "UNIX-LISTEN:{},mode=1777: mode=1777 on the Unix socket {}: a socket file takes permission bits only (expected a mode from 0 to 777)",
+            path.display(),
+            path.display()
+        )]
+    );
+    assert!(!path.exists());
 }
 
 // Addresses refused before anything is opened.

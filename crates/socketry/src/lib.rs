@@ -34,6 +34,8 @@ pub mod address;
 pub mod channel;
 mod clock;
 pub mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod relay;
 pub mod services;
 mod sys;

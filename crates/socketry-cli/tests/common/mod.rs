@@ -148,10 +148,15 @@ impl Proc {
     /// Waits until `count` stderr lines contain `needle`, and returns every line seen so far.
     pub fn wait_log_count(&mut self, needle: &str, count: usize) -> &[String] {
         let deadline = Instant::now() + WAIT;
-        while self.seen.iter().filter(|l| l.contains(needle)).count() < count {
+        // Counted as lines come, so that waiting for the n-th of thousands stays linear.
+        let mut found = self.seen.iter().filter(|l| l.contains(needle)).count();
+        while found < count {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
+                Ok(line) => {
+                    found += usize::from(line.contains(needle));
+                    self.seen.push(line);
+                }
                 Err(_) => panic!(
                     "fewer than {count} log lines with {needle:?} within {WAIT:?}; stderr so far:\n{}",
                     self.seen.join("\n")
@@ -260,6 +265,34 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
         let _ = input.write_all(&data);
     });
     proc.finish()
+}
+
+/// Runs `test` on a thread of its own that has entered a new network namespace holding only
+/// `lo`, brought up: a wildcard listener (0.0.0.0, [::]) that the test starts there listens
+/// on that namespace's loopback and on none of the machine's interfaces. A network namespace
+/// belongs to the thread (and to the processes and threads it starts), so the rest of the
+/// test process stays where it was. Needs root, as creating a namespace does.
+pub fn in_network_namespace(test: impl FnOnce() + Send + 'static) {
+    let isolated = thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("unshare(CLONE_NEWNET): the wildcard listener tests need root");
+        let up = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("running ip (iproute2, see .ci/deps)");
+        assert!(up.success(), "ip link set lo up: {up}");
+        test();
+    });
+    if let Err(panic) = isolated.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Whether process `pid` is in another network namespace than this test process's main
+/// thread, the machine's.
+pub fn is_isolated(pid: u32) -> bool {
+    let ns = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("reading ns/net");
+    ns(pid) != ns(std::process::id())
 }
 
 /// A fresh temporary directory for Unix socket paths, removed when dropped.

@@ -123,6 +123,18 @@ impl Listener {
         matches!(self.kind, ListenerKind::Sessions(_))
     }
 
+    /// How many sessions a forking server keeps open at once when `max-children` is not
+    /// given, ending the oldest to make room: datagram receivers (UDP-RECVFROM,
+    /// UNIX-RECVFROM), where every datagram from a new source would otherwise open one.
+    /// Connection listeners have no default cap, as in socat: the kernel's backlog holds
+    /// what cannot be accepted.
+    pub fn default_session_cap(&self) -> Option<usize> {
+        match self.kind {
+            ListenerKind::Datagrams { .. } => Some(super::udp::DEFAULT_SESSION_CAP),
+            _ => None,
+        }
+    }
+
     /// Waits for the next peer (bounded by `accept-timeout`).
     pub async fn accept(&mut self) -> Result<Connection, OpenError> {
         let timeout = self.accept_timeout;

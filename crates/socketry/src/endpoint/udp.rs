@@ -1,7 +1,10 @@
 //! UDP: a connected socket, send-to and receive-from sockets, and servers. UDP-LISTEN with
 //! `fork` keeps a session per peer address: datagrams from a known peer go to its session, a
-//! new peer opens one (up to `max-children`), and a session ends after `idle-timeout` seconds
-//! without a datagram from its peer.
+//! new peer opens one, and a session ends after `idle-timeout` seconds without a datagram
+//! from its peer. At most [`DEFAULT_SESSION_CAP`] sessions are open at once unless
+//! `max-children` says otherwise: at the default cap a new peer ends the session idle the
+//! longest (logged); at a cap set with `max-children` a new peer's datagrams are dropped
+//! (logged) until a session ends.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,6 +28,11 @@ use crate::channel::{MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
 
 /// How long a UDP-LISTEN session lives without a datagram from its peer, unless told.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many UDP-LISTEN (and UDP-RECVFROM) sessions with `fork` may be open at once when
+/// `max-children` is not given: enough for any ordinary service, and a bound on what a flood
+/// of source addresses can make socketry open (each session has its own second endpoint).
+pub const DEFAULT_SESSION_CAP: usize = 1024;
+
 /// Datagrams queued for one session before further ones from that peer are dropped.
 const SESSION_QUEUE: usize = 256;
 
@@ -186,9 +194,10 @@ pub fn listen(
         idle: options
             .seconds(OptionId::IdleTimeout)
             .unwrap_or(DEFAULT_IDLE_TIMEOUT),
-        max: options
-            .count(OptionId::MaxChildren)
-            .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+        cap: match options.count(OptionId::MaxChildren) {
+            Some(max) => SessionCap::Refuse(usize::try_from(max).unwrap_or(usize::MAX)),
+            None => SessionCap::EvictIdlest(DEFAULT_SESSION_CAP),
+        },
         buf: vec![0; MIN_MESSAGE_BUFFER],
     };
     Ok(Listener::new(
@@ -198,14 +207,30 @@ pub fn listen(
     ))
 }
 
+/// What a UDP-LISTEN socket with fork does for a new peer when its sessions are at the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionCap {
+    /// `max-children=N`: drop the new peer's datagrams until a session ends.
+    Refuse(usize),
+    /// The default cap: end the session whose peer has been quiet the longest.
+    EvictIdlest(usize),
+}
+
+/// A session's queue and when its peer last sent.
+#[derive(Debug)]
+struct Session {
+    queue: mpsc::Sender<Vec<u8>>,
+    last_heard: Instant,
+}
+
 /// The peers of a UDP-LISTEN socket and the queues feeding their sessions.
 #[derive(Debug)]
 pub struct Sessions {
     socket: Arc<MessageSocket>,
     filter: PeerFilter,
-    peers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    peers: HashMap<SocketAddr, Session>,
     idle: Duration,
-    max: Option<usize>,
+    cap: SessionCap,
     buf: Vec<u8>,
 }
 
@@ -262,8 +287,9 @@ impl Sessions {
     pub(crate) async fn accept(&mut self) -> Result<Connection, OpenError> {
         loop {
             let (mut msg, peer) = self.receive().await?;
-            if let Some(queue) = self.peers.get(&peer) {
-                match queue.try_send(msg) {
+            if let Some(session) = self.peers.get_mut(&peer) {
+                session.last_heard = Instant::now();
+                match session.queue.try_send(msg) {
                     Ok(()) => continue,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         tracing::warn!("dropping a datagram from {peer}: its session is {SESSION_QUEUE} behind");
@@ -275,18 +301,28 @@ impl Sessions {
                     }
                 }
             }
-            self.peers.retain(|_, queue| !queue.is_closed());
-            if self.max.is_some_and(|max| self.peers.len() >= max) {
-                tracing::warn!(
-                    "dropping a datagram from new peer {peer}: {} sessions open",
-                    self.peers.len()
-                );
-                continue;
+            self.peers.retain(|_, session| !session.queue.is_closed());
+            match self.cap {
+                SessionCap::Refuse(max) if self.peers.len() >= max => {
+                    tracing::warn!(
+                        "dropping a datagram from new peer {peer}: {} sessions open",
+                        self.peers.len()
+                    );
+                    continue;
+                }
+                SessionCap::EvictIdlest(max) if self.peers.len() >= max => self.evict_idlest(max),
+                _ => {}
             }
             let (queue, incoming) = mpsc::channel(SESSION_QUEUE);
             // A new channel has room for its first message.
             let _ = queue.try_send(msg);
-            self.peers.insert(peer, queue);
+            self.peers.insert(
+                peer,
+                Session {
+                    queue,
+                    last_heard: Instant::now(),
+                },
+            );
             tracing::info!("new UDP session with {peer}");
             return Ok(Connection::new(
                 Some(Reader::Messages(Box::new(SessionRecv {
@@ -302,6 +338,25 @@ impl Sessions {
                 }))),
                 format!("UDP session with {peer}"),
             ));
+        }
+    }
+}
+
+impl Sessions {
+    /// Ends the session whose peer has been quiet the longest, to make room at the default
+    /// cap: its reader sees EOF, so it ends as any session does at its peer's EOF.
+    fn evict_idlest(&mut self, cap: usize) {
+        let idlest = self
+            .peers
+            .iter()
+            .min_by_key(|(_, session)| session.last_heard)
+            .map(|(peer, session)| (*peer, session.last_heard.elapsed()));
+        if let Some((peer, quiet)) = idlest {
+            self.peers.remove(&peer);
+            tracing::warn!(
+                "ending UDP session with {peer}, quiet for {:.1}s: {cap} sessions open, the default cap (max-children sets another)",
+                quiet.as_secs_f64()
+            );
         }
     }
 }

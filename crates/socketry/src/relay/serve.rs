@@ -1,11 +1,14 @@
 //! Running two addresses against each other: open the first, then the second, then relay.
 //! A first address that listens with `fork` serves every peer concurrently, each in its own
-//! task with its own second endpoint, at most `max-children` at once.
+//! task with its own second endpoint, at most `max-children` at once. A datagram receiver
+//! without `max-children` keeps at most its default number of sessions, ending the oldest to
+//! make room; a connection listener warns once as its connections near the descriptor limit.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::{relay, Directions, Ending, RelayConfig, RelayError, Stats};
 use crate::address::{Address, Kind, OptionId, Spec, UnixRole};
@@ -300,6 +303,82 @@ async fn relay_connections(
     }
 }
 
+/// The running sessions of a forking server, oldest first, for a cap that ends the oldest.
+struct Running {
+    cap: usize,
+    sessions: VecDeque<(AbortHandle, String)>,
+}
+
+impl Running {
+    /// Makes room for one more session: ends the oldest ones while `cap` are running.
+    fn make_room(&mut self, listener: &str) {
+        self.sessions.retain(|(task, _)| !task.is_finished());
+        while self.sessions.len() >= self.cap {
+            let Some((task, description)) = self.sessions.pop_front() else {
+                return;
+            };
+            task.abort();
+            tracing::warn!(
+                "ending the oldest session, {description}: {} sessions open on {listener}, the default cap (max-children sets another)",
+                self.cap
+            );
+        }
+    }
+}
+
+/// Warns once when a forking server's connections near the process's descriptor limit:
+/// beyond it, accepting fails and peers wait in the backlog.
+struct DescriptorWatch {
+    /// The soft RLIMIT_NOFILE, if it could be read and is finite.
+    limit: Option<u64>,
+    /// The descriptors open before the first session: the runtime's, the listener's.
+    base: u64,
+    warned: bool,
+}
+
+impl DescriptorWatch {
+    fn new() -> DescriptorWatch {
+        use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+        let limit = getrlimit(Resource::RLIMIT_NOFILE)
+            .ok()
+            .map(|(soft, _)| soft)
+            .filter(|soft| *soft != RLIM_INFINITY);
+        // Counted once: reading the directory on every accept would cost more than the
+        // accept itself when thousands of connections are open.
+        let base = std::fs::read_dir("/proc/self/fd")
+            .map(|entries| u64::try_from(entries.count()).unwrap_or(0))
+            .unwrap_or(0);
+        DescriptorWatch {
+            limit,
+            base,
+            warned: false,
+        }
+    }
+
+    /// Called with the number of sessions running; each holds at least two descriptors
+    /// (the peer and the second endpoint).
+    fn check(&mut self, running: usize, listener: &str) {
+        let Some(limit) = self.limit else {
+            return;
+        };
+        let used = u64::try_from(running)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(2)
+            .saturating_add(self.base);
+        if used * 5 >= limit * 4 {
+            if !self.warned {
+                self.warned = true;
+                tracing::warn!(
+                    "{running} connections open on {listener}, with the process's own, use at least {used} of the {limit} descriptors this process may open (ulimit -n): beyond it new peers wait (max-children caps them)"
+                );
+            }
+        } else if used * 2 < limit {
+            // Well clear again: a later approach is news.
+            self.warned = false;
+        }
+    }
+}
+
 async fn serve_forever(
     mut listener: endpoint::Listener,
     first: &Address,
@@ -314,6 +393,14 @@ async fn serve_forever(
     };
     let slots =
         max_children.map(|n| Arc::new(Semaphore::new(usize::try_from(n).unwrap_or(usize::MAX))));
+    let mut oldest_first = match (max_children, listener.default_session_cap()) {
+        (None, Some(cap)) => Some(Running {
+            cap,
+            sessions: VecDeque::new(),
+        }),
+        _ => None,
+    };
+    let mut descriptors = DescriptorWatch::new();
     let mut tasks = JoinSet::new();
     let stop = config.relay.stop.clone();
     loop {
@@ -357,9 +444,13 @@ async fn serve_forever(
                 });
             }
         };
+        if let Some(running) = &mut oldest_first {
+            running.make_room(listener.description());
+        }
         let peer = peer.clone();
         let config = config.clone();
-        tasks.spawn(async move {
+        let description = connection.description.clone();
+        let task = tasks.spawn(async move {
             let _permit = permit;
             let description = connection.description.clone();
             let result = relay_with(connection, &peer, &config).await;
@@ -372,6 +463,12 @@ async fn serve_forever(
                 Err(e) => tracing::error!("connection {description}: {e}"),
             }
         });
+        if let Some(running) = &mut oldest_first {
+            running.sessions.push_back((task, description));
+        }
         while tasks.try_join_next().is_some() {}
+        if !listener.caps_its_own_sessions() {
+            descriptors.check(tasks.len(), listener.description());
+        }
     }
 }

@@ -34,6 +34,26 @@ pub fn autobind(socket: &Socket) -> io::Result<()> {
     Ok(())
 }
 
+/// Binds `socket` to the path in `addr` so that the socket file the kernel creates has the
+/// permission bits `mode` from its first moment. A socket's file cannot be fchmod-ed, and
+/// chmod by path after bind would follow whatever was swapped in meanwhile; instead the bind
+/// runs on a thread of its own that has unshared its filesystem attributes (`CLONE_FS`) and
+/// set its umask to the complement of `mode`. The umask is process-wide only for threads
+/// that share it, so no other thread's files are affected.
+pub fn bind_with_mode(socket: &Socket, addr: &SockAddr, mode: u32) -> io::Result<()> {
+    let mask = nix::sys::stat::Mode::from_bits_truncate(!mode & 0o777);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+                nix::sys::stat::umask(mask);
+                socket.bind(addr)
+            })
+            .join()
+    })
+    .unwrap_or_else(|_| Err(io::Error::other("the thread binding the socket panicked")))
+}
+
 /// The room a control-message buffer needs for `count` descriptors (`CMSG_SPACE`).
 pub fn control_space_for_fds(count: usize) -> usize {
     match count {
@@ -83,35 +103,17 @@ pub fn recv_with_control(
         unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, libc::MSG_CMSG_CLOEXEC) };
     let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
 
-    let mut fds = Vec::new();
-    let mut credentials = None;
-    // SAFETY: the kernel filled `header.msg_control` with `msg_controllen` bytes of well-formed
-    // control messages; CMSG_FIRSTHDR/CMSG_NXTHDR walk them within that length and return null
-    // at the end. Each message's data is read unaligned, within its `cmsg_len`. Descriptors
-    // in SCM_RIGHTS are new ones the kernel installed for us, so we own them.
-    unsafe {
-        let mut message = libc::CMSG_FIRSTHDR(&header);
-        while !message.is_null() {
-            let data = libc::CMSG_DATA(message);
-            let data_len = (*message).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-            match ((*message).cmsg_level, (*message).cmsg_type) {
-                (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
-                    let count = data_len / std::mem::size_of::<libc::c_int>();
-                    for i in 0..count {
-                        let fd = std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i));
-                        fds.push(OwnedFd::from_raw_fd(fd));
-                    }
-                }
-                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS)
-                    if data_len >= std::mem::size_of::<libc::ucred>() =>
-                {
-                    credentials = Some(std::ptr::read_unaligned(data.cast::<libc::ucred>()));
-                }
-                _ => {}
-            }
-            message = libc::CMSG_NXTHDR(&header, message);
-        }
-    }
+    let filled = header.msg_controllen.min(control.len() * 8);
+    let bytes: Vec<u8> = control.iter().flat_map(|word| word.to_ne_bytes()).collect();
+    let parsed = parse_control(&bytes[..filled]);
+    let fds = parsed
+        .fds
+        .into_iter()
+        // SAFETY: descriptors in SCM_RIGHTS are new ones the kernel installed for us in this
+        // call, so we own them and nothing else closes them.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    let credentials = parsed.credentials;
     // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `storage` (zero
     // bytes for a sender without a name, which leaves an empty, unnamed address).
     let from = unsafe { SockAddr::new(storage, header.msg_namelen) };
@@ -121,6 +123,69 @@ pub fn recv_with_control(
         fds,
         credentials,
     })
+}
+
+/// What the control messages of one `recvmsg` carried: descriptor numbers (not yet owned:
+/// only the caller knows whether the kernel installed them) and credentials.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ControlMessages {
+    pub fds: Vec<libc::c_int>,
+    pub credentials: Option<libc::ucred>,
+    /// The bytes ended inside a message, or a message's length was impossible: the walk
+    /// stopped there. The kernel never writes such a buffer.
+    pub malformed: bool,
+}
+
+/// Rounds `len` up to the alignment of control messages (`CMSG_ALIGN`).
+fn cmsg_align(len: usize) -> usize {
+    let align = std::mem::size_of::<usize>();
+    len.saturating_add(align - 1) & !(align - 1)
+}
+
+/// Walks the control messages in `control` (as `recvmsg` filled `msg_control`), with every
+/// length checked against the buffer: no pointer arithmetic, so bytes from anywhere (a fuzzer)
+/// are as safe to parse as the kernel's.
+pub fn parse_control(control: &[u8]) -> ControlMessages {
+    let header_len = std::mem::size_of::<libc::cmsghdr>();
+    let data_start = cmsg_align(header_len);
+    let mut parsed = ControlMessages::default();
+    let mut offset = 0;
+    while offset < control.len() {
+        let Some(bytes) = control.get(offset..offset + header_len) else {
+            parsed.malformed = true;
+            break;
+        };
+        // SAFETY: `bytes` is exactly as long as a cmsghdr, a plain C struct of integers for
+        // which any bit pattern is valid; read_unaligned copies it without assuming alignment.
+        let header: libc::cmsghdr = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        // size_t on glibc, a 32-bit field on musl.
+        #[allow(clippy::useless_conversion)]
+        let len = usize::try_from(header.cmsg_len).unwrap_or(usize::MAX);
+        let Some(data) = (len >= data_start)
+            .then(|| control.get(offset + data_start..offset.checked_add(len)?))
+            .flatten()
+        else {
+            parsed.malformed = true;
+            break;
+        };
+        match (header.cmsg_level, header.cmsg_type) {
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS) => parsed.fds.extend(
+                data.chunks_exact(4)
+                    .map(|fd| libc::c_int::from_ne_bytes([fd[0], fd[1], fd[2], fd[3]])),
+            ),
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if data.len() >= 12 => {
+                let word = |at: usize| [data[at], data[at + 1], data[at + 2], data[at + 3]];
+                parsed.credentials = Some(libc::ucred {
+                    pid: libc::pid_t::from_ne_bytes(word(0)),
+                    uid: libc::uid_t::from_ne_bytes(word(4)),
+                    gid: libc::gid_t::from_ne_bytes(word(8)),
+                });
+            }
+            _ => {}
+        }
+        offset = offset.saturating_add(cmsg_align(len));
+    }
+    parsed
 }
 
 fn socklen(len: usize) -> libc::socklen_t {

@@ -192,6 +192,73 @@ fn events_array(events: Vec<OwnedFd>) -> io::Result<[OwnedFd; 4]> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "expected four eventfds"))
 }
 
+/// What the listener's hello says, checked against our own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hello {
+    pub version: u32,
+    pub messages: bool,
+    pub layout: Layout,
+}
+
+impl Hello {
+    /// Parses the hello's bytes (as many as arrived), refusing anything this side cannot use:
+    /// the wrong length or magic, another layout version, the other channel kind, or a ring
+    /// size that is not one a listener could have made.
+    pub(crate) fn parse(hello: &[u8], settings: Settings) -> Result<Hello, String> {
+        let Some(hello) = hello
+            .get(..HELLO_LEN)
+            .filter(|h| hello.len() == HELLO_LEN && h.starts_with(HELLO_MAGIC))
+        else {
+            return Err(
+                "the peer does not speak socketry's shared memory (expected SHM-LISTEN)".to_owned(),
+            );
+        };
+        let word = |at: usize| [hello[at], hello[at + 1], hello[at + 2], hello[at + 3]];
+        let version = u32::from_le_bytes(word(8));
+        let flags = u32::from_le_bytes(word(12));
+        let mut capacity = [0u8; 8];
+        capacity.copy_from_slice(&hello[16..24]);
+        let capacity = u64::from_le_bytes(capacity);
+        if version != ring::VERSION {
+            return Err(format!(
+                "layout version {version} (expected {})",
+                ring::VERSION
+            ));
+        }
+        let messages = flags & ring::FLAG_MESSAGES != 0;
+        if messages != settings.messages {
+            let theirs = if messages { "messages" } else { "bytes" };
+            return Err(format!(
+                "the listener's channel carries {theirs} and ours {} (expected shm-messages on both sides or on neither)",
+                settings.mode()
+            ));
+        }
+        let layout = Layout::new(capacity)
+            .filter(|l| l.capacity() as u64 == capacity)
+            .ok_or_else(|| format!("a ring of {capacity} bytes is not a valid size"))?;
+        Ok(Hello {
+            version,
+            messages,
+            layout,
+        })
+    }
+}
+
+/// The fuzzing entry point: parses `data` as a hello for a connector of either channel kind
+/// (the first byte chooses), checking that what is accepted is self-consistent.
+pub(crate) fn parse_any_hello(data: &[u8]) -> Option<Hello> {
+    let (&kind, hello) = data.split_first()?;
+    let settings = Settings {
+        layout: Layout::new(DEFAULT_RING_SIZE)?,
+        messages: kind & 1 == 1,
+        spin: Duration::ZERO,
+    };
+    let parsed = Hello::parse(hello, settings).ok()?;
+    assert_eq!(parsed.messages, settings.messages);
+    assert_eq!(parsed.version, ring::VERSION);
+    Some(parsed)
+}
+
 /// `SHM-CONNECT`: connects to the rendezvous socket and maps the memory the listener sends.
 pub async fn connect(name: &UnixName, options: &Options) -> Result<Connection, OpenError> {
     let settings = Settings::from_options(options)?;
@@ -223,33 +290,9 @@ pub async fn connect(name: &UnixName, options: &Options) -> Result<Connection, O
             "the listener closed the connection (it may not admit us)".to_owned(),
         ));
     }
-    if received.len != HELLO_LEN || &hello[..8] != HELLO_MAGIC {
-        return Err(refused(
-            "the peer does not speak socketry's shared memory (expected SHM-LISTEN)".to_owned(),
-        ));
-    }
-    let version = u32::from_le_bytes([hello[8], hello[9], hello[10], hello[11]]);
-    let flags = u32::from_le_bytes([hello[12], hello[13], hello[14], hello[15]]);
-    let mut capacity = [0u8; 8];
-    capacity.copy_from_slice(&hello[16..24]);
-    let capacity = u64::from_le_bytes(capacity);
-    if version != ring::VERSION {
-        return Err(refused(format!(
-            "layout version {version} (expected {})",
-            ring::VERSION
-        )));
-    }
-    let messages = flags & ring::FLAG_MESSAGES != 0;
-    if messages != settings.messages {
-        let theirs = if messages { "messages" } else { "bytes" };
-        return Err(refused(format!(
-            "the listener's channel carries {theirs} and ours {} (expected shm-messages on both sides or on neither)",
-            settings.mode()
-        )));
-    }
-    let layout = Layout::new(capacity)
-        .filter(|l| l.capacity() as u64 == capacity)
-        .ok_or_else(|| refused(format!("a ring of {capacity} bytes is not a valid size")))?;
+    let Hello {
+        messages, layout, ..
+    } = Hello::parse(&hello[..received.len.min(hello.len())], settings).map_err(refused)?;
     let mut fds = received.fds.into_iter();
     let (Some(memfd), Ok(events)) = (fds.next(), events_array(fds.collect())) else {
         return Err(refused(format!(

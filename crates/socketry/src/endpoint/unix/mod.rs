@@ -68,21 +68,31 @@ fn bind(
     name: &UnixName,
     options: &Options,
 ) -> Result<Option<PathGuard>, OpenError> {
-    if let UnixName::Path(path) = name {
-        path::prepare(path, options.flag(OptionId::UnlinkEarly, false))?;
+    let shown = display_name(name);
+    let addr = sockaddr(name).map_err(OpenError::io(format!("naming {shown}")))?;
+    let UnixName::Path(path) = name else {
+        socket
+            .bind(&addr)
+            .map_err(OpenError::io(format!("binding to {shown}")))?;
+        return Ok(None);
+    };
+    let mode = options.mode();
+    if let Some(mode) = mode.filter(|m| m & !0o777 != 0) {
+        return Err(OpenError::Refused(format!(
+            "mode={mode:o} on the Unix socket {shown}: a socket file takes permission bits only (expected a mode from 0 to 777)"
+        )));
     }
-    let addr = sockaddr(name).map_err(OpenError::io(format!("naming {}", display_name(name))))?;
-    socket
-        .bind(&addr)
-        .map_err(OpenError::io(format!("binding to {}", display_name(name))))?;
-    match name {
-        UnixName::Path(path) => Ok(Some(PathGuard::bound(
-            path,
-            options.mode(),
-            options.flag(OptionId::UnlinkClose, true),
-        )?)),
-        UnixName::Abstract(_) => Ok(None),
+    path::prepare(path, options.flag(OptionId::UnlinkEarly, false))?;
+    match mode {
+        Some(mode) => sys::socket::bind_with_mode(socket, &addr, mode),
+        None => socket.bind(&addr),
     }
+    .map_err(OpenError::io(format!("binding to {shown}")))?;
+    Ok(Some(PathGuard::bound(
+        path,
+        mode,
+        options.flag(OptionId::UnlinkClose, true),
+    )?))
 }
 
 /// Binds to `bind=` if given, else to a kernel-chosen abstract name so datagram peers can reply.

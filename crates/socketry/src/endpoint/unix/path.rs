@@ -4,7 +4,7 @@
 //! with it, unless someone else has replaced it in the meantime.
 
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::super::OpenError;
@@ -75,21 +75,32 @@ pub struct PathGuard {
 }
 
 impl PathGuard {
-    /// Records the file just bound at `path`; applies `mode` to it.
+    /// Records the file just bound at `path`, which the bind gave `mode` (if any) itself.
+    /// The file is only looked at, never changed: if it is not a socket with that mode (a
+    /// default ACL on the directory overrides the umask the bind used, or something replaced
+    /// the file), that is an error.
     pub fn bound(path: &Path, mode: Option<u32>, remove: bool) -> Result<PathGuard, OpenError> {
-        if let Some(mode) = mode {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
-                OpenError::io(format!("setting mode {mode:o} on {}", path.display())),
-            )?;
+        let metadata = std::fs::symlink_metadata(path).ok();
+        if mode.is_some() && !metadata.as_ref().is_some_and(|m| m.file_type().is_socket()) {
+            return Err(OpenError::Refused(format!(
+                "the socket file {} was replaced right after it was bound",
+                path.display()
+            )));
         }
-        let identity = std::fs::symlink_metadata(path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        Ok(PathGuard {
+        // Dropped on the error below, the guard removes the socket file with the wrong mode.
+        let guard = PathGuard {
             path: path.to_owned(),
-            identity,
+            identity: metadata.as_ref().map(|m| (m.dev(), m.ino())),
             remove,
-        })
+        };
+        match (mode, metadata) {
+            (Some(mode), Some(m)) if m.mode() & 0o7777 != mode => Err(OpenError::Refused(format!(
+                "the socket file {} was created with mode {:o}, not the {mode:o} asked for (a default ACL on its directory?)",
+                path.display(),
+                m.mode() & 0o7777
+            ))),
+            _ => Ok(guard),
+        }
     }
 }
 
