@@ -524,7 +524,8 @@ fn fixed_cell(
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let mut relay = Proc::spawn(&args);
             let mut stdin = relay.stdin();
-            stdin.write_all(input).unwrap();
+            // A relay that fails at once (a refused connect) may be gone before it reads.
+            let _ = stdin.write_all(input);
             if !close_stdin {
                 std::mem::forget(stdin);
             } else {
