@@ -18,7 +18,7 @@ mod shm;
 mod transport;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use transport::{Endpoint, Opened, Received};
@@ -326,12 +326,8 @@ fn measure(
     parameters: &Parameters,
     pinned: Option<(usize, usize)>,
 ) -> Outcome {
-    let figures = latency(mechanism, size, parameters, pinned).and_then(|latency| {
-        Ok((
-            latency,
-            throughput(mechanism, size, parameters, pinned)?,
-        ))
-    });
+    let figures = latency(mechanism, size, parameters, pinned)
+        .and_then(|latency| Ok((latency, throughput(mechanism, size, parameters, pinned)?)));
     match figures {
         Ok((latency, throughput)) => Outcome::Measured {
             latency,
@@ -490,7 +486,9 @@ fn clock_every(size: usize) -> u64 {
 /// How long a sender of a lossy mechanism keeps repeating its end marker.
 const END_REPEATS_FOR: Duration = Duration::from_secs(1);
 
-/// One-way: messages back to back; the receiver counts what arrives after the warm-up.
+/// One-way: messages back to back. The receiver counts what arrives for
+/// [`Parameters::seconds`] after its warm-up, then tells the sender to stop: its window is the
+/// same however late either thread got a CPU.
 fn throughput(
     mechanism: Mechanism,
     size: usize,
@@ -499,46 +497,53 @@ fn throughput(
 ) -> Result<Throughput, Refusal> {
     let pair = open(mechanism, size)?;
     let (warmup, seconds) = (parameters.warmup, parameters.seconds);
+    let enough = AtomicBool::new(false);
     let received_all = AtomicBool::new(false);
-    let received_all = &received_all;
-    let sent = std::sync::atomic::AtomicU64::new(0);
-    let sent_count = &sent;
+    let sent = AtomicU64::new(0);
+    let (enough, received_all, sent_count) = (&enough, &received_all, &sent);
     let every = clock_every(size);
-    let figures = on_two_threads(
+    let (received, messages_per_second) = on_two_threads(
         pair,
         pinned,
         move |mut receiver| {
             let mut buf = vec![0; size];
             let mut received = 0u64;
             let mut first: Option<Instant> = None;
-            // From the first look at the clock after the warm-up: when, and the count then.
-            let mut counted_from: Option<(Instant, u64)> = None;
-            loop {
-                let got = receiver.recv(&mut buf)?;
-                if got == Received::End {
-                    break;
-                }
+            // The counting window: from the first look at the clock after the warm-up, to
+            // the first look after `seconds` more; each end's time and count.
+            let mut from: Option<(Instant, u64)> = None;
+            let mut until: Option<(Instant, u64)> = None;
+            while receiver.recv(&mut buf)? == Received::Message {
                 received += 1;
                 if received == 1 {
                     first = Some(Instant::now());
-                } else if counted_from.is_none() && received % every == 0 {
-                    let now = Instant::now();
-                    if first.is_some_and(|first| now.duration_since(first) >= warmup) {
-                        counted_from = Some((now, received));
+                }
+                if until.is_some() || received % every != 0 {
+                    continue;
+                }
+                let now = Instant::now();
+                match from {
+                    None if first.is_some_and(|first| now.duration_since(first) >= warmup) => {
+                        from = Some((now, received));
                     }
+                    Some((start, _)) if now.duration_since(start) >= seconds => {
+                        until = Some((now, received));
+                        enough.store(true, Ordering::Relaxed);
+                    }
+                    _ => {}
                 }
             }
-            let ended = Instant::now();
+            let ended = (Instant::now(), received);
             received_all.store(true, Ordering::Release);
-            let (from, before) = match (counted_from, first) {
-                (Some(from), _) => from,
-                (None, Some(first)) => (first, 1),
+            // A sender that gave up early (see STRETCH) leaves a shorter window.
+            let ((start, before), (end, after)) = match (from, first) {
+                (Some(from), _) => (from, until.unwrap_or(ended)),
+                (None, Some(first)) => ((first, 1), ended),
                 (None, None) => return Err(peer_stopped()),
             };
-            let counted = received - before;
-            let elapsed = ended.duration_since(from).as_secs_f64();
-            let per_second = if elapsed > 0.0 {
-                counted as f64 / elapsed
+            let elapsed = end.duration_since(start).as_secs_f64();
+            let per_second = if elapsed > 0.0 && after > before {
+                (after - before) as f64 / elapsed
             } else {
                 0.0
             };
@@ -546,12 +551,15 @@ fn throughput(
         },
         move |mut sender| {
             let message = vec![0x5a; size];
-            let until = Instant::now() + warmup + seconds;
+            // However slow the receiver, the sender stops in the end.
+            let give_up = Instant::now() + (warmup + seconds) * STRETCH;
             let mut sent = 0u64;
             loop {
                 sender.send(&message)?;
                 sent += 1;
-                if sent % every == 0 && Instant::now() >= until {
+                if sent % every == 0
+                    && (enough.load(Ordering::Relaxed) || Instant::now() >= give_up)
+                {
                     break;
                 }
             }
@@ -560,8 +568,7 @@ fn throughput(
             if sender.lossy() {
                 // The end marker may be lost like any datagram: repeat it until it arrives.
                 let started = Instant::now();
-                while !received_all.load(Ordering::Acquire) && started.elapsed() < END_REPEATS_FOR
-                {
+                while !received_all.load(Ordering::Acquire) && started.elapsed() < END_REPEATS_FOR {
                     std::thread::sleep(Duration::from_millis(1));
                     sender.finish()?;
                 }
@@ -569,7 +576,6 @@ fn throughput(
             Ok(())
         },
     )?;
-    let (received, messages_per_second) = figures;
     Ok(Throughput {
         bytes_per_second: messages_per_second * size as f64,
         messages_per_second,
@@ -591,7 +597,10 @@ mod tests {
         assert_eq!(latency.p99, Duration::from_micros(99));
         assert_eq!(latency.round_trips, 100);
         let one = percentiles(vec![Duration::from_micros(7)]);
-        assert_eq!((one.p50, one.p99), (Duration::from_micros(7), Duration::from_micros(7)));
+        assert_eq!(
+            (one.p50, one.p99),
+            (Duration::from_micros(7), Duration::from_micros(7))
+        );
     }
 
     #[test]
@@ -622,7 +631,12 @@ mod tests {
             assert_eq!(a.recv(&mut buf).unwrap(), Received::Message);
             assert_eq!(buf, message, "{}", mechanism.name());
             a.finish().unwrap();
-            assert_eq!(b.recv(&mut buf).unwrap(), Received::End, "{}", mechanism.name());
+            assert_eq!(
+                b.recv(&mut buf).unwrap(),
+                Received::End,
+                "{}",
+                mechanism.name()
+            );
         }
     }
 
@@ -649,7 +663,12 @@ mod tests {
                 throughput,
             } = &cell.outcome
             else {
-                panic!("{} {}: {:?}", cell.mechanism.name(), cell.size, cell.outcome);
+                panic!(
+                    "{} {}: {:?}",
+                    cell.mechanism.name(),
+                    cell.size,
+                    cell.outcome
+                );
             };
             assert!(latency.round_trips > 0);
             assert!(latency.p50 > Duration::ZERO && latency.p99 >= latency.p50);

@@ -44,7 +44,8 @@ pub(crate) struct RingStream {
 
 /// Two connected sides over fresh shared memory.
 pub(crate) fn pair(wake: Wake) -> io::Result<(RingStream, RingStream)> {
-    let layout = Layout::new(CAPACITY).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let layout =
+        Layout::new(CAPACITY).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
     let (_fd, memory) = SharedMemory::create(c"socketry-bench", layout.total_len())?;
     let memory = Arc::new(memory);
     ring::initialise(&memory, layout, false);
@@ -162,7 +163,9 @@ impl Read for RingStream {
         if available == 0 {
             return Ok(0);
         }
-        let n = out.len().min(usize::try_from(available).unwrap_or(usize::MAX));
+        let n = out
+            .len()
+            .min(usize::try_from(available).unwrap_or(usize::MAX));
         self.receive.copy_out(self.tail, &mut out[..n]);
         self.tail += n as u64;
         if self.receive.release(self.tail) && self.wake == Wake::EventFd {

@@ -98,7 +98,10 @@ impl Endpoint {
                 } else {
                     Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("a message of {n} bytes arrived where {} were sent", buf.len()),
+                        format!(
+                            "a message of {n} bytes arrived where {} were sent",
+                            buf.len()
+                        ),
                     ))
                 }
             }
@@ -433,14 +436,20 @@ const QUEUE_DEPTHS: [i64; 4] = [10, 4, 2, 1];
 
 /// Two new queues with messages of `size` bytes, their names unlinked once both are open.
 fn queue_pair(size: usize) -> io::Result<QueuePair> {
-    let message_size = i64::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let message_size =
+        i64::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut last_error = None;
     for depth in QUEUE_DEPTHS {
         match open_queues(message_size, depth) {
             Ok((a, b)) => return Ok(QueuePair::Opened(a, b)),
             // EINVAL: a message size or depth above what this user may ask for; EMFILE: the
             // per-user memory limit. A shallower queue may fit either.
-            Err(e) if matches!(e.raw_os_error(), Some(nix::libc::EINVAL | nix::libc::EMFILE)) => {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EINVAL | nix::libc::EMFILE)
+                ) =>
+            {
                 last_error = Some(e);
             }
             Err(e) => return Err(e),
