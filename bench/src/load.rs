@@ -100,3 +100,66 @@ pub fn hold(port: u16, count: usize) -> anyhow::Result<Vec<TcpStream>> {
     );
     Ok(held)
 }
+
+/// `flows` concurrent TCP ping-pongs against the echo backend at `port`: each sends 64 bytes,
+/// waits for their echo, and sends again, for `duration`. Returns every round trip after the
+/// first tenth of the time (the warm-up), in microseconds, and how many flows failed.
+pub fn ping_pong_flows(
+    port: u16,
+    flows: usize,
+    duration: Duration,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    const MESSAGE: [u8; 64] = [0x5a; 64];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let started = tokio::time::Instant::now();
+        let warm_until = started + duration / 10;
+        let deadline = started + duration;
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..flows {
+            tasks.spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+                stream.set_nodelay(true)?;
+                let mut samples = Vec::new();
+                let mut reply = [0; MESSAGE.len()];
+                loop {
+                    let sent = tokio::time::Instant::now();
+                    if sent >= deadline {
+                        break;
+                    }
+                    stream.write_all(&MESSAGE).await?;
+                    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut reply))
+                        .await
+                        .context("no echo within 5 s")??;
+                    anyhow::ensure!(reply == MESSAGE, "the echo differs from the message");
+                    if sent >= warm_until {
+                        samples.push(sent.elapsed().as_secs_f64() * 1e6);
+                    }
+                }
+                anyhow::Ok(samples)
+            });
+        }
+        let mut all = Vec::new();
+        let mut failed = 0;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(samples)) => all.extend(samples),
+                _ => failed += 1,
+            }
+        }
+        Ok((all, failed))
+    })
+}
+
+/// The `p`-th quantile (0 to 1, nearest rank) of `samples`.
+pub fn percentile(samples: &mut [f64], p: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+    Some(samples[rank - 1])
+}

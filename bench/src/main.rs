@@ -4,14 +4,22 @@
 //! 1. throughput of iperf3 through a `TCP-LISTEN,fork` to `TCP` relay, and through a pair of
 //!    relays that meet on a Unix socket (`TCP-LISTEN` to `UNIX-CONNECT`, `UNIX-LISTEN` to `TCP`);
 //! 2. CPU seconds the relays spend per GB relayed, in the same runs;
-//! 3. round-trip latency of sockperf's TCP ping-pong (64 bytes) through a relay: p50 and p99;
+//! 3. round-trip latency of a TCP ping-pong (64 bytes) through a relay, p50 and p99: one flow
+//!    (sockperf), and 64 concurrent flows (socketry-bench's own load, against its echo backend);
 //! 4. short connections per second (connect, one 32-byte request and its echo, close) through
 //!    a forking relay, from 32 concurrent clients;
 //! 5. the relay's memory (PSS, summed over socat's forked children) holding 1,000 and 9,000
-//!    idle relayed connections.
+//!    idle relayed connections;
+//! 6. UDP datagrams per second delivered by iperf3 (`-u -b 0 -l 1400`) through a
+//!    `UDP-LISTEN,fork` to `UDP` relay, and the share lost.
 //!
-//! `bench/run` installs the peers, builds socketry, raises the descriptor limit and runs
-//! `socketry-bench run`; `socketry-bench backend PORT` is the echo server it starts.
+//! Beside socat and no relay, a reference relay (bench/reference/splice-relay.c: each
+//! direction spliced in a blocking thread of its own through a 1 MiB pipe) is the ceiling for
+//! TCP throughput, latency and connection rate.
+//!
+//! `bench/run` installs the peers, builds socketry and the reference relay, raises the
+//! descriptor limit and runs `socketry-bench run`; `socketry-bench backend PORT` is the echo
+//! server it starts.
 
 mod load;
 mod procs;
@@ -24,7 +32,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use procs::Group;
-use report::{Measure, Target, DIRECT, SOCAT, SOCAT_BIG, SOCKETRY};
+use report::{Measure, Target, DIRECT, REFERENCE, SOCAT, SOCAT_BIG, SOCKETRY};
+
+/// Concurrent ping-pong flows for the second latency figure.
+const FLOWS: usize = 64;
 
 /// A relay under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +44,8 @@ enum Relay {
     Socat,
     /// socat with a 128 KiB buffer instead of its default 8 KiB.
     SocatBig,
+    /// bench/reference/splice-relay.c: TCP to TCP on 127.0.0.1 only.
+    Reference,
 }
 
 impl Relay {
@@ -41,6 +54,7 @@ impl Relay {
             Relay::Socketry => SOCKETRY,
             Relay::Socat => SOCAT,
             Relay::SocatBig => SOCAT_BIG,
+            Relay::Reference => REFERENCE,
         }
     }
 
@@ -48,14 +62,42 @@ impl Relay {
     /// 5, which would drop connections under load and measure the backlog, not the relay).
     fn listen(self, address: String) -> String {
         match self {
-            Relay::Socketry => format!("{address},fork"),
+            Relay::Socketry | Relay::Reference => format!("{address},fork"),
             Relay::Socat | Relay::SocatBig => format!("{address},fork,reuseaddr,backlog=1024"),
         }
     }
 
+    /// A `TCP-LISTEN` relay on 127.0.0.1:`port` to 127.0.0.1:`backend`, listening once this
+    /// returns.
+    fn spawn_tcp(self, bench: &Bench, port: u16, backend: u16) -> anyhow::Result<Group> {
+        let group = match self {
+            Relay::Reference => Group::spawn(
+                self.subject(),
+                &bench.reference,
+                &[port.to_string(), backend.to_string()],
+                &[],
+            )?,
+            _ => self.spawn(
+                bench,
+                format!("TCP-LISTEN:{port},bind=127.0.0.1"),
+                format!("TCP:127.0.0.1:{backend}"),
+            )?,
+        };
+        procs::wait_for_listener(port)?;
+        Ok(group)
+    }
+
+    /// A relay from any address socketry and socat both speak (the reference relay speaks
+    /// only TCP: see [`Relay::spawn_tcp`]).
     fn spawn(self, bench: &Bench, first: String, second: String) -> anyhow::Result<Group> {
-        let first = self.listen(first);
+        let first = match (self, first.starts_with("UDP")) {
+            // Datagrams have no backlog, and socketry's UDP-LISTEN has no reuseaddr to give.
+            (Relay::Socat | Relay::SocatBig, true) => format!("{first},fork,reuseaddr"),
+            (_, true) => format!("{first},fork"),
+            (_, false) => self.listen(first),
+        };
         match self {
+            Relay::Reference => bail!("the reference relay relays TCP to TCP only"),
             Relay::Socketry => Group::spawn(self.subject(), &bench.socketry, &[first, second], &[]),
             Relay::Socat => Group::spawn(self.subject(), "socat", &[first, second], &[]),
             Relay::SocatBig => Group::spawn(
@@ -70,6 +112,7 @@ impl Relay {
 
 struct Bench {
     socketry: String,
+    reference: String,
     rounds: usize,
     seconds: u64,
     /// Idle connections for the largest memory figure.
@@ -88,13 +131,11 @@ fn relays_for_throughput(
     round: usize,
 ) -> anyhow::Result<(Vec<Group>, u16)> {
     let port = procs::free_port()?;
+    if !pair {
+        return Ok((vec![relay.spawn_tcp(bench, port, bench.iperf_port)?], port));
+    }
     let listen = format!("TCP-LISTEN:{port},bind=127.0.0.1");
     let backend = format!("TCP:127.0.0.1:{}", bench.iperf_port);
-    if !pair {
-        let group = relay.spawn(bench, listen, backend)?;
-        procs::wait_for_listener(port)?;
-        return Ok((vec![group], port));
-    }
     let path = bench
         .dir
         .join(format!("{}-{round}.sock", relay.subject().replace(' ', "")));
@@ -157,13 +198,10 @@ fn latency(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<(f64, f64)> {
     let (_group, port) = match relay {
         Some(relay) => {
             let port = procs::free_port()?;
-            let group = relay.spawn(
-                bench,
-                format!("TCP-LISTEN:{port},bind=127.0.0.1"),
-                format!("TCP:127.0.0.1:{}", bench.sockperf_port),
-            )?;
-            procs::wait_for_listener(port)?;
-            (Some(group), port)
+            (
+                Some(relay.spawn_tcp(bench, port, bench.sockperf_port)?),
+                port,
+            )
         }
         None => (None, bench.sockperf_port),
     };
@@ -200,13 +238,7 @@ fn rate(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<f64> {
     let (_group, port) = match relay {
         Some(relay) => {
             let port = procs::free_port()?;
-            let group = relay.spawn(
-                bench,
-                format!("TCP-LISTEN:{port},bind=127.0.0.1"),
-                format!("TCP:127.0.0.1:{}", bench.echo_port),
-            )?;
-            procs::wait_for_listener(port)?;
-            (Some(group), port)
+            (Some(relay.spawn_tcp(bench, port, bench.echo_port)?), port)
         }
         None => (None, bench.echo_port),
     };
@@ -221,6 +253,76 @@ fn rate(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<f64> {
     // Let TIME_WAIT sockets and socat's children from this run go before the next.
     std::thread::sleep(Duration::from_millis(500));
     Ok(done as f64 / seconds.as_secs_f64())
+}
+
+/// [`FLOWS`] concurrent ping-pongs through a relay to the echo backend: p50 and p99 round trip
+/// in microseconds.
+fn latency_under_load(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<(f64, f64)> {
+    let (_group, port) = match relay {
+        Some(relay) => {
+            let port = procs::free_port()?;
+            (Some(relay.spawn_tcp(bench, port, bench.echo_port)?), port)
+        }
+        None => (None, bench.echo_port),
+    };
+    let (mut samples, failed) =
+        load::ping_pong_flows(port, FLOWS, Duration::from_secs(bench.seconds))?;
+    if failed > 0 {
+        bail!("{failed} of {FLOWS} ping-pong flows failed");
+    }
+    let p50 = load::percentile(&mut samples, 0.50).context("no round trips measured")?;
+    let p99 = load::percentile(&mut samples, 0.99).context("no round trips measured")?;
+    Ok((p50, p99))
+}
+
+/// One iperf3 UDP run (`-u -b 0 -l 1400`) through a `UDP-LISTEN,fork` relay (its control
+/// connection through a TCP relay of the same kind on the same port number): datagrams
+/// delivered per second, and the percentage lost.
+fn udp(bench: &Bench, relay: Option<Relay>) -> anyhow::Result<(f64, f64)> {
+    let (_groups, port) = match relay {
+        Some(relay) => {
+            let port = procs::free_tcp_and_udp_port()?;
+            let control = relay.spawn_tcp(bench, port, bench.iperf_port)?;
+            let data = relay.spawn(
+                bench,
+                format!("UDP-LISTEN:{port},bind=127.0.0.1"),
+                format!("UDP:127.0.0.1:{}", bench.iperf_port),
+            )?;
+            procs::wait_for_udp(port)?;
+            (vec![control, data], port)
+        }
+        None => (Vec::new(), bench.iperf_port),
+    };
+    let args: Vec<String> = [
+        "-c",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-u",
+        "-b",
+        "0",
+        "-l",
+        "1400",
+        "-t",
+        &bench.seconds.to_string(),
+        "-J",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let report = procs::output("iperf3", &args)?;
+    let field = |key: &str| {
+        json_field(&report, "\"sum_received\"", key)
+            .with_context(|| format!("no sum_received.{key} in iperf3's report"))
+    };
+    let (packets, lost, seconds) = (field("packets")?, field("lost_packets")?, field("seconds")?);
+    anyhow::ensure!(seconds > 0.0, "iperf3 reports a run of {seconds} s");
+    let lost_share = if packets > 0.0 {
+        lost / packets * 100.0
+    } else {
+        0.0
+    };
+    Ok(((packets - lost).max(0.0) / seconds, lost_share))
 }
 
 /// The relay's PSS holding `count` idle relayed connections: total KiB, and KiB per
@@ -305,6 +407,7 @@ fn machine() -> Vec<(String, String)> {
 
 fn run(args: &[String]) -> anyhow::Result<()> {
     let mut socketry = "target/profiling/socketry".to_owned();
+    let mut reference = "target/profiling/splice-relay".to_owned();
     let mut json_path = PathBuf::from("bench/results/last.json");
     let mut rounds = 5;
     let mut seconds = 3;
@@ -314,15 +417,20 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--socketry" => socketry = value()?.clone(),
+            "--reference" => reference = value()?.clone(),
             "--json" => json_path = PathBuf::from(value()?),
             "--rounds" => rounds = value()?.parse()?,
             "--seconds" => seconds = value()?.parse()?,
             "--idle" => most_idle = value()?.parse()?,
-            other => bail!("unknown argument {other:?} (expected --socketry, --json, --rounds, --seconds or --idle)"),
+            other => bail!("unknown argument {other:?} (expected --socketry, --reference, --json, --rounds, --seconds or --idle)"),
         }
     }
     let socketry = std::fs::canonicalize(&socketry)
         .with_context(|| format!("no socketry binary at {socketry}"))?
+        .display()
+        .to_string();
+    let reference = std::fs::canonicalize(&reference)
+        .with_context(|| format!("no reference relay at {reference} (bench/run builds it)"))?
         .display()
         .to_string();
     let dir = std::env::temp_dir().join(format!("socketry-bench-{}", std::process::id()));
@@ -368,6 +476,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     procs::wait_for_listener(sockperf_port)?;
     let bench = Bench {
         socketry,
+        reference,
         rounds,
         seconds,
         most_idle,
@@ -381,17 +490,16 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "throughput, TCP relay",
         "Gbit/s",
         Target::AtLeast {
-            socat: 2.0,
-            direct: Some(0.65),
+            socat: None,
+            reference: Some(0.95),
+            direct: None,
         },
     );
+    // The reference relay speaks TCP only: the pair has no ceiling to be held to.
     let mut unix = Measure::new(
         "throughput, TCP-UNIX-TCP relay pair",
         "Gbit/s",
-        Target::AtLeast {
-            socat: 2.0,
-            direct: Some(0.65),
-        },
+        Target::None,
     );
     let mut tcp_cpu = Measure::new(
         "CPU per GB, TCP relay",
@@ -404,6 +512,12 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         Target::AtMost { socat: 0.5 },
     );
     let relays = [Relay::Socketry, Relay::Socat, Relay::SocatBig];
+    let with_reference = [
+        Relay::Socketry,
+        Relay::Socat,
+        Relay::SocatBig,
+        Relay::Reference,
+    ];
     for round in 0..bench.rounds {
         eprintln!("throughput, round {}/{}", round + 1, bench.rounds);
         for pair in [false, true] {
@@ -414,7 +528,12 @@ fn run(args: &[String]) -> anyhow::Result<()> {
                 (&mut tcp, &mut tcp_cpu)
             };
             figure.add(DIRECT, gbps);
-            for relay in relays {
+            for relay in if pair {
+                &relays[..]
+            } else {
+                &with_reference[..]
+            } {
+                let relay = *relay;
                 let (gbps, per_gb) = throughput(&bench, Some(relay), pair, round)?;
                 eprintln!(
                     "  {}{}: {gbps:.2} Gbit/s, {:.3} CPU s/GB",
@@ -437,17 +556,43 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         let (a, b) = latency(&bench, None)?;
         p50.add(DIRECT, a);
         p99.add(DIRECT, b);
-        for relay in relays {
+        for relay in with_reference {
             let (a, b) = latency(&bench, Some(relay))?;
             eprintln!("  {}: p50 {a:.1} µs, p99 {b:.1} µs", relay.subject());
             p50.add(relay.subject(), a);
             p99.add(relay.subject(), b);
         }
     }
-    let added = |m: &Measure, name: &str| {
-        let mut added = Measure::new(name, "µs", Target::NoMoreThanSocat);
+    let mut p50_flows = Measure::new(
+        &format!("latency p50 (round trip), {FLOWS} flows"),
+        "µs",
+        Target::None,
+    );
+    let mut p99_flows = Measure::new(
+        &format!("latency p99 (round trip), {FLOWS} flows"),
+        "µs",
+        Target::None,
+    );
+    for round in 0..bench.rounds {
+        eprintln!(
+            "latency at {FLOWS} flows, round {}/{}",
+            round + 1,
+            bench.rounds
+        );
+        let (a, b) = latency_under_load(&bench, None)?;
+        p50_flows.add(DIRECT, a);
+        p99_flows.add(DIRECT, b);
+        for relay in with_reference {
+            let (a, b) = latency_under_load(&bench, Some(relay))?;
+            eprintln!("  {}: p50 {a:.1} µs, p99 {b:.1} µs", relay.subject());
+            p50_flows.add(relay.subject(), a);
+            p99_flows.add(relay.subject(), b);
+        }
+    }
+    let added = |m: &Measure, name: &str, target: Target| {
+        let mut added = Measure::new(name, "µs", target);
         if let Some(direct) = m.value(DIRECT) {
-            for relay in relays {
+            for relay in with_reference {
                 if let Some(v) = m.value(relay.subject()) {
                     added.add(relay.subject(), v - direct);
                 }
@@ -455,24 +600,63 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
         added
     };
-    let added_p50 = added(&p50, "latency added by the relay, p50");
-    let added_p99 = added(&p99, "latency added by the relay, p99");
+    let p50_target = Target::AtMost { socat: 0.85 };
+    let p99_target = Target::AtMost { socat: 1.0 };
+    let added_p50 = added(&p50, "latency added by the relay, p50, 1 flow", p50_target);
+    let added_p99 = added(&p99, "latency added by the relay, p99, 1 flow", p99_target);
+    let added_p50_flows = added(
+        &p50_flows,
+        &format!("latency added by the relay, p50, {FLOWS} flows"),
+        p50_target,
+    );
+    let added_p99_flows = added(
+        &p99_flows,
+        &format!("latency added by the relay, p99, {FLOWS} flows"),
+        p99_target,
+    );
 
     let mut conns = Measure::new(
         "connection rate through a fork relay",
         "conn/s",
         Target::AtLeast {
-            socat: 10.0,
+            socat: Some(5.0),
+            reference: None,
             direct: None,
         },
     );
     for round in 0..bench.rounds {
         eprintln!("connection rate, round {}/{}", round + 1, bench.rounds);
         conns.add(DIRECT, rate(&bench, None)?);
-        for relay in [Relay::Socketry, Relay::Socat] {
+        for relay in [Relay::Socketry, Relay::Socat, Relay::Reference] {
             let per_second = rate(&bench, Some(relay))?;
             eprintln!("  {}: {per_second:.0} connections/s", relay.subject());
             conns.add(relay.subject(), per_second);
+        }
+    }
+
+    let mut udp_rate = Measure::new(
+        "UDP relay, datagrams delivered (1400 bytes)",
+        "datagrams/s",
+        Target::AtLeast {
+            socat: Some(2.0),
+            reference: None,
+            direct: Some(0.6),
+        },
+    );
+    let mut udp_loss = Measure::new("UDP relay, datagrams lost", "%", Target::None);
+    for round in 0..bench.rounds {
+        eprintln!("UDP, round {}/{}", round + 1, bench.rounds);
+        let (delivered, lost) = udp(&bench, None)?;
+        udp_rate.add(DIRECT, delivered);
+        udp_loss.add(DIRECT, lost);
+        for relay in [Relay::Socketry, Relay::Socat] {
+            let (delivered, lost) = udp(&bench, Some(relay))?;
+            eprintln!(
+                "  {}: {delivered:.0} datagrams/s delivered, {lost:.1}% lost",
+                relay.subject()
+            );
+            udp_rate.add(relay.subject(), delivered);
+            udp_loss.add(relay.subject(), lost);
         }
     }
 
@@ -513,7 +697,23 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     total_most.note = Some(extrapolated);
 
     let measures = vec![
-        tcp, unix, tcp_cpu, unix_cpu, p50, p99, added_p50, added_p99, conns, per_1000, per_most,
+        tcp,
+        unix,
+        tcp_cpu,
+        unix_cpu,
+        p50,
+        p99,
+        added_p50,
+        added_p99,
+        p50_flows,
+        p99_flows,
+        added_p50_flows,
+        added_p99_flows,
+        conns,
+        udp_rate,
+        udp_loss,
+        per_1000,
+        per_most,
         total_most,
     ];
     let mut description = String::new();
@@ -524,6 +724,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         ("rounds", bench.rounds.to_string()),
         ("seconds per run", bench.seconds.to_string()),
         ("connection-rate clients", "32".to_owned()),
+        ("latency flows", format!("1 (sockperf) and {FLOWS}")),
+        ("UDP", "iperf3 -u -b 0 -l 1400".to_owned()),
     ];
     println!("{description}- rounds: {rounds} x {seconds} s per run, interleaved; medians shown\n");
     println!("{}", report::table(&measures));
@@ -546,7 +748,7 @@ fn main() -> ExitCode {
             _ => Err(anyhow::anyhow!("backend needs a port number")),
         },
         _ => Err(anyhow::anyhow!(
-            "usage: socketry-bench run [--socketry PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N]\n       socketry-bench backend PORT"
+            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N]\n       socketry-bench backend PORT"
         )),
     };
     match result {

@@ -213,3 +213,35 @@ pub fn output(program: &str, args: &[String]) -> anyhow::Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// A port that neither a TCP nor a UDP socket on 127.0.0.1 holds now: the UDP relay's
+/// iperf3 needs both, its control connection over TCP and its datagrams over UDP.
+pub fn free_tcp_and_udp_port() -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let port = udp.local_addr()?.port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no port free for both TCP and UDP after 100 tries")
+}
+
+/// Waits until a UDP socket is bound to `port` (from /proc/net/udp).
+pub fn wait_for_udp(port: u16) -> anyhow::Result<()> {
+    let wanted = format!(":{port:04X}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let table = std::fs::read_to_string("/proc/net/udp")?;
+        let bound = table.lines().skip(1).any(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|local| local.ends_with(&wanted))
+        });
+        if bound {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("no UDP socket on port {port} after 10 s")
+}

@@ -8,24 +8,25 @@ use std::fmt::Write;
 pub const SOCKETRY: &str = "socketry";
 pub const SOCAT: &str = "socat";
 pub const SOCAT_BIG: &str = "socat -b131072";
+/// The C relay that splices each direction in a thread of its own: the ceiling.
+pub const REFERENCE: &str = "reference relay";
 pub const DIRECT: &str = "no relay";
-const SUBJECTS: [&str; 4] = [SOCKETRY, SOCAT, SOCAT_BIG, DIRECT];
+const SUBJECTS: [&str; 5] = [SOCKETRY, SOCAT, SOCAT_BIG, REFERENCE, DIRECT];
 
 /// What a figure is held to.
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
-    /// socketry at least this many times socat's default, and this share of no relay.
+    /// socketry at least these many times socat's default, the reference relay's and no
+    /// relay's figures (each where given).
     AtLeast {
-        socat: f64,
+        socat: Option<f64>,
+        reference: Option<f64>,
         direct: Option<f64>,
     },
     /// socketry at most this many times socat.
     AtMost {
         socat: f64,
     },
-    /// socketry's figure no more than socat's (for differences, which may be near zero or
-    /// below it, where a ratio says nothing).
-    NoMoreThanSocat,
     None,
 }
 
@@ -81,16 +82,20 @@ impl Measure {
     /// Whether socketry meets the target, if there is one and the figures exist.
     pub fn met(&self) -> Option<bool> {
         match self.target {
-            Target::AtLeast { socat, direct } => {
-                let against_socat = self.ratio(SOCAT)? >= socat;
-                let against_direct = match direct {
-                    Some(share) => self.ratio(DIRECT)? >= share,
-                    None => true,
-                };
-                Some(against_socat && against_direct)
+            Target::AtLeast {
+                socat,
+                reference,
+                direct,
+            } => {
+                let mut met = true;
+                for (subject, share) in [(SOCAT, socat), (REFERENCE, reference), (DIRECT, direct)] {
+                    if let Some(share) = share {
+                        met &= self.ratio(subject)? >= share;
+                    }
+                }
+                Some(met)
             }
             Target::AtMost { socat } => Some(self.ratio(SOCAT)? <= socat),
-            Target::NoMoreThanSocat => Some(self.value(SOCKETRY)? <= self.value(SOCAT)?),
             Target::None => None,
         }
     }
@@ -99,14 +104,18 @@ impl Measure {
         match self.target {
             Target::AtLeast {
                 socat,
-                direct: Some(share),
-            } => format!(">= {socat}x socat, >= {share}x no relay"),
-            Target::AtLeast {
-                socat,
-                direct: None,
-            } => format!(">= {socat}x socat"),
+                reference,
+                direct,
+            } => [
+                (socat, "socat"),
+                (reference, "reference"),
+                (direct, "no relay"),
+            ]
+            .iter()
+            .filter_map(|(share, name)| share.map(|share| format!(">= {share}x {name}")))
+            .collect::<Vec<_>>()
+            .join(", "),
             Target::AtMost { socat } => format!("<= {socat}x socat"),
-            Target::NoMoreThanSocat => "<= socat".to_owned(),
             Target::None => String::new(),
         }
     }
@@ -133,10 +142,10 @@ pub fn table(measures: &[Measure]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| measure | {} | socketry / socat | socketry / no relay | target | met |",
+        "| measure | {} | socketry / socat | socketry / reference | socketry / no relay | target | met |",
         SUBJECTS.join(" | ")
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|---|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
     for m in measures {
         let values: Vec<String> = SUBJECTS.iter().map(|s| shown(m.value(s))).collect();
         let met = match m.met() {
@@ -146,11 +155,12 @@ pub fn table(measures: &[Measure]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} ({}) | {} | {} | {} | {} | {} |",
+            "| {} ({}) | {} | {} | {} | {} | {} | {} |",
             m.name,
             m.unit,
             values.join(" | "),
             shown_ratio(m.ratio(SOCAT)),
+            shown_ratio(m.ratio(REFERENCE)),
             shown_ratio(m.ratio(DIRECT)),
             m.target_text(),
             met
@@ -248,6 +258,10 @@ pub fn json(
                 ("median".to_owned(), values),
                 ("samples".to_owned(), samples),
                 ("ratio_to_socat".to_owned(), json_number(m.ratio(SOCAT))),
+                (
+                    "ratio_to_reference".to_owned(),
+                    json_number(m.ratio(REFERENCE)),
+                ),
                 ("ratio_to_no_relay".to_owned(), json_number(m.ratio(DIRECT))),
                 ("target".to_owned(), json_string(&m.target_text())),
                 ("met".to_owned(), met),
@@ -274,10 +288,12 @@ mod tests {
             "throughput",
             "Gbit/s",
             Target::AtLeast {
-                socat: 2.0,
+                socat: Some(2.0),
+                reference: Some(0.95),
                 direct: Some(0.65),
             },
         );
+        m.add(REFERENCE, 8.2);
         for v in [3.0, 9.0, 6.0] {
             m.add(SOCKETRY, v);
         }
@@ -292,9 +308,24 @@ mod tests {
         assert_eq!(m.met(), Some(true));
         let table = table(&[m]);
         assert!(
-            table.contains("| throughput (Gbit/s) | 8.00 | 2.00 | - | 10.0 | 4.00x | 0.80x |"),
+            table.contains(
+                "| throughput (Gbit/s) | 8.00 | 2.00 | - | 8.20 | 10.0 | 4.00x | 0.98x | 0.80x | >= 2x socat, >= 0.95x reference, >= 0.65x no relay | yes |"
+            ),
             "{table}"
         );
+        let mut slow = Measure::new(
+            "rate",
+            "conn/s",
+            Target::AtLeast {
+                socat: None,
+                reference: Some(0.95),
+                direct: None,
+            },
+        );
+        slow.add(SOCKETRY, 9.0);
+        slow.add(REFERENCE, 10.0);
+        assert_eq!(slow.met(), Some(false));
+        assert_eq!(slow.target_text(), ">= 0.95x reference");
     }
 
     #[test]

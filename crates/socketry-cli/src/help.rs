@@ -101,6 +101,7 @@ pub fn help(level: usize) -> String {
          socketry client HOST PORT | ADDRESS   stdin/stdout to a server until it closes\n       \
          socketry connect ADDRESS | HOST PORT  stdin/stdout to an endpoint\n       \
          socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n       \
+         socketry bench [--quick] [--json] [--plot FILE.svg]   measure this machine's IPC mechanisms\n       \
          socketry help                     this text (also -h, --help, and SUBCOMMAND --help)\n\n\
          options:\n",
     );

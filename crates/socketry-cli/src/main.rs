@@ -1,6 +1,7 @@
 //! The `socketry` command: parse the command line, call the library, map errors to exit
 //! statuses (0 on a clean end, 1 on any error, 128+N when ended by signal N).
 
+mod bench;
 mod flags;
 mod help;
 mod logging;
@@ -22,8 +23,13 @@ use flags::{Command, Plan};
 use logging::Logger;
 
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // `socketry bench` has flags of its own: everything about it is in bench.rs.
+    if argv.first().is_some_and(|verb| verb == "bench") {
+        return bench::main(&argv[1..]);
+    }
     // Arguments are bytes, as the system passes them: a path in an address need not be UTF-8.
-    let plan = match flags::parse(std::env::args_os().skip(1)).and_then(Plan::from_args) {
+    let plan = match flags::parse(argv).and_then(Plan::from_args) {
         Ok(plan) => plan,
         Err(e) => {
             let _ = writeln!(

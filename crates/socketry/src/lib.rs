@@ -28,6 +28,8 @@
 //! - [`relay`]: the engine that moves data between two connections, and
 //!   [`relay::serve::run`], which opens two addresses (serving every peer with `fork`) and
 //!   relays between them.
+//! - [`measure`]: `socketry bench`'s measurements of every local mechanism (pipes, FIFOs, Unix
+//!   and loopback sockets, message queues, shared memory): round-trip latency and throughput.
 //! - `sys`: the thin wrappers over system calls; the only module with `unsafe`.
 
 pub mod address;
@@ -36,6 +38,7 @@ mod clock;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod measure;
 pub mod relay;
 pub mod services;
 mod sys;

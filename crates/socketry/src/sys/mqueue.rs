@@ -128,6 +128,13 @@ impl MessageQueue {
         Ok((n, priority))
     }
 
+    /// Makes sends and receives wait (for room, or for a message) instead of failing with
+    /// EAGAIN: for callers on a thread of their own rather than tokio's reactor.
+    pub fn set_blocking(&self) -> io::Result<()> {
+        nix::mqueue::mq_remove_nonblock(&self.mqd)?;
+        Ok(())
+    }
+
     /// Adds `message` with `priority`; EAGAIN when the queue is full, EMSGSIZE when the message
     /// is larger than the queue's message size.
     pub fn send(&self, message: &[u8], priority: u32) -> io::Result<()> {
