@@ -98,6 +98,15 @@ pub static FLAGS: &[FlagDef] = &[
         "--statistics",
         "log bytes moved in each direction and connections at exit, and on SIGUSR1 (also -S)"
     ),
+    flag!(
+        "--stats",
+        "as --statistics; servers add one line per open connection with its counters"
+    ),
+    flag!(
+        "--log-format",
+        "FORMAT",
+        "text (socat's lines, the default) or json (one object per line, with typed fields)"
+    ),
 ];
 
 /// The command line as typed.
@@ -249,9 +258,10 @@ pub enum Command {
         first: OsString,
         second: OsString,
     },
-    /// `socketry server [PORT|ADDRESS]`: an echo server.
-    Server {
-        address: OsString,
+    /// `socketry server`, `nc`, ...: socketry's own subcommands, with their own flags.
+    Subcommand {
+        subcommand: crate::subcommand::Subcommand,
+        args: Vec<String>,
     },
     /// `socketry client HOST PORT` or `client ADDRESS`: stdio to a server, until it closes.
     Client {
@@ -275,6 +285,15 @@ pub enum LogTarget {
     Syslog { facility: String },
 }
 
+/// How log messages are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// socat's lines: `2026/11/21 16:30:00 socketry[1234] N message`.
+    Text,
+    /// One JSON object per line, with the event's fields typed.
+    Json,
+}
+
 /// Everything the program will do.
 #[derive(Debug, PartialEq)]
 pub struct Plan {
@@ -294,6 +313,7 @@ pub struct Plan {
     pub log_hostname: bool,
     pub statistics: bool,
     pub sloppy: bool,
+    pub log_format: LogFormat,
 }
 
 fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
@@ -350,6 +370,7 @@ impl Plan {
             log_hostname: false,
             statistics: false,
             sloppy: false,
+            log_format: LogFormat::Text,
         };
         let mut help = 0;
         let mut version = false;
@@ -393,7 +414,21 @@ impl Plan {
                 "-lp" => plan.program_name = Some(text()?),
                 "-lu" => plan.log_micros = true,
                 "-lh" => plan.log_hostname = true,
-                "--statistics" => plan.statistics = true,
+                "--statistics" | "--stats" => plan.statistics = true,
+                "--log-format" => {
+                    let given = text()?;
+                    plan.log_format = match given.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => {
+                            return Err(FlagError::InvalidValue {
+                                flag: "--log-format",
+                                text: given,
+                                expected: "text or json",
+                            })
+                        }
+                    }
+                }
                 _ => return Err(FlagError::Unknown(flag.to_owned())),
             }
         }
@@ -504,20 +539,26 @@ fn command(positionals: Vec<OsString>) -> Result<Command, FlagError> {
             )))
         }
     };
+    // socketry's own subcommands parse their arguments (and answer --help) themselves.
+    let text: Option<Vec<String>> = rest.iter().map(|a| a.to_str().map(str::to_owned)).collect();
+    if let Some(subcommand) =
+        crate::subcommand::Subcommand::from_verb(verb, text.as_deref().unwrap_or_default())
+    {
+        let args = text
+            .ok_or_else(|| FlagError::Usage(format!("{verb}: an argument is not valid UTF-8")))?;
+        return Ok(Command::Subcommand { subcommand, args });
+    }
     // `socketry help`, and `--help` or `-h` after a subcommand: the same help as `-h`.
     let asks_for_help = |args: &[OsString]| {
         args.iter()
             .any(|a| matches!(a.as_bytes(), b"--help" | b"-h" | b"-?"))
     };
     if verb == "help" && rest.is_empty()
-        || matches!(verb, "server" | "client" | "connect" | "listen") && asks_for_help(rest)
+        || matches!(verb, "client" | "connect" | "listen") && asks_for_help(rest)
     {
         return Ok(Command::Help { level: 1 });
     }
     Ok(match verb {
-        "server" => Command::Server {
-            address: port_or_address("server", rest, Some("TCP-LISTEN:8080"))?,
-        },
         "listen" => Command::Listen {
             address: port_or_address("listen", rest, None)?,
         },
@@ -614,21 +655,10 @@ mod tests {
     #[test]
     fn parses_the_tutorial_commands() {
         assert_eq!(
-            plan("server 8080").unwrap().command,
-            Command::Server {
-                address: "TCP-LISTEN:8080".into()
-            }
-        );
-        assert_eq!(
-            plan("server").unwrap().command,
-            Command::Server {
-                address: "TCP-LISTEN:8080".into()
-            }
-        );
-        assert_eq!(
-            plan("server UNIX-LISTEN:/tmp/s").unwrap().command,
-            Command::Server {
-                address: "UNIX-LISTEN:/tmp/s".into()
+            plan("server --chat 8080").unwrap().command,
+            Command::Subcommand {
+                subcommand: crate::subcommand::Subcommand::Server,
+                args: vec!["--chat".into(), "8080".into()]
             }
         );
         assert_eq!(
@@ -664,8 +694,6 @@ mod tests {
             "--help",
             "-h",
             "-?",
-            "server --help",
-            "server -h",
             "client -h",
             "client h 1 --help",
             "connect --help",
@@ -678,6 +706,14 @@ mod tests {
                 "{line}"
             );
         }
+        // socketry's own subcommands answer --help from their own flag definitions.
+        assert_eq!(
+            plan("server --help").unwrap().command,
+            Command::Subcommand {
+                subcommand: crate::subcommand::Subcommand::Server,
+                args: vec!["--help".into()]
+            }
+        );
         assert_eq!(
             plan("-hhhhhhhh").unwrap().command,
             Command::Help { level: 3 }

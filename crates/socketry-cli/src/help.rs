@@ -97,10 +97,14 @@ pub fn help(level: usize) -> String {
     let mut text = String::from(
         "socketry: relay data between two addresses, in socat's address language.\n\n\
          usage: socketry [options] ADDRESS ADDRESS\n       \
-         socketry server [PORT|ADDRESS]    echo server, many clients at once (default port 8080)\n       \
+         socketry server [flags] [PORT|ADDRESS]  echo, discard, chat, exec or print server (default port 8080)\n       \
          socketry client HOST PORT | ADDRESS   stdin/stdout to a server until it closes\n       \
          socketry connect ADDRESS | HOST PORT  stdin/stdout to an endpoint\n       \
-         socketry listen PORT | ADDRESS    stdin/stdout to the first peer of a listening address\n       \
+         socketry listen [-k] PORT | ADDRESS  stdin/stdout to the first peer (-k or fork: one after another)\n       \
+         socketry nc [flags] [HOST] PORT   netcat, with the flags OpenBSD nc and ncat share\n       \
+         socketry scan HOST PORTS          which TCP ports accept connections (1-1024,8080)\n       \
+         socketry send FILE ADDRESS | recv ADDRESS FILE  a file transfer verified by SHA-256\n       \
+         socketry completions bash|zsh|fish | manpage   shell completions, the man page\n       \
          socketry bench [--quick] [--json] [--plot FILE.svg]   measure this machine's IPC mechanisms\n       \
          socketry help                     this text (also -h, --help, and SUBCOMMAND --help)\n\n\
          options:\n",

@@ -1,6 +1,9 @@
-//! Log messages in socat's line format, `2026/11/21 16:30:00 socketry[1234] E message`, to
-//! stderr, a file or syslog. The library logs through `tracing`; its levels map to socat's
-//! letters: error E, warn W, info N (notice), debug I (info), trace D (debug).
+//! Log messages in socat's line format, `2026/11/21 16:30:00 socketry[1234] E message`, or
+//! with `--log-format json` as one JSON object per line (`time`, `level`, `program`, `pid`,
+//! `message`, and the event's own fields, typed: `peer`, `bytes_in`, `duration_s`,
+//! `error_kind`, ...), to stderr, a file or syslog. The library logs through `tracing`; its
+//! levels map to socat's letters: error E, warn W, info N (notice), debug I (info), trace D
+//! (debug). In text, an event's fields are in its message already and are not repeated.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -13,7 +16,9 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
-use crate::flags::{LogTarget, Plan};
+use serde_json::{Map, Value};
+
+use crate::flags::{LogFormat, LogTarget, Plan};
 
 enum Sink {
     Stderr,
@@ -30,6 +35,7 @@ pub struct Logger {
     pid: u32,
     micros: bool,
     hostname: Option<String>,
+    format: LogFormat,
     sink: Mutex<Sink>,
 }
 
@@ -58,6 +64,16 @@ fn facility_code(name: &str) -> Option<u8> {
         _ => return None,
     };
     Some(code)
+}
+
+fn level_name(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "notice",
+        Level::DEBUG => "info",
+        Level::TRACE => "debug",
+    }
 }
 
 fn letter(level: &Level) -> char {
@@ -110,6 +126,7 @@ impl Logger {
             pid: std::process::id(),
             micros: plan.log_micros,
             hostname,
+            format: plan.log_format,
             sink: Mutex::new(sink),
         })
     }
@@ -117,13 +134,53 @@ impl Logger {
     /// Writes one message at `level`.
     /// A log line with its newline, so that one `write` puts it out whole: lines from
     /// concurrent tasks never interleave, and an exit cannot cut one short.
-    fn whole_line(&self, level: &Level, message: &str) -> String {
-        let mut line = self.line(level, message);
+    fn whole_line(&self, level: &Level, message: &str, fields: &Map<String, Value>) -> String {
+        let mut line = match self.format {
+            LogFormat::Text => self.line(level, message),
+            LogFormat::Json => self.json_line(level, message, fields),
+        };
         line.push('\n');
         line
     }
 
+    fn json_line(&self, level: &Level, message: &str, fields: &Map<String, Value>) -> String {
+        let time = socketry::timestamp(SystemTime::now(), true)
+            .replacen('/', "-", 2)
+            .replacen(' ', "T", 1)
+            + "Z";
+        let mut object = Map::new();
+        object.insert("time".into(), time.into());
+        object.insert("level".into(), level_name(level).into());
+        object.insert("program".into(), self.program.clone().into());
+        object.insert("pid".into(), self.pid.into());
+        if let Some(host) = &self.hostname {
+            object.insert("host".into(), host.clone().into());
+        }
+        object.insert("message".into(), message.into());
+        for (name, value) in fields {
+            object.insert(name.clone(), value.clone());
+        }
+        Value::Object(object).to_string()
+    }
+
     pub fn log(&self, level: &Level, message: &str) {
+        self.log_event(level, message, &Map::new());
+    }
+
+    /// Logs a failure as `message`; in JSON with its kind (the OS error's, when one caused
+    /// it).
+    pub fn log_error(&self, error: &anyhow::Error, message: &str) {
+        let mut fields = Map::new();
+        let kind = error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+            .map_or_else(|| "Other".to_owned(), |e| format!("{:?}", e.kind()));
+        fields.insert("error_kind".into(), kind.into());
+        self.log_event(&Level::ERROR, message, &fields);
+    }
+
+    /// Writes one message at `level`, with the event's fields for JSON.
+    pub fn log_event(&self, level: &Level, message: &str, fields: &Map<String, Value>) {
         // One message is one line, and a terminal shows what a path or peer sent, never runs it.
         let message = shorten_long_words(&socketry::address::escape_controls(message));
         let message = message.as_str();
@@ -139,28 +196,38 @@ impl Logger {
                     Level::DEBUG => 6,
                     Level::TRACE => 7,
                 };
-                let line = format!(
-                    "<{}>{}[{}]: {} {message}",
-                    u32::from(*facility) * 8 + severity,
-                    self.program,
-                    self.pid,
-                    letter(level)
-                );
+                let line = match self.format {
+                    LogFormat::Text => format!(
+                        "<{}>{}[{}]: {} {message}",
+                        u32::from(*facility) * 8 + severity,
+                        self.program,
+                        self.pid,
+                        letter(level)
+                    ),
+                    LogFormat::Json => format!(
+                        "<{}>{}[{}]: {}",
+                        u32::from(*facility) * 8 + severity,
+                        self.program,
+                        self.pid,
+                        self.json_line(level, message, fields)
+                    ),
+                };
                 match socket {
                     Some(socket) => {
                         let _ = socket.send(line.as_bytes());
                     }
                     None => {
-                        let _ =
-                            std::io::stderr().write_all(self.whole_line(level, message).as_bytes());
+                        let _ = std::io::stderr()
+                            .write_all(self.whole_line(level, message, fields).as_bytes());
                     }
                 }
             }
             Sink::Stderr => {
-                let _ = std::io::stderr().write_all(self.whole_line(level, message).as_bytes());
+                let _ =
+                    std::io::stderr().write_all(self.whole_line(level, message, fields).as_bytes());
             }
             Sink::File(file) => {
-                let _ = file.write_all(self.whole_line(level, message).as_bytes());
+                let _ = file.write_all(self.whole_line(level, message, fields).as_bytes());
             }
         }
     }
@@ -213,31 +280,54 @@ const QUOTED_SLACK: usize = 8;
 /// The `tracing` layer that hands every event to the [`Logger`].
 struct SocatFormat(std::sync::Arc<Logger>);
 
-struct MessageText(String);
+/// An event's message, and its other fields as typed JSON values.
+#[derive(Default)]
+struct EventText {
+    message: String,
+    fields: Map<String, Value>,
+}
 
-impl Visit for MessageText {
+impl Visit for EventText {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
+            let _ = write!(self.message, "{value:?}");
         } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
+            self.fields
+                .insert(field.name().to_owned(), format!("{value:?}").into());
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.0.push_str(value);
+            self.message.push_str(value);
         } else {
-            let _ = write!(self.0, " {}={value}", field.name());
+            self.fields.insert(field.name().to_owned(), value.into());
         }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields.insert(field.name().to_owned(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.insert(field.name().to_owned(), value.into());
     }
 }
 
 impl<S: Subscriber> Layer<S> for SocatFormat {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut text = MessageText(String::new());
+        let mut text = EventText::default();
         event.record(&mut text);
-        self.0.log(event.metadata().level(), &text.0);
+        self.0
+            .log_event(event.metadata().level(), &text.message, &text.fields);
     }
 }
 

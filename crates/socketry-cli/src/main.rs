@@ -3,16 +3,21 @@
 
 mod bench;
 mod flags;
+mod generate;
 mod help;
 mod logging;
+mod nc;
+mod scan;
+mod server;
+mod subcommand;
+mod transfer;
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
-use socketry::address::{Address, OptionId, Value};
+use socketry::address::Address;
 use socketry::relay::serve::{self, Peer, RunConfig};
 use socketry::relay::{
     Dump, Linger, RelayConfig, Stop, Stopper, Totals, Transfer, DEFAULT_DRAIN_GRACE,
@@ -56,7 +61,7 @@ fn main() -> ExitCode {
     };
     let verbosity = match plan.command {
         // The tutorial server reports each connection and its byte counts.
-        Command::Server { .. } => plan.verbosity.max(1),
+        Command::Subcommand { subcommand, .. } => subcommand.verbosity(plan.verbosity),
         _ if plan.log_endpoints => plan.verbosity.max(1),
         _ => plan.verbosity,
     };
@@ -75,14 +80,26 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let status = runtime.block_on(run_until_signal(&plan, &logger));
+    let status = match &plan.command {
+        // These handle their own signals.
+        Command::Subcommand { subcommand, args } => {
+            match runtime.block_on(subcommand::run(*subcommand, args, &plan)) {
+                Ok(status) => status,
+                Err(e) => {
+                    logger.log_error(&e, &format!("{e:#}"));
+                    ExitCode::from(1)
+                }
+            }
+        }
+        _ => runtime.block_on(run_until_signal(&plan, &logger)),
+    };
     // A blocking read of standard input must not keep the process alive.
     runtime.shutdown_background();
     status
 }
 
 /// Prints help or version text; a closed stdout (`| head`) is not an error.
-fn print(text: &str) -> ExitCode {
+pub(crate) fn print(text: &str) -> ExitCode {
     match std::io::stdout().write_all(text.as_bytes()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -143,7 +160,7 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
     }
     let failed = match outcome {
         Some(Err(e)) => {
-            logger.log(&tracing::Level::ERROR, &format!("{e}"));
+            logger.log_error(&e, &format!("{e}"));
             // A program's failure (EXEC) is socketry's exit status, as with a shell.
             let code = e
                 .downcast_ref::<serve::RunError>()
@@ -189,7 +206,7 @@ fn log_statistics(logger: &Logger, totals: &Totals) {
 
 /// How addresses open: `-4`/`-6`, and the default listening family from the environment
 /// (socat's `SOCAT_DEFAULT_LISTEN_IP`, or `SOCKETRY_DEFAULT_LISTEN_IP`: 4 or 6).
-fn open_context(plan: &Plan) -> socketry::endpoint::OpenContext {
+pub(crate) fn open_context(plan: &Plan) -> socketry::endpoint::OpenContext {
     use socketry::address::Family;
     let from_env = ["SOCKETRY_DEFAULT_LISTEN_IP", "SOCAT_DEFAULT_LISTEN_IP"]
         .iter()
@@ -251,19 +268,6 @@ async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()>
         Command::Relay { first, second } => {
             (parse_address(first)?, Peer::Address(parse_address(second)?))
         }
-        Command::Server { address } => {
-            let mut address = parse_address(address)?;
-            let Address::Single(spec) = &mut address else {
-                bail!("server needs one listening address, not the dual address \"{address}\"");
-            };
-            if !socketry::address::type_has_group(spec, socketry::address::options::Groups::CHILD) {
-                bail!("server needs a listening address such as TCP-LISTEN:8080 or UNIX-LISTEN:/path, not \"{spec}\"");
-            }
-            if !spec.options.has(OptionId::Fork) {
-                spec.options.push(OptionId::Fork, Value::Bool(true));
-            }
-            (address, Peer::Echo)
-        }
         Command::Client { address }
         | Command::Connect { address }
         | Command::Listen { address } => {
@@ -275,7 +279,7 @@ async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()>
             }
             (stdio, Peer::Address(parse_address(address)?))
         }
-        Command::Version | Command::Help { .. } => return Ok(()),
+        Command::Version | Command::Help { .. } | Command::Subcommand { .. } => return Ok(()),
     };
     let config = RunConfig {
         relay,

@@ -242,6 +242,7 @@ fn a_forking_listener_out_of_descriptors_warns_once_backs_off_and_recovers() {
     let mut got = Vec::new();
     late.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"served after all");
+    // The server drains on SIGTERM; with nothing left open that is a clean exit.
     let out = server.terminate();
-    assert_eq!(out.code(), Some(143), "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
 }

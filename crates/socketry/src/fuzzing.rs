@@ -6,6 +6,8 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::future::Future as _;
+
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::channel::{ByteRead, LengthPrefixed, PrefixWidth};
@@ -125,4 +127,80 @@ pub fn parse_control_for_test(data: &[u8]) -> (Vec<i32>, Option<(i32, u32, u32)>
 /// Whether [`shm_hello`] accepts `data`.
 pub fn accepts_shm_hello(data: &[u8]) -> bool {
     crate::endpoint::shm::parse_any_hello(data).is_some()
+}
+
+/// A writer that takes everything and counts it: the transfer target's sink.
+#[derive(Default)]
+struct Counting(usize);
+
+impl tokio::io::AsyncWrite for Counting {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0 += buf.len();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl crate::channel::ByteWrite for Counting {}
+
+/// The transfer receiver (`socketry recv`): the first byte chooses how the stream is split,
+/// the rest is what a sender sent. Whatever it is, the receiver ends, writes no more than the
+/// stream carried, and accepts only what adds up: a summary's length is what it wrote.
+pub fn transfer(data: &[u8]) {
+    accepts_transfer(data);
+}
+
+/// Whether [`transfer`] accepts `data` as an intact transfer.
+pub fn accepts_transfer(data: &[u8]) -> bool {
+    let Some((&control, stream)) = data.split_first() else {
+        return false;
+    };
+    let reader = Trickle {
+        data: stream.to_vec(),
+        at: 0,
+        chunk: usize::from(control) + 1,
+    };
+    let mut connection = crate::Connection::new(
+        Some(crate::channel::Reader::Bytes(Box::new(reader))),
+        Some(crate::channel::Writer::Bytes(Box::new(Counting::default()))),
+        "fuzz".to_owned(),
+    );
+    let mut sink = Counting::default();
+    let mut written = 0;
+    let result = {
+        let receiving = crate::transfer::receive(
+            &mut connection,
+            &mut sink,
+            |_| {},
+            |n| {
+                written = n;
+            },
+        );
+        let mut receiving = std::pin::pin!(receiving);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match receiving.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("a stream that is always ready left the receiver pending"),
+        }
+    };
+    assert!(sink.0 <= stream.len());
+    assert_eq!(sink.0 as u64, written);
+    match result {
+        Ok(summary) => {
+            assert_eq!(summary.bytes, sink.0 as u64);
+            true
+        }
+        Err(_) => false,
+    }
 }

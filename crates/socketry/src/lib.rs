@@ -30,6 +30,10 @@
 //!   relays between them.
 //! - [`measure`]: `socketry bench`'s measurements of every local mechanism (pipes, FIFOs, Unix
 //!   and loopback sockets, message queues, shared memory): round-trip latency and throughput.
+//! - [`scan`]: which TCP ports of a host accept connections (`nc -z`).
+//! - [`server`]: ready-made servers (echo, discard, chat, a program per connection, the
+//!   tutorial server) with admission by address and count, idle timeouts and a graceful drain.
+//! - [`transfer`]: verified file transfers: length and SHA-256 travel with the data.
 //! - `sys`: the thin wrappers over system calls; the only module with `unsafe`.
 
 pub mod address;
@@ -40,8 +44,11 @@ pub mod endpoint;
 pub mod fuzzing;
 pub mod measure;
 pub mod relay;
+pub mod scan;
+pub mod server;
 pub mod services;
 mod sys;
+pub mod transfer;
 
 pub use address::{Address, ParseError};
 pub use clock::timestamp;

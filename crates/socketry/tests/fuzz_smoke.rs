@@ -131,6 +131,30 @@ fn shm_hello_target_survives_its_corpus_and_mutations() {
     smoke("shm_hello", &[], socketry::fuzzing::shm_hello);
 }
 
+#[test]
+fn transfer_target_survives_its_corpus_and_mutations() {
+    smoke("transfer", &[], socketry::fuzzing::transfer);
+    for (seed, intact) in [
+        ("intact", true),
+        ("unknown-length", true),
+        ("truncated", false),
+        ("corrupt", false),
+    ] {
+        assert_eq!(
+            socketry::fuzzing::accepts_transfer(
+                &std::fs::read(
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../fuzz/corpus/transfer")
+                        .join(seed)
+                )
+                .expect("reading a seed")
+            ),
+            intact,
+            "{seed}"
+        );
+    }
+}
+
 /// The seeds are real inputs: each one that should be accepted is.
 #[test]
 fn the_seeds_say_what_they_are_named_for() {

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use error::{display_bytes, escape_controls, ParseError, ParseErrorKind, Quoted, QUOTE_MAX};
-pub use options::{BindAddr, IpRange, OptionId, Options, Value};
+pub use options::{BindAddr, IpRange, IpRangeError, OptionId, Options, Value};
 pub use table::AddressType;
 pub use types::{
     join_command_line, split_command_line, ActivatedSocket, Family, Host, InterfaceAddr, Kind,

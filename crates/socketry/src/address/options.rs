@@ -679,6 +679,30 @@ impl IpRange {
     }
 }
 
+/// `addr`, `addr/bits` or `addr:mask`, IPv4 or IPv6 (in brackets or not): the text `range=`
+/// takes, also read by servers' allow and deny lists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not an address range (expected an address, ADDR/BITS or ADDR:MASK, e.g. 10.0.0.0/8 or ::1)")]
+pub struct IpRangeError(pub String);
+
+impl std::str::FromStr for IpRange {
+    type Err = IpRangeError;
+
+    fn from_str(text: &str) -> Result<IpRange, IpRangeError> {
+        // An IPv6 address without brackets (`::1/128`): its colons are not a mask's.
+        let bracketed = match text.split_once('/') {
+            _ if text.starts_with('[') || text.matches(':').count() < 2 => None,
+            Some((addr, bits)) => Some(format!("[{addr}]/{bits}")),
+            None => Some(format!("[{text}]")),
+        };
+        bracketed
+            .as_deref()
+            .and_then(IpRange::parse)
+            .or_else(|| IpRange::parse(text))
+            .ok_or_else(|| IpRangeError(text.to_owned()))
+    }
+}
+
 impl fmt::Display for IpRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.addr {
