@@ -35,14 +35,14 @@ fn statistics_line(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A forking echo server (each connection to a socket pair) with `--statistics`.
+fn echo_server(listen: &str) -> Proc {
+    Proc::spawn(&["-d", "--statistics", listen, "SOCKETPAIR"])
+}
+
 #[test]
 fn a_forking_server_reports_its_totals_when_terminated() {
-    let mut server = Proc::spawn(&[
-        "-d",
-        "--statistics",
-        "TCP-LISTEN:0,bind=127.0.0.1,fork",
-        "SOCKETPAIR",
-    ]);
+    let mut server = echo_server("TCP-LISTEN:0,bind=127.0.0.1,fork");
     let port = server.listening_port();
     echo_once(port, b"hello");
     echo_once(port, b"world!");
@@ -59,12 +59,7 @@ fn a_forking_server_reports_its_totals_when_terminated() {
 
 #[test]
 fn sigusr1_reports_the_totals_and_the_server_runs_on() {
-    let mut server = Proc::spawn(&[
-        "-d",
-        "--statistics",
-        "TCP-LISTEN:0,bind=127.0.0.1,fork",
-        "SOCKETPAIR",
-    ]);
+    let mut server = echo_server("TCP-LISTEN:0,bind=127.0.0.1,fork");
     let port = server.listening_port();
     echo_once(port, b"one");
     server.wait_log("done:");
@@ -88,12 +83,7 @@ fn sigusr1_reports_the_totals_and_the_server_runs_on() {
 
 #[test]
 fn a_run_ended_by_accept_timeout_reports_the_bytes_that_moved() {
-    let mut server = Proc::spawn(&[
-        "-d",
-        "--statistics",
-        "TCP-LISTEN:0,bind=127.0.0.1,fork,accept-timeout=1",
-        "SOCKETPAIR",
-    ]);
+    let mut server = echo_server("TCP-LISTEN:0,bind=127.0.0.1,fork,accept-timeout=1");
     let port = server.listening_port();
     echo_once(port, b"12345");
     let out = server.finish();

@@ -253,12 +253,15 @@ impl Pump {
 
     /// Reads one unit, or `None` (as at EOF) once a stop is asked for while it waits.
     async fn read_or_stop(&mut self) -> io::Result<Option<(Buffer, usize)>> {
-        let stop = self.stop.clone();
-        tokio::select! {
+        // Taken out for the wait, so that reading may borrow the pump: no clone per read.
+        let stop = std::mem::take(&mut self.stop);
+        let read = tokio::select! {
             biased;
             () = stop.requested() => Ok(None),
             read = self.read_unit() => read,
-        }
+        };
+        self.stop = stop;
+        read
     }
 
     /// Reads one unit into a borrowed buffer. With a descriptor to wait on, the buffer is
