@@ -499,9 +499,9 @@ fn is_bare_host(text: &str) -> bool {
         return true;
     }
     !text.contains([':', ',', '/', '!', '\\', '\'', '"'])
-        && socketry::address::table::lookup(text).is_none()
+        && socketry::registry::lookup(text).is_none()
         // A near miss of a type (TCP-LISTN) is a typo for which the parser has a suggestion.
-        && socketry::address::suggest::nearest(text, socketry::address::table::names()).is_none()
+        && socketry::address::suggest::nearest(text, socketry::registry::names()).is_none()
         && !text.bytes().all(|b| b.is_ascii_digit())
         && matches!(
             socketry::address::Host::parse(text),

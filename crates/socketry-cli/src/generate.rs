@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 use socketry::address::options::{ValueKind, OPTIONS};
-use socketry::address::table::ADDRESS_TYPES;
 
 use crate::flags::{FlagDef, FLAGS};
 use crate::subcommand::Parsed;
@@ -401,7 +400,7 @@ fn manpage() -> String {
         }
     }
     page.push_str(".SH ADDRESS TYPES\nAn address is \\fITYPE\\fR:\\fIparam\\fR:...,\\fIoption\\fR=\\fIvalue\\fR,...; \\- is STDIO, a number N is FD:N, READ!!WRITE reads from one address and writes to another.\n");
-    for row in ADDRESS_TYPES {
+    for row in socketry::registry::address_types() {
         let aliases = if row.aliases.is_empty() {
             String::new()
         } else {

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use socketry::address::options::{Groups, ValueKind, OPTIONS};
-use socketry::address::table::ADDRESS_TYPES;
 
 use crate::flags::FLAGS;
 
@@ -27,31 +26,9 @@ pub fn version() -> String {
         );
     }
     text.push_str("features:\n");
-    for feature in [
-        "STDIO",
-        "FDNUM",
-        "UNIX",
-        "ABSTRACT_UNIXSOCKET",
-        "IP4",
-        "IP6",
-        "TCP",
-        "UDP",
-        "LISTEN",
-        "SOCKETPAIR",
-        "PIPE",
-        "EXEC",
-        "SYSTEM",
-        "SHELL",
-        "FILE",
-        "GOPEN",
-        "CREAT",
-        "PTY",
-        "TERMIOS",
-        "HELP",
-        "STATS",
-        "POSIXMQ",
-        "TUN",
-    ] {
+    // The families' features come from the registry; the rest are the relay's own.
+    let own = ["HELP", "STATS"];
+    for feature in socketry::registry::features().into_iter().chain(own) {
         let _ = writeln!(text, "  #define WITH_{feature} 1");
     }
     text
@@ -83,6 +60,7 @@ fn group_names(groups: Groups) -> String {
         (Groups::PEERCRED, "PEERCRED"),
         (Groups::SHM, "SHM"),
         (Groups::SHM_LISTEN, "SHM_LISTEN"),
+        (Groups::UDPLITE, "UDPLITE"),
     ];
     named
         .iter()
@@ -123,7 +101,7 @@ pub fn help(level: usize) -> String {
          Seconds go up to a century (3155760000); counts and sizes up to what the system takes (-hh).\n\
          \naddress types:\n",
     );
-    for row in ADDRESS_TYPES {
+    for row in socketry::registry::address_types() {
         let aliases = if row.aliases.is_empty() || level < 3 {
             String::new()
         } else {

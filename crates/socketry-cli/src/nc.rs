@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use socketry::address::{Address, Family, IpRange, OptionId, Spec};
+use socketry::address::{Family, IpRange, OptionId};
 use socketry::channel::{Reader, Writer};
 use socketry::scan::{PortState, Ports, ScanConfig};
 use socketry::server::{self, AccessList, Mode};
 use socketry::Connection;
+use socketry::{Address, Spec};
 use tokio::time::Instant;
 
 use crate::flags::Plan;
@@ -125,7 +126,7 @@ struct Stdio {
 impl Stdio {
     async fn open(plan: &Plan) -> anyhow::Result<Stdio> {
         let mut connection =
-            socketry::endpoint::connect(&Address::parse("STDIO")?, &crate::open_context(plan))
+            socketry::registry::connect(&Address::parse("STDIO")?, &crate::open_context(plan))
                 .await?;
         Ok(Stdio {
             input: connection.reader.take(),
@@ -345,7 +346,7 @@ async fn connect_mode(
 ) -> anyhow::Result<ExitCode> {
     let text = args.connect_address()?;
     let address = Address::parse(&text)?;
-    let connection = socketry::endpoint::connect(&address, &crate::open_context(plan))
+    let connection = socketry::registry::connect(&address, &crate::open_context(plan))
         .await
         .map_err(|e| anyhow::anyhow!("nc: {e}"))?;
     match args.operands.as_slice() {

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use socketry::address::options::Groups;
-use socketry::address::{type_has_group, Address, IpRange, Kind, OptionId, Options, Spec, Value};
+use socketry::address::{IpRange, OptionId, Options, Value};
+use socketry::endpoint::exec::Program;
 use socketry::server::{self, AccessList, Mode, Phase, Snapshot};
+use socketry::{Address, Kind, Spec};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
@@ -94,7 +96,7 @@ pub fn listening_spec(text: &str, verb: &str) -> anyhow::Result<Spec> {
     let Address::Single(spec) = address else {
         bail!("{verb} needs one listening address, not the dual address \"{text}\"");
     };
-    if !type_has_group(&spec, Groups::CHILD) {
+    if !spec.has_group(Groups::CHILD) {
         bail!("{verb} needs a listening address such as TCP-LISTEN:8080 or UNIX-LISTEN:/path, not \"{spec}\"");
     }
     Ok(spec)
@@ -103,17 +105,17 @@ pub fn listening_spec(text: &str, verb: &str) -> anyhow::Result<Spec> {
 /// A program per connection: EXEC's words, or a shell command line.
 pub fn program_spec(command: &str, shell: bool) -> anyhow::Result<Spec> {
     let kind = if shell {
-        Kind::System(command.to_owned())
+        Program::System(command.to_owned())
     } else {
         let argv = socketry::address::split_command_line(command)
             .filter(|argv| !argv.is_empty())
             .with_context(|| {
                 format!("\"{command}\" is not a command line (expected a program and its arguments, quotes closed)")
             })?;
-        Kind::Exec(argv)
+        Program::Exec(argv)
     };
     Ok(Spec {
-        kind,
+        kind: Kind::Exec(kind),
         options: Options::default(),
     })
 }
@@ -124,7 +126,7 @@ pub fn add_credential_filters(
     uids: &[String],
     gids: &[String],
 ) -> anyhow::Result<()> {
-    if (!uids.is_empty() || !gids.is_empty()) && !type_has_group(spec, Groups::PEERCRED) {
+    if (!uids.is_empty() || !gids.is_empty()) && !spec.has_group(Groups::PEERCRED) {
         bail!("--peer-uid and --peer-gid apply to Unix servers (UNIX-LISTEN, ABSTRACT-LISTEN, ...), not \"{spec}\"");
     }
     for uid in uids {
@@ -140,7 +142,7 @@ pub fn add_credential_filters(
 
 /// Refuses allow/deny lists on an address whose peers have no internet address.
 pub fn check_access(spec: &Spec, access: &AccessList) -> anyhow::Result<()> {
-    if !access.is_open() && !type_has_group(spec, Groups::RANGE) {
+    if !access.is_open() && !spec.has_group(Groups::RANGE) {
         bail!("--allow and --deny apply to internet servers (TCP-LISTEN, UDP-LISTEN, ...), not \"{spec}\"");
     }
     Ok(())
@@ -149,7 +151,7 @@ pub fn check_access(spec: &Spec, access: &AccessList) -> anyhow::Result<()> {
 /// Opens `spec` as a listener.
 pub async fn listen(spec: &Spec, plan: &Plan) -> anyhow::Result<socketry::Listener> {
     let context = crate::open_context(plan);
-    match socketry::endpoint::open_spec(spec, &context)
+    match socketry::registry::open_spec(spec, &context)
         .await
         .with_context(|| spec.to_string())?
     {

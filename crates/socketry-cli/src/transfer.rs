@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use socketry::address::Address;
+use socketry::Address;
 use socketry::Connection;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -50,7 +50,7 @@ pub struct RecvArgs {
 async fn open(text: &str, plan: &Plan) -> anyhow::Result<Connection> {
     let text = crate::server::listening_address(Some(text), text);
     let address = Address::parse(&text)?;
-    let connection = socketry::endpoint::connect(&address, &crate::open_context(plan))
+    let connection = socketry::registry::connect(&address, &crate::open_context(plan))
         .await
         .with_context(|| text.clone())?;
     if connection.reader.as_ref().is_some_and(|r| r.is_messages()) {

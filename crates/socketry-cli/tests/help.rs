@@ -5,7 +5,7 @@
 
 mod common;
 
-use socketry::address::table::LATER_TYPES;
+use socketry::registry::LATER_TYPES;
 
 use common::run;
 

@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use socketry::address::options::{Groups, OptionDef, ValueKind, MAX_SECONDS, OPTIONS};
-use socketry::address::table::{AddressType, ADDRESS_TYPES};
+use socketry::address::AddressType;
+use socketry::registry::address_types;
 
 use common::{bin, run};
 
@@ -220,8 +221,7 @@ fn every_numeric_address_option_takes_extreme_values_without_panicking() {
     let mut cases = Vec::new();
     let mut n = 0;
     for def in OPTIONS.iter().filter(|d| numeric(d.kind)) {
-        let row = ADDRESS_TYPES
-            .iter()
+        let row = address_types()
             .find(|r| r.groups.intersects(def.group))
             .unwrap_or_else(|| panic!("no address type takes {}", def.name));
         let mut values: Vec<String> = EXTREMES.iter().map(|v| (*v).to_owned()).collect();
@@ -251,7 +251,7 @@ fn every_numeric_address_parameter_takes_extreme_values_without_panicking() {
     let numeric_params: HashSet<&str> = ["port", "fdnum", "index-or-name"].into();
     let mut cases = Vec::new();
     let mut n = 0;
-    for row in ADDRESS_TYPES {
+    for row in address_types() {
         for (i, param) in row.params.iter().enumerate() {
             if !numeric_params.contains(param) {
                 continue;

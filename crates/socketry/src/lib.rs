@@ -16,8 +16,12 @@
 //!
 //! # Organization
 //!
-//! - [`address`]: the address language: parsing into typed values, the tables of address
-//!   types and options, and errors that quote the offending text. No I/O.
+//! - [`address`]: the address language: the lexer, the option table and typed values, how an
+//!   address type is described, and errors that quote the offending text. No I/O, and no
+//!   concrete family.
+//! - [`registry`]: the list of families, one line each; from it come [`Kind`], parsing
+//!   ([`Address::parse`]), `Display`, the dispatch of opening, and every list of address types
+//!   (help, `-V`, suggestions, README's reference).
 //! - [`channel`]: the two data models, byte streams and message channels, and the only place
 //!   where one is converted to the other.
 //! - [`endpoint`]: opening each family of endpoint (standard streams, TCP, UDP, Unix domain,
@@ -43,6 +47,7 @@ pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod measure;
+pub mod registry;
 pub mod relay;
 pub mod scan;
 pub mod server;
@@ -50,9 +55,10 @@ pub mod services;
 mod sys;
 pub mod transfer;
 
-pub use address::{Address, ParseError};
+pub use address::ParseError;
 pub use clock::timestamp;
 pub use endpoint::{Connection, Listener, OpenContext, OpenError};
+pub use registry::{Address, Kind, Spec};
 
 /// Any error of the convenience functions at the crate root. Its `Debug` form is the same
 /// sentence as its `Display` form, so that a `main` returning it prints a sentence.
@@ -81,14 +87,14 @@ impl std::fmt::Debug for Error {
 /// first peer.
 pub async fn connect(address: &str) -> Result<Connection, Error> {
     let address = Address::parse(address)?;
-    Ok(endpoint::connect(&address, &OpenContext::default()).await?)
+    Ok(registry::connect(&address, &OpenContext::default()).await?)
 }
 
 /// Opens a listening address; [`Listener::accept`] then yields a connection per peer.
 pub async fn listen(address: &str) -> Result<Listener, Error> {
     let parsed = Address::parse(address)?;
     match &parsed {
-        Address::Single(spec) => match endpoint::open_spec(spec, &OpenContext::default()).await? {
+        Address::Single(spec) => match registry::open_spec(spec, &OpenContext::default()).await? {
             endpoint::Opened::Listener(listener) => Ok(listener),
             endpoint::Opened::Connection(_) => Err(Error::NotAListener(address.to_owned())),
         },

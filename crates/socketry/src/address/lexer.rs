@@ -250,7 +250,7 @@ fn find_closing_double(rest: &[u8]) -> Option<usize> {
 
 /// Writes a path's bytes as [`escape`] writes text; a byte that is not UTF-8 has no way to be
 /// written in an address's text, and shows as `\xNN` (which does not read back as that byte).
-pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         out.push_str(&escape(chunk.valid()));
@@ -262,7 +262,7 @@ pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
 }
 
 /// Writes `text` so that [`split`] reads it back as one piece with the same text.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(

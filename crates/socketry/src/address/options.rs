@@ -66,6 +66,8 @@ impl Groups {
     pub const SHM: Groups = Groups(1 << 22);
     /// The end of a shared-memory channel that creates the memory (SHM-LISTEN).
     pub const SHM_LISTEN: Groups = Groups(1 << 23);
+    /// UDP-Lite sockets: their checksum coverage.
+    pub const UDPLITE: Groups = Groups(1 << 24);
 
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
@@ -196,6 +198,8 @@ pub enum OptionId {
     IffPortSel,
     IffAutoMedia,
     LengthPrefix,
+    UdpliteSendCscov,
+    UdpliteRecvCscov,
     PeerUid,
     PeerGid,
     PeerPid,
@@ -313,6 +317,12 @@ impl Bounds {
         expected: "a count from 1 to 2147483647",
     };
     /// Byte counts the kernel takes as an `int` (socket buffers, MTU).
+    /// UDP-Lite's checksum coverage: up to a whole datagram's 65535 bytes.
+    pub const COVERAGE: Bounds = Bounds {
+        min: 0,
+        max: 65535,
+        expected: "a byte count from 0 to 65535",
+    };
     pub const INT_BYTES: Bounds = Bounds {
         min: 0,
         max: i32::MAX as u64,
@@ -573,6 +583,10 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "set or clear the interface's PORTSEL flag" },
     OptionDef { id: OptionId::IffAutoMedia, name: "iff-automedia", aliases: &["automedia"], group: Groups::TUN, kind: ValueKind::Bool,
         help: "set or clear the interface's AUTOMEDIA flag" },
+    OptionDef { id: OptionId::UdpliteSendCscov, name: "udplite-send-cscov", aliases: &[], group: Groups::UDPLITE, kind: ValueKind::Count(Bounds::COVERAGE),
+        help: "how many bytes of each datagram sent, header included, the checksum covers (0: all; 1 to 7 count as 8)" },
+    OptionDef { id: OptionId::UdpliteRecvCscov, name: "udplite-recv-cscov", aliases: &[], group: Groups::UDPLITE, kind: ValueKind::Count(Bounds::COVERAGE),
+        help: "the least checksum coverage a received datagram must have; the kernel drops the rest (0: full coverage)" },
     OptionDef { id: OptionId::LengthPrefix, name: "length-prefix", aliases: &[], group: Groups::STREAM, kind: ValueKind::PrefixWidth,
         help: "socketry's own: carry messages over this byte stream, each as its big-endian length in 2 or 4 bytes and then its bytes" },
     OptionDef { id: OptionId::PeerUid, name: "peer-uid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Text,

@@ -278,174 +278,28 @@ pub struct Local {
     pub family: Family,
 }
 
-/// Every kind of endpoint an address can name, with only what that kind needs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// Standard input and output.
-    Stdio,
-    Stdin,
-    Stdout,
-    Stderr,
-    /// An inherited file descriptor.
-    Fd(i32),
-    TcpConnect(Remote),
-    TcpListen(Local),
-    /// A UDP socket connected to one peer.
-    UdpConnect(Remote),
-    /// Wait for the first datagram, then talk to its sender.
-    UdpListen(Local),
-    /// Send datagrams to a peer, receive replies from anyone.
-    UdpSendto(Remote),
-    /// Receive datagrams and reply to their sender.
-    UdpRecvfrom(Local),
-    /// Only receive datagrams.
-    UdpRecv(Local),
-    /// Send to a peer, receive from anyone (broadcast-capable).
-    UdpDatagram(Remote),
-    Unix(UnixRole, UnixName),
-    /// A connected pair of Unix sockets: what is written is read back.
-    SocketPair,
-    /// A new pseudo-terminal.
-    Pty,
-    /// A pipe: what is written is read back. Anonymous, or a named pipe (FIFO) at a path.
-    Pipe(Option<PathBuf>),
-    /// A program run without a shell: its argument vector, program first (never empty).
-    Exec(Vec<String>),
-    /// A command line run by `/bin/sh -c`.
-    System(String),
-    /// A command line run by the user's shell (`$SHELL -c`, else `/bin/sh -c`).
-    Shell(String),
-    /// An existing file or device, opened with open(2).
-    Open(PathBuf),
-    /// A file created (or truncated) for writing.
-    Create(PathBuf),
-    /// A file, opened or created, or a Unix socket at that path, connected to.
-    Gopen(PathBuf),
-    /// A POSIX message queue, opened (or created) by name.
-    PosixMq(MqRole, QueueName),
-    /// A new TUN or TAP network interface, optionally given an IPv4 address.
-    Tun(Option<InterfaceAddr>),
-    /// An inherited listening socket, by descriptor number.
-    AcceptFd(i32),
-    /// A listening socket passed by systemd's socket activation.
-    SystemdListen(ActivatedSocket),
-    /// Shared memory with every peer that connects to the rendezvous socket at this path.
-    ShmListen(UnixName),
-    /// Shared memory with the listener at this rendezvous socket.
-    ShmConnect(UnixName),
+impl Remote {
+    /// Writes `:host:port` as an address gives it.
+    pub fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = match &self.host {
+            Host::Name(name) => escape(name),
+            ip => ip.to_string(),
+        };
+        write!(f, ":{host}:{}", self.port)
+    }
 }
 
-/// The type-independent tag of a [`Kind`]: what the address table rows name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tag {
-    Stdio,
-    Stdin,
-    Stdout,
-    Stderr,
-    Fd,
-    TcpConnect,
-    TcpListen,
-    UdpConnect,
-    UdpListen,
-    UdpSendto,
-    UdpRecvfrom,
-    UdpRecv,
-    UdpDatagram,
-    Unix(UnixRole),
-    Abstract(UnixRole),
-    SocketPair,
-    Pty,
-    Pipe,
-    Exec,
-    System,
-    Shell,
-    Open,
-    Create,
-    Gopen,
-    PosixMq(MqRole),
-    Tun,
-    AcceptFd,
-    SystemdListen,
-    ShmListen,
-    ShmConnect,
+impl Local {
+    /// Writes `:port` as an address gives it.
+    pub fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, ":{}", self.port)
+    }
 }
 
-impl Kind {
-    pub(crate) fn tag(&self) -> (Tag, Family) {
-        match self {
-            Kind::Stdio => (Tag::Stdio, Family::Any),
-            Kind::Stdin => (Tag::Stdin, Family::Any),
-            Kind::Stdout => (Tag::Stdout, Family::Any),
-            Kind::Stderr => (Tag::Stderr, Family::Any),
-            Kind::Fd(_) => (Tag::Fd, Family::Any),
-            Kind::TcpConnect(r) => (Tag::TcpConnect, r.family),
-            Kind::TcpListen(l) => (Tag::TcpListen, l.family),
-            Kind::UdpConnect(r) => (Tag::UdpConnect, r.family),
-            Kind::UdpListen(l) => (Tag::UdpListen, l.family),
-            Kind::UdpSendto(r) => (Tag::UdpSendto, r.family),
-            Kind::UdpRecvfrom(l) => (Tag::UdpRecvfrom, l.family),
-            Kind::UdpRecv(l) => (Tag::UdpRecv, l.family),
-            Kind::UdpDatagram(r) => (Tag::UdpDatagram, r.family),
-            Kind::Unix(role, UnixName::Path(_)) => (Tag::Unix(*role), Family::Any),
-            Kind::Unix(role, UnixName::Abstract(_)) => (Tag::Abstract(*role), Family::Any),
-            Kind::SocketPair => (Tag::SocketPair, Family::Any),
-            Kind::Pty => (Tag::Pty, Family::Any),
-            Kind::Pipe(_) => (Tag::Pipe, Family::Any),
-            Kind::Exec(_) => (Tag::Exec, Family::Any),
-            Kind::System(_) => (Tag::System, Family::Any),
-            Kind::Shell(_) => (Tag::Shell, Family::Any),
-            Kind::Open(_) => (Tag::Open, Family::Any),
-            Kind::Create(_) => (Tag::Create, Family::Any),
-            Kind::Gopen(_) => (Tag::Gopen, Family::Any),
-            Kind::PosixMq(role, _) => (Tag::PosixMq(*role), Family::Any),
-            Kind::Tun(_) => (Tag::Tun, Family::Any),
-            Kind::AcceptFd(_) => (Tag::AcceptFd, Family::Any),
-            Kind::SystemdListen(_) => (Tag::SystemdListen, Family::Any),
-            Kind::ShmListen(_) => (Tag::ShmListen, Family::Any),
-            Kind::ShmConnect(_) => (Tag::ShmConnect, Family::Any),
-        }
-    }
-
-    /// Writes the parameters, each preceded by `:`.
-    pub(crate) fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Kind::Fd(n) | Kind::AcceptFd(n) => write!(f, ":{n}"),
-            Kind::SystemdListen(socket) => write!(f, ":{}", escape(&socket.to_string())),
-            Kind::TcpConnect(r)
-            | Kind::UdpConnect(r)
-            | Kind::UdpSendto(r)
-            | Kind::UdpDatagram(r) => {
-                let host = match &r.host {
-                    Host::Name(name) => escape(name),
-                    ip => ip.to_string(),
-                };
-                write!(f, ":{host}:{}", r.port)
-            }
-            Kind::TcpListen(l) | Kind::UdpListen(l) | Kind::UdpRecvfrom(l) | Kind::UdpRecv(l) => {
-                write!(f, ":{}", l.port)
-            }
-            Kind::Unix(_, name) | Kind::ShmListen(name) | Kind::ShmConnect(name) => {
-                write!(f, ":{}", name.escaped())
-            }
-            Kind::Pipe(Some(path)) | Kind::Open(path) | Kind::Create(path) | Kind::Gopen(path) => {
-                use std::os::unix::ffi::OsStrExt;
-                write!(f, ":{}", escape_bytes(path.as_os_str().as_bytes()))
-            }
-            Kind::Pipe(None) => Ok(()),
-            Kind::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
-            Kind::System(command) | Kind::Shell(command) => write!(f, ":{}", escape(command)),
-            Kind::PosixMq(_, name) => write!(f, ":{}", escape(name.as_str())),
-            Kind::Tun(Some(addr)) => write!(f, ":{addr}"),
-            Kind::Tun(None) => Ok(()),
-            Kind::Stdio
-            | Kind::Stdin
-            | Kind::Stdout
-            | Kind::Stderr
-            | Kind::SocketPair
-            | Kind::Pty => Ok(()),
-        }
-    }
+/// Writes `:path` as an address gives it, escaped.
+pub fn fmt_path(path: &std::path::Path, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    use std::os::unix::ffi::OsStrExt;
+    write!(f, ":{}", escape_bytes(path.as_os_str().as_bytes()))
 }
 
 /// Splits an EXEC command line into words, as a shell would but without any expansion:

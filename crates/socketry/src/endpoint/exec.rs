@@ -27,9 +27,13 @@ use nix::sys::signal::Signal;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use tokio::io::{AsyncRead, ReadBuf};
 
+mod address_types;
+
+pub use address_types::{Program, FAMILY};
+
 use super::stdio::FdStream;
 use super::{pty, terminal, Connection, OpenContext, OpenError};
-use crate::address::{Kind, OptionId, Options};
+use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::sys::process::{self as child_setup, ChildSetup, Credentials};
 
@@ -208,7 +212,7 @@ pub struct SocketAddresses {
 
 /// Starts the program that `kind` names (EXEC, SYSTEM or SHELL).
 pub fn open(
-    kind: &Kind,
+    kind: &Program,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
@@ -371,7 +375,7 @@ pub fn open(
 /// as its own, so that no relay stands between them; `None` leaves it socketry's standard
 /// input or output. The caller closes its copies once the program has started.
 pub(crate) fn start_direct(
-    kind: &Kind,
+    kind: &Program,
     options: &Options,
     context: &OpenContext,
     input: Option<RawFd>,
@@ -441,12 +445,12 @@ pub(crate) fn start_direct(
 /// The program `kind` names, with its arguments, environment, directory and user: everything
 /// but its channel. Returns the command, its description for logs, and who it runs as.
 fn prepare_command(
-    kind: &Kind,
+    kind: &Program,
     options: &Options,
     context: &OpenContext,
 ) -> Result<(tokio::process::Command, String, Option<Credentials>), OpenError> {
     let (program, args, description) = match kind {
-        Kind::Exec(argv) => {
+        Program::Exec(argv) => {
             let (program, args) = argv
                 .split_first()
                 .ok_or_else(|| OpenError::Refused("EXEC needs a program".to_owned()))?;
@@ -456,12 +460,12 @@ fn prepare_command(
                 format!("EXEC {}", crate::address::join_command_line(argv)),
             )
         }
-        Kind::System(command) => (
+        Program::System(command) => (
             "/bin/sh".to_owned(),
             vec!["-c".to_owned(), command.clone()],
             format!("SYSTEM {command}"),
         ),
-        Kind::Shell(command) => (
+        Program::Shell(command) => (
             std::env::var("SHELL")
                 .ok()
                 .filter(|s| !s.is_empty())
@@ -469,7 +473,6 @@ fn prepare_command(
             vec!["-c".to_owned(), command.clone()],
             format!("SHELL {command}"),
         ),
-        _ => return Err(OpenError::Refused(format!("{kind:?} is not a program"))),
     };
 
     let mut command = tokio::process::Command::new(&program);

@@ -17,7 +17,7 @@ use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
 use super::{terminal, Access, Connection, OpenError, Opened};
-use crate::address::{Kind, OptionId, Options, UnixName, UnixRole};
+use crate::address::{OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
 use crate::sys;
 
@@ -31,16 +31,16 @@ fn open_flags(access: Access) -> OFlag {
 
 /// Opens the file or socket that `kind` (OPEN, CREATE or GOPEN) names.
 /// Without rdonly, wronly or rdwr, a file is opened the way the relay uses it (`used`).
-pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened, OpenError> {
+pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Opened, OpenError> {
     let (path, access, mut flags, name) = match kind {
-        Kind::Open(path) => (path, access(options, used), OFlag::empty(), "OPEN"),
-        Kind::Create(path) => (
+        FileSpec::Open(path) => (path, access(options, used), OFlag::empty(), "OPEN"),
+        FileSpec::Create(path) => (
             path,
             Access::Write,
             OFlag::O_CREAT | OFlag::O_TRUNC,
             "CREATE",
         ),
-        Kind::Gopen(path) => {
+        FileSpec::Gopen(path) => {
             if is_socket(path) {
                 let name = UnixName::path(path).map_err(|too_long| {
                     OpenError::Refused(format!(
@@ -65,7 +65,6 @@ pub async fn open(kind: &Kind, options: &Options, used: Access) -> Result<Opened
                 "GOPEN",
             )
         }
-        _ => return Err(OpenError::Refused(format!("{kind:?} is not a file"))),
     };
     for (id, flag) in [
         (OptionId::Creat, OFlag::O_CREAT),
@@ -354,5 +353,96 @@ fn lookup_group(group: &str) -> Result<nix::unistd::Gid, OpenError> {
             action: format!("looking up group \"{group}\""),
             source: e.into(),
         }),
+    }
+}
+
+// ---- The family's address types: OPEN, CREATE, GOPEN ----
+
+use crate::address::{
+    fmt_path, AddressType, Definition, FamilySpec, FamilyTypes, Groups, Shorthand,
+};
+use crate::endpoint::OpenContext;
+
+/// A file an address names, and how it is opened.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FileSpec {
+    /// An existing file or device, opened with open(2).
+    Open(PathBuf),
+    /// A file created (or truncated) for writing.
+    Create(PathBuf),
+    /// A file, opened or created, or a Unix socket at that path, connected to.
+    Gopen(PathBuf),
+}
+
+const OPEN_GROUPS: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::FILE)
+    .union(Groups::OPEN)
+    .union(Groups::TERMINAL);
+
+static OPEN: Definition<FileSpec> = Definition {
+    ty: AddressType::new(
+        "OPEN",
+        &["FILE"],
+        &["filename"],
+        OPEN_GROUPS,
+        "an existing file or device (with creat: created if missing)",
+    ),
+    parse: |p| Ok(FileSpec::Open(p.file_name(0)?.to_path_buf())),
+};
+static CREATE: Definition<FileSpec> = Definition {
+    ty: AddressType::new(
+        "CREATE",
+        &["CREAT"],
+        &["filename"],
+        Groups::ALL.union(Groups::STREAM).union(Groups::FILE),
+        "a file created or truncated, write only",
+    ),
+    parse: |p| Ok(FileSpec::Create(p.file_name(0)?.to_path_buf())),
+};
+static GOPEN: Definition<FileSpec> = Definition {
+    ty: AddressType::new(
+        "GOPEN",
+        &[],
+        &["filename"],
+        OPEN_GROUPS,
+        "a file, created if missing and appended to, or a Unix socket connected to (also a bare path)",
+    )
+    .shorthand(Shorthand::Path),
+    parse: |p| Ok(FileSpec::Gopen(p.file_name(0)?.to_path_buf())),
+};
+
+/// The file family: its address types and features.
+pub static FAMILY: FamilyTypes<FileSpec> = FamilyTypes {
+    features: &["FILE", "GOPEN", "CREAT"],
+    types: &[&OPEN, &CREATE, &GOPEN],
+};
+
+impl FamilySpec for FileSpec {
+    fn address_type(&self) -> &'static AddressType {
+        match self {
+            FileSpec::Open(_) => &OPEN.ty,
+            FileSpec::Create(_) => &CREATE.ty,
+            FileSpec::Gopen(_) => &GOPEN.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileSpec::Open(path) | FileSpec::Create(path) | FileSpec::Gopen(path) => {
+                fmt_path(path, f)
+            }
+        }
+    }
+}
+
+impl FileSpec {
+    /// Opens the file (or, for GOPEN, connects to the socket) the way the relay uses it.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        open(self, options, context.access).await
     }
 }

@@ -235,3 +235,93 @@ mod tests {
             .is_err_and(|e| e.contains("LISTEN_FDS is \"x\"")));
     }
 }
+
+// ---- The family's address types: ACCEPT-FD, SYSTEMD-LISTEN ----
+
+use crate::address::ParseErrorKind;
+use crate::address::{escape, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
+use crate::endpoint::{OpenContext, Opened};
+
+/// Which inherited listening socket an address serves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum InheritedSpec {
+    /// An inherited listening socket, by descriptor number.
+    AcceptFd(i32),
+    /// A listening socket passed by systemd's socket activation.
+    SystemdListen(ActivatedSocket),
+}
+
+// An inherited listening socket is already bound: only what accepting needs applies. Ranges
+// apply to internet sockets and credentials to Unix ones, which is checked when it is opened.
+const INHERITED_LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::LISTEN)
+    .union(Groups::CHILD)
+    .union(Groups::RANGE)
+    .union(Groups::PEERCRED);
+
+static ACCEPT_FD: Definition<InheritedSpec> = Definition {
+    ty: AddressType::new(
+        "ACCEPT-FD",
+        &[],
+        &["fdnum"],
+        INHERITED_LISTEN,
+        "accept on an inherited listening TCP or Unix socket (with fork: every connection)",
+    ),
+    parse: |p| Ok(InheritedSpec::AcceptFd(p.descriptor(0)?)),
+};
+static SYSTEMD_LISTEN: Definition<InheritedSpec> = Definition {
+    ty: AddressType::new(
+        "SYSTEMD-LISTEN",
+        &[],
+        &["index-or-name"],
+        INHERITED_LISTEN,
+        "accept on a socket from systemd socket activation (LISTEN_FDS; by default the first)",
+    )
+    .required(0),
+    parse: |p| {
+        if p.is_empty() {
+            return Ok(InheritedSpec::SystemdListen(ActivatedSocket::Index(0)));
+        }
+        let given = p.text(0)?;
+        ActivatedSocket::parse(given)
+            .map(InheritedSpec::SystemdListen)
+            .ok_or_else(|| ParseErrorKind::InvalidParameter {
+                what: "activated socket",
+                text: given.to_owned(),
+                expected: "an index from 0 or a FileDescriptorName (printable, no ':')",
+            })
+    },
+};
+
+/// The inherited-socket family: its address types and features.
+pub static FAMILY: FamilyTypes<InheritedSpec> = FamilyTypes {
+    features: &["LISTEN"],
+    types: &[&ACCEPT_FD, &SYSTEMD_LISTEN],
+};
+
+impl FamilySpec for InheritedSpec {
+    fn address_type(&self) -> &'static AddressType {
+        match self {
+            InheritedSpec::AcceptFd(_) => &ACCEPT_FD.ty,
+            InheritedSpec::SystemdListen(_) => &SYSTEMD_LISTEN.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InheritedSpec::AcceptFd(n) => write!(f, ":{n}"),
+            InheritedSpec::SystemdListen(socket) => write!(f, ":{}", escape(&socket.to_string())),
+        }
+    }
+}
+
+impl InheritedSpec {
+    /// Takes the inherited socket over as a listener.
+    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
+        Ok(Opened::Listener(match self {
+            InheritedSpec::AcceptFd(fd) => accept_fd(*fd, options)?,
+            InheritedSpec::SystemdListen(socket) => systemd_listen(socket, options)?,
+        }))
+    }
+}

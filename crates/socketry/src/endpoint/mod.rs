@@ -1,6 +1,7 @@
-//! Opening endpoints: one module per family. [`open_spec`] turns a parsed [`Spec`] into either a
-//! ready [`Connection`] (a reader and a writer, each a byte stream or a message channel) or a
-//! [`Listener`] that yields connections.
+//! Opening endpoints: one module per family, each owning its address types' definitions and
+//! their open. Opening gives either a ready [`Connection`] (a reader and a writer, each a byte
+//! stream or a message channel) or a [`Listener`] that yields connections; the registry
+//! (`crate::registry`) dispatches a parsed spec to its family.
 
 pub mod exec;
 pub mod file;
@@ -25,7 +26,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use crate::address::{Address, Family, Kind, OptionId, Spec};
+use crate::address::{Family, OptionId, Options};
 use crate::channel::{LengthPrefixed, PrefixWidth, Reader, Writer};
 use crate::sys;
 
@@ -47,13 +48,14 @@ pub struct DataOptions {
 }
 
 impl DataOptions {
-    fn from_spec(spec: &Spec) -> DataOptions {
-        let crnl = spec.options.flag(OptionId::Crnl, false);
+    /// The data options an address's options give.
+    pub fn from_options(options: &Options) -> DataOptions {
+        let crnl = options.flag(OptionId::Crnl, false);
         DataOptions {
             read_crnl: crnl,
             write_crnl: crnl,
-            ignore_eof: spec.options.flag(OptionId::IgnoreEof, false),
-            length_prefix: match spec.options.count(OptionId::LengthPrefix) {
+            ignore_eof: options.flag(OptionId::IgnoreEof, false),
+            length_prefix: match options.count(OptionId::LengthPrefix) {
                 Some(2) => Some(PrefixWidth::Two),
                 Some(_) => Some(PrefixWidth::Four),
                 None => None,
@@ -205,9 +207,37 @@ impl Connection {
         self.keep.push(Box::new(value));
     }
 
-    fn with_data_options(mut self, spec: &Spec) -> Result<Connection, OpenError> {
-        self.data = DataOptions::from_spec(spec);
+    fn with_data_options(mut self, options: &Options) -> Result<Connection, OpenError> {
+        self.data = DataOptions::from_options(options);
         self.frame()
+    }
+
+    /// The connection of a dual address: the reader of `reading` and the writer of `writing`,
+    /// each with its own data options; both halves live as long as the joined connection.
+    pub(crate) fn join(mut reading: Connection, mut writing: Connection) -> Connection {
+        let mut joined = Connection::new(
+            reading.reader.take(),
+            writing.writer.take(),
+            format!("{} !! {}", reading.description, writing.description),
+        );
+        joined.data = DataOptions {
+            read_crnl: reading.data.read_crnl,
+            write_crnl: writing.data.write_crnl,
+            ignore_eof: reading.data.ignore_eof,
+            // Each half was framed when it opened.
+            length_prefix: None,
+        };
+        joined.addresses = reading.addresses;
+        joined.peer_credentials = reading.peer_credentials;
+        joined.descriptors = Some((
+            reading.direct_descriptors().and_then(|(read, _)| read),
+            writing.direct_descriptors().and_then(|(_, write)| write),
+        ));
+        joined.processes = reading.take_processes();
+        joined.processes.extend(writing.take_processes());
+        joined.keep_alive(reading);
+        joined.keep_alive(writing);
+        joined
     }
 
     /// Turns a byte stream into a message channel with `length-prefix` framing, if the data
@@ -355,19 +385,18 @@ pub(crate) async fn within<T>(
     result.map_err(OpenError::io(action))
 }
 
-/// Opens one endpoint.
-pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
-    with_retries(spec, || open_spec_once(spec, context)).await
-}
-
 /// Runs `attempt` until it succeeds, or fails in a way time cannot change, or the `retry`
-/// count (or `forever`) given to `spec` is used up, `interval` apart.
-pub(crate) async fn with_retries<T, F, Fut>(spec: &Spec, mut attempt: F) -> Result<T, OpenError>
+/// count (or `forever`) in `options` is used up, `interval` apart. `what` names the endpoint
+/// in the warning each failure logs.
+pub(crate) async fn with_retries<T, F, Fut>(
+    options: &Options,
+    what: &(dyn fmt::Display + Sync),
+    mut attempt: F,
+) -> Result<T, OpenError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, OpenError>>,
 {
-    let options = &spec.options;
     let retries = if options.flag(OptionId::Forever, false) {
         u64::MAX
     } else {
@@ -384,7 +413,7 @@ where
                 e @ (OpenError::Io { .. } | OpenError::Resolve { .. } | OpenError::TimedOut { .. }),
             ) if failed < retries => {
                 failed += 1;
-                tracing::warn!("{spec}: {e}; trying again in {}s", interval.as_secs_f64());
+                tracing::warn!("{what}: {e}; trying again in {}s", interval.as_secs_f64());
                 tokio::time::sleep(interval).await;
             }
             result => return result,
@@ -392,58 +421,9 @@ where
     }
 }
 
-async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
-    let options = &spec.options;
-    let opened = match &spec.kind {
-        Kind::Stdio => Opened::Connection(stdio_connection(
-            context.access.reads().then_some(0),
-            context.access.writes().then_some(1),
-            "STDIO",
-            options,
-        )?),
-        Kind::Stdin => Opened::Connection(stdio_connection(Some(0), None, "STDIN", options)?),
-        Kind::Stdout => Opened::Connection(stdio_connection(None, Some(1), "STDOUT", options)?),
-        Kind::Stderr => Opened::Connection(stdio_connection(None, Some(2), "STDERR", options)?),
-        Kind::Fd(n) => Opened::Connection(stdio_connection(
-            context.access.reads().then_some(*n),
-            context.access.writes().then_some(*n),
-            &format!("FD:{n}"),
-            options,
-        )?),
-        Kind::TcpConnect(remote) => {
-            Opened::Connection(tcp::connect(remote, options, context).await?)
-        }
-        Kind::TcpListen(local) => Opened::Listener(tcp::listen(local, options, context)?),
-        Kind::UdpConnect(remote) => {
-            Opened::Connection(udp::connect(remote, options, context).await?)
-        }
-        Kind::UdpSendto(remote) | Kind::UdpDatagram(remote) => {
-            Opened::Connection(udp::sendto(remote, options, context).await?)
-        }
-        Kind::UdpRecv(local) => Opened::Connection(udp::recv(local, options, context)?),
-        Kind::UdpListen(local) => Opened::Listener(udp::listen(local, options, context)?),
-        Kind::UdpRecvfrom(local) => Opened::Listener(udp::recvfrom(local, options, context)?),
-        Kind::Unix(role, name) => unix::open(*role, name, options).await?,
-        Kind::AcceptFd(fd) => Opened::Listener(inherited::accept_fd(*fd, options)?),
-        Kind::SystemdListen(socket) => {
-            Opened::Listener(inherited::systemd_listen(socket, options)?)
-        }
-        Kind::ShmListen(name) => Opened::Listener(shm::listen(name, options)?),
-        Kind::ShmConnect(name) => Opened::Connection(shm::connect(name, options).await?),
-        Kind::SocketPair => Opened::Connection(socketpair::open(options)?),
-        Kind::Pty => Opened::Connection(pty::open(options).await?),
-        Kind::Pipe(path) => {
-            Opened::Connection(pipe::open(path.as_deref(), options, context.access).await?)
-        }
-        Kind::Exec(_) | Kind::System(_) | Kind::Shell(_) => {
-            Opened::Connection(exec::open(&spec.kind, options, context)?)
-        }
-        Kind::Open(_) | Kind::Create(_) | Kind::Gopen(_) => {
-            file::open(&spec.kind, options, context.access).await?
-        }
-        Kind::PosixMq(role, name) => mqueue::open(*role, name, options, context.access)?,
-        Kind::Tun(addr) => Opened::Connection(tun::open(addr.as_ref(), options)?),
-    };
+/// What every opened endpoint gets after its family opened it: `readbytes=N` and the data
+/// options (line endings, EOF handling, `length-prefix` framing).
+pub(crate) fn finish_open(opened: Opened, options: &Options) -> Result<Opened, OpenError> {
     Ok(match opened {
         Opened::Connection(mut c) => {
             if let Some(limit) = options.count(OptionId::ReadBytes) {
@@ -453,9 +433,11 @@ async fn open_spec_once(spec: &Spec, context: &OpenContext) -> Result<Opened, Op
                     .map(|r| limit_reading(r, limit))
                     .transpose()?;
             }
-            Opened::Connection(c.with_data_options(spec)?)
+            Opened::Connection(c.with_data_options(options)?)
         }
-        Opened::Listener(l) => Opened::Listener(l.with_data_options(DataOptions::from_spec(spec))),
+        Opened::Listener(l) => {
+            Opened::Listener(l.with_data_options(DataOptions::from_options(options)))
+        }
     })
 }
 
@@ -471,96 +453,4 @@ fn limit_reading(reader: Reader, limit: u64) -> Result<Reader, OpenError> {
             "readbytes applies to byte streams; this address carries messages".to_owned(),
         )),
     }
-}
-
-/// Opens an address as one connection: a listener accepts its first peer, and a dual address
-/// takes the reader of its first half and the writer of its second.
-pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connection, OpenError> {
-    match address {
-        Address::Single(spec) => match open_spec(spec, context).await? {
-            Opened::Connection(c) => Ok(c),
-            Opened::Listener(l) => l.accept_once().await,
-        },
-        Address::Dual { read, write } => {
-            let half = |access| OpenContext { access, ..*context };
-            let mut reading =
-                Box::pin(connect(&Address::Single(read.clone()), &half(Access::Read))).await?;
-            let mut writing = Box::pin(connect(
-                &Address::Single(write.clone()),
-                &half(Access::Write),
-            ))
-            .await?;
-            let mut joined = Connection::new(
-                reading.reader.take(),
-                writing.writer.take(),
-                format!("{} !! {}", reading.description, writing.description),
-            );
-            joined.data = DataOptions {
-                read_crnl: reading.data.read_crnl,
-                write_crnl: writing.data.write_crnl,
-                ignore_eof: reading.data.ignore_eof,
-                // Each half was framed when it opened.
-                length_prefix: None,
-            };
-            joined.addresses = reading.addresses;
-            joined.peer_credentials = reading.peer_credentials;
-            joined.descriptors = Some((
-                reading.direct_descriptors().and_then(|(read, _)| read),
-                writing.direct_descriptors().and_then(|(_, write)| write),
-            ));
-            joined.processes = reading.take_processes();
-            joined.processes.extend(writing.take_processes());
-            joined.keep_alive(reading);
-            joined.keep_alive(writing);
-            Ok(joined)
-        }
-    }
-}
-
-/// Standard streams or an inherited descriptor; terminal options change the terminal behind
-/// them until the connection is dropped.
-fn stdio_connection(
-    read: Option<i32>,
-    write: Option<i32>,
-    name: &str,
-    options: &crate::address::Options,
-) -> Result<Connection, OpenError> {
-    let restore = if terminal::any(options) {
-        // The first of the descriptors that is a terminal (both usually are the same one).
-        let fd = [read, write]
-            .into_iter()
-            .flatten()
-            .find(|fd| nix::unistd::isatty(*fd).unwrap_or(false))
-            .or(read.or(write))
-            .unwrap_or(0);
-        let terminal = sys::fd::duplicate(fd).map_err(OpenError::io(format!(
-            "opening {name} (file descriptor {fd})"
-        )))?;
-        Some(terminal::Restore::apply(
-            terminal,
-            options,
-            &format!("{name} (file descriptor {fd})"),
-        )?)
-    } else {
-        None
-    };
-    let open = |fd: i32| {
-        stdio::FdStream::open(fd).map_err(OpenError::io(format!(
-            "opening {name} (file descriptor {fd})"
-        )))
-    };
-    let reader = read
-        .map(open)
-        .transpose()?
-        .map(|s| Reader::Bytes(Box::new(s)));
-    let writer = write
-        .map(open)
-        .transpose()?
-        .map(|s| Writer::Bytes(Box::new(s)));
-    let mut connection = Connection::new(reader, writer, name.to_owned());
-    connection.descriptors = Some((read, write));
-    if let Some(restore) = restore {
-        connection.keep_alive(restore);
-    }
-    Ok(connection)
 }

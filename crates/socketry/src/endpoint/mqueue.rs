@@ -469,3 +469,113 @@ fn flush(name: &QueueName) -> Result<(), OpenError> {
     tracing::info!("flushed {messages} message(s), {bytes} bytes, from message queue {name}");
     Ok(())
 }
+
+// ---- The family's address types: POSIXMQ-READ, -RECEIVE, -SEND, -BIDIRECTIONAL ----
+
+use crate::address::{escape, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
+use crate::address::{Params, ParseErrorKind};
+use crate::endpoint::OpenContext;
+
+/// A POSIX message queue address: what it does with the queue, and the queue's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MqSpec {
+    /// Read, receive one, send, or both ways.
+    pub role: MqRole,
+    /// The queue's name, `/name`.
+    pub name: QueueName,
+}
+
+const READ: Groups = Groups::ALL.union(Groups::POSIXMQ);
+const RECEIVE: Groups = READ.union(Groups::CHILD);
+const SEND: Groups = RECEIVE.union(Groups::POSIXMQ_SEND);
+const BIDIRECTIONAL: Groups = READ.union(Groups::POSIXMQ_SEND);
+
+fn queue(params: &Params<'_>, role: MqRole) -> Result<MqSpec, ParseErrorKind> {
+    let given = params.text(0)?;
+    match QueueName::parse(given) {
+        Some(name) => Ok(MqSpec { role, name }),
+        None => Err(ParseErrorKind::InvalidParameter {
+            what: "message queue name",
+            text: given.to_owned(),
+            expected: "/name: a slash, then 1 to 255 bytes with no other slash",
+        }),
+    }
+}
+
+static POSIXMQ_READ: Definition<MqSpec> = Definition {
+    ty: AddressType::new(
+        "POSIXMQ-READ",
+        &[],
+        &["mqueue"],
+        READ,
+        "read every message of a POSIX message queue (/name, created if missing); never EOF",
+    ),
+    parse: |p| queue(p, MqRole::Read),
+};
+static POSIXMQ_RECEIVE: Definition<MqSpec> = Definition {
+    ty: AddressType::new(
+        "POSIXMQ-RECEIVE",
+        &["POSIXMQ-RECV"],
+        &["mqueue"],
+        RECEIVE,
+        "receive one message, then EOF (with fork: a session per message)",
+    ),
+    parse: |p| queue(p, MqRole::Receive),
+};
+static POSIXMQ_SEND: Definition<MqSpec> = Definition {
+    ty: AddressType::new(
+        "POSIXMQ-SEND",
+        &["POSIXMQ-WRITE"],
+        &["mqueue"],
+        SEND,
+        "send each message to a POSIX message queue (with fork: a session every interval while it has room)",
+    ),
+    parse: |p| queue(p, MqRole::Send),
+};
+static POSIXMQ_BIDIRECTIONAL: Definition<MqSpec> = Definition {
+    ty: AddressType::new(
+        "POSIXMQ-BIDIRECTIONAL",
+        &["POSIXMQ"],
+        &["mqueue"],
+        BIDIRECTIONAL,
+        "read and write one POSIX message queue: what is sent comes back",
+    ),
+    parse: |p| queue(p, MqRole::Bidirectional),
+};
+
+/// The POSIX message queue family: its address types and features.
+pub static FAMILY: FamilyTypes<MqSpec> = FamilyTypes {
+    features: &["POSIXMQ"],
+    types: &[
+        &POSIXMQ_READ,
+        &POSIXMQ_RECEIVE,
+        &POSIXMQ_SEND,
+        &POSIXMQ_BIDIRECTIONAL,
+    ],
+};
+
+impl FamilySpec for MqSpec {
+    fn address_type(&self) -> &'static AddressType {
+        match self.role {
+            MqRole::Read => &POSIXMQ_READ.ty,
+            MqRole::Receive => &POSIXMQ_RECEIVE.ty,
+            MqRole::Send => &POSIXMQ_SEND.ty,
+            MqRole::Bidirectional => &POSIXMQ_BIDIRECTIONAL.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, ":{}", escape(self.name.as_str()))
+    }
+}
+
+impl MqSpec {
+    /// Opens (or creates) the queue, only the ways the relay uses it.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        open(self.role, &self.name, options, context.access)
+    }
+}

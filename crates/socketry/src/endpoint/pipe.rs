@@ -145,3 +145,61 @@ async fn open_named(
     );
     Ok((Some(read_end), Some(write_end)))
 }
+
+// ---- The family's address type: PIPE ----
+
+use crate::address::{fmt_path, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
+use crate::endpoint::{OpenContext, Opened};
+
+/// A pipe: anonymous, or a named pipe (FIFO) at a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PipeSpec(pub Option<std::path::PathBuf>);
+
+static PIPE: Definition<PipeSpec> = Definition {
+    ty: AddressType::new(
+        "PIPE",
+        &["FIFO", "ECHO"],
+        &["path"],
+        Groups::ALL.union(Groups::STREAM).union(Groups::NAMED_PIPE),
+        "an anonymous pipe: what is written is read back (with a path: a named pipe, created if missing)",
+    )
+    .required(0),
+    parse: |p| {
+        Ok(PipeSpec(match p.is_empty() {
+            true => None,
+            false => Some(p.path(0)?.to_path_buf()),
+        }))
+    },
+};
+
+/// The pipe family: its address type and features.
+pub static FAMILY: FamilyTypes<PipeSpec> = FamilyTypes {
+    features: &["PIPE"],
+    types: &[&PIPE],
+};
+
+impl FamilySpec for PipeSpec {
+    fn address_type(&self) -> &'static AddressType {
+        &PIPE.ty
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(path) => fmt_path(path, f),
+            None => Ok(()),
+        }
+    }
+}
+
+impl PipeSpec {
+    /// Opens the pipe, only the ways the relay uses it.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        open(self.0.as_deref(), options, context.access)
+            .await
+            .map(Opened::Connection)
+    }
+}

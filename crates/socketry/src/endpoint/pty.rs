@@ -260,3 +260,49 @@ impl Drop for Link {
         }
     }
 }
+
+// ---- The family's address type: PTY ----
+
+use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups};
+use crate::endpoint::{OpenContext, Opened};
+
+/// A new pseudo-terminal. It takes no parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PtySpec;
+
+static PTY: Definition<PtySpec> = Definition {
+    ty: AddressType::new(
+        "PTY",
+        &[],
+        &[],
+        Groups::ALL
+            .union(Groups::STREAM)
+            .union(Groups::TERMINAL)
+            .union(Groups::PTY),
+        "a new pseudo-terminal; another program opens its slave side (logged, or link=path)",
+    ),
+    parse: |_| Ok(PtySpec),
+};
+
+/// The pseudo-terminal family: its address type and features.
+pub static FAMILY: FamilyTypes<PtySpec> = FamilyTypes {
+    features: &["PTY", "TERMIOS"],
+    types: &[&PTY],
+};
+
+impl FamilySpec for PtySpec {
+    fn address_type(&self) -> &'static AddressType {
+        &PTY.ty
+    }
+
+    fn fmt_params(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl PtySpec {
+    /// Allocates the pseudo-terminal.
+    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
+        open(options).await.map(Opened::Connection)
+    }
+}

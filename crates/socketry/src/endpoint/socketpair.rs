@@ -30,3 +30,46 @@ pub fn open(options: &Options) -> Result<Connection, OpenError> {
         "SOCKETPAIR".to_owned(),
     ))
 }
+
+// ---- The family's address type: SOCKETPAIR ----
+
+use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups};
+use crate::endpoint::{OpenContext, Opened};
+
+/// A connected socket pair: what is written is read back. It takes no parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SocketPairSpec;
+
+static SOCKETPAIR: Definition<SocketPairSpec> = Definition {
+    ty: AddressType::new(
+        "SOCKETPAIR",
+        &[],
+        &[],
+        Groups::ALL.union(Groups::STREAM).union(Groups::SOCKTYPE),
+        "a connected socket pair: what is written is read back (datagrams by default)",
+    ),
+    parse: |_| Ok(SocketPairSpec),
+};
+
+/// The socket pair family: its address type and features.
+pub static FAMILY: FamilyTypes<SocketPairSpec> = FamilyTypes {
+    features: &["SOCKETPAIR"],
+    types: &[&SOCKETPAIR],
+};
+
+impl FamilySpec for SocketPairSpec {
+    fn address_type(&self) -> &'static AddressType {
+        &SOCKETPAIR.ty
+    }
+
+    fn fmt_params(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl SocketPairSpec {
+    /// Makes the pair.
+    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
+        open(options).map(Opened::Connection)
+    }
+}

@@ -239,3 +239,165 @@ impl AsyncWrite for FdStream {
         Poll::Ready(Ok(()))
     }
 }
+
+// ---- The family's address types: STDIO, STDIN, STDOUT, STDERR, FD ----
+
+use crate::address::{
+    AddressType, Definition, FamilySpec, FamilyTypes, Groups, Options, Shorthand,
+};
+use crate::channel::{Reader, Writer};
+use crate::endpoint::{terminal, Connection, OpenContext, OpenError, Opened};
+
+/// Which standard stream, or which inherited descriptor, an address names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StdioSpec {
+    /// Standard input and output (`STDIO`, `-`).
+    Stdio,
+    /// Standard input, read only.
+    Stdin,
+    /// Standard output, write only.
+    Stdout,
+    /// Standard error, write only.
+    Stderr,
+    /// An inherited file descriptor (`FD:n`, or the bare number).
+    Fd(i32),
+}
+
+const STREAM_FD: Groups = Groups::ALL.union(Groups::STREAM).union(Groups::TERMINAL);
+
+static STDIO: Definition<StdioSpec> = Definition {
+    ty: AddressType::new(
+        "STDIO",
+        &[],
+        &[],
+        STREAM_FD,
+        "standard input and output (also written -)",
+    )
+    .shorthand(Shorthand::Dash),
+    parse: |_| Ok(StdioSpec::Stdio),
+};
+static STDIN: Definition<StdioSpec> = Definition {
+    ty: AddressType::new("STDIN", &[], &[], STREAM_FD, "standard input, read only"),
+    parse: |_| Ok(StdioSpec::Stdin),
+};
+static STDOUT: Definition<StdioSpec> = Definition {
+    ty: AddressType::new("STDOUT", &[], &[], STREAM_FD, "standard output, write only"),
+    parse: |_| Ok(StdioSpec::Stdout),
+};
+static STDERR: Definition<StdioSpec> = Definition {
+    ty: AddressType::new("STDERR", &[], &[], STREAM_FD, "standard error, write only"),
+    parse: |_| Ok(StdioSpec::Stderr),
+};
+static FD: Definition<StdioSpec> = Definition {
+    ty: AddressType::new(
+        "FD",
+        &[],
+        &["fdnum"],
+        STREAM_FD,
+        "an inherited file descriptor (also written as the bare number)",
+    )
+    .shorthand(Shorthand::Number),
+    parse: |p| Ok(StdioSpec::Fd(p.descriptor(0)?)),
+};
+
+/// The standard streams' family: its address types and features.
+pub static FAMILY: FamilyTypes<StdioSpec> = FamilyTypes {
+    features: &["STDIO", "FDNUM"],
+    types: &[&STDIO, &STDIN, &STDOUT, &STDERR, &FD],
+};
+
+impl FamilySpec for StdioSpec {
+    fn address_type(&self) -> &'static AddressType {
+        match self {
+            StdioSpec::Stdio => &STDIO.ty,
+            StdioSpec::Stdin => &STDIN.ty,
+            StdioSpec::Stdout => &STDOUT.ty,
+            StdioSpec::Stderr => &STDERR.ty,
+            StdioSpec::Fd(_) => &FD.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StdioSpec::Fd(n) => write!(f, ":{n}"),
+            StdioSpec::Stdio | StdioSpec::Stdin | StdioSpec::Stdout | StdioSpec::Stderr => Ok(()),
+        }
+    }
+}
+
+impl StdioSpec {
+    /// Opens the streams, only the ways `context.access` uses for `STDIO` and `FD`.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        let access = context.access;
+        let connection = match self {
+            StdioSpec::Stdio => stdio_connection(
+                access.reads().then_some(0),
+                access.writes().then_some(1),
+                "STDIO",
+                options,
+            )?,
+            StdioSpec::Stdin => stdio_connection(Some(0), None, "STDIN", options)?,
+            StdioSpec::Stdout => stdio_connection(None, Some(1), "STDOUT", options)?,
+            StdioSpec::Stderr => stdio_connection(None, Some(2), "STDERR", options)?,
+            StdioSpec::Fd(n) => stdio_connection(
+                access.reads().then_some(*n),
+                access.writes().then_some(*n),
+                &format!("FD:{n}"),
+                options,
+            )?,
+        };
+        Ok(Opened::Connection(connection))
+    }
+}
+
+/// Standard streams or an inherited descriptor; terminal options change the terminal behind
+/// them until the connection is dropped.
+fn stdio_connection(
+    read: Option<i32>,
+    write: Option<i32>,
+    name: &str,
+    options: &Options,
+) -> Result<Connection, OpenError> {
+    let restore = if terminal::any(options) {
+        // The first of the descriptors that is a terminal (both usually are the same one).
+        let fd = [read, write]
+            .into_iter()
+            .flatten()
+            .find(|fd| nix::unistd::isatty(*fd).unwrap_or(false))
+            .or(read.or(write))
+            .unwrap_or(0);
+        let terminal = crate::sys::fd::duplicate(fd).map_err(OpenError::io(format!(
+            "opening {name} (file descriptor {fd})"
+        )))?;
+        Some(terminal::Restore::apply(
+            terminal,
+            options,
+            &format!("{name} (file descriptor {fd})"),
+        )?)
+    } else {
+        None
+    };
+    let open = |fd: i32| {
+        FdStream::open(fd).map_err(OpenError::io(format!(
+            "opening {name} (file descriptor {fd})"
+        )))
+    };
+    let reader = read
+        .map(open)
+        .transpose()?
+        .map(|s| Reader::Bytes(Box::new(s)));
+    let writer = write
+        .map(open)
+        .transpose()?
+        .map(|s| Writer::Bytes(Box::new(s)));
+    let mut connection = Connection::new(reader, writer, name.to_owned());
+    connection.descriptors = Some((read, write));
+    if let Some(restore) = restore {
+        connection.keep_alive(restore);
+    }
+    Ok(connection)
+}

@@ -298,3 +298,149 @@ pub fn listen(
         options,
     ))
 }
+
+// ---- The family's address types: TCP, TCP-LISTEN and their 4/6 variants ----
+
+use crate::address::{AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups};
+use crate::endpoint::Opened;
+
+/// What a TCP address does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TcpSpec {
+    /// Connect to a host and port, trying every resolved address in turn.
+    Connect(Remote),
+    /// Listen on a port and accept connections.
+    Listen(Local),
+}
+
+const BIND: BindDomain = BindDomain::Ip(Some(crate::services::Protocol::Tcp));
+const CONNECT: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::TCP)
+    .union(Groups::CONNECT);
+const LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::TCP)
+    .union(Groups::LISTEN)
+    .union(Groups::CHILD)
+    .union(Groups::RANGE);
+const HOST_PORT: &[&str] = &["host", "port"];
+const PORT: &[&str] = &["port"];
+
+static TCP: Definition<TcpSpec> = Definition {
+    ty: AddressType::new(
+        "TCP",
+        &["TCP-CONNECT"],
+        HOST_PORT,
+        CONNECT,
+        "connect to host:port, trying every resolved address in turn",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TcpSpec::Connect(p.remote(Family::Any)?)),
+};
+static TCP4: Definition<TcpSpec> = Definition {
+    ty: AddressType::new(
+        "TCP4",
+        &["TCP4-CONNECT"],
+        HOST_PORT,
+        CONNECT,
+        "TCP over IPv4",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TcpSpec::Connect(p.remote(Family::V4)?)),
+};
+static TCP6: Definition<TcpSpec> = Definition {
+    ty: AddressType::new(
+        "TCP6",
+        &["TCP6-CONNECT"],
+        HOST_PORT,
+        CONNECT,
+        "TCP over IPv6",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TcpSpec::Connect(p.remote(Family::V6)?)),
+};
+static TCP_LISTEN: Definition<TcpSpec> = Definition {
+    ty: AddressType::new(
+        "TCP-LISTEN",
+        &["TCP-L"],
+        PORT,
+        LISTEN,
+        "accept a TCP connection (with fork: every connection)",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TcpSpec::Listen(p.local(Family::Any)?)),
+};
+static TCP4_LISTEN: Definition<TcpSpec> = Definition {
+    ty: AddressType::new(
+        "TCP4-LISTEN",
+        &["TCP4-L"],
+        PORT,
+        LISTEN,
+        "TCP-LISTEN over IPv4",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TcpSpec::Listen(p.local(Family::V4)?)),
+};
+static TCP6_LISTEN: Definition<TcpSpec> = Definition {
+    ty: AddressType::new(
+        "TCP6-LISTEN",
+        &["TCP6-L"],
+        PORT,
+        LISTEN,
+        "TCP-LISTEN over IPv6",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TcpSpec::Listen(p.local(Family::V6)?)),
+};
+
+/// The TCP family: its address types and features.
+pub static FAMILY: FamilyTypes<TcpSpec> = FamilyTypes {
+    features: &["IP4", "IP6", "TCP", "LISTEN"],
+    types: &[&TCP, &TCP4, &TCP6, &TCP_LISTEN, &TCP4_LISTEN, &TCP6_LISTEN],
+};
+
+impl FamilySpec for TcpSpec {
+    fn address_type(&self) -> &'static AddressType {
+        let [any, v4, v6] = match self {
+            TcpSpec::Connect(_) => [&TCP, &TCP4, &TCP6],
+            TcpSpec::Listen(_) => [&TCP_LISTEN, &TCP4_LISTEN, &TCP6_LISTEN],
+        };
+        let family = match self {
+            TcpSpec::Connect(remote) => remote.family,
+            TcpSpec::Listen(local) => local.family,
+        };
+        match family {
+            Family::Any => &any.ty,
+            Family::V4 => &v4.ty,
+            Family::V6 => &v6.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TcpSpec::Connect(remote) => remote.fmt_params(f),
+            TcpSpec::Listen(local) => local.fmt_params(f),
+        }
+    }
+}
+
+impl TcpSpec {
+    /// Connects, or starts listening.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        Ok(match self {
+            TcpSpec::Connect(remote) => {
+                Opened::Connection(connect(remote, options, context).await?)
+            }
+            TcpSpec::Listen(local) => Opened::Listener(listen(local, options, context)?),
+        })
+    }
+}

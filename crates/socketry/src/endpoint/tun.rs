@@ -236,3 +236,62 @@ fn configure(name: &str, addr: Option<&InterfaceAddr>, options: &Options) -> Res
     }
     Ok(())
 }
+
+// ---- The family's address type: TUN ----
+
+use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups, ParseErrorKind};
+use crate::endpoint::{OpenContext, Opened};
+
+/// A new TUN or TAP network interface, optionally given an IPv4 address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TunSpec(pub Option<InterfaceAddr>);
+
+static TUN: Definition<TunSpec> = Definition {
+    ty: AddressType::new(
+        "TUN",
+        &[],
+        &["if-addr/bits"],
+        Groups::ALL.union(Groups::TUN),
+        "a new TUN (or TAP) network interface: one packet (frame) per message, optionally given an IPv4 address",
+    )
+    .required(0),
+    parse: |p| {
+        if p.is_empty() {
+            return Ok(TunSpec(None));
+        }
+        let given = p.text(0)?;
+        InterfaceAddr::parse(given)
+            .map(|addr| TunSpec(Some(addr)))
+            .ok_or_else(|| ParseErrorKind::InvalidParameter {
+                what: "interface address",
+                text: given.to_owned(),
+                expected: "an IPv4 address and prefix length such as 10.0.0.1/24",
+            })
+    },
+};
+
+/// The TUN/TAP family: its address type and features.
+pub static FAMILY: FamilyTypes<TunSpec> = FamilyTypes {
+    features: &["TUN"],
+    types: &[&TUN],
+};
+
+impl FamilySpec for TunSpec {
+    fn address_type(&self) -> &'static AddressType {
+        &TUN.ty
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(addr) => write!(f, ":{addr}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl TunSpec {
+    /// Creates the interface.
+    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
+        open(self.0.as_ref(), options).map(Opened::Connection)
+    }
+}

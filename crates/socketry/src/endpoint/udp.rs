@@ -36,13 +36,79 @@ pub const DEFAULT_SESSION_CAP: usize = 1024;
 /// Datagrams queued for one session before further ones from that peer are dropped.
 const SESSION_QUEUE: usize = 256;
 
+/// Which protocol a socket of the UDP family speaks: UDP, or UDP-Lite (RFC 3828), which is
+/// UDP with a checksum that may cover only the start of each datagram. Everything else (roles,
+/// sessions, peers) is the same code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP (`IPPROTO_UDP`).
+    Udp,
+    /// UDP-Lite (`IPPROTO_UDPLITE`, 136).
+    UdpLite,
+}
+
+impl Transport {
+    /// The protocol a socket of this transport is created with.
+    fn protocol(self) -> Protocol {
+        match self {
+            Transport::Udp => Protocol::UDP,
+            Transport::UdpLite => Protocol::from(crate::sys::udplite::IPPROTO_UDPLITE),
+        }
+    }
+
+    /// The name logs and descriptions use: `UDP`, `UDPLITE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::UdpLite => "UDPLITE",
+        }
+    }
+
+    /// The transport's own socket options: UDP-Lite's checksum coverage.
+    fn apply_options(self, socket: &socket2::Socket, options: &Options) -> Result<(), OpenError> {
+        use crate::sys::udplite::{coverage, set_coverage, UDPLITE_RECV_CSCOV, UDPLITE_SEND_CSCOV};
+        use std::os::fd::AsFd;
+        if self != Transport::UdpLite {
+            return Ok(());
+        }
+        for (id, option, name) in [
+            (
+                OptionId::UdpliteSendCscov,
+                UDPLITE_SEND_CSCOV,
+                "UDPLITE_SEND_CSCOV",
+            ),
+            (
+                OptionId::UdpliteRecvCscov,
+                UDPLITE_RECV_CSCOV,
+                "UDPLITE_RECV_CSCOV",
+            ),
+        ] {
+            if let Some(bytes) = options.count(id) {
+                // The option's bounds (0 to 65535) fit an int.
+                let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+                set_coverage(socket.as_fd(), option, bytes)
+                    .map_err(OpenError::io(format!("setting {name} to {bytes}")))?;
+                // The kernel rounds 1 to 7 up to 8: say what it kept.
+                if let Ok(kept) = coverage(socket.as_fd(), option) {
+                    tracing::debug!("{name} is {kept}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A UDP socket bound to `addr`, and the address it got (the port when `addr`'s is 0).
 fn bound_socket(
+    transport: Transport,
     addr: SocketAddr,
     options: &Options,
 ) -> Result<(MessageSocket, SocketAddr), OpenError> {
-    let socket = new_socket(&addr, Type::DGRAM, Protocol::UDP, options)
-        .map_err(OpenError::io(format!("creating a UDP socket for {addr}")))?;
+    let name = transport.name();
+    let socket = new_socket(&addr, Type::DGRAM, transport.protocol(), options).map_err(
+        OpenError::io(format!("creating a {name} socket for {addr}")),
+    )?;
+    transport.apply_options(&socket, options)?;
     socket
         .bind(&addr.into())
         .map_err(OpenError::io(format!("binding to {addr}")))?;
@@ -51,12 +117,14 @@ fn bound_socket(
         .ok()
         .and_then(|a| a.as_socket())
         .unwrap_or(addr);
-    tracing::info!("listening on UDP {bound}");
-    let socket = MessageSocket::new(socket).map_err(OpenError::io("registering a UDP socket"))?;
+    tracing::info!("listening on {name} {bound}");
+    let socket = MessageSocket::new(socket)
+        .map_err(OpenError::io(format!("registering a {name} socket")))?;
     Ok((socket, bound))
 }
 
 fn client_socket(
+    transport: Transport,
     remote: &Remote,
     options: &Options,
     target: &SocketAddr,
@@ -71,24 +139,27 @@ fn client_socket(
             0,
         )
     });
-    let socket = new_socket(target, Type::DGRAM, Protocol::UDP, options).map_err(OpenError::io(
-        format!("creating a UDP socket for {}", remote.host),
-    ))?;
+    let name = transport.name();
+    let socket = new_socket(target, Type::DGRAM, transport.protocol(), options).map_err(
+        OpenError::io(format!("creating a {name} socket for {}", remote.host)),
+    )?;
+    transport.apply_options(&socket, options)?;
     socket
         .bind(&local.into())
         .map_err(OpenError::io(format!("binding to {local}")))?;
-    MessageSocket::new(socket).map_err(OpenError::io("registering a UDP socket"))
+    MessageSocket::new(socket).map_err(OpenError::io(format!("registering a {name} socket")))
 }
 
 /// UDP:host:port: a socket connected to one peer.
 pub async fn connect(
+    transport: Transport,
     remote: &Remote,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let family = effective_family(remote.family, options, context);
     let target = resolve(&remote.host, remote.port, family).await?[0];
-    let socket = client_socket(remote, options, &target)?;
+    let socket = client_socket(transport, remote, options, &target)?;
     socket
         .socket()
         .connect(&target.into())
@@ -99,7 +170,7 @@ pub async fn connect(
         socket.clone(),
         socket,
         false,
-        format!("UDP -> {target}"),
+        format!("{} -> {target}", transport.name()),
     );
     Ok(Connection {
         socket_report: Some(report),
@@ -109,13 +180,14 @@ pub async fn connect(
 
 /// UDP-SENDTO and UDP-DATAGRAM: send to one peer, receive from any admitted peer.
 pub async fn sendto(
+    transport: Transport,
     remote: &Remote,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let family = effective_family(remote.family, options, context);
     let target = resolve(&remote.host, remote.port, family).await?[0];
-    let socket = client_socket(remote, options, &target)?;
+    let socket = client_socket(transport, remote, options, &target)?;
     if target.ip().is_multicast() || target.ip() == std::net::Ipv4Addr::BROADCAST {
         socket
             .socket()
@@ -136,17 +208,19 @@ pub async fn sendto(
             to: Some(ReplyTo::Fixed(SockAddr::from(target))),
             shutdown_on_close: false,
         }))),
-        format!("UDP -> {target}"),
+        format!("{} -> {target}", transport.name()),
     ))
 }
 
 /// UDP-RECV: only receive.
 pub fn recv(
+    transport: Transport,
     local: &Local,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
-    let (socket, addr) = bound_socket(listen_address(local, options, context)?, options)?;
+    let (socket, addr) =
+        bound_socket(transport, listen_address(local, options, context)?, options)?;
     let socket = Arc::new(socket);
     Ok(Connection::new(
         Some(Reader::Messages(Box::new(Receiver {
@@ -157,35 +231,39 @@ pub fn recv(
             },
         }))),
         None,
-        format!("UDP-RECV {addr}"),
+        format!("{}-RECV {addr}", transport.name()),
     ))
 }
 
 /// UDP-RECVFROM: each datagram is a peer to reply to.
 pub fn recvfrom(
+    transport: Transport,
     local: &Local,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Listener, OpenError> {
-    let (socket, addr) = bound_socket(listen_address(local, options, context)?, options)?;
+    let (socket, addr) =
+        bound_socket(transport, listen_address(local, options, context)?, options)?;
     let socket = Arc::new(socket);
     Ok(Listener::new(
         ListenerKind::Datagrams {
             socket,
             filter: PeerFilter::for_server(options),
         },
-        format!("UDP-RECVFROM {addr}"),
+        format!("{}-RECVFROM {addr}", transport.name()),
         options,
     ))
 }
 
 /// UDP-LISTEN: the first datagram's sender becomes the peer (with fork: every sender).
 pub fn listen(
+    transport: Transport,
     local: &Local,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Listener, OpenError> {
-    let (socket, addr) = bound_socket(listen_address(local, options, context)?, options)?;
+    let (socket, addr) =
+        bound_socket(transport, listen_address(local, options, context)?, options)?;
     let socket = Arc::new(socket);
     let sessions = Sessions {
         socket,
@@ -202,7 +280,7 @@ pub fn listen(
     };
     Ok(Listener::new(
         ListenerKind::Sessions(sessions),
-        format!("UDP-LISTEN {addr}"),
+        format!("{}-LISTEN {addr}", transport.name()),
         options,
     ))
 }
@@ -426,3 +504,292 @@ impl MessageRecv for SessionRecv {
         }
     }
 }
+
+// ---- The family's address types: UDP-CONNECT, -LISTEN, -SENDTO, -RECVFROM, -RECV, -DATAGRAM ----
+
+use crate::address::{
+    AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups,
+};
+use crate::endpoint::Opened;
+
+/// What a UDP address does with its socket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UdpSpec {
+    /// A socket connected to one peer.
+    Connect(Remote),
+    /// Wait for the first datagram, then talk to its sender.
+    Listen(Local),
+    /// Send datagrams to a peer, receive replies from anyone.
+    Sendto(Remote),
+    /// Receive datagrams and reply to their sender.
+    Recvfrom(Local),
+    /// Only receive datagrams.
+    Recv(Local),
+    /// Send to a peer, receive from anyone (broadcast-capable).
+    Datagram(Remote),
+}
+
+const PEER: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP);
+const SERVER: Groups = PEER
+    .union(Groups::CHILD)
+    .union(Groups::RANGE)
+    .union(Groups::SESSION);
+const RECEIVER: Groups = PEER.union(Groups::RANGE);
+const HOST_PORT: &[&str] = &["host", "port"];
+const PORT: &[&str] = &["port"];
+
+/// Defines the three address types (any family, IPv4, IPv6) of one role of a UDP-like
+/// protocol: `$wrap` turns the role's [`UdpSpec`] into the family's spec.
+macro_rules! role_types {
+    ($spec:ty, $wrap:expr, $bind:expr, $extra:expr, $role:ident, $parse:ident, $params:expr, $groups:expr,
+     [$any:ident $name:literal $aliases:expr, $v4:ident $name4:literal $aliases4:expr, $v6:ident $name6:literal $aliases6:expr],
+     $help:literal) => {
+        static $any: Definition<$spec> = Definition {
+            ty: AddressType::new($name, $aliases, $params, $groups.union($extra), $help)
+                .bind($bind),
+            parse: |p| Ok($wrap(UdpSpec::$role(p.$parse(Family::Any)?))),
+        };
+        static $v4: Definition<$spec> = Definition {
+            ty: AddressType::new(
+                $name4,
+                $aliases4,
+                $params,
+                $groups.union($extra),
+                concat!($name, " over IPv4"),
+            )
+            .bind($bind),
+            parse: |p| Ok($wrap(UdpSpec::$role(p.$parse(Family::V4)?))),
+        };
+        static $v6: Definition<$spec> = Definition {
+            ty: AddressType::new(
+                $name6,
+                $aliases6,
+                $params,
+                $groups.union($extra),
+                concat!($name, " over IPv6"),
+            )
+            .bind($bind),
+            parse: |p| Ok($wrap(UdpSpec::$role(p.$parse(Family::V6)?))),
+        };
+    };
+}
+
+const UDP_BIND: BindDomain = BindDomain::Ip(Some(crate::services::Protocol::Udp));
+
+role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Connect, remote, HOST_PORT, PEER,
+    [UDP "UDP" &["UDP-CONNECT"], UDP4 "UDP4" &["UDP4-CONNECT"], UDP6 "UDP6" &["UDP6-CONNECT"]],
+    "a UDP socket connected to host:port");
+role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Listen, local, PORT, SERVER,
+    [UDP_LISTEN "UDP-LISTEN" &["UDP-L"], UDP4_LISTEN "UDP4-LISTEN" &["UDP4-L"],
+     UDP6_LISTEN "UDP6-LISTEN" &["UDP6-L"]],
+    "wait for a datagram, then talk to its sender (with fork: a session per peer)");
+role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Sendto, remote, HOST_PORT, PEER,
+    [UDP_SENDTO "UDP-SENDTO" &[], UDP4_SENDTO "UDP4-SENDTO" &[], UDP6_SENDTO "UDP6-SENDTO" &[]],
+    "send datagrams to host:port, receive replies");
+role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Recvfrom, local, PORT, SERVER,
+    [UDP_RECVFROM "UDP-RECVFROM" &[], UDP4_RECVFROM "UDP4-RECVFROM" &[],
+     UDP6_RECVFROM "UDP6-RECVFROM" &[]],
+    "receive datagrams and reply to their sender (with fork: a session per datagram)");
+role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Recv, local, PORT, RECEIVER,
+    [UDP_RECV "UDP-RECV" &[], UDP4_RECV "UDP4-RECV" &[], UDP6_RECV "UDP6-RECV" &[]],
+    "only receive datagrams");
+role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Datagram, remote, HOST_PORT, RECEIVER,
+    [UDP_DATAGRAM "UDP-DATAGRAM" &[], UDP4_DATAGRAM "UDP4-DATAGRAM" &[],
+     UDP6_DATAGRAM "UDP6-DATAGRAM" &[]],
+    "send datagrams to host:port, receive from any peer in range");
+
+/// The UDP family's types by role (in [`UdpSpec`]'s order) and family (any, IPv4, IPv6).
+static UDP_ROWS: [[&Definition<UdpSpec>; 3]; 6] = [
+    [&UDP, &UDP4, &UDP6],
+    [&UDP_LISTEN, &UDP4_LISTEN, &UDP6_LISTEN],
+    [&UDP_SENDTO, &UDP4_SENDTO, &UDP6_SENDTO],
+    [&UDP_RECVFROM, &UDP4_RECVFROM, &UDP6_RECVFROM],
+    [&UDP_RECV, &UDP4_RECV, &UDP6_RECV],
+    [&UDP_DATAGRAM, &UDP4_DATAGRAM, &UDP6_DATAGRAM],
+];
+
+/// The UDP family: its address types and features.
+pub static FAMILY: FamilyTypes<UdpSpec> = FamilyTypes {
+    features: &["IP4", "IP6", "UDP"],
+    types: &[
+        &UDP,
+        &UDP4,
+        &UDP6,
+        &UDP_LISTEN,
+        &UDP4_LISTEN,
+        &UDP6_LISTEN,
+        &UDP_SENDTO,
+        &UDP4_SENDTO,
+        &UDP6_SENDTO,
+        &UDP_RECVFROM,
+        &UDP4_RECVFROM,
+        &UDP6_RECVFROM,
+        &UDP_RECV,
+        &UDP4_RECV,
+        &UDP6_RECV,
+        &UDP_DATAGRAM,
+        &UDP4_DATAGRAM,
+        &UDP6_DATAGRAM,
+    ],
+};
+
+impl UdpSpec {
+    /// This spec's entry in a protocol's table of rows: by role, then family.
+    fn row<S>(&self, rows: &'static [[&'static Definition<S>; 3]; 6]) -> &'static AddressType {
+        let (role, family) = match self {
+            UdpSpec::Connect(r) => (0, r.family),
+            UdpSpec::Listen(l) => (1, l.family),
+            UdpSpec::Sendto(r) => (2, r.family),
+            UdpSpec::Recvfrom(l) => (3, l.family),
+            UdpSpec::Recv(l) => (4, l.family),
+            UdpSpec::Datagram(r) => (5, r.family),
+        };
+        let family = match family {
+            Family::Any => 0,
+            Family::V4 => 1,
+            Family::V6 => 2,
+        };
+        &rows[role][family].ty
+    }
+
+    fn write_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UdpSpec::Connect(r) | UdpSpec::Sendto(r) | UdpSpec::Datagram(r) => r.fmt_params(f),
+            UdpSpec::Listen(l) | UdpSpec::Recvfrom(l) | UdpSpec::Recv(l) => l.fmt_params(f),
+        }
+    }
+
+    /// Opens a UDP socket for its role.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        self.open_over(Transport::Udp, options, context).await
+    }
+
+    /// Opens a socket of `transport` for its role.
+    async fn open_over(
+        &self,
+        transport: Transport,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        let t = transport;
+        Ok(match self {
+            UdpSpec::Connect(remote) => {
+                Opened::Connection(connect(t, remote, options, context).await?)
+            }
+            UdpSpec::Sendto(remote) | UdpSpec::Datagram(remote) => {
+                Opened::Connection(sendto(t, remote, options, context).await?)
+            }
+            UdpSpec::Recv(local) => Opened::Connection(recv(t, local, options, context)?),
+            UdpSpec::Listen(local) => Opened::Listener(listen(t, local, options, context)?),
+            UdpSpec::Recvfrom(local) => Opened::Listener(recvfrom(t, local, options, context)?),
+        })
+    }
+}
+
+impl FamilySpec for UdpSpec {
+    fn address_type(&self) -> &'static AddressType {
+        self.row(&UDP_ROWS)
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write_params(f)
+    }
+}
+
+// ---- UDP-Lite (RFC 3828): the same six roles over IPPROTO_UDPLITE ----
+
+/// A UDP-Lite address: one of UDP's roles, over UDP-Lite.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UdpLiteSpec(pub UdpSpec);
+
+const LITE: Groups = Groups::UDPLITE;
+// No service names: /etc/services lists none for UDP-Lite.
+const LITE_BIND: BindDomain = BindDomain::Ip(None);
+
+role_types!(UdpLiteSpec, UdpLiteSpec, LITE_BIND, LITE, Connect, remote, HOST_PORT, PEER,
+    [UDPLITE "UDPLITE-CONNECT" &["UDPLITE"], UDPLITE4 "UDPLITE4-CONNECT" &["UDPLITE4"],
+     UDPLITE6 "UDPLITE6-CONNECT" &["UDPLITE6"]],
+    "a UDP-Lite socket connected to host:port");
+role_types!(UdpLiteSpec, UdpLiteSpec, LITE_BIND, LITE, Listen, local, PORT, SERVER,
+    [UDPLITE_LISTEN "UDPLITE-LISTEN" &["UDPLITE-L"], UDPLITE4_LISTEN "UDPLITE4-LISTEN" &["UDPLITE4-L"],
+     UDPLITE6_LISTEN "UDPLITE6-LISTEN" &["UDPLITE6-L"]],
+    "UDP-LISTEN over UDP-Lite");
+role_types!(UdpLiteSpec, UdpLiteSpec, LITE_BIND, LITE, Sendto, remote, HOST_PORT, PEER,
+    [UDPLITE_SENDTO "UDPLITE-SENDTO" &[], UDPLITE4_SENDTO "UDPLITE4-SENDTO" &[],
+     UDPLITE6_SENDTO "UDPLITE6-SENDTO" &[]],
+    "UDP-SENDTO over UDP-Lite");
+role_types!(UdpLiteSpec, UdpLiteSpec, LITE_BIND, LITE, Recvfrom, local, PORT, SERVER,
+    [UDPLITE_RECVFROM "UDPLITE-RECVFROM" &[], UDPLITE4_RECVFROM "UDPLITE4-RECVFROM" &[],
+     UDPLITE6_RECVFROM "UDPLITE6-RECVFROM" &[]],
+    "UDP-RECVFROM over UDP-Lite");
+role_types!(UdpLiteSpec, UdpLiteSpec, LITE_BIND, LITE, Recv, local, PORT, RECEIVER,
+    [UDPLITE_RECV "UDPLITE-RECV" &[], UDPLITE4_RECV "UDPLITE4-RECV" &[],
+     UDPLITE6_RECV "UDPLITE6-RECV" &[]],
+    "UDP-RECV over UDP-Lite");
+role_types!(UdpLiteSpec, UdpLiteSpec, LITE_BIND, LITE, Datagram, remote, HOST_PORT, RECEIVER,
+    [UDPLITE_DATAGRAM "UDPLITE-DATAGRAM" &[], UDPLITE4_DATAGRAM "UDPLITE4-DATAGRAM" &[],
+     UDPLITE6_DATAGRAM "UDPLITE6-DATAGRAM" &[]],
+    "UDP-DATAGRAM over UDP-Lite");
+
+/// The UDP-Lite types by role (in [`UdpSpec`]'s order) and family (any, IPv4, IPv6).
+static UDPLITE_ROWS: [[&Definition<UdpLiteSpec>; 3]; 6] = [
+    [&UDPLITE, &UDPLITE4, &UDPLITE6],
+    [&UDPLITE_LISTEN, &UDPLITE4_LISTEN, &UDPLITE6_LISTEN],
+    [&UDPLITE_SENDTO, &UDPLITE4_SENDTO, &UDPLITE6_SENDTO],
+    [&UDPLITE_RECVFROM, &UDPLITE4_RECVFROM, &UDPLITE6_RECVFROM],
+    [&UDPLITE_RECV, &UDPLITE4_RECV, &UDPLITE6_RECV],
+    [&UDPLITE_DATAGRAM, &UDPLITE4_DATAGRAM, &UDPLITE6_DATAGRAM],
+];
+
+/// The UDP-Lite family: its address types and features.
+pub static UDPLITE_FAMILY: FamilyTypes<UdpLiteSpec> = FamilyTypes {
+    features: &["IP4", "IP6", "UDPLITE"],
+    types: &[
+        &UDPLITE,
+        &UDPLITE4,
+        &UDPLITE6,
+        &UDPLITE_LISTEN,
+        &UDPLITE4_LISTEN,
+        &UDPLITE6_LISTEN,
+        &UDPLITE_SENDTO,
+        &UDPLITE4_SENDTO,
+        &UDPLITE6_SENDTO,
+        &UDPLITE_RECVFROM,
+        &UDPLITE4_RECVFROM,
+        &UDPLITE6_RECVFROM,
+        &UDPLITE_RECV,
+        &UDPLITE4_RECV,
+        &UDPLITE6_RECV,
+        &UDPLITE_DATAGRAM,
+        &UDPLITE4_DATAGRAM,
+        &UDPLITE6_DATAGRAM,
+    ],
+};
+
+impl FamilySpec for UdpLiteSpec {
+    fn address_type(&self) -> &'static AddressType {
+        self.0.row(&UDPLITE_ROWS)
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.write_params(f)
+    }
+}
+
+impl UdpLiteSpec {
+    /// Opens a UDP-Lite socket for its role.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        self.0.open_over(Transport::UdpLite, options, context).await
+    }
+}
+
+#[cfg(test)]
+mod udplite_tests;

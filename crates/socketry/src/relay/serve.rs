@@ -11,9 +11,11 @@ use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::{relay, Directions, Ending, RelayConfig, RelayError, Stats};
-use crate::address::{Address, Kind, OptionId, Spec, UnixRole};
+use crate::address::{OptionId, UnixRole};
 use crate::endpoint::exec::Exit;
+use crate::endpoint::unix::UnixSpec;
 use crate::endpoint::{self, Access, Connection, OpenContext, OpenError, Opened, Process};
+use crate::registry::{self, Address, Kind, Spec};
 
 /// Everything a run needs besides the two addresses.
 #[derive(Debug, Clone, Default)]
@@ -54,8 +56,7 @@ impl RunConfig {
 
 /// Whether `spec` is a program that takes the first address's descriptors over (`nofork`).
 fn is_nofork_program(spec: &Spec) -> bool {
-    matches!(spec.kind, Kind::Exec(_) | Kind::System(_) | Kind::Shell(_))
-        && spec.options.flag(OptionId::Nofork, false)
+    matches!(spec.kind, Kind::Exec(_)) && spec.options.flag(OptionId::Nofork, false)
 }
 
 /// Why a run failed.
@@ -121,7 +122,7 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
         move |source| RunError::Open { address, source }
     };
     if let Some(spec) = forking_listener(first) {
-        let listener = match endpoint::open_spec(spec, &config.open)
+        let listener = match registry::open_spec(spec, &config.open)
             .await
             .map_err(open_error(first))?
         {
@@ -137,7 +138,7 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
     let stop = &config.relay.stop;
     let context = config.first_context();
     let opened = tokio::select! {
-        opened = endpoint::connect(first, &context) => opened,
+        opened = registry::connect(first, &context) => opened,
         // A signal while waiting for the first peer: nothing was read, nothing is lost.
         () = stop.requested() => return Ok(summary(config)),
     };
@@ -213,9 +214,15 @@ async fn relay_connections(
     match peer {
         Peer::Echo => Ok(super::echo(left, &config.relay).await?),
         Peer::Address(Address::Single(spec))
-            if matches!(spec.kind, Kind::Unix(UnixRole::SendFd, _)) =>
+            if matches!(
+                &spec.kind,
+                Kind::Unix(UnixSpec {
+                    role: UnixRole::SendFd,
+                    ..
+                })
+            ) =>
         {
-            let Kind::Unix(_, name) = &spec.kind else {
+            let Kind::Unix(UnixSpec { name, .. }) = &spec.kind else {
                 return Ok((Stats::default(), Ending::Eof));
             };
             let description = left.description.clone();
@@ -223,6 +230,7 @@ async fn relay_connections(
                 left.handover.clone(),
                 description,
                 name,
+                &spec.options,
                 spec,
             )
             .await
@@ -251,8 +259,13 @@ async fn relay_connections(
             // The program reads what the relay would have written to it, and the other way.
             let input = read.filter(|_| context.access.writes());
             let output = write.filter(|_| context.access.reads());
+            let Kind::Exec(program) = &spec.kind else {
+                return Err(open_failed(OpenError::Refused(format!(
+                    "nofork: {spec} is not a program"
+                ))));
+            };
             let mut process = crate::endpoint::exec::start_direct(
-                &spec.kind,
+                program,
                 &spec.options,
                 &context,
                 input,
@@ -276,7 +289,7 @@ async fn relay_connections(
                 first_credentials: left.peer_credentials,
                 ..config.second_context()
             };
-            let mut right = endpoint::connect(second, &context)
+            let mut right = registry::connect(second, &context)
                 .await
                 .map_err(|source| RunError::Open {
                     address: second.to_string(),

@@ -21,8 +21,8 @@ use tokio::time::Instant;
 pub use access::{AccessList, Refusal};
 pub use chat::Broker;
 
-use crate::address::{Address, Spec};
 use crate::endpoint::{self, Connection, Listener, OpenContext, OpenError};
+use crate::registry::{Address, Spec};
 use crate::relay::{self, Linger, RelayConfig};
 
 /// The default time open connections get to finish once a server is told to stop.
@@ -686,7 +686,7 @@ async fn exec(
     };
     let address = Address::Single(spec.clone());
     let mut processes = connection.take_processes();
-    let mut program = match endpoint::connect(&address, &context).await {
+    let mut program = match crate::registry::connect(&address, &context).await {
         Ok(program) => program,
         Err(source) => {
             let error = ConnectionError::Open {

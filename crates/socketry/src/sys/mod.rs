@@ -8,6 +8,7 @@ pub mod shm;
 pub mod socket;
 pub mod splice;
 pub mod tun;
+pub mod udplite;
 
 /// The text of an OS error without Rust's " (os error N)" suffix: "Connection refused".
 pub fn error_text(error: &std::io::Error) -> String {

@@ -16,7 +16,10 @@
 //! writing half is EOF for the reader once it has read everything before it; a side whose
 //! peer stopped reading gets EPIPE; a peer that vanishes without closing is a reset.
 
+mod address_types;
 pub mod ring;
+
+pub use address_types::{ShmSpec, FAMILY};
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};

@@ -107,7 +107,7 @@ mod tests {
     use super::*;
 
     fn filter(address: &str) -> CredentialFilter {
-        let parsed = crate::address::Address::parse(address).unwrap();
+        let parsed = crate::registry::Address::parse(address).unwrap();
         let spec = parsed.specs().next().unwrap();
         CredentialFilter::from_options(&spec.options).unwrap()
     }
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn unknown_names_are_errors_that_quote_them() {
         let parsed =
-            crate::address::Address::parse("UNIX-LISTEN:/s,peer-uid=no-such-user-socketry")
+            crate::registry::Address::parse("UNIX-LISTEN:/s,peer-uid=no-such-user-socketry")
                 .unwrap();
         let spec = parsed.specs().next().unwrap();
         let error = CredentialFilter::from_options(&spec.options).unwrap_err();

@@ -28,7 +28,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::ancillary::{self, MAX_FDS_PER_MESSAGE};
 use super::credentials::CredentialFilter;
 use super::{display_name, listening_socket, socket_type, type_label};
-use crate::address::{Spec, UnixName};
+use crate::address::{Options, UnixName};
 use crate::endpoint::listener::{Listener, ListenerKind};
 use crate::endpoint::{Connection, OpenError};
 use crate::sys;
@@ -379,14 +379,15 @@ pub(crate) async fn hand_over(
     handover: Option<Handover>,
     description: String,
     name: &UnixName,
-    spec: &Spec,
+    options: &Options,
+    shown: &(dyn std::fmt::Display + Sync),
 ) -> Result<(), OpenError> {
     let Some(handover) = handover else {
         return Err(OpenError::Refused(format!(
             "{description} is not one socket that can be handed over (expected a TCP, Unix stream or seqpacket connection as the first address)"
         )));
     };
-    let ty = socket_type(&spec.options);
+    let ty = socket_type(options);
     if ty == Type::DGRAM {
         return Err(OpenError::Refused(format!(
             "UNIX-SENDFD:{}: socktype=2 cannot hand over connections (expected socktype=1 or 5)",
@@ -394,7 +395,7 @@ pub(crate) async fn hand_over(
         )));
     }
     let fd = handover.fd;
-    crate::endpoint::with_retries(spec, || hand_over_once(fd, name, ty, &spec.options)).await?;
+    crate::endpoint::with_retries(options, shown, || hand_over_once(fd, name, ty, options)).await?;
     handover.mark_handed_over();
     tracing::info!("handed {description} over to {}", display_name(name));
     Ok(())

@@ -4,6 +4,7 @@
 //! `socktype` picks the type for the connecting and listening forms: 1 stream (default),
 //! 5 seqpacket (message boundaries kept, EOF carried), 2 datagram (connect form only).
 
+mod address_types;
 pub mod ancillary;
 pub mod credentials;
 pub mod fdpass;
@@ -24,6 +25,7 @@ use super::{Connection, OpenError, Opened};
 use crate::address::{BindAddr, OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
 use crate::sys;
+pub use address_types::{UnixSpec, FAMILY};
 use credentials::CredentialFilter;
 use path::PathGuard;
 

@@ -5,6 +5,94 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::address::{
+    options, ActivatedSocket, BindAddr, Family, Host, InterfaceAddr, IpRange, Local, MqRole,
+    OptionId, QueueName, Remote, UnixName, UnixRole, Value, QUOTE_MAX,
+};
+use crate::endpoint::exec::Program;
+use crate::endpoint::file::FileSpec;
+use crate::endpoint::inherited::InheritedSpec;
+use crate::endpoint::mqueue::MqSpec;
+use crate::endpoint::pipe::PipeSpec;
+use crate::endpoint::pty::PtySpec;
+use crate::endpoint::shm::ShmSpec;
+use crate::endpoint::socketpair::SocketPairSpec;
+use crate::endpoint::stdio::StdioSpec;
+use crate::endpoint::tcp::TcpSpec;
+use crate::endpoint::tun::TunSpec;
+use crate::endpoint::udp::UdpSpec;
+use crate::endpoint::unix::UnixSpec;
+
+// The kinds as the tests spell them: one constructor per address type's spec.
+fn fd(n: i32) -> Kind {
+    Kind::Stdio(StdioSpec::Fd(n))
+}
+fn tcp_connect(r: Remote) -> Kind {
+    Kind::Tcp(TcpSpec::Connect(r))
+}
+fn tcp_listen(l: Local) -> Kind {
+    Kind::Tcp(TcpSpec::Listen(l))
+}
+fn udp_connect(r: Remote) -> Kind {
+    Kind::Udp(UdpSpec::Connect(r))
+}
+fn udp_listen(l: Local) -> Kind {
+    Kind::Udp(UdpSpec::Listen(l))
+}
+fn udp_sendto(r: Remote) -> Kind {
+    Kind::Udp(UdpSpec::Sendto(r))
+}
+fn udp_recvfrom(l: Local) -> Kind {
+    Kind::Udp(UdpSpec::Recvfrom(l))
+}
+fn udp_recv(l: Local) -> Kind {
+    Kind::Udp(UdpSpec::Recv(l))
+}
+fn udp_datagram(r: Remote) -> Kind {
+    Kind::Udp(UdpSpec::Datagram(r))
+}
+fn unix(role: UnixRole, name: UnixName) -> Kind {
+    Kind::Unix(UnixSpec { role, name })
+}
+fn pipe(path: Option<PathBuf>) -> Kind {
+    Kind::Pipe(PipeSpec(path))
+}
+fn exec(argv: Vec<String>) -> Kind {
+    Kind::Exec(Program::Exec(argv))
+}
+fn system(command: String) -> Kind {
+    Kind::Exec(Program::System(command))
+}
+fn shell(command: String) -> Kind {
+    Kind::Exec(Program::Shell(command))
+}
+fn open(path: PathBuf) -> Kind {
+    Kind::File(FileSpec::Open(path))
+}
+fn create(path: PathBuf) -> Kind {
+    Kind::File(FileSpec::Create(path))
+}
+fn gopen(path: PathBuf) -> Kind {
+    Kind::File(FileSpec::Gopen(path))
+}
+fn posixmq(role: MqRole, name: QueueName) -> Kind {
+    Kind::PosixMq(MqSpec { role, name })
+}
+fn tun(addr: Option<InterfaceAddr>) -> Kind {
+    Kind::Tun(TunSpec(addr))
+}
+fn accept_fd(n: i32) -> Kind {
+    Kind::Inherited(InheritedSpec::AcceptFd(n))
+}
+fn systemd_listen(socket: ActivatedSocket) -> Kind {
+    Kind::Inherited(InheritedSpec::SystemdListen(socket))
+}
+fn shm_listen(name: UnixName) -> Kind {
+    Kind::Shm(ShmSpec::Listen(name))
+}
+fn shm_connect(name: UnixName) -> Kind {
+    Kind::Shm(ShmSpec::Connect(name))
+}
 
 fn spec(text: &str) -> Spec {
     match Address::parse(text) {
@@ -18,7 +106,7 @@ fn kind_of(text: &str) -> Kind {
 }
 
 fn mq(role: MqRole, name: &str) -> Kind {
-    Kind::PosixMq(role, QueueName::parse(name).unwrap())
+    posixmq(role, QueueName::parse(name).unwrap())
 }
 
 fn remote(host: Host, port: u16, family: Family) -> Remote {
@@ -29,28 +117,28 @@ fn remote(host: Host, port: u16, family: Family) -> Remote {
 fn parses_every_address_form() {
     let v4 = |a, b, c, d| Host::Ip(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
     let cases: Vec<(&str, Kind)> = vec![
-        ("-", Kind::Stdio),
-        ("STDIO", Kind::Stdio),
-        ("stdin", Kind::Stdin),
-        ("STDOUT", Kind::Stdout),
-        ("STDERR", Kind::Stderr),
-        ("3", Kind::Fd(3)),
-        ("FD:7", Kind::Fd(7)),
+        ("-", Kind::Stdio(StdioSpec::Stdio)),
+        ("STDIO", Kind::Stdio(StdioSpec::Stdio)),
+        ("stdin", Kind::Stdio(StdioSpec::Stdin)),
+        ("STDOUT", Kind::Stdio(StdioSpec::Stdout)),
+        ("STDERR", Kind::Stdio(StdioSpec::Stderr)),
+        ("3", fd(3)),
+        ("FD:7", fd(7)),
         (
             "TCP:127.0.0.1:80",
-            Kind::TcpConnect(remote(v4(127, 0, 0, 1), 80, Family::Any)),
+            tcp_connect(remote(v4(127, 0, 0, 1), 80, Family::Any)),
         ),
         (
             "tcp-connect:localhost:80",
-            Kind::TcpConnect(remote(Host::Name("localhost".into()), 80, Family::Any)),
+            tcp_connect(remote(Host::Name("localhost".into()), 80, Family::Any)),
         ),
         (
             "TCP4:localhost:1",
-            Kind::TcpConnect(remote(Host::Name("localhost".into()), 1, Family::V4)),
+            tcp_connect(remote(Host::Name("localhost".into()), 1, Family::V4)),
         ),
         (
             "TCP6:[::1]:443",
-            Kind::TcpConnect(remote(
+            tcp_connect(remote(
                 Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
                 443,
                 Family::V6,
@@ -58,109 +146,109 @@ fn parses_every_address_form() {
         ),
         (
             "TCP-LISTEN:8080",
-            Kind::TcpListen(Local {
+            tcp_listen(Local {
                 port: 8080,
                 family: Family::Any,
             }),
         ),
         (
             "TCP6-L:0",
-            Kind::TcpListen(Local {
+            tcp_listen(Local {
                 port: 0,
                 family: Family::V6,
             }),
         ),
         (
             "UDP:127.0.0.1:53",
-            Kind::UdpConnect(remote(v4(127, 0, 0, 1), 53, Family::Any)),
+            udp_connect(remote(v4(127, 0, 0, 1), 53, Family::Any)),
         ),
         (
             "UDP-LISTEN:5000",
-            Kind::UdpListen(Local {
+            udp_listen(Local {
                 port: 5000,
                 family: Family::Any,
             }),
         ),
         (
             "UDP4-SENDTO:127.0.0.1:9",
-            Kind::UdpSendto(remote(v4(127, 0, 0, 1), 9, Family::V4)),
+            udp_sendto(remote(v4(127, 0, 0, 1), 9, Family::V4)),
         ),
         (
             "UDP-RECVFROM:9",
-            Kind::UdpRecvfrom(Local {
+            udp_recvfrom(Local {
                 port: 9,
                 family: Family::Any,
             }),
         ),
         (
             "UDP6-RECV:9",
-            Kind::UdpRecv(Local {
+            udp_recv(Local {
                 port: 9,
                 family: Family::V6,
             }),
         ),
         (
             "UDP-DATAGRAM:127.0.0.1:9",
-            Kind::UdpDatagram(remote(v4(127, 0, 0, 1), 9, Family::Any)),
+            udp_datagram(remote(v4(127, 0, 0, 1), 9, Family::Any)),
         ),
         (
             "UNIX-CONNECT:/tmp/s",
-            Kind::Unix(UnixRole::Connect, UnixName::Path(PathBuf::from("/tmp/s"))),
+            unix(UnixRole::Connect, UnixName::Path(PathBuf::from("/tmp/s"))),
         ),
         (
             "UNIX-LISTEN:/tmp/s",
-            Kind::Unix(UnixRole::Listen, UnixName::Path(PathBuf::from("/tmp/s"))),
+            unix(UnixRole::Listen, UnixName::Path(PathBuf::from("/tmp/s"))),
         ),
         (
             "UNIX:/tmp/s",
-            Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/s"))),
+            unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/s"))),
         ),
         (
             "UNIX-SENDTO:/tmp/s",
-            Kind::Unix(UnixRole::Sendto, UnixName::Path(PathBuf::from("/tmp/s"))),
+            unix(UnixRole::Sendto, UnixName::Path(PathBuf::from("/tmp/s"))),
         ),
         (
             "UNIX-RECVFROM:/tmp/s",
-            Kind::Unix(UnixRole::Recvfrom, UnixName::Path(PathBuf::from("/tmp/s"))),
+            unix(UnixRole::Recvfrom, UnixName::Path(PathBuf::from("/tmp/s"))),
         ),
         (
             "UNIX-RECV:/tmp/s",
-            Kind::Unix(UnixRole::Recv, UnixName::Path(PathBuf::from("/tmp/s"))),
+            unix(UnixRole::Recv, UnixName::Path(PathBuf::from("/tmp/s"))),
         ),
         (
             "UNIX-CLIENT:'/tmp/a:b'",
-            Kind::Unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/a:b"))),
+            unix(UnixRole::Client, UnixName::Path(PathBuf::from("/tmp/a:b"))),
         ),
         (
             "ABSTRACT-LISTEN:sock",
-            Kind::Unix(UnixRole::Listen, UnixName::Abstract("sock".into())),
+            unix(UnixRole::Listen, UnixName::Abstract("sock".into())),
         ),
         (
             "abstract-connect:sock",
-            Kind::Unix(UnixRole::Connect, UnixName::Abstract("sock".into())),
+            unix(UnixRole::Connect, UnixName::Abstract("sock".into())),
         ),
-        ("SOCKETPAIR", Kind::SocketPair),
-        ("PTY", Kind::Pty),
-        ("PIPE", Kind::Pipe(None)),
-        ("FIFO:/tmp/f", Kind::Pipe(Some(PathBuf::from("/tmp/f")))),
-        ("EXEC:cat", Kind::Exec(vec!["cat".into()])),
-        ("exec:'od  -c'", Kind::Exec(vec!["od".into(), "-c".into()])),
+        ("SOCKETPAIR", Kind::SocketPair(SocketPairSpec)),
+        ("PTY", Kind::Pty(PtySpec)),
+        ("PIPE", pipe(None)),
+        ("FIFO:/tmp/f", pipe(Some(PathBuf::from("/tmp/f")))),
+        ("EXEC:cat", exec(vec!["cat".into()])),
+        ("exec:'od  -c'", exec(vec!["od".into(), "-c".into()])),
         (
             r#"EXEC:'sh -c "echo a  b" x\ y'"#,
-            Kind::Exec(vec![
+            exec(vec![
                 "sh".into(),
                 "-c".into(),
                 "echo a  b".into(),
                 "x y".into(),
             ]),
         ),
-        ("SYSTEM:'echo $HOME'", Kind::System("echo $HOME".into())),
-        ("SHELL:'tr a b'", Kind::Shell("tr a b".into())),
-        ("OPEN:/dev/null", Kind::Open(PathBuf::from("/dev/null"))),
-        ("creat:out.txt", Kind::Create(PathBuf::from("out.txt"))),
-        ("GOPEN:'a:b'", Kind::Gopen(PathBuf::from("a:b"))),
-        ("/tmp/file", Kind::Gopen(PathBuf::from("/tmp/file"))),
-        ("./file", Kind::Gopen(PathBuf::from("./file"))),
+        ("SYSTEM:'echo $HOME'", system("echo $HOME".into())),
+        ("SHELL:'tr a b'", shell("tr a b".into())),
+        ("OPEN:/dev/null", open(PathBuf::from("/dev/null"))),
+        ("creat:out.txt", create(PathBuf::from("out.txt"))),
+        ("GOPEN:'a:b'", gopen(PathBuf::from("a:b"))),
+        ("/tmp/file", gopen(PathBuf::from("/tmp/file"))),
+        ("./file", gopen(PathBuf::from("./file"))),
         ("POSIXMQ-READ:/q", mq(MqRole::Read, "/q")),
         ("posixmq-recv:/q.1", mq(MqRole::Receive, "/q.1")),
         ("POSIXMQ-RECEIVE:/q", mq(MqRole::Receive, "/q")),
@@ -168,42 +256,39 @@ fn parses_every_address_form() {
         ("POSIXMQ-SEND:/q", mq(MqRole::Send, "/q")),
         ("POSIXMQ:/q", mq(MqRole::Bidirectional, "/q")),
         ("POSIXMQ-BIDIRECTIONAL:/q", mq(MqRole::Bidirectional, "/q")),
-        ("TUN", Kind::Tun(None)),
+        ("TUN", tun(None)),
         (
             "TUN:10.9.8.7/24",
-            Kind::Tun(Some(InterfaceAddr {
+            tun(Some(InterfaceAddr {
                 addr: Ipv4Addr::new(10, 9, 8, 7),
                 prefix: 24,
             })),
         ),
-        ("ACCEPT-FD:3", Kind::AcceptFd(3)),
+        ("ACCEPT-FD:3", accept_fd(3)),
         (
             "SHM-LISTEN:/tmp/r",
-            Kind::ShmListen(UnixName::Path(PathBuf::from("/tmp/r"))),
+            shm_listen(UnixName::Path(PathBuf::from("/tmp/r"))),
         ),
         (
             "shm-connect:/tmp/r",
-            Kind::ShmConnect(UnixName::Path(PathBuf::from("/tmp/r"))),
+            shm_connect(UnixName::Path(PathBuf::from("/tmp/r"))),
         ),
-        (
-            "SYSTEMD-LISTEN",
-            Kind::SystemdListen(ActivatedSocket::Index(0)),
-        ),
+        ("SYSTEMD-LISTEN", systemd_listen(ActivatedSocket::Index(0))),
         (
             "systemd-listen:2",
-            Kind::SystemdListen(ActivatedSocket::Index(2)),
+            systemd_listen(ActivatedSocket::Index(2)),
         ),
         (
             "SYSTEMD-LISTEN:web",
-            Kind::SystemdListen(ActivatedSocket::Name("web".into())),
+            systemd_listen(ActivatedSocket::Name("web".into())),
         ),
         (
             "UNIX-RECVFD-LISTEN:/run/pass",
-            Kind::Unix(UnixRole::RecvFd, UnixName::Path(PathBuf::from("/run/pass"))),
+            unix(UnixRole::RecvFd, UnixName::Path(PathBuf::from("/run/pass"))),
         ),
         (
             "ABSTRACT-SENDFD:pass",
-            Kind::Unix(UnixRole::SendFd, UnixName::Abstract("pass".into())),
+            unix(UnixRole::SendFd, UnixName::Abstract("pass".into())),
         ),
     ];
     for (text, want) in cases {
@@ -255,8 +340,8 @@ fn parses_options_with_typed_values() {
 fn parses_dual_addresses() {
     match Address::parse("STDIN!!TCP:localhost:80").unwrap() {
         Address::Dual { read, write } => {
-            assert_eq!(read.kind, Kind::Stdin);
-            assert!(matches!(write.kind, Kind::TcpConnect(_)));
+            assert_eq!(read.kind, Kind::Stdio(StdioSpec::Stdin));
+            assert!(matches!(write.kind, Kind::Tcp(TcpSpec::Connect(_))));
         }
         other => panic!("{other:?}"),
     }
@@ -404,13 +489,13 @@ fn paths_are_bytes_and_everything_else_is_text() {
     use std::os::unix::ffi::OsStrExt;
     let path = |bytes: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
     let cases: &[(&[u8], Kind)] = &[
-        (b"OPEN:/tmp/\xffname", Kind::Open(path(b"/tmp/\xffname"))),
-        (b"/tmp/\xfe", Kind::Gopen(path(b"/tmp/\xfe"))),
-        (b"PIPE:/tmp/\xc3", Kind::Pipe(Some(path(b"/tmp/\xc3")))),
-        (b"CREATE:'/tmp/a:\x80'", Kind::Create(path(b"/tmp/a:\x80"))),
+        (b"OPEN:/tmp/\xffname", open(path(b"/tmp/\xffname"))),
+        (b"/tmp/\xfe", gopen(path(b"/tmp/\xfe"))),
+        (b"PIPE:/tmp/\xc3", pipe(Some(path(b"/tmp/\xc3")))),
+        (b"CREATE:'/tmp/a:\x80'", create(path(b"/tmp/a:\x80"))),
         (
             b"UNIX-LISTEN:/tmp/\xff.sock",
-            Kind::Unix(UnixRole::Listen, UnixName::Path(path(b"/tmp/\xff.sock"))),
+            unix(UnixRole::Listen, UnixName::Path(path(b"/tmp/\xff.sock"))),
         ),
     ];
     for (input, want) in cases {
@@ -501,22 +586,22 @@ fn ports_may_be_service_names_of_their_protocol() {
     let cases: &[(&str, Kind)] = &[
         (
             "TCP:h:http",
-            Kind::TcpConnect(remote(Host::Name("h".into()), 80, Family::Any)),
+            tcp_connect(remote(Host::Name("h".into()), 80, Family::Any)),
         ),
         (
             "TCP4-LISTEN:www",
-            Kind::TcpListen(Local {
+            tcp_listen(Local {
                 port: 80,
                 family: Family::V4,
             }),
         ),
         (
             "UDP:h:domain",
-            Kind::UdpConnect(remote(Host::Name("h".into()), 53, Family::Any)),
+            udp_connect(remote(Host::Name("h".into()), 53, Family::Any)),
         ),
         (
             "UDP-RECV:ntp",
-            Kind::UdpRecv(Local {
+            udp_recv(Local {
                 port: 123,
                 family: Family::Any,
             }),
@@ -627,29 +712,29 @@ fn arb_role() -> impl Strategy<Value = UnixRole> {
 
 fn arb_kind() -> impl Strategy<Value = Kind> {
     prop_oneof![
-        Just(Kind::Stdio),
-        Just(Kind::Stdin),
-        Just(Kind::Stdout),
-        Just(Kind::Stderr),
-        (0..1000i32).prop_map(Kind::Fd),
-        arb_remote().prop_map(Kind::TcpConnect),
-        arb_local().prop_map(Kind::TcpListen),
-        arb_remote().prop_map(Kind::UdpConnect),
-        arb_local().prop_map(Kind::UdpListen),
-        arb_remote().prop_map(Kind::UdpSendto),
-        arb_local().prop_map(Kind::UdpRecvfrom),
-        arb_local().prop_map(Kind::UdpRecv),
-        arb_remote().prop_map(Kind::UdpDatagram),
-        (arb_role(), arb_unix_name()).prop_map(|(r, n)| Kind::Unix(r, n)),
-        Just(Kind::SocketPair),
-        Just(Kind::Pty),
-        proptest::option::of("/[ -~]{1,60}".prop_map(PathBuf::from)).prop_map(Kind::Pipe),
-        prop::collection::vec("[ -~]{0,12}", 1..4).prop_map(Kind::Exec),
-        "[!-~][ -~]{0,40}".prop_map(Kind::System),
-        "[!-~][ -~]{0,40}".prop_map(Kind::Shell),
-        "[ -~]{1,40}".prop_map(|p| Kind::Open(PathBuf::from(p))),
-        "[ -~]{1,40}".prop_map(|p| Kind::Create(PathBuf::from(p))),
-        "[ -~]{1,40}".prop_map(|p| Kind::Gopen(PathBuf::from(p))),
+        Just(Kind::Stdio(StdioSpec::Stdio)),
+        Just(Kind::Stdio(StdioSpec::Stdin)),
+        Just(Kind::Stdio(StdioSpec::Stdout)),
+        Just(Kind::Stdio(StdioSpec::Stderr)),
+        (0..1000i32).prop_map(fd),
+        arb_remote().prop_map(tcp_connect),
+        arb_local().prop_map(tcp_listen),
+        arb_remote().prop_map(udp_connect),
+        arb_local().prop_map(udp_listen),
+        arb_remote().prop_map(udp_sendto),
+        arb_local().prop_map(udp_recvfrom),
+        arb_local().prop_map(udp_recv),
+        arb_remote().prop_map(udp_datagram),
+        (arb_role(), arb_unix_name()).prop_map(|(r, n)| unix(r, n)),
+        Just(Kind::SocketPair(SocketPairSpec)),
+        Just(Kind::Pty(PtySpec)),
+        proptest::option::of("/[ -~]{1,60}".prop_map(PathBuf::from)).prop_map(pipe),
+        prop::collection::vec("[ -~]{0,12}", 1..4).prop_map(exec),
+        "[!-~][ -~]{0,40}".prop_map(system),
+        "[!-~][ -~]{0,40}".prop_map(shell),
+        "[ -~]{1,40}".prop_map(|p| open(PathBuf::from(p))),
+        "[ -~]{1,40}".prop_map(|p| create(PathBuf::from(p))),
+        "[ -~]{1,40}".prop_map(|p| gopen(PathBuf::from(p))),
         (
             prop_oneof![
                 Just(MqRole::Read),
@@ -666,12 +751,12 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
                 prefix,
             }
         }))
-        .prop_map(Kind::Tun),
-        (0..1000i32).prop_map(Kind::AcceptFd),
-        "/[ -~]{1,60}".prop_map(|p| Kind::ShmListen(UnixName::Path(PathBuf::from(p)))),
-        "/[ -~]{1,60}".prop_map(|p| Kind::ShmConnect(UnixName::Path(PathBuf::from(p)))),
-        any::<u32>().prop_map(|i| Kind::SystemdListen(ActivatedSocket::Index(i))),
-        "[a-zA-Z][!-9;-~]{0,30}".prop_map(|n| Kind::SystemdListen(ActivatedSocket::Name(n))),
+        .prop_map(tun),
+        (0..1000i32).prop_map(accept_fd),
+        "/[ -~]{1,60}".prop_map(|p| shm_listen(UnixName::Path(PathBuf::from(p)))),
+        "/[ -~]{1,60}".prop_map(|p| shm_connect(UnixName::Path(PathBuf::from(p)))),
+        any::<u32>().prop_map(|i| systemd_listen(ActivatedSocket::Index(i))),
+        "[a-zA-Z][!-9;-~]{0,30}".prop_map(|n| systemd_listen(ActivatedSocket::Name(n))),
     ]
 }
 
@@ -690,8 +775,15 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
         return Just(Options::default()).boxed();
     }
     let unix_bind = match kind {
-        Kind::Unix(_, UnixName::Path(_)) | Kind::ShmListen(_) | Kind::ShmConnect(_) => Some(false),
-        Kind::Unix(_, UnixName::Abstract(_)) => Some(true),
+        Kind::Unix(UnixSpec {
+            name: UnixName::Path(_),
+            ..
+        })
+        | Kind::Shm(_) => Some(false),
+        Kind::Unix(UnixSpec {
+            name: UnixName::Abstract(_),
+            ..
+        }) => Some(true),
         _ => None,
     };
     prop::collection::vec((0..applicable.len(), any::<u32>(), any::<bool>()), 0..4)
@@ -782,5 +874,69 @@ proptest! {
             let text = e.to_string();
             prop_assert!(!text.chars().any(char::is_control), "{text}");
         }
+    }
+}
+
+/// A value for each parameter name the families use, so that every row can be parsed.
+fn sample(param: &str) -> &'static str {
+    match param {
+        "host" => "localhost",
+        "port" => "80",
+        "path" | "filename" => "/tmp/x",
+        "name" => "n",
+        "fdnum" => "3",
+        "index-or-name" => "web",
+        "command-line" | "shell-command" => "cat",
+        "mqueue" => "/q",
+        "if-addr/bits" => "10.0.0.1/24",
+        other => panic!("no sample for parameter <{other}>: add one"),
+    }
+}
+
+#[test]
+fn names_are_unique() {
+    let mut names: Vec<String> = names()
+        .chain(LATER_TYPES.iter().copied())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let total = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), total);
+}
+
+#[test]
+fn every_row_parses_to_a_spec_that_names_that_row() {
+    for row in rows() {
+        let ty = row.address_type();
+        for given in ty.required..=ty.params.len() {
+            let mut text = ty.name.to_owned();
+            for param in &ty.params[..given] {
+                text.push(':');
+                text.push_str(sample(param));
+            }
+            let parsed = spec(&text);
+            assert!(
+                std::ptr::eq(parsed.address_type(), ty),
+                "{text} parsed as {}",
+                parsed.address_type().name
+            );
+            assert_eq!(spec(&parsed.to_string()), parsed, "{text}");
+            for alias in ty.aliases {
+                let aliased = text.replacen(ty.name, alias, 1);
+                assert!(std::ptr::eq(spec(&aliased).address_type(), ty), "{aliased}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_shorthand_names_one_row() {
+    for form in [Shorthand::Dash, Shorthand::Number, Shorthand::Path] {
+        let named: Vec<_> = address_types()
+            .filter(|ty| ty.shorthand == Some(form))
+            .map(|ty| ty.name)
+            .collect();
+        assert_eq!(named.len(), 1, "{form:?}: {named:?}");
     }
 }

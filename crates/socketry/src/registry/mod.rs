@@ -1,0 +1,337 @@
+//! The registry of address families: the one list of families, one line each. From it come
+//! the [`Kind`] enum (one variant per family, holding that family's typed spec), parsing
+//! ([`Address::parse`]), `Display`, the dispatch of [`open_spec`], and everything that lists
+//! the address types: `-h`, `-V`'s features, error suggestions and README's reference.
+//!
+//! Each family module owns its address types (names, aliases, parameters, option groups, help,
+//! the parse into its spec, and the open); adding an address type is one definition in its
+//! family and, for a new family, one line in [`registry!`](self) below.
+
+pub mod reference;
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::str::FromStr;
+
+use crate::address::{
+    self, AddressType, Catalog, Definition, FamilySpec, Options, Params, ParseError,
+    ParseErrorKind, Shorthand,
+};
+use crate::endpoint::{
+    self, exec, file, inherited, mqueue, pipe, pty, shm, socketpair, stdio, tcp, tun, udp, unix,
+    Access, Connection, OpenContext, OpenError, Opened,
+};
+
+pub use reference::reference;
+
+/// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
+/// a kind to its family.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident($spec:ty) = $family:expr;)*) => {
+        /// Every kind of endpoint an address can name: one variant per family, holding that
+        /// family's typed spec, which carries only what its address type needs.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Kind {
+            $($(#[$doc])* $variant($spec),)*
+        }
+
+        /// One address type of some family, as the parser finds it.
+        #[derive(Debug, Clone, Copy)]
+        pub enum Row {
+            $($(#[$doc])* $variant(&'static Definition<$spec>),)*
+        }
+
+        impl Row {
+            /// The row's description.
+            pub fn address_type(self) -> &'static AddressType {
+                match self {
+                    $(Row::$variant(definition) => &definition.ty,)*
+                }
+            }
+
+            fn build(self, params: &Params<'_>) -> Result<Kind, ParseErrorKind> {
+                match self {
+                    $(Row::$variant(definition) => (definition.parse)(params).map(Kind::$variant),)*
+                }
+            }
+        }
+
+        /// Every address type, family by family, in the order help lists them.
+        pub fn rows() -> impl Iterator<Item = Row> {
+            std::iter::empty()
+                $(.chain($family.types.iter().map(|definition| Row::$variant(definition))))*
+        }
+
+        /// The `WITH_*` feature names the families provide, in registry order (repeats
+        /// removed).
+        pub fn features() -> Vec<&'static str> {
+            let mut all: Vec<&'static str> = Vec::new();
+            for feature in [$($family.features),*].into_iter().flatten() {
+                if !all.contains(feature) {
+                    all.push(feature);
+                }
+            }
+            all
+        }
+
+        impl Kind {
+            /// The address type this kind was parsed as (and is displayed as).
+            pub fn address_type(&self) -> &'static AddressType {
+                match self {
+                    $(Kind::$variant(spec) => spec.address_type(),)*
+                }
+            }
+
+            /// Writes the parameters, each preceded by `:`.
+            fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Kind::$variant(spec) => spec.fmt_params(f),)*
+                }
+            }
+
+            /// Opens the endpoint once, in its family.
+            async fn open(
+                &self,
+                options: &Options,
+                context: &OpenContext,
+            ) -> Result<Opened, OpenError> {
+                match self {
+                    $(Kind::$variant(spec) => spec.open(options, context).await,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    /// Standard streams and inherited descriptors (`STDIO`, `FD`).
+    Stdio(stdio::StdioSpec) = stdio::FAMILY;
+    /// TCP (`TCP`, `TCP-LISTEN`).
+    Tcp(tcp::TcpSpec) = tcp::FAMILY;
+    /// UDP (`UDP`, `UDP-LISTEN`, `UDP-SENDTO`, ...).
+    Udp(udp::UdpSpec) = udp::FAMILY;
+    /// UDP-Lite (`UDPLITE-CONNECT`, `UDPLITE-LISTEN`, ...).
+    UdpLite(udp::UdpLiteSpec) = udp::UDPLITE_FAMILY;
+    /// Unix domain sockets, by path or abstract name (`UNIX-*`, `ABSTRACT-*`).
+    Unix(unix::UnixSpec) = unix::FAMILY;
+    /// Inherited listening sockets (`ACCEPT-FD`, `SYSTEMD-LISTEN`).
+    Inherited(inherited::InheritedSpec) = inherited::FAMILY;
+    /// Shared memory (`SHM-LISTEN`, `SHM-CONNECT`).
+    Shm(shm::ShmSpec) = shm::FAMILY;
+    /// Pipes (`PIPE`).
+    Pipe(pipe::PipeSpec) = pipe::FAMILY;
+    /// Socket pairs (`SOCKETPAIR`).
+    SocketPair(socketpair::SocketPairSpec) = socketpair::FAMILY;
+    /// Pseudo-terminals (`PTY`).
+    Pty(pty::PtySpec) = pty::FAMILY;
+    /// Programs (`EXEC`, `SYSTEM`, `SHELL`).
+    Exec(exec::Program) = exec::FAMILY;
+    /// Files (`OPEN`, `CREATE`, `GOPEN`).
+    File(file::FileSpec) = file::FAMILY;
+    /// POSIX message queues (`POSIXMQ-*`).
+    PosixMq(mqueue::MqSpec) = mqueue::FAMILY;
+    /// TUN/TAP interfaces (`TUN`).
+    Tun(tun::TunSpec) = tun::FAMILY;
+}
+
+/// socat's address types (and their aliases) that socketry does not build yet; naming one is
+/// a clear error rather than "unknown".
+#[rustfmt::skip]
+pub static LATER_TYPES: &[&str] = &[
+    "OPENSSL", "OPENSSL-CONNECT", "SSL", "OPENSSL-LISTEN", "SSL-L",
+    "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
+    "SOCKS4", "SOCKS", "SOCKS4A", "SOCKS5-CONNECT", "SOCKS5", "SOCKS5-LISTEN",
+    "PROXY", "PROXY-CONNECT",
+    "IP-SENDTO", "IP4-SENDTO", "IP6-SENDTO", "IP-DATAGRAM", "IP4-DATAGRAM", "IP6-DATAGRAM",
+    "IP-RECVFROM", "IP4-RECVFROM", "IP6-RECVFROM", "IP-RECV", "IP4-RECV", "IP6-RECV",
+    "INTERFACE", "READLINE",
+    "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
+    "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
+    "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",
+    "DCCP-LISTEN", "DCCP-L", "DCCP4-LISTEN", "DCCP4-L", "DCCP6-LISTEN", "DCCP6-L",
+    "VSOCK-CONNECT", "VSOCK", "VSOCK-LISTEN", "VSOCK-L",
+    "SOCKET-CONNECT", "SOCKET-LISTEN", "SOCKET-SENDTO", "SOCKET-RECVFROM", "SOCKET-RECV",
+    "SOCKET-DATAGRAM",
+];
+
+/// Every address type's description, in the order help lists them.
+pub fn address_types() -> impl Iterator<Item = &'static AddressType> {
+    rows().map(Row::address_type)
+}
+
+/// Every address type's name and aliases, for suggestions.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    address_types().flat_map(AddressType::names)
+}
+
+/// Looks an address type up by name or alias, case-insensitively.
+pub fn lookup(name: &str) -> Option<&'static AddressType> {
+    address_types().find(|ty| ty.is_named(name))
+}
+
+/// The registry as the parser's catalog.
+struct Registry;
+
+impl Catalog for Registry {
+    type Row = Row;
+    type Kind = Kind;
+
+    fn lookup(name: &str) -> Option<Row> {
+        rows().find(|row| row.address_type().is_named(name))
+    }
+
+    fn shorthand(form: Shorthand) -> Option<Row> {
+        rows().find(|row| row.address_type().shorthand == Some(form))
+    }
+
+    fn address_type(row: Row) -> &'static AddressType {
+        row.address_type()
+    }
+
+    fn build(row: Row, params: &Params<'_>) -> Result<Kind, ParseErrorKind> {
+        row.build(params)
+    }
+
+    fn names() -> Vec<&'static str> {
+        names().collect()
+    }
+
+    fn is_later(name: &str) -> bool {
+        LATER_TYPES.iter().any(|t| t.eq_ignore_ascii_case(name))
+    }
+}
+
+/// One endpoint: what it is, and the options it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// The endpoint's family and its typed parameters.
+    pub kind: Kind,
+    /// The options given to it, already checked against its type.
+    pub options: Options,
+}
+
+impl Spec {
+    /// The address type this endpoint is (and is displayed as).
+    pub fn address_type(&self) -> &'static AddressType {
+        self.kind.address_type()
+    }
+
+    /// Whether an option group applies to this endpoint's type.
+    pub fn has_group(&self, group: address::Groups) -> bool {
+        self.address_type().groups.contains(group)
+    }
+}
+
+/// A parsed address: one endpoint, or a dual address that reads from one endpoint and writes to
+/// another.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Address {
+    /// One endpoint, read and written.
+    Single(Spec),
+    /// `READ!!WRITE`: read from one endpoint, write to the other.
+    Dual {
+        /// The endpoint read from.
+        read: Spec,
+        /// The endpoint written to.
+        write: Spec,
+    },
+}
+
+impl Address {
+    /// Parses an address in socat's syntax.
+    pub fn parse(input: &str) -> Result<Address, ParseError> {
+        Address::parse_bytes(input.as_bytes())
+    }
+
+    /// Parses an address as the command line gives it: bytes, which in a path parameter need
+    /// not be UTF-8 (`OPEN:/tmp/\xff`), as the file system allows.
+    pub fn parse_os(input: &OsStr) -> Result<Address, ParseError> {
+        Address::parse_bytes(input.as_bytes())
+    }
+
+    /// Parses an address from its bytes; see [`Address::parse_os`].
+    pub fn parse_bytes(input: &[u8]) -> Result<Address, ParseError> {
+        let parts = address::split_dual(input)?;
+        let spec = |base: usize, text: &[u8]| {
+            address::parse_endpoint::<Registry>(input, base, text)
+                .map(|(_, kind, options)| Spec { kind, options })
+        };
+        match parts.as_slice() {
+            [(base, text)] => spec(*base, text).map(Address::Single),
+            [(rbase, rtext), (wbase, wtext)] => Ok(Address::Dual {
+                read: spec(*rbase, rtext)?,
+                write: spec(*wbase, wtext)?,
+            }),
+            _ => Err(address::too_many_halves(input, &parts)),
+        }
+    }
+
+    /// The endpoints this address opens, the reading one first.
+    pub fn specs(&self) -> impl Iterator<Item = &Spec> {
+        let (first, second) = match self {
+            Address::Single(spec) => (spec, None),
+            Address::Dual { read, write } => (read, Some(write)),
+        };
+        std::iter::once(first).chain(second)
+    }
+}
+
+impl FromStr for Address {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Address::parse(s)
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.address_type().name)?;
+        self.kind.fmt_params(f)?;
+        address::fmt_options(&self.options, f)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Single(spec) => write!(f, "{spec}"),
+            Address::Dual { read, write } => write!(f, "{read}!!{write}"),
+        }
+    }
+}
+
+/// Opens one endpoint, trying again as its `retry`/`forever` options say.
+pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
+    endpoint::with_retries(&spec.options, spec, || async {
+        let opened = spec.kind.open(&spec.options, context).await?;
+        endpoint::finish_open(opened, &spec.options)
+    })
+    .await
+}
+
+/// Opens an address as one connection: a listener accepts its first peer, and a dual address
+/// takes the reader of its first half and the writer of its second.
+pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connection, OpenError> {
+    match address {
+        Address::Single(spec) => match open_spec(spec, context).await? {
+            Opened::Connection(c) => Ok(c),
+            Opened::Listener(l) => l.accept_once().await,
+        },
+        Address::Dual { read, write } => {
+            let half = |access| OpenContext { access, ..*context };
+            let reading =
+                Box::pin(connect(&Address::Single(read.clone()), &half(Access::Read))).await?;
+            let writing = Box::pin(connect(
+                &Address::Single(write.clone()),
+                &half(Access::Write),
+            ))
+            .await?;
+            Ok(Connection::join(reading, writing))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
