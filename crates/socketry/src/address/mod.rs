@@ -1,12 +1,13 @@
 //! socat's address language: `TYPE:param:param,option=value,...`, `-` for standard I/O, a bare
 //! number for an inherited descriptor, and `READ!!WRITE` for a dual address. Nothing here does
 //! I/O, and nothing here knows a concrete family: the families describe their address types
-//! with [`AddressType`] and [`Definition`], and the registry (`crate::registry`) hands them to
+//! with [`AddressType`] and [`Definition`], and the registry (the `registry` module) hands them to
 //! [`parse_endpoint`] as a [`Catalog`].
 //!
 //! The option table in [`options`] and each family's definitions drive parsing, help and error
 //! messages, so an address type or option is described in exactly one place.
 
+pub mod definition;
 mod error;
 mod lexer;
 pub mod options;
@@ -15,11 +16,12 @@ pub mod suggest;
 pub mod table;
 mod types;
 
+pub use definition::{Definition, FamilySpec, FamilyTypes};
 pub use error::{display_bytes, escape_controls, ParseError, ParseErrorKind, Quoted, QUOTE_MAX};
 pub use lexer::{escape, escape_bytes};
 pub use options::{BindAddr, BindDomain, Groups, IpRange, IpRangeError, OptionId, Options, Value};
 pub use params::{Namespace, Params};
-pub use table::{AddressType, Definition, FamilySpec, FamilyTypes, Shorthand};
+pub use table::{AddressType, Shorthand};
 pub use types::{
     fmt_path, join_command_line, split_command_line, ActivatedSocket, Family, Host, InterfaceAddr,
     Local, MqRole, QueueName, Remote, UnixName, UnixRole, MQ_NAME_MAX, UNIX_PATH_MAX,

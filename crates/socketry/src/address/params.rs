@@ -7,11 +7,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::error::display_bytes;
+use super::error::ParseErrorKind;
 use super::lexer::Piece;
 use super::options::BindDomain;
 use super::table::AddressType;
 use super::types::{Family, Host, Local, Remote, UnixName, UNIX_PATH_MAX};
-use super::ParseErrorKind;
 use crate::services;
 
 /// The parameters given to one address type, already counted against its usage (at least

@@ -3,8 +3,6 @@
 //! own types); the registry collects them. Nothing here knows a concrete family.
 
 use super::options::{BindDomain, Groups};
-use super::params::Params;
-use super::ParseErrorKind;
 
 /// The description of one address type: what parsing, help and error messages need to know.
 #[derive(Debug)]
@@ -101,32 +99,4 @@ pub enum Shorthand {
     Number,
     /// A word containing `/` with no parameters: `/tmp/file`, `./file`.
     Path,
-}
-
-/// One address type of a family: its description, and how its parameters parse into the
-/// family's typed spec `S`.
-#[derive(Debug)]
-pub struct Definition<S: 'static> {
-    /// Names, parameters, option groups and help.
-    pub ty: AddressType,
-    /// Turns the (already counted) parameters into the family's spec.
-    pub parse: fn(&Params<'_>) -> Result<S, ParseErrorKind>,
-}
-
-/// Every address type of one family, and the features (`-V`'s `WITH_*` names) it provides.
-#[derive(Debug)]
-pub struct FamilyTypes<S: 'static> {
-    /// The `WITH_*` feature names socat's test suite looks for, without the prefix.
-    pub features: &'static [&'static str],
-    /// The family's address types, in the order help lists them.
-    pub types: &'static [&'static Definition<S>],
-}
-
-/// What every family's typed spec says about itself: which address type it is (exactly: the
-/// spec knows its row) and how its parameters are written back.
-pub trait FamilySpec {
-    /// The address type this spec was parsed as, and is displayed as.
-    fn address_type(&self) -> &'static AddressType;
-    /// Writes the parameters, each preceded by `:`, so that they parse back to `self`.
-    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
 }

@@ -15,15 +15,11 @@
 //! is no channel: the program gets the first address's own descriptors and socketry waits
 //! for it.
 
-use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::process::ExitStatus;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::Signal;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -32,183 +28,15 @@ mod address_types;
 pub use address_types::{Program, FAMILY};
 
 use super::stdio::FdStream;
-use super::{pty, terminal, Connection, OpenContext, OpenError};
+use super::{pty, terminal};
 use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::{Connection, OpenContext};
+use crate::endpoint::error::OpenError;
 use crate::sys::process::{self as child_setup, ChildSetup, Credentials};
 
-/// How long a child may take to exit by itself after its channel is closed.
-pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// How long a child may take to exit after SIGTERM before it gets SIGKILL.
-pub const TERM_GRACE: Duration = Duration::from_secs(1);
-
-/// How a child process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// It exited with this status.
-    Status(i32),
-    /// A signal ended it; `sent_by_us` when that was socketry's SIGTERM or SIGKILL after the
-    /// child outlived its grace period, or the SIGHUP a program on a pseudo-terminal gets when
-    /// socketry closes the terminal.
-    Signal { number: i32, sent_by_us: bool },
-}
-
-impl Exit {
-    fn from_status(status: ExitStatus, sent_by_us: bool) -> Exit {
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Status(code),
-            (None, Some(number)) => Exit::Signal { number, sent_by_us },
-            (None, None) => Exit::Status(0),
-        }
-    }
-
-    /// Whether the child failed in a way socketry reports as its own exit status: a non-zero
-    /// exit, or a signal socketry did not send. Returns that status (128+N for signal N).
-    /// SIGPIPE is not a failure: it is how a writer ends when its reader goes away, as in a
-    /// shell pipeline, and the relay reports that itself.
-    pub fn failure_code(self) -> Option<u8> {
-        match self {
-            Exit::Status(0)
-            | Exit::Signal {
-                sent_by_us: true, ..
-            } => None,
-            Exit::Signal { number, .. } if number == Signal::SIGPIPE as i32 => None,
-            Exit::Status(code) => Some(u8::try_from(code & 0xff).unwrap_or(1)),
-            Exit::Signal { number, .. } => Some(u8::try_from(128 + number).unwrap_or(255)),
-        }
-    }
-}
-
-impl Exit {
-    /// Whether a terminating signal (SIGHUP, SIGINT, SIGTERM) ended the program: what a
-    /// terminal's Ctrl-C or a service manager sends to socketry and its children together.
-    pub fn by_terminating_signal(self) -> bool {
-        let terminating = [Signal::SIGHUP, Signal::SIGINT, Signal::SIGTERM];
-        matches!(self, Exit::Signal { number, .. } if terminating.iter().any(|s| *s as i32 == number))
-    }
-}
-
-impl fmt::Display for Exit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Exit::Status(code) => write!(f, "exited with status {code}"),
-            Exit::Signal {
-                number,
-                sent_by_us: true,
-            } if *number == Signal::SIGHUP as i32 => {
-                write!(f, "hung up (signal {number}) when its terminal closed")
-            }
-            Exit::Signal {
-                number,
-                sent_by_us: true,
-            } => write!(f, "ended by signal {number} after its grace period"),
-            Exit::Signal { number, .. } => write!(f, "ended by signal {number}"),
-        }
-    }
-}
-
-/// A running child process, reaped by [`Process::finish`] (or sent SIGTERM if dropped).
-#[derive(Debug)]
-pub struct Process {
-    child: Option<tokio::process::Child>,
-    pid: u32,
-    description: String,
-    /// The program's controlling terminal is socketry's pseudo-terminal, so closing it sends
-    /// the program SIGHUP.
-    on_terminal: bool,
-}
-
-impl Process {
-    /// What the child runs, for logs: `EXEC od -c`.
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Waits for the child to exit by itself, however long that takes (a `nofork` program
-    /// serving its connection).
-    pub async fn wait(&mut self) -> std::io::Result<()> {
-        if let Some(child) = &mut self.child {
-            child.wait().await?;
-        }
-        Ok(())
-    }
-
-    /// Waits for the child to exit, ending it with SIGTERM and then SIGKILL if it outlives
-    /// the grace periods. The caller has closed the channel already.
-    pub async fn finish(mut self) -> std::io::Result<Exit> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(Exit::Status(0));
-        };
-        if let Ok(status) = tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
-            let exit = Exit::from_status(status?, false);
-            let hangup = Signal::SIGHUP as i32;
-            return Ok(match exit {
-                // Closing its terminal hung the program up: it died of SIGHUP, or caught it
-                // and exited with the conventional 128+SIGHUP.
-                Exit::Signal { number, .. } if self.on_terminal && number == hangup => {
-                    Exit::Signal {
-                        number,
-                        sent_by_us: true,
-                    }
-                }
-                Exit::Status(code) if self.on_terminal && code == 128 + hangup => Exit::Signal {
-                    number: hangup,
-                    sent_by_us: true,
-                },
-                exit => exit,
-            });
-        }
-        tracing::info!(
-            "{} (pid {}) still running {}s after its channel closed: sending SIGTERM",
-            self.description,
-            self.pid,
-            CLOSE_GRACE.as_secs_f64()
-        );
-        let _ = child_setup::kill(self.pid, Signal::SIGTERM);
-        if let Ok(status) = tokio::time::timeout(TERM_GRACE, child.wait()).await {
-            let term = Signal::SIGTERM as i32;
-            return Ok(match Exit::from_status(status?, true) {
-                // It caught our SIGTERM and exited with the conventional 128+SIGTERM.
-                Exit::Status(code) if code == 128 + term => Exit::Signal {
-                    number: term,
-                    sent_by_us: true,
-                },
-                exit => exit,
-            });
-        }
-        tracing::warn!(
-            "{} (pid {}) ignored SIGTERM: sending SIGKILL",
-            self.description,
-            self.pid
-        );
-        let _ = child_setup::kill(self.pid, Signal::SIGKILL);
-        Ok(Exit::from_status(child.wait().await?, true))
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        // Dropped unfinished (socketry is exiting on a signal): the child must not outlive us
-        // unnoticed. tokio reaps it if the runtime is still running.
-        if let Some(child) = &self.child {
-            if child.id().is_some() {
-                let _ = child_setup::kill(self.pid, Signal::SIGTERM);
-            }
-        }
-    }
-}
-
-/// The addresses of a socket connection, which a program learns from its environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketAddresses {
-    pub local: std::net::SocketAddr,
-    pub peer: std::net::SocketAddr,
-}
+pub use crate::endpoint::peer::SocketAddresses;
+pub use crate::endpoint::process::{Exit, Process, CLOSE_GRACE, TERM_GRACE};
 
 /// Starts the program that `kind` names (EXEC, SYSTEM or SHELL).
 pub fn open(
@@ -362,12 +190,9 @@ pub fn open(
     let pid = child.id().unwrap_or(0);
     tracing::info!("started {description} as pid {pid}");
     let mut connection = Connection::new(reader, writer, format!("{description} (pid {pid})"));
-    connection.processes.push(Process {
-        child: Some(child),
-        pid,
-        description,
-        on_terminal: with_pty,
-    });
+    connection
+        .processes
+        .push(Process::new(child, pid, description, with_pty));
     Ok(connection)
 }
 
@@ -434,12 +259,7 @@ pub(crate) fn start_direct(
     tracing::info!(
         "started {description} as pid {pid} on the first address's descriptors (nofork)"
     );
-    Ok(Process {
-        child: Some(child),
-        pid,
-        description,
-        on_terminal: false,
-    })
+    Ok(Process::new(child, pid, description, false))
 }
 
 /// The program `kind` names, with its arguments, environment, directory and user: everything

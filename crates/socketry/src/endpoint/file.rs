@@ -16,9 +16,11 @@ use nix::libc;
 use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
-use super::{terminal, Access, Connection, OpenError, Opened};
+use super::terminal;
 use crate::address::{OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::{Access, Connection, Opened};
+use crate::endpoint::error::OpenError;
 use crate::sys;
 
 fn open_flags(access: Access) -> OFlag {
@@ -361,7 +363,7 @@ fn lookup_group(group: &str) -> Result<nix::unistd::Gid, OpenError> {
 use crate::address::{
     fmt_path, AddressType, Definition, FamilySpec, FamilyTypes, Groups, Shorthand,
 };
-use crate::endpoint::OpenContext;
+use crate::endpoint::connection::OpenContext;
 
 /// A file an address names, and how it is opened.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -15,8 +15,8 @@ use tokio::net::{TcpListener, UnixListener};
 use super::listener::{Listener, ListenerKind};
 use super::socket::PeerFilter;
 use super::unix::credentials::CredentialFilter;
-use super::OpenError;
 use crate::address::{ActivatedSocket, OptionId, Options};
+use crate::endpoint::error::OpenError;
 use crate::sys;
 
 /// The first descriptor systemd passes.
@@ -240,7 +240,7 @@ mod tests {
 
 use crate::address::ParseErrorKind;
 use crate::address::{escape, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::{OpenContext, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
 
 /// Which inherited listening socket an address serves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -20,9 +20,10 @@ use super::unix::ancillary::PeerCredentials;
 use super::unix::credentials::CredentialFilter;
 use super::unix::fdpass::{passed_connection, PassedConnections};
 use super::unix::path::PathGuard;
-use super::{Connection, DataOptions, OpenError};
 use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::{Connection, DataOptions};
+use crate::endpoint::error::OpenError;
 
 /// What a listener listens with.
 #[derive(Debug)]

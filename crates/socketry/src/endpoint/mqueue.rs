@@ -14,9 +14,10 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
-use super::{Connection, OpenError, Opened};
 use crate::address::{MqRole, OptionId, Options, QueueName};
 use crate::channel::{MessageRecv, MessageSend, Reader, Writer};
+use crate::endpoint::connection::{Connection, Opened};
+use crate::endpoint::error::OpenError;
 use crate::sys;
 use crate::sys::mqueue::{Access, Attributes, Create, MessageQueue};
 
@@ -269,7 +270,7 @@ pub(crate) fn open(
     role: MqRole,
     name: &QueueName,
     options: &Options,
-    access: super::Access,
+    access: crate::endpoint::connection::Access,
 ) -> Result<Opened, OpenError> {
     if options.flag(OptionId::UnlinkEarly, false) {
         match sys::mqueue::unlink(name.as_str()) {
@@ -300,8 +301,8 @@ pub(crate) fn open(
         None
     };
     let role = match (role, access) {
-        (MqRole::Bidirectional, super::Access::Read) => MqRole::Read,
-        (MqRole::Bidirectional, super::Access::Write) => MqRole::Send,
+        (MqRole::Bidirectional, crate::endpoint::connection::Access::Read) => MqRole::Read,
+        (MqRole::Bidirectional, crate::endpoint::connection::Access::Write) => MqRole::Send,
         (role, _) => role,
     };
     let queue_access = match role {
@@ -352,7 +353,7 @@ pub(crate) fn open(
     };
     let fork = options.flag(OptionId::Fork, false);
     let listener = |sessions: Sessions, description: String| {
-        Opened::Listener(super::Listener::new(
+        Opened::Listener(super::listener::Listener::new(
             super::listener::ListenerKind::Queue(QueueListener {
                 queue: queue.clone(),
                 sessions,
@@ -474,7 +475,7 @@ fn flush(name: &QueueName) -> Result<(), OpenError> {
 
 use crate::address::{escape, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
 use crate::address::{Params, ParseErrorKind};
-use crate::endpoint::OpenContext;
+use crate::endpoint::connection::OpenContext;
 
 /// A POSIX message queue address: what it does with the queue, and the queue's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -12,9 +12,10 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use super::stdio::FdStream;
-use super::{Access, Connection, OpenError};
 use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::{Access, Connection};
+use crate::endpoint::error::OpenError;
 use crate::sys;
 
 pub async fn open(
@@ -149,7 +150,7 @@ async fn open_named(
 // ---- The family's address type: PIPE ----
 
 use crate::address::{fmt_path, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::{OpenContext, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
 
 /// A pipe: anonymous, or a named pipe (FIFO) at a path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

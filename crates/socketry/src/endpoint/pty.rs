@@ -21,9 +21,11 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use tokio::io::AsyncWrite;
 
 use super::stdio::FdStream;
-use super::{terminal, Connection, OpenError};
+use super::terminal;
 use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::Connection;
+use crate::endpoint::error::OpenError;
 
 /// How often `wait-slave` looks for a program on the slave side, unless `pty-interval` says.
 const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -264,7 +266,7 @@ impl Drop for Link {
 // ---- The family's address type: PTY ----
 
 use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::{OpenContext, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
 
 /// A new pseudo-terminal. It takes no parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -428,8 +428,8 @@ pub fn connected_messages(
     writing: Arc<MessageSocket>,
     carries_eof: bool,
     description: String,
-) -> super::Connection {
-    super::Connection::new(
+) -> crate::endpoint::connection::Connection {
+    crate::endpoint::connection::Connection::new(
         Some(crate::channel::Reader::Messages(Box::new(Receiver {
             socket: reading,
             mode: ReceiveMode::Connected {

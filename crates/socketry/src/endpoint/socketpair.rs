@@ -6,8 +6,9 @@ use std::sync::Arc;
 use socket2::{Domain, Socket, Type};
 
 use super::socket::{connected_messages, MessageSocket};
-use super::{Connection, OpenError};
 use crate::address::Options;
+use crate::endpoint::connection::Connection;
+use crate::endpoint::error::OpenError;
 
 pub fn open(options: &Options) -> Result<Connection, OpenError> {
     let (ty, zero_is_eof) = match options.socktype() {
@@ -34,7 +35,7 @@ pub fn open(options: &Options) -> Result<Connection, OpenError> {
 // ---- The family's address type: SOCKETPAIR ----
 
 use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::{OpenContext, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
 
 /// A connected socket pair: what is written is read back. It takes no parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

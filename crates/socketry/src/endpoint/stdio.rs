@@ -246,7 +246,9 @@ use crate::address::{
     AddressType, Definition, FamilySpec, FamilyTypes, Groups, Options, Shorthand,
 };
 use crate::channel::{Reader, Writer};
-use crate::endpoint::{terminal, Connection, OpenContext, OpenError, Opened};
+use crate::endpoint::connection::{Connection, OpenContext, Opened};
+use crate::endpoint::error::OpenError;
+use crate::endpoint::terminal;
 
 /// Which standard stream, or which inherited descriptor, an address names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,9 +8,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::listener::{Listener, ListenerKind};
 use super::socket::{apply_common_options, PeerFilter};
-use super::{Connection, OpenContext, OpenError};
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::{Connection, OpenContext};
+use crate::endpoint::error::OpenError;
 
 /// The listen(2) backlog when none is given: room for bursts of connections.
 pub const DEFAULT_BACKLOG: u32 = 1024;
@@ -169,7 +170,7 @@ async fn connect_one(
         .set_nonblocking(true)
         .map_err(OpenError::io(action.clone()))?;
     let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
-    super::within(timeout, &action, socket.connect(addr)).await
+    crate::endpoint::error::within(timeout, &action, socket.connect(addr)).await
 }
 
 crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);
@@ -178,7 +179,7 @@ crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);
 pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let addresses = match (stream.local_addr(), stream.peer_addr()) {
-        (Ok(local), Ok(peer)) => Some(super::SocketAddresses { local, peer }),
+        (Ok(local), Ok(peer)) => Some(crate::endpoint::peer::SocketAddresses { local, peer }),
         _ => None,
     };
     let (read, write) = stream.into_split();
@@ -302,7 +303,7 @@ pub fn listen(
 // ---- The family's address types: TCP, TCP-LISTEN and their 4/6 variants ----
 
 use crate::address::{AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::Opened;
+use crate::endpoint::connection::Opened;
 
 /// What a TCP address does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

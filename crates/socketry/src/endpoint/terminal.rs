@@ -9,8 +9,8 @@ use nix::sys::termios::{
     self, InputFlags, LocalFlags, OutputFlags, SetArg, SpecialCharacterIndices, Termios,
 };
 
-use super::OpenError;
 use crate::address::{OptionId, Options, Value};
+use crate::endpoint::error::OpenError;
 
 /// One termios flag an option sets or clears.
 #[derive(Debug, Clone, Copy)]

@@ -13,9 +13,10 @@ use std::task::{ready, Context, Poll};
 use nix::libc;
 use tokio::io::unix::AsyncFd;
 
-use super::{Connection, OpenError};
 use crate::address::{InterfaceAddr, OptionId, Options};
 use crate::channel::{MessageRecv, MessageSend, Reader, Writer};
+use crate::endpoint::connection::Connection;
+use crate::endpoint::error::OpenError;
 use crate::sys;
 use crate::sys::tun::{Interface, InterfaceType};
 
@@ -240,7 +241,7 @@ fn configure(name: &str, addr: Option<&InterfaceAddr>, options: &Options) -> Res
 // ---- The family's address type: TUN ----
 
 use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups, ParseErrorKind};
-use crate::endpoint::{OpenContext, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
 
 /// A new TUN or TAP network interface, optionally given an IPv4 address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

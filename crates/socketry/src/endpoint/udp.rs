@@ -22,9 +22,10 @@ use tokio::time::{Instant, Sleep};
 use super::listener::{Listener, ListenerKind};
 use super::socket::{MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender};
 use super::tcp::{effective_family, listen_address, new_socket, resolve, source_address};
-use super::{Connection, OpenContext, OpenError};
 use crate::address::{Local, OptionId, Options, Remote};
 use crate::channel::{MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
+use crate::endpoint::connection::{Connection, OpenContext};
+use crate::endpoint::error::OpenError;
 
 /// How long a UDP-LISTEN session lives without a datagram from its peer, unless told.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -510,7 +511,7 @@ impl MessageRecv for SessionRecv {
 use crate::address::{
     AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups,
 };
-use crate::endpoint::Opened;
+use crate::endpoint::connection::Opened;
 
 /// What a UDP address does with its socket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -23,8 +23,6 @@ use crate::endpoint::{
     Access, Connection, OpenContext, OpenError, Opened,
 };
 
-pub use reference::reference;
-
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
 /// a kind to its family.
 macro_rules! registry {
@@ -304,9 +302,9 @@ impl fmt::Display for Address {
 
 /// Opens one endpoint, trying again as its `retry`/`forever` options say.
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
-    endpoint::with_retries(&spec.options, spec, || async {
+    endpoint::retry::with_retries(&spec.options, spec, || async {
         let opened = spec.kind.open(&spec.options, context).await?;
-        endpoint::finish_open(opened, &spec.options)
+        endpoint::connection::finish_open(opened, &spec.options)
     })
     .await
 }

@@ -20,7 +20,7 @@ use crate::endpoint::socketpair::SocketPairSpec;
 use crate::endpoint::stdio::StdioSpec;
 use crate::endpoint::tcp::TcpSpec;
 use crate::endpoint::tun::TunSpec;
-use crate::endpoint::udp::UdpSpec;
+use crate::endpoint::udp::{UdpLiteSpec, UdpSpec};
 use crate::endpoint::unix::UnixSpec;
 
 // The kinds as the tests spell them: one constructor per address type's spec.
@@ -50,6 +50,9 @@ fn udp_recv(l: Local) -> Kind {
 }
 fn udp_datagram(r: Remote) -> Kind {
     Kind::Udp(UdpSpec::Datagram(r))
+}
+fn udplite(spec: UdpSpec) -> Kind {
+    Kind::UdpLite(UdpLiteSpec(spec))
 }
 fn unix(role: UnixRole, name: UnixName) -> Kind {
     Kind::Unix(UnixSpec { role, name })
@@ -190,6 +193,39 @@ fn parses_every_address_form() {
         (
             "UDP-DATAGRAM:127.0.0.1:9",
             udp_datagram(remote(v4(127, 0, 0, 1), 9, Family::Any)),
+        ),
+        (
+            "UDPLITE:127.0.0.1:9",
+            udplite(UdpSpec::Connect(remote(v4(127, 0, 0, 1), 9, Family::Any))),
+        ),
+        (
+            "udplite6-listen:5000",
+            udplite(UdpSpec::Listen(Local {
+                port: 5000,
+                family: Family::V6,
+            })),
+        ),
+        (
+            "UDPLITE4-SENDTO:127.0.0.1:9",
+            udplite(UdpSpec::Sendto(remote(v4(127, 0, 0, 1), 9, Family::V4))),
+        ),
+        (
+            "UDPLITE-RECVFROM:9",
+            udplite(UdpSpec::Recvfrom(Local {
+                port: 9,
+                family: Family::Any,
+            })),
+        ),
+        (
+            "UDPLITE6-RECV:9",
+            udplite(UdpSpec::Recv(Local {
+                port: 9,
+                family: Family::V6,
+            })),
+        ),
+        (
+            "UDPLITE-DATAGRAM:127.0.0.1:9",
+            udplite(UdpSpec::Datagram(remote(v4(127, 0, 0, 1), 9, Family::Any))),
         ),
         (
             "UNIX-CONNECT:/tmp/s",
@@ -725,6 +761,16 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         arb_local().prop_map(udp_recvfrom),
         arb_local().prop_map(udp_recv),
         arb_remote().prop_map(udp_datagram),
+        (arb_remote(), 0..3usize).prop_map(|(r, role)| udplite(match role {
+            0 => UdpSpec::Connect(r),
+            1 => UdpSpec::Sendto(r),
+            _ => UdpSpec::Datagram(r),
+        })),
+        (arb_local(), 0..3usize).prop_map(|(l, role)| udplite(match role {
+            0 => UdpSpec::Listen(l),
+            1 => UdpSpec::Recvfrom(l),
+            _ => UdpSpec::Recv(l),
+        })),
         (arb_role(), arb_unix_name()).prop_map(|(r, n)| unix(r, n)),
         Just(Kind::SocketPair(SocketPairSpec)),
         Just(Kind::Pty(PtySpec)),

@@ -5,7 +5,8 @@ use crate::address::{
     escape, join_command_line, split_command_line, AddressType, Definition, FamilySpec,
     FamilyTypes, Groups, Options, Params, ParseErrorKind,
 };
-use crate::endpoint::{OpenContext, OpenError, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::error::OpenError;
 
 /// The program an address runs, as its type and parameter give it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

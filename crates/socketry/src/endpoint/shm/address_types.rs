@@ -5,7 +5,8 @@ use crate::address::{
     AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups, Namespace, Options,
     UnixName,
 };
-use crate::endpoint::{OpenContext, OpenError, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::error::OpenError;
 
 /// A shared-memory address: listen or connect at a rendezvous socket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

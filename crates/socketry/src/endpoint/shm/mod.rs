@@ -37,9 +37,10 @@ use super::listener::{Listener, ListenerKind};
 use super::unix::ancillary;
 use super::unix::credentials::CredentialFilter;
 use super::unix::{connect_socket, display_name, listening_socket};
-use super::{Connection, OpenError};
 use crate::address::{OptionId, Options, UnixName};
 use crate::channel::{MessageRecv, MessageSend, Reader, Writer};
+use crate::endpoint::connection::Connection;
+use crate::endpoint::error::OpenError;
 use crate::sys;
 use crate::sys::shm::SharedMemory;
 use ring::{Layout, Ring, MESSAGE_HEADER};
@@ -281,7 +282,7 @@ pub async fn connect(name: &UnixName, options: &Options) -> Result<Connection, O
             }
         }
     };
-    let (hello, received) = crate::endpoint::within(
+    let (hello, received) = crate::endpoint::error::within(
         options.seconds(OptionId::ConnectTimeout),
         &action,
         receiving,

@@ -5,7 +5,8 @@ use crate::address::{
     AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups, Namespace, Options,
     UnixName, UnixRole,
 };
-use crate::endpoint::{OpenContext, OpenError, Opened};
+use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::error::OpenError;
 
 /// A Unix domain address: what it does with its socket, and the socket's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -48,13 +48,7 @@ use crate::sys;
 /// The most descriptors one message may carry (the kernel's own limit, `SCM_MAX_FD`).
 pub const MAX_FDS_PER_MESSAGE: usize = 253;
 
-/// Who a Unix socket peer is, as the kernel vouches for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PeerCredentials {
-    pub pid: i32,
-    pub uid: u32,
-    pub gid: u32,
-}
+pub use crate::endpoint::peer::PeerCredentials;
 
 impl From<UnixCredentials> for PeerCredentials {
     fn from(c: UnixCredentials) -> PeerCredentials {
@@ -63,12 +57,6 @@ impl From<UnixCredentials> for PeerCredentials {
             uid: c.uid(),
             gid: c.gid(),
         }
-    }
-}
-
-impl std::fmt::Display for PeerCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "uid {} gid {} pid {}", self.uid, self.gid, self.pid)
     }
 }
 

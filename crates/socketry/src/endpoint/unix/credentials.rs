@@ -10,7 +10,7 @@ use nix::unistd::{Group, User};
 
 use super::ancillary::PeerCredentials;
 use crate::address::{OptionId, Options, Value};
-use crate::endpoint::OpenError;
+use crate::endpoint::error::OpenError;
 
 /// Which peers a Unix server admits by their credentials. Empty admits everyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

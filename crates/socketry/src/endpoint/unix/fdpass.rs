@@ -14,14 +14,9 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use socket2::{Domain, Socket, Type};
 use tokio::io::unix::AsyncFd;
-use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -29,132 +24,12 @@ use super::ancillary::{self, MAX_FDS_PER_MESSAGE};
 use super::credentials::CredentialFilter;
 use super::{display_name, listening_socket, socket_type, type_label};
 use crate::address::{Options, UnixName};
+use crate::endpoint::connection::Connection;
+use crate::endpoint::error::OpenError;
 use crate::endpoint::listener::{Listener, ListenerKind};
-use crate::endpoint::{Connection, OpenError};
 use crate::sys;
 
-/// What a connection made of one socket needs so that it can be handed to another process:
-/// the socket, and a flag that stops its writing half from shutting the socket down when it
-/// is dropped (tokio's halves do, and a shutdown would reach the process we handed it to).
-#[derive(Debug, Clone)]
-pub(crate) struct Handover {
-    /// Open as long as the connection's halves, which own it.
-    pub(crate) fd: RawFd,
-    handed_over: Arc<AtomicBool>,
-}
-
-impl Handover {
-    /// Wraps `writer`, the writing half of the stream socket `fd`.
-    pub(crate) fn for_stream<W: ForgetOnDrop>(
-        fd: RawFd,
-        writer: W,
-    ) -> (Handover, HandoverWriter<W>) {
-        let handed_over = Arc::new(AtomicBool::new(false));
-        (
-            Handover {
-                fd,
-                handed_over: handed_over.clone(),
-            },
-            HandoverWriter {
-                inner: Some(writer),
-                handed_over,
-            },
-        )
-    }
-
-    /// For a socket whose writing half does not shut it down when dropped (seqpacket).
-    pub(crate) fn for_socket(fd: RawFd) -> Handover {
-        Handover {
-            fd,
-            handed_over: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    pub(crate) fn mark_handed_over(&self) {
-        self.handed_over.store(true, Ordering::Release);
-    }
-}
-
-/// The writing halves of tokio's streams, which can be dropped without a shutdown.
-pub(crate) trait ForgetOnDrop: AsyncWrite + Unpin {
-    fn forget(self);
-}
-
-impl ForgetOnDrop for tokio::net::tcp::OwnedWriteHalf {
-    fn forget(self) {
-        tokio::net::tcp::OwnedWriteHalf::forget(self);
-    }
-}
-
-impl ForgetOnDrop for tokio::net::unix::OwnedWriteHalf {
-    fn forget(self) {
-        tokio::net::unix::OwnedWriteHalf::forget(self);
-    }
-}
-
-/// A stream's writing half that is dropped without a shutdown once its connection has been
-/// handed over.
-#[derive(Debug)]
-pub(crate) struct HandoverWriter<W: ForgetOnDrop> {
-    inner: Option<W>,
-    handed_over: Arc<AtomicBool>,
-}
-
-impl<W: ForgetOnDrop> HandoverWriter<W> {
-    fn inner(&mut self) -> io::Result<Pin<&mut W>> {
-        self.inner
-            .as_mut()
-            .map(Pin::new)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))
-    }
-}
-
-impl<W: ForgetOnDrop> AsyncWrite for HandoverWriter<W> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner()?.poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner()?.poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner()?.poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.inner()?.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.as_ref().is_some_and(W::is_write_vectored)
-    }
-}
-
-/// Until the connection is handed over the stream is the relay's, spliced like any other.
-impl<W: ForgetOnDrop + crate::channel::ByteWrite> crate::channel::ByteWrite for HandoverWriter<W> {
-    fn descriptor(&self) -> Option<&dyn crate::channel::Descriptor> {
-        self.inner.as_ref()?.descriptor()
-    }
-}
-
-impl<W: ForgetOnDrop> Drop for HandoverWriter<W> {
-    fn drop(&mut self) {
-        if self.handed_over.load(Ordering::Acquire) {
-            if let Some(inner) = self.inner.take() {
-                inner.forget();
-            }
-        }
-    }
-}
+pub(crate) use crate::endpoint::handover::Handover;
 
 /// How many passed connections wait for the relay to take them before senders are slowed
 /// down (their acknowledgement waits).
@@ -395,7 +270,8 @@ pub(crate) async fn hand_over(
         )));
     }
     let fd = handover.fd;
-    crate::endpoint::with_retries(options, shown, || hand_over_once(fd, name, ty, options)).await?;
+    crate::endpoint::retry::with_retries(options, shown, || hand_over_once(fd, name, ty, options))
+        .await?;
     handover.mark_handed_over();
     tracing::info!("handed {description} over to {}", display_name(name));
     Ok(())

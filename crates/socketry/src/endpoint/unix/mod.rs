@@ -21,9 +21,10 @@ use super::listener::{Listener, ListenerKind};
 use super::socket::{
     apply_common_options, MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender,
 };
-use super::{Connection, OpenError, Opened};
 use crate::address::{BindAddr, OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
+use crate::endpoint::connection::{Connection, Opened};
+use crate::endpoint::error::OpenError;
 use crate::sys;
 pub use address_types::{UnixSpec, FAMILY};
 use credentials::CredentialFilter;
@@ -264,7 +265,7 @@ pub(crate) async fn connect_socket(
         }
         Ok(())
     };
-    crate::endpoint::within(
+    crate::endpoint::error::within(
         options.seconds(OptionId::ConnectTimeout),
         &action,
         connecting,

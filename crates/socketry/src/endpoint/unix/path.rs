@@ -7,7 +7,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::super::OpenError;
+use crate::endpoint::error::OpenError;
 
 /// Makes `path` free to bind: refuses live sockets and non-sockets, removes stale sockets.
 /// With `unlink_early`, a socket file there is removed even if something listens on it.

@@ -1,0 +1,357 @@
+//! The connection core (layer 3): what opening an endpoint gives ([`Connection`], or a
+//! [`Listener`] in [`Opened`]), the settings opening takes ([`OpenContext`], [`Access`]) and
+//! the data options every endpoint shares. It imports no family: families build connections
+//! from it, and the registry dispatches to them.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+
+use super::error::OpenError;
+use super::handover::Handover;
+use super::listener::Listener;
+use super::peer::{PeerCredentials, SocketAddresses};
+use super::process::Process;
+use crate::address::{Family, OptionId, Options};
+use crate::channel::{LengthPrefixed, PrefixWidth, Reader, Writer};
+
+/// Per-side settings of the data itself, from the address's options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataOptions {
+    /// Convert CR NL to NL when reading from this side.
+    pub read_crnl: bool,
+    /// Convert NL to CR NL when writing to this side.
+    pub write_crnl: bool,
+    /// Keep reading after EOF on this side.
+    pub ignore_eof: bool,
+    /// Carry messages over this byte stream with a length prefix (`length-prefix`); applied
+    /// when the endpoint opens (or a listener accepts).
+    pub length_prefix: Option<PrefixWidth>,
+}
+
+impl DataOptions {
+    /// The data options an address's options give.
+    pub fn from_options(options: &Options) -> DataOptions {
+        let crnl = options.flag(OptionId::Crnl, false);
+        DataOptions {
+            read_crnl: crnl,
+            write_crnl: crnl,
+            ignore_eof: options.flag(OptionId::IgnoreEof, false),
+            length_prefix: match options.count(OptionId::LengthPrefix) {
+                Some(2) => Some(PrefixWidth::Two),
+                Some(_) => Some(PrefixWidth::Four),
+                None => None,
+            },
+        }
+    }
+}
+
+/// An open endpoint: where to read from and where to write to. A read-only endpoint (STDIN,
+/// UDP-RECV) has no writer, a write-only one (STDOUT) no reader.
+pub struct Connection {
+    /// Where the relay reads from: a byte stream or a message channel.
+    pub reader: Option<Reader>,
+    /// Where the relay writes to.
+    pub writer: Option<Writer>,
+    /// Line endings, EOF handling and framing of this side's data.
+    pub data: DataOptions,
+    /// What this endpoint is, for logs: `TCP 127.0.0.1:40000 -> 127.0.0.1:8080`.
+    pub description: String,
+    /// The socket's options as the kernel reported them when it was opened (for `-D`), for
+    /// a socket whose halves have no descriptor to ask later; see [`Connection::report`].
+    pub socket_report: Option<String>,
+    /// The reader's (or writer's) descriptor is a socket whose options [`Connection::report`]
+    /// reads when asked, so that a connection nobody asks about pays no system calls.
+    pub(crate) report_on_demand: bool,
+    /// The local and peer address of a connected internet socket, which the second
+    /// address's program learns from its environment.
+    pub addresses: Option<SocketAddresses>,
+    /// Who the peer of a Unix socket is, when the kernel said (a program run by EXEC for the
+    /// second address sees it in its environment).
+    pub peer_credentials: Option<PeerCredentials>,
+    /// The one socket behind both halves (a TCP, Unix stream or seqpacket connection), which
+    /// can be handed to another process (`UNIX-SENDFD`).
+    pub(crate) handover: Option<Handover>,
+    /// The descriptors behind the reader and the writer, when they are not one socket
+    /// (standard streams, `FD:n`, a file): a `nofork` program takes them over.
+    pub(crate) descriptors: Option<(Option<RawFd>, Option<RawFd>)>,
+    /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
+    pub(crate) processes: Vec<Process>,
+    /// Things that must live as long as the connection (a listener's socket file).
+    pub(crate) keep: Vec<Box<dyn Any + Send>>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("reader", &self.reader)
+            .field("writer", &self.writer)
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A connection of `reader` and `writer`, described as `description` in logs.
+    pub fn new(reader: Option<Reader>, writer: Option<Writer>, description: String) -> Connection {
+        Connection {
+            reader,
+            writer,
+            data: DataOptions::default(),
+            description,
+            socket_report: None,
+            report_on_demand: false,
+            addresses: None,
+            peer_credentials: None,
+            handover: None,
+            descriptors: None,
+            processes: Vec::new(),
+            keep: Vec::new(),
+        }
+    }
+
+    /// The socket's options as the kernel reports them (`-D`), if this is a socket.
+    pub fn report(&self) -> Option<String> {
+        if !self.report_on_demand {
+            return self.socket_report.clone();
+        }
+        let descriptor = match (&self.reader, &self.writer) {
+            (Some(reader), _) if reader.descriptor().is_some() => reader.descriptor(),
+            (_, Some(writer)) => writer.descriptor(),
+            _ => None,
+        };
+        let fd = descriptor.and_then(|d| d.fd())?;
+        Some(super::socket::report(socket2::SockRef::from(&fd)))
+    }
+
+    /// Reads what is available (one message, for a message channel). `None` is EOF.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match &mut self.reader {
+            Some(reader) => reader.read_unit(buf).await,
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} cannot be read", self.description),
+            )),
+        }
+    }
+
+    /// Reads until EOF.
+    pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
+        let mut all = Vec::new();
+        let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
+        while let Some(n) = self.read(&mut buf).await? {
+            all.extend_from_slice(&buf[..n]);
+        }
+        Ok(all)
+    }
+
+    /// Writes all of `data` (as one message, for a message channel).
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.writer {
+            Some(writer) => writer.write_unit(data).await,
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} cannot be written", self.description),
+            )),
+        }
+    }
+
+    /// Tells the peer nothing more will be written (EOF), where the channel can carry it.
+    pub async fn shutdown_write(&mut self) -> io::Result<()> {
+        match &mut self.writer {
+            Some(writer) => writer.shutdown().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the child processes behind this endpoint: the caller must
+    /// [`finish`](Process::finish) them once the connection's channels are closed.
+    pub fn take_processes(&mut self) -> Vec<Process> {
+        std::mem::take(&mut self.processes)
+    }
+
+    /// The descriptors a `nofork` program takes over: what the first address reads from and
+    /// writes to. `None` when the connection is not backed by descriptors of its own.
+    pub(crate) fn direct_descriptors(&self) -> Option<(Option<RawFd>, Option<RawFd>)> {
+        match (&self.handover, self.descriptors) {
+            (Some(handover), _) => Some((Some(handover.fd), Some(handover.fd))),
+            (None, descriptors) => descriptors,
+        }
+    }
+
+    /// Closes this connection after a program took its descriptors over: a socket is not
+    /// shut down (the program still uses it), standard streams get their modes back.
+    pub(crate) fn release_to_program(self) {
+        if let Some(handover) = &self.handover {
+            handover.mark_handed_over();
+        }
+        drop(self);
+    }
+
+    /// Keeps `value` alive as long as this connection.
+    pub fn keep_alive(&mut self, value: impl Any + Send) {
+        self.keep.push(Box::new(value));
+    }
+
+    fn with_data_options(mut self, options: &Options) -> Result<Connection, OpenError> {
+        self.data = DataOptions::from_options(options);
+        self.frame()
+    }
+
+    /// The connection of a dual address: the reader of `reading` and the writer of `writing`,
+    /// each with its own data options; both halves live as long as the joined connection.
+    pub(crate) fn join(mut reading: Connection, mut writing: Connection) -> Connection {
+        let mut joined = Connection::new(
+            reading.reader.take(),
+            writing.writer.take(),
+            format!("{} !! {}", reading.description, writing.description),
+        );
+        joined.data = DataOptions {
+            read_crnl: reading.data.read_crnl,
+            write_crnl: writing.data.write_crnl,
+            ignore_eof: reading.data.ignore_eof,
+            // Each half was framed when it opened.
+            length_prefix: None,
+        };
+        joined.addresses = reading.addresses;
+        joined.peer_credentials = reading.peer_credentials;
+        joined.descriptors = Some((
+            reading.direct_descriptors().and_then(|(read, _)| read),
+            writing.direct_descriptors().and_then(|(_, write)| write),
+        ));
+        joined.processes = reading.take_processes();
+        joined.processes.extend(writing.take_processes());
+        joined.keep_alive(reading);
+        joined.keep_alive(writing);
+        joined
+    }
+
+    /// Turns a byte stream into a message channel with `length-prefix` framing, if the data
+    /// options ask for it. An endpoint that already carries messages is refused: framing it
+    /// would put a prefix inside each of its messages.
+    pub(crate) fn frame(mut self) -> Result<Connection, OpenError> {
+        let Some(width) = self.data.length_prefix else {
+            return Ok(self);
+        };
+        let refuse = |description: &str| {
+            OpenError::Refused(format!(
+                "length-prefix frames a byte stream, but {description} already carries messages"
+            ))
+        };
+        self.reader = match self.reader.take() {
+            Some(Reader::Bytes(stream)) => {
+                Some(Reader::Messages(LengthPrefixed::reader(stream, width)))
+            }
+            Some(Reader::Messages(_)) => return Err(refuse(&self.description)),
+            None => None,
+        };
+        self.writer = match self.writer.take() {
+            Some(Writer::Bytes(stream)) => {
+                Some(Writer::Messages(LengthPrefixed::writer(stream, width)))
+            }
+            Some(Writer::Messages(_)) => return Err(refuse(&self.description)),
+            None => None,
+        };
+        Ok(self)
+    }
+}
+
+/// What opening an address gave.
+#[derive(Debug)]
+pub enum Opened {
+    /// A ready connection.
+    Connection(Connection),
+    /// A listener that yields connections.
+    Listener(Listener),
+}
+
+/// Which ways data moves through an endpoint as the relay uses it. An address used only for
+/// reading (the first address under `-u`, the reading half of `A!!B`) is opened that way: a
+/// file read-only, a named pipe without a write end of socketry's own (so that it reads EOF
+/// when its writers leave), a program with only its output connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Both ways.
+    #[default]
+    ReadWrite,
+    /// Only read from.
+    Read,
+    /// Only written to.
+    Write,
+}
+
+impl Access {
+    /// Whether the relay reads from the endpoint.
+    pub fn reads(self) -> bool {
+        self != Access::Write
+    }
+
+    /// Whether the relay writes to the endpoint.
+    pub fn writes(self) -> bool {
+        self != Access::Read
+    }
+}
+
+/// Settings from the command line that change how addresses open.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenContext {
+    /// The protocol family for addresses that name none (`-4`, `-6`).
+    pub family: Family,
+    /// The family listeners use when nothing else says: IPv4 unless set to IPv6
+    /// (socat's `SOCAT_DEFAULT_LISTEN_IP`).
+    pub listen_family: Family,
+    /// When opening the second address: the first connection's socket addresses, if it is
+    /// an internet socket (a program run by EXEC sees them in its environment).
+    pub first_addresses: Option<SocketAddresses>,
+    /// Which ways the relay will move data through the address being opened.
+    pub access: Access,
+    /// When opening the second address: the credentials of the first connection's Unix peer.
+    pub first_credentials: Option<PeerCredentials>,
+}
+
+impl Default for OpenContext {
+    fn default() -> Self {
+        OpenContext {
+            family: Family::Any,
+            listen_family: Family::V4,
+            first_addresses: None,
+            access: Access::ReadWrite,
+            first_credentials: None,
+        }
+    }
+}
+
+/// What every opened endpoint gets after its family opened it: `readbytes=N` and the data
+/// options (line endings, EOF handling, `length-prefix` framing).
+pub(crate) fn finish_open(opened: Opened, options: &Options) -> Result<Opened, OpenError> {
+    Ok(match opened {
+        Opened::Connection(mut c) => {
+            if let Some(limit) = options.count(OptionId::ReadBytes) {
+                c.reader = c
+                    .reader
+                    .take()
+                    .map(|r| limit_reading(r, limit))
+                    .transpose()?;
+            }
+            Opened::Connection(c.with_data_options(options)?)
+        }
+        Opened::Listener(l) => {
+            Opened::Listener(l.with_data_options(DataOptions::from_options(options)))
+        }
+    })
+}
+
+/// A reader cut off after N bytes keeps to the copy path: a splice would not stop at N.
+impl crate::channel::ByteRead for tokio::io::Take<crate::channel::ByteReader> {}
+
+/// `readbytes=N`: the reader ends after N bytes.
+fn limit_reading(reader: Reader, limit: u64) -> Result<Reader, OpenError> {
+    use tokio::io::AsyncReadExt;
+    match reader {
+        Reader::Bytes(stream) => Ok(Reader::Bytes(Box::new(stream.take(limit)))),
+        Reader::Messages(_) => Err(OpenError::Refused(
+            "readbytes applies to byte streams; this address carries messages".to_owned(),
+        )),
+    }
+}
