@@ -123,7 +123,14 @@ pub fn help(level: usize) -> String {
                 }
                 kind => format!("<{}>", kind.expected()),
             };
-            let _ = writeln!(text, "   {:<20} {}", option.name, option.help);
+            // -hhh also writes the groups on the option's own line in socat's `groups=`
+            // form, which socat's test suite reads back.
+            let machine = if level >= 3 {
+                format!("\tgroups={}", group_names(option.group))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(text, "   {:<20} {}{machine}", option.name, option.help);
             let _ = writeln!(
                 text,
                 "   {:<20}   value: {value} | groups: {}",

@@ -212,3 +212,19 @@ fn version_lists_udplite() {
         out.stdout_text()
     );
 }
+
+/// socat's test suite reads an option's groups back from `-hhh` (`groups=UDPLITE` on the
+/// option's own line) and stops altogether when they are not there.
+#[test]
+fn hhh_shows_the_coverage_options_group_on_their_line() {
+    let out = common::run(&["-hhh"], b"");
+    assert_eq!(out.code(), Some(0));
+    let text = out.stdout_text();
+    for name in ["udplite-send-cscov", "udplite-recv-cscov"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}"));
+        assert!(line.ends_with("\tgroups=UDPLITE"), "{line:?}");
+    }
+}
