@@ -204,7 +204,7 @@ fn udp_listen_max_children_drops_new_peers_until_a_session_ends() {
 
     b.send_to(b"too many", ("127.0.0.1", port)).unwrap();
     relay.wait_log(&format!(
-        "dropping a datagram from new peer {}: 1 sessions open",
+        ": dropped 1 datagrams: 1 from new peers, 1 sessions open (max-children), the last from {}",
         local(&b)
     ));
     assert_nothing_queued(&b);

@@ -413,6 +413,7 @@ async fn serve_forever(
         }),
         _ => None,
     };
+    listener.count_drops_in(config.relay.totals.drop_counter());
     let mut descriptors = DescriptorWatch::new();
     let mut tasks = JoinSet::new();
     let stop = config.relay.stop.clone();
