@@ -157,7 +157,10 @@ impl Only {
                     .find(|(_, known)| *known == name.trim())
                     .map(|(part, _)| *part)
                     .with_context(|| {
-                        format!("--only: unknown part {name:?} (expected some of {})", names())
+                        format!(
+                            "--only: unknown part {name:?} (expected some of {})",
+                            names()
+                        )
                     })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

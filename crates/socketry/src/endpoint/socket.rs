@@ -82,7 +82,13 @@ impl MessageSocket {
             let segments = self.segments.load(Ordering::Relaxed);
             outgoing.clear();
             covers.clear();
-            plan_sends(buf, &batch.messages()[*sent..], segments, &mut outgoing, &mut covers);
+            plan_sends(
+                buf,
+                &batch.messages()[*sent..],
+                segments,
+                &mut outgoing,
+                &mut covers,
+            );
             let mut guard = ready!(self.fd.poll_write_ready(cx))?;
             match guard.try_io(|fd| sys::datagram::send_batch(fd.as_fd(), &outgoing, to)) {
                 Ok(Ok(n)) => *sent += covers[..n.min(covers.len())].iter().sum::<usize>(),
@@ -435,7 +441,13 @@ impl MessageRecv for Receiver {
                 batch.push(datagram.start, datagram.len);
                 last = Some(datagram.from);
             }
-            if let (Some(from), ReceiveMode::From { latest: Some(latest), .. }) = (last, &self.mode)
+            if let (
+                Some(from),
+                ReceiveMode::From {
+                    latest: Some(latest),
+                    ..
+                },
+            ) = (last, &self.mode)
             {
                 if let Ok(mut slot) = latest.lock() {
                     *slot = Some(from);
@@ -488,7 +500,10 @@ impl MessageSend for Sender {
     ) -> Poll<io::Result<()>> {
         match &self.to {
             None => self.socket.poll_send_batch(cx, buf, batch, sent, None),
-            Some(ReplyTo::Fixed(addr)) => self.socket.poll_send_batch(cx, buf, batch, sent, Some(addr)),
+            Some(ReplyTo::Fixed(addr)) => {
+                self.socket
+                    .poll_send_batch(cx, buf, batch, sent, Some(addr))
+            }
             Some(ReplyTo::Latest(_)) => {
                 while let Some(msg) = batch.get(buf, *sent) {
                     ready!(self.poll_send(cx, msg))?;

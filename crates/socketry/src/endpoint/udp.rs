@@ -322,10 +322,10 @@ pub fn listen(
         buf: vec![0; BATCH * MIN_MESSAGE_BUFFER],
         pending: Vec::with_capacity(BATCH),
         next: 0,
-        drops: Drops {
+        drops: Box::new(Drops {
             listener: Some(addr),
             ..Drops::default()
-        },
+        }),
     };
     Ok(Listener::new(
         ListenerKind::Sessions(sessions),
@@ -420,7 +420,9 @@ impl Drops {
     /// [`DROP_LOG_INTERVAL`] ago.
     fn warn_if_due(&mut self) {
         if self.behind + self.refused + self.kernel == 0
-            || self.warned.is_some_and(|at| at.elapsed() < DROP_LOG_INTERVAL)
+            || self
+                .warned
+                .is_some_and(|at| at.elapsed() < DROP_LOG_INTERVAL)
         {
             return;
         }
@@ -435,7 +437,9 @@ impl Drops {
             ));
         }
         if self.refused > 0 {
-            let (peer, open) = self.refused_peer.unwrap_or((SocketAddr::from(([0, 0, 0, 0], 0)), 0));
+            let (peer, open) = self
+                .refused_peer
+                .unwrap_or((SocketAddr::from(([0, 0, 0, 0], 0)), 0));
             why.push(format!(
                 "{} from new peers, {open} sessions open (max-children), the last from {peer}",
                 self.refused
@@ -479,7 +483,8 @@ pub struct Sessions {
     /// The datagrams of the last batch, and the next one to hand out.
     pending: Vec<Received>,
     next: usize,
-    drops: Drops,
+    /// Boxed: the listener types share one enum, and this is the largest part of any.
+    drops: Box<Drops>,
 }
 
 impl Sessions {

@@ -414,7 +414,9 @@ async fn serve_forever(
     match task.await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(RunError::Usage(format!("the accept loop was cancelled: {e}"))),
+        Err(e) => Err(RunError::Usage(format!(
+            "the accept loop was cancelled: {e}"
+        ))),
     }
 }
 

@@ -133,7 +133,8 @@ fn overflow_count(control: &[u8]) -> Option<u32> {
     if header.cmsg_level != libc::SOL_SOCKET || header.cmsg_type != libc::SO_RXQ_OVFL {
         return None;
     }
-    let start = (header_len + std::mem::size_of::<usize>() - 1) & !(std::mem::size_of::<usize>() - 1);
+    let start =
+        (header_len + std::mem::size_of::<usize>() - 1) & !(std::mem::size_of::<usize>() - 1);
     let word = control.get(start..start + 4)?;
     Some(u32::from_ne_bytes([word[0], word[1], word[2], word[3]]))
 }
@@ -203,7 +204,8 @@ pub fn send_batch(
 /// Writes a `UDP_SEGMENT` control message of `size` into `control`; returns its length.
 fn segment_control(control: &mut [u64; SEGMENT_CONTROL_WORDS], size: u16) -> usize {
     let header_len = std::mem::size_of::<libc::cmsghdr>();
-    let data = (header_len + std::mem::size_of::<usize>() - 1) & !(std::mem::size_of::<usize>() - 1);
+    let data =
+        (header_len + std::mem::size_of::<usize>() - 1) & !(std::mem::size_of::<usize>() - 1);
     let len = data + std::mem::size_of::<u16>();
     let space = (len + 7) & !7;
     // SAFETY: an all-zero cmsghdr is a valid value of this plain C struct.
@@ -274,7 +276,10 @@ mod tests {
         for (i, got) in out.iter().enumerate() {
             let n = u8::try_from(i + 1).unwrap();
             assert_eq!(got.start, i * 1000);
-            assert_eq!(&buf[got.start..got.start + got.len], &vec![n; usize::from(n) * 100][..]);
+            assert_eq!(
+                &buf[got.start..got.start + got.len],
+                &vec![n; usize::from(n) * 100][..]
+            );
             assert_eq!(got.from.as_socket(), Some(a.local_addr().unwrap()));
         }
         let again = recv_batch(b.as_fd(), &mut buf, 1000, &mut out).unwrap_err();
@@ -319,7 +324,9 @@ mod tests {
     #[test]
     fn the_kernel_says_how_many_datagrams_it_dropped() {
         let (a, b) = pair();
-        socket2::SockRef::from(&b).set_recv_buffer_size(4096).unwrap();
+        socket2::SockRef::from(&b)
+            .set_recv_buffer_size(4096)
+            .unwrap();
         count_kernel_drops(b.as_fd()).unwrap();
         for _ in 0..200 {
             a.send(&[1; 1000]).unwrap();
