@@ -323,7 +323,7 @@ pub fn listen(
         pending: Vec::with_capacity(BATCH),
         next: 0,
         drops: Box::new(Drops {
-            listener: Some(addr),
+            listener: format!("{}-LISTEN {addr}", transport.name()),
             ..Drops::default()
         }),
     };
@@ -383,8 +383,8 @@ struct Drops {
     warned: Option<Instant>,
     /// The run's total, if it keeps one.
     total: Option<DroppedDatagrams>,
-    /// The listening address, for the warning.
-    listener: Option<SocketAddr>,
+    /// What listens (`UDP-LISTEN 127.0.0.1:5000`), for the warning.
+    listener: String,
 }
 
 impl Drops {
@@ -456,8 +456,8 @@ impl Drops {
             None => String::new(),
         };
         tracing::warn!(
-            "UDP-LISTEN {}: dropped {} datagrams{since}: {}",
-            self.listener.map_or_else(String::new, |a| a.to_string()),
+            "{}: dropped {} datagrams{since}: {}",
+            self.listener,
             self.behind + self.refused + self.kernel,
             why.join("; ")
         );
