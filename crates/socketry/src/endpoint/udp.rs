@@ -416,6 +416,17 @@ impl Drops {
         }
     }
 
+    /// When the drops not yet warned of are to be: `None` if there are none.
+    fn warning_due(&self) -> Option<Instant> {
+        if self.behind + self.refused + self.kernel == 0 {
+            return None;
+        }
+        Some(
+            self.warned
+                .map_or_else(Instant::now, |at| at + DROP_LOG_INTERVAL),
+        )
+    }
+
     /// Warns of the drops since the last warning, unless that was less than
     /// [`DROP_LOG_INTERVAL`] ago.
     fn warn_if_due(&mut self) {
@@ -517,9 +528,20 @@ impl Sessions {
             self.pending.clear();
             self.next = 0;
             let (socket, buf, pending) = (&self.socket, &mut self.buf, &mut self.pending);
-            let info = poll_fn(|cx| socket.poll_recv_batch(cx, buf, MIN_MESSAGE_BUFFER, pending))
-                .await
-                .map_err(OpenError::io("receiving a datagram"))?;
+            let receiving =
+                poll_fn(|cx| socket.poll_recv_batch(cx, buf, MIN_MESSAGE_BUFFER, pending));
+            // Drops not yet warned of are warned of when due even if no datagram comes.
+            let received = match self.drops.warning_due() {
+                Some(at) => tokio::select! {
+                    received = receiving => Some(received),
+                    () = tokio::time::sleep_until(at) => None,
+                },
+                None => Some(receiving.await),
+            };
+            let Some(received) = received else {
+                continue;
+            };
+            let info = received.map_err(OpenError::io("receiving a datagram"))?;
             if let Some(seen) = info.kernel_drops {
                 self.drops.kernel_count(seen);
             }
