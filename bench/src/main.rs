@@ -110,6 +110,77 @@ impl Relay {
     }
 }
 
+/// The parts of the benchmark, each a few measures, that `--only` chooses among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Throughput,
+    Latency,
+    Flows,
+    ConnRate,
+    Udp,
+    Memory,
+}
+
+impl Part {
+    const ALL: [(Part, &'static str); 6] = [
+        (Part::Throughput, "throughput"),
+        (Part::Latency, "latency"),
+        (Part::Flows, "flows"),
+        (Part::ConnRate, "connrate"),
+        (Part::Udp, "udp"),
+        (Part::Memory, "memory"),
+    ];
+}
+
+/// Which parts run: all of them, or those `--only a,b` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Only(Vec<Part>);
+
+impl Only {
+    fn all() -> Only {
+        Only(Part::ALL.iter().map(|(part, _)| *part).collect())
+    }
+
+    fn parse(text: &str) -> anyhow::Result<Only> {
+        let names = || {
+            Part::ALL
+                .iter()
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let parts = text
+            .split(',')
+            .map(|name| {
+                Part::ALL
+                    .iter()
+                    .find(|(_, known)| *known == name.trim())
+                    .map(|(part, _)| *part)
+                    .with_context(|| {
+                        format!(
+                            "--only: unknown part {name:?} (expected some of {})",
+                            names()
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Only(parts))
+    }
+
+    fn includes(&self, part: Part) -> bool {
+        self.0.contains(&part)
+    }
+
+    /// The rounds `part` runs: all of them, or none when it is left out.
+    fn rounds(&self, part: Part, rounds: usize) -> usize {
+        if self.includes(part) {
+            rounds
+        } else {
+            0
+        }
+    }
+}
+
 struct Bench {
     socketry: String,
     reference: String,
@@ -412,6 +483,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     let mut rounds = 5;
     let mut seconds = 3;
     let mut most_idle = 9000;
+    let mut only = Only::all();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -422,7 +494,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             "--rounds" => rounds = value()?.parse()?,
             "--seconds" => seconds = value()?.parse()?,
             "--idle" => most_idle = value()?.parse()?,
-            other => bail!("unknown argument {other:?} (expected --socketry, --reference, --json, --rounds, --seconds or --idle)"),
+            "--only" => only = Only::parse(value()?)?,
+            other => bail!("unknown argument {other:?} (expected --socketry, --reference, --json, --rounds, --seconds, --idle or --only)"),
         }
     }
     let socketry = std::fs::canonicalize(&socketry)
@@ -518,7 +591,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         Relay::SocatBig,
         Relay::Reference,
     ];
-    for round in 0..bench.rounds {
+    for round in 0..only.rounds(Part::Throughput, bench.rounds) {
         eprintln!("throughput, round {}/{}", round + 1, bench.rounds);
         for pair in [false, true] {
             let (gbps, _) = throughput(&bench, None, pair, round)?;
@@ -551,7 +624,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 
     let mut p50 = Measure::new("latency p50 (round trip)", "µs", Target::None);
     let mut p99 = Measure::new("latency p99 (round trip)", "µs", Target::None);
-    for round in 0..bench.rounds {
+    for round in 0..only.rounds(Part::Latency, bench.rounds) {
         eprintln!("latency, round {}/{}", round + 1, bench.rounds);
         let (a, b) = latency(&bench, None)?;
         p50.add(DIRECT, a);
@@ -573,7 +646,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "µs",
         Target::None,
     );
-    for round in 0..bench.rounds {
+    for round in 0..only.rounds(Part::Flows, bench.rounds) {
         eprintln!(
             "latency at {FLOWS} flows, round {}/{}",
             round + 1,
@@ -624,7 +697,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             direct: None,
         },
     );
-    for round in 0..bench.rounds {
+    for round in 0..only.rounds(Part::ConnRate, bench.rounds) {
         eprintln!("connection rate, round {}/{}", round + 1, bench.rounds);
         conns.add(DIRECT, rate(&bench, None)?);
         for relay in [Relay::Socketry, Relay::Socat, Relay::Reference] {
@@ -644,7 +717,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         },
     );
     let mut udp_loss = Measure::new("UDP relay, datagrams lost", "%", Target::None);
-    for round in 0..bench.rounds {
+    for round in 0..only.rounds(Part::Udp, bench.rounds) {
         eprintln!("UDP, round {}/{}", round + 1, bench.rounds);
         let (delivered, lost) = udp(&bench, None)?;
         udp_rate.add(DIRECT, delivered);
@@ -660,7 +733,6 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
 
-    eprintln!("memory");
     let mut per_1000 = Measure::new(
         "PSS per idle relayed connection, 1,000 held",
         "KiB",
@@ -676,25 +748,28 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "MiB",
         Target::None,
     );
-    let (_, socketry_1000) = memory(&bench, Relay::Socketry, 1000)?;
-    per_1000.add(SOCKETRY, socketry_1000);
-    let (socat_total_1000, socat_1000) = memory(&bench, Relay::Socat, 1000)?;
-    per_1000.add(SOCAT, socat_1000);
-    let (socketry_total, socketry_most) = memory(&bench, Relay::Socketry, bench.most_idle)?;
-    per_most.add(SOCKETRY, socketry_most);
-    total_most.add(SOCKETRY, socketry_total / 1024.0);
-    // socat at 9,000 would be 9,000 processes: its figure is extrapolated from 1,000.
-    per_most.add(SOCAT, socat_1000);
-    total_most.add(
-        SOCAT,
-        (socat_total_1000 + socat_1000 * (bench.most_idle as f64 - 1000.0)) / 1024.0,
-    );
-    let extrapolated = format!(
-        "socat's figure is extrapolated from 1,000 connections (one process each), not measured at {}",
-        bench.most_idle
-    );
-    per_most.note = Some(extrapolated.clone());
-    total_most.note = Some(extrapolated);
+    if only.includes(Part::Memory) {
+        eprintln!("memory");
+        let (_, socketry_1000) = memory(&bench, Relay::Socketry, 1000)?;
+        per_1000.add(SOCKETRY, socketry_1000);
+        let (socat_total_1000, socat_1000) = memory(&bench, Relay::Socat, 1000)?;
+        per_1000.add(SOCAT, socat_1000);
+        let (socketry_total, socketry_most) = memory(&bench, Relay::Socketry, bench.most_idle)?;
+        per_most.add(SOCKETRY, socketry_most);
+        total_most.add(SOCKETRY, socketry_total / 1024.0);
+        // socat at 9,000 would be 9,000 processes: its figure is extrapolated from 1,000.
+        per_most.add(SOCAT, socat_1000);
+        total_most.add(
+            SOCAT,
+            (socat_total_1000 + socat_1000 * (bench.most_idle as f64 - 1000.0)) / 1024.0,
+        );
+        let extrapolated = format!(
+            "socat's figure is extrapolated from 1,000 connections (one process each), not measured at {}",
+            bench.most_idle
+        );
+        per_most.note = Some(extrapolated.clone());
+        total_most.note = Some(extrapolated);
+    }
 
     let measures = vec![
         tcp,
@@ -716,6 +791,11 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         per_most,
         total_most,
     ];
+    // Measures of parts left out by --only have no samples, and no row.
+    let measures: Vec<Measure> = measures
+        .into_iter()
+        .filter(|m| !m.samples.is_empty())
+        .collect();
     let mut description = String::new();
     for (key, value) in &machine {
         description.push_str(&format!("- {key}: {value}\n"));
@@ -763,6 +843,19 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_parts_and_refuses_others() {
+        let only = Only::parse("udp,connrate").unwrap();
+        assert!(only.includes(Part::Udp) && only.includes(Part::ConnRate));
+        assert!(!only.includes(Part::Throughput));
+        assert_eq!(only.rounds(Part::Memory, 3), 0);
+        let error = Only::parse("udp,speed").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "--only: unknown part \"speed\" (expected some of throughput, latency, flows, connrate, udp, memory)"
+        );
+    }
 
     #[test]
     fn reads_iperf3_figures() {

@@ -196,10 +196,14 @@ fn log_statistics(logger: &Logger, totals: &Totals) {
     logger.log(
         &tracing::Level::INFO,
         &format!(
-            "statistics: {} bytes from the first address to the second, {} bytes back, {} connection(s)",
+            "statistics: {} bytes from the first address to the second, {} bytes back, {} connection(s){}",
             stats.left_to_right,
             stats.right_to_left,
-            totals.connections()
+            totals.connections(),
+            match totals.dropped_datagrams() {
+                0 => String::new(),
+                n => format!(", {n} datagram(s) dropped"),
+            }
         ),
     );
 }

@@ -204,7 +204,7 @@ fn udp_listen_max_children_drops_new_peers_until_a_session_ends() {
 
     b.send_to(b"too many", ("127.0.0.1", port)).unwrap();
     relay.wait_log(&format!(
-        "dropping a datagram from new peer {}: 1 sessions open",
+        ": dropped 1 datagrams: 1 from new peers, 1 sessions open (max-children), the last from {}",
         local(&b)
     ));
     assert_nothing_queued(&b);
@@ -386,4 +386,148 @@ fn udp_listen_range_refuses_a_peer_outside_it() {
         assert_eq!(out.code(), Some(TERMINATED), "{}", out.stderr);
         assert!(!out.stderr.contains("session"), "{}", out.stderr);
     }
+}
+
+/// The datagram a peer sends `seq`-th: its number and sequence, then a fill, in sizes that
+/// give the relay runs of one size (sent as one segmented send), a shorter one ending a run,
+/// tiny ones and one larger than an Ethernet frame.
+fn numbered(peer: u8, seq: u16) -> Vec<u8> {
+    const SIZES: [usize; 10] = [1400, 1400, 1400, 1400, 700, 3, 1472, 1472, 9000, 40];
+    let size = SIZES[usize::from(seq) % SIZES.len()];
+    let mut datagram = vec![peer, (seq >> 8) as u8, seq as u8];
+    datagram.extend((0..size - 3).map(|i| (i as u8) ^ peer ^ (seq as u8)));
+    datagram
+}
+
+/// Many peers through `UDP-LISTEN,fork` to a UDP backend that answers each datagram with
+/// its bytes reversed: every datagram arrives once, whole, in order, both ways.
+#[test]
+fn udp_listen_fork_relays_every_datagram_of_many_peers_whole_both_ways() {
+    const PEERS: u8 = 8;
+    const EACH: u16 = 160;
+    const WINDOW: u16 = 16;
+    let backend = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket2::SockRef::from(&backend)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    backend.set_read_timeout(Some(WAIT)).unwrap();
+    let backend_port = local(&backend).port();
+    let echo = std::thread::spawn(move || {
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let mut buf = vec![0; 65536];
+        while seen.len() < usize::from(PEERS) * usize::from(EACH) {
+            let Ok((n, from)) = backend.recv_from(&mut buf) else {
+                break;
+            };
+            let datagram = buf[..n].to_vec();
+            let reply: Vec<u8> = datagram.iter().rev().copied().collect();
+            backend.send_to(&reply, from).unwrap();
+            seen.push(datagram);
+        }
+        seen
+    });
+    let mut relay = Proc::spawn(&[
+        "-d",
+        "UDP-LISTEN:0,bind=127.0.0.1,fork",
+        &format!("UDP:127.0.0.1:{backend_port}"),
+    ]);
+    let port = relay.listening_port();
+    let peers: Vec<std::thread::JoinHandle<()>> = (0..PEERS)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let socket = peer("127.0.0.1");
+                for window in (0..EACH).step_by(usize::from(WINDOW)) {
+                    for seq in window..window + WINDOW {
+                        socket
+                            .send_to(&numbered(n, seq), ("127.0.0.1", port))
+                            .unwrap();
+                    }
+                    for seq in window..window + WINDOW {
+                        let (got, _) = recv(&socket);
+                        let expected: Vec<u8> = numbered(n, seq).into_iter().rev().collect();
+                        assert!(
+                            got == expected,
+                            "peer {n}, datagram {seq}: got {} bytes, not the {} sent, reversed",
+                            got.len(),
+                            expected.len()
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for peer in peers {
+        peer.join().unwrap();
+    }
+    let seen = echo.join().unwrap();
+    for n in 0..PEERS {
+        let from_peer: Vec<&Vec<u8>> = seen.iter().filter(|d| d[0] == n).collect();
+        let expected: Vec<Vec<u8>> = (0..EACH).map(|seq| numbered(n, seq)).collect();
+        assert_eq!(from_peer.len(), expected.len(), "peer {n}'s datagrams");
+        assert!(
+            from_peer
+                .iter()
+                .zip(&expected)
+                .all(|(got, want)| *got == want),
+            "peer {n}'s datagrams reached the backend changed, merged, split or reordered"
+        );
+    }
+    let out = relay.terminate();
+    assert_eq!(out.code(), Some(TERMINATED), "{}", out.stderr);
+    assert!(!out.stderr.contains("dropped"), "{}", out.stderr);
+}
+
+/// A session whose second address takes nothing (a Unix listener that never accepts) falls
+/// behind: what its queue cannot hold is dropped, warned of with the count, and counted in
+/// `--statistics`, so that every datagram sent is written, queued or counted as dropped.
+#[test]
+fn udp_listen_fork_counts_and_warns_of_what_a_stuck_session_drops() {
+    const SENT: usize = 2000;
+    const SIZE: usize = 1000;
+    let dir = common::tempdir();
+    let path = dir.path().join("held");
+    let held = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+    held.bind(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+    held.listen(16).unwrap();
+    let mut relay = Proc::spawn(&[
+        "-d",
+        "--statistics",
+        "UDP-LISTEN:0,bind=127.0.0.1,fork",
+        &format!("UNIX-CONNECT:{}", path.display()),
+    ]);
+    let port = relay.listening_port();
+    let (stuck, last) = (peer("127.0.0.1"), peer("127.0.0.1"));
+    for _ in 0..SENT {
+        stuck.send_to(&[7; SIZE], ("127.0.0.1", port)).unwrap();
+    }
+    // Received after all of the first peer's: once its session opens, every drop is counted.
+    last.send_to(b"last", ("127.0.0.1", port)).unwrap();
+    relay.wait_log(&format!("new UDP session with {}", local(&last)));
+    let warning = relay.wait_log("datagrams behind, the last from");
+    assert!(warning.contains(&local(&stuck).to_string()), "{warning}");
+    relay.signal(nix::sys::signal::Signal::SIGUSR1);
+    let statistics = relay.wait_log("statistics:");
+    let number_before = |text: &str, needle: &str| -> usize {
+        let at = text
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in {text}"));
+        let digits: String = text[..at]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    let dropped = number_before(&statistics, "datagram(s) dropped");
+    let written = number_before(&statistics, "bytes from the first address") / SIZE;
+    assert!(dropped > 0, "{statistics}");
+    // What is neither written nor dropped waits in the session's queue (256) or its read.
+    let unaccounted = SENT - written - dropped;
+    assert!(
+        unaccounted <= 256 + 1,
+        "{unaccounted} datagrams neither written nor dropped: {statistics}"
+    );
+    let out = relay.terminate();
+    assert_eq!(out.code(), Some(TERMINATED), "{}", out.stderr);
 }

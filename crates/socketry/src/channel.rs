@@ -134,12 +134,112 @@ pub trait MessageRecv: Send + Unpin {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<Option<usize>>>;
+
+    /// Receives into `buf` the messages that are waiting, at least one, each whole and in
+    /// order, and records where each is in the empty `batch`: `Some(())`, or `None` when the
+    /// channel has ended. Channels that can take several messages in one call (`recvmmsg`, a
+    /// queue) do; by default one message is received.
+    fn poll_recv_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        batch: &mut MessageBatch,
+    ) -> Poll<io::Result<Option<()>>> {
+        match self.poll_recv(cx, buf) {
+            Poll::Ready(Ok(Some(n))) => {
+                batch.push(0, n);
+                Poll::Ready(Ok(Some(())))
+            }
+            Poll::Ready(Ok(None)) => Poll::Ready(Ok(None)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Where the messages received together into one buffer are: each one's start and length,
+/// in order, at most [`MessageBatch::CAPACITY`] of them.
+#[derive(Debug, Default)]
+pub struct MessageBatch {
+    messages: Vec<(usize, usize)>,
+}
+
+impl MessageBatch {
+    /// The most messages a batch holds.
+    pub const CAPACITY: usize = crate::sys::datagram::BATCH;
+
+    pub fn new() -> MessageBatch {
+        MessageBatch {
+            messages: Vec::with_capacity(Self::CAPACITY),
+        }
+    }
+
+    /// Records a message of `len` bytes at `start` in the batch's buffer.
+    pub fn push(&mut self, start: usize, len: usize) {
+        self.messages.push((start, len));
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.messages.len() >= Self::CAPACITY
+    }
+
+    pub fn clear(&mut self) {
+        self.messages.clear();
+    }
+
+    /// The first byte of `buf` after the last message: where the next one may go.
+    pub fn end(&self) -> usize {
+        self.messages.last().map_or(0, |(start, len)| start + len)
+    }
+
+    /// The bytes of all messages together.
+    pub fn bytes(&self) -> usize {
+        self.messages.iter().map(|(_, len)| len).sum()
+    }
+
+    /// The `i`-th message, in `buf`.
+    pub fn get<'b>(&self, buf: &'b [u8], i: usize) -> Option<&'b [u8]> {
+        let (start, len) = *self.messages.get(i)?;
+        buf.get(start..start + len)
+    }
+
+    /// Each message's start and length, in order.
+    pub fn messages(&self) -> &[(usize, usize)] {
+        &self.messages
+    }
 }
 
 /// The sending half of a message channel.
 pub trait MessageSend: Send + Unpin {
     /// Sends `msg` as one message.
     fn poll_send(&mut self, cx: &mut Context<'_>, msg: &[u8]) -> Poll<io::Result<()>>;
+
+    /// Sends the messages of `batch` (in `buf`) from the `*sent`-th on, each as one message,
+    /// in order, counting each sent in `*sent`; ready once all are. Channels that can send
+    /// several messages in one call (`sendmmsg`) do; by default they go one at a time.
+    fn poll_send_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        batch: &MessageBatch,
+        sent: &mut usize,
+    ) -> Poll<io::Result<()>> {
+        while let Some(msg) = batch.get(buf, *sent) {
+            match self.poll_send(cx, msg) {
+                Poll::Ready(Ok(())) => *sent += 1,
+                other => return other,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 
     /// Tells the peer no more messages follow, where the channel can say so (seqpacket).
     fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -217,6 +317,11 @@ impl Writer {
             Writer::Bytes(writer) => writer.descriptor(),
             Writer::Messages(_) => None,
         }
+    }
+
+    /// Whether this writer sends whole messages.
+    pub fn is_messages(&self) -> bool {
+        matches!(self, Writer::Messages(_))
     }
 
     /// Writes one unit: all of it to a stream, or as one message.

@@ -118,6 +118,13 @@ impl Listener {
         }
     }
 
+    /// Counts the datagrams the listener drops (UDP-LISTEN with fork) into `total` as well.
+    pub(crate) fn count_drops_in(&mut self, total: super::udp::DroppedDatagrams) {
+        if let ListenerKind::Sessions(sessions) = &mut self.kind {
+            sessions.count_drops_in(total);
+        }
+    }
+
     /// Whether the listener limits its own sessions (UDP-LISTEN counts peers itself, since it
     /// must keep receiving for the sessions it has while at its limit).
     pub fn caps_its_own_sessions(&self) -> bool {

@@ -3,8 +3,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
+
+use std::os::fd::AsFd;
 
 use socket2::{SockAddr, Socket};
 use tokio::io::unix::AsyncFd;
@@ -12,13 +15,17 @@ use tokio::io::unix::AsyncFd;
 use super::unix::ancillary::{self, PeerCredentials};
 use super::unix::credentials::CredentialFilter;
 use crate::address::{IpRange, OptionId, Options};
-use crate::channel::{MessageRecv, MessageSend};
+use crate::channel::{MessageBatch, MessageRecv, MessageSend, MIN_MESSAGE_BUFFER};
 use crate::sys;
+use crate::sys::datagram::{BatchInfo, Outgoing, Received};
 
 /// A non-blocking socket that moves whole messages.
 #[derive(Debug)]
 pub struct MessageSocket {
     fd: AsyncFd<Socket>,
+    /// Whether a run of equal datagrams may go in one send the kernel cuts up
+    /// (`UDP_SEGMENT`): UDP sockets only, until the kernel refuses it once.
+    segments: AtomicBool,
 }
 
 impl MessageSocket {
@@ -26,7 +33,87 @@ impl MessageSocket {
         socket.set_nonblocking(true)?;
         Ok(MessageSocket {
             fd: sys::register(socket)?,
+            segments: AtomicBool::new(false),
         })
+    }
+
+    /// A UDP socket: as [`MessageSocket::new`], and runs of datagrams of one size are sent
+    /// with segmentation offload, which keeps every datagram's boundaries (a Unix socket
+    /// would ignore the request and merge them, so only UDP gets it).
+    pub fn new_udp(socket: Socket) -> io::Result<MessageSocket> {
+        let socket = MessageSocket::new(socket)?;
+        socket.segments.store(true, Ordering::Relaxed);
+        Ok(socket)
+    }
+
+    /// Receives the datagrams waiting, at least one, into slots of `slot` bytes of `buf`
+    /// (`recvmmsg`), appending them to `out`.
+    pub fn poll_recv_batch(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        slot: usize,
+        out: &mut Vec<Received>,
+    ) -> Poll<io::Result<BatchInfo>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            match guard.try_io(|fd| sys::datagram::recv_batch(fd.as_fd(), buf, slot, out)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends the messages of `batch` from the `*sent`-th on (`sendmmsg`), to `to` or the
+    /// connected peer, counting each sent in `*sent`. Messages of one size that lie one
+    /// after the other in `buf` go as one segmented send where the socket allows it.
+    pub fn poll_send_batch(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        batch: &MessageBatch,
+        sent: &mut usize,
+        to: Option<&SockAddr>,
+    ) -> Poll<io::Result<()>> {
+        let mut outgoing = Vec::with_capacity(sys::datagram::BATCH);
+        let mut covers = Vec::with_capacity(sys::datagram::BATCH);
+        while *sent < batch.len() {
+            let segments = self.segments.load(Ordering::Relaxed);
+            outgoing.clear();
+            covers.clear();
+            plan_sends(
+                buf,
+                &batch.messages()[*sent..],
+                segments,
+                &mut outgoing,
+                &mut covers,
+            );
+            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
+            match guard.try_io(|fd| sys::datagram::send_batch(fd.as_fd(), &outgoing, to)) {
+                Ok(Ok(n)) => *sent += covers[..n.min(covers.len())].iter().sum::<usize>(),
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                // EINVAL: a segment longer than the path's MTU allows; EIO: a device without
+                // checksum offload. Either way, datagrams one at a time from now on.
+                Ok(Err(e))
+                    if segments
+                        && covers.iter().any(|&n| n > 1)
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(nix::libc::EINVAL | nix::libc::EIO | nix::libc::ENOPROTOOPT)
+                        ) =>
+                {
+                    tracing::debug!(
+                        "UDP segmentation offload refused ({}); sending datagrams one by one",
+                        sys::error_text(&e)
+                    );
+                    self.segments.store(false, Ordering::Relaxed);
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => {}
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     pub fn socket(&self) -> &Socket {
@@ -134,6 +221,62 @@ impl MessageSocket {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+/// Groups `messages` (starts and lengths in `buf`) into the sends of one `sendmmsg`, at most
+/// [`sys::datagram::BATCH`]: with `segments`, a run of messages of one size that follow each
+/// other in `buf`, and at most one shorter one after them, is one send cut at that size (the
+/// kernel delivers each piece as a datagram of its own); any other message is a send of its
+/// own. `covers` says how many messages each send carries.
+fn plan_sends<'b>(
+    buf: &'b [u8],
+    messages: &[(usize, usize)],
+    segments: bool,
+    outgoing: &mut Vec<Outgoing<'b>>,
+    covers: &mut Vec<usize>,
+) {
+    use sys::datagram::{MAX_SEGMENTED_BYTES, MAX_SEGMENTS};
+    let mut i = 0;
+    while i < messages.len() && outgoing.len() < sys::datagram::BATCH {
+        let (start, size) = messages[i];
+        let mut end = start + size;
+        let mut j = i + 1;
+        if let Some(segment) = u16::try_from(size).ok().filter(|s| segments && *s > 0) {
+            while let Some(&(next, len)) = messages.get(j) {
+                let fits = next == end
+                    && len > 0
+                    && len <= size
+                    && j - i < MAX_SEGMENTS
+                    && end + len - start <= MAX_SEGMENTED_BYTES;
+                if !fits {
+                    break;
+                }
+                end += len;
+                j += 1;
+                if len < size {
+                    // A shorter one ends the run: the kernel cuts at `size` from the start.
+                    break;
+                }
+            }
+            if j - i > 1 {
+                if let Some(data) = buf.get(start..end) {
+                    outgoing.push(Outgoing {
+                        data,
+                        segment: Some(segment),
+                    });
+                    covers.push(j - i);
+                    i = j;
+                    continue;
+                }
+            }
+        }
+        outgoing.push(Outgoing {
+            data: buf.get(start..start + size).unwrap_or_default(),
+            segment: None,
+        });
+        covers.push(1);
+        i += 1;
     }
 }
 
@@ -264,6 +407,57 @@ impl MessageRecv for Receiver {
             }
         }
     }
+
+    /// As many datagrams as are waiting in one `recvmmsg`, each in a slot long enough for
+    /// any datagram (so a buffer of the default size holds one). Seqpacket (whose empty
+    /// message is EOF) and receivers that check credentials take one message at a time.
+    fn poll_recv_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        batch: &mut MessageBatch,
+    ) -> Poll<io::Result<Option<()>>> {
+        let filter = match &self.mode {
+            ReceiveMode::Connected { zero_is_eof: false } => None,
+            ReceiveMode::From { filter, .. } if !filter.wants_credentials() => Some(filter),
+            _ => {
+                let n = ready!(self.poll_recv(cx, buf))?;
+                return Poll::Ready(Ok(n.map(|n| batch.push(0, n))));
+            }
+        };
+        let mut received = Vec::with_capacity(sys::datagram::BATCH);
+        loop {
+            received.clear();
+            ready!(self
+                .socket
+                .poll_recv_batch(cx, buf, MIN_MESSAGE_BUFFER, &mut received))?;
+            let mut last = None;
+            for datagram in received.drain(..) {
+                if let Some(why) = filter.and_then(|f| f.refusal_sockaddr(&datagram.from, None)) {
+                    let who = describe_sockaddr(&datagram.from);
+                    tracing::warn!("refusing datagram from {who}: {why}");
+                    continue;
+                }
+                batch.push(datagram.start, datagram.len);
+                last = Some(datagram.from);
+            }
+            if let (
+                Some(from),
+                ReceiveMode::From {
+                    latest: Some(latest),
+                    ..
+                },
+            ) = (last, &self.mode)
+            {
+                if let Ok(mut slot) = latest.lock() {
+                    *slot = Some(from);
+                }
+            }
+            if !batch.is_empty() {
+                return Poll::Ready(Ok(Some(())));
+            }
+        }
+    }
 }
 
 /// Sends on a connected socket, or to a reply target.
@@ -293,6 +487,29 @@ impl MessageSend for Sender {
                         Poll::Ready(Ok(()))
                     }
                 }
+            }
+        }
+    }
+
+    fn poll_send_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        batch: &MessageBatch,
+        sent: &mut usize,
+    ) -> Poll<io::Result<()>> {
+        match &self.to {
+            None => self.socket.poll_send_batch(cx, buf, batch, sent, None),
+            Some(ReplyTo::Fixed(addr)) => {
+                self.socket
+                    .poll_send_batch(cx, buf, batch, sent, Some(addr))
+            }
+            Some(ReplyTo::Latest(_)) => {
+                while let Some(msg) = batch.get(buf, *sent) {
+                    ready!(self.poll_send(cx, msg))?;
+                    *sent += 1;
+                }
+                Poll::Ready(Ok(()))
             }
         }
     }

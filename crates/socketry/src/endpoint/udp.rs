@@ -5,12 +5,22 @@
 //! `max-children` says otherwise: at the default cap a new peer ends the session idle the
 //! longest (logged); at a cap set with `max-children` a new peer's datagrams are dropped
 //! (logged) until a session ends.
+//!
+//! A UDP-LISTEN socket receives in batches (`recvmmsg`: one wake-up takes every datagram
+//! waiting, up to [`BATCH`](crate::sys::datagram::BATCH)) and hands each to its peer's
+//! session through a bounded queue; sessions send in batches too (`sendmmsg`, and a run of
+//! datagrams of one size as one segmented send). A datagram is never merged with another or
+//! split. Every datagram dropped, for a session too far behind, a peer over `max-children`, or
+//! by the kernel for a full receive queue (`SO_RXQ_OVFL`), is counted: a warning at most once
+//! a second says how many and why, and `--statistics` gives the total.
 
-use std::collections::HashMap;
-use std::future::Future;
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -20,12 +30,13 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 use super::listener::{Listener, ListenerKind};
-use super::socket::{MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender};
+use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
 use super::tcp::{effective_family, listen_address, new_socket, resolve, source_address};
 use crate::address::{Local, OptionId, Options, Remote};
-use crate::channel::{MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
+use crate::channel::{MessageBatch, MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
 use crate::endpoint::connection::{Connection, OpenContext};
 use crate::endpoint::error::OpenError;
+use crate::sys::datagram::{Received, BATCH};
 
 /// How long a UDP-LISTEN session lives without a datagram from its peer, unless told.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -65,6 +76,15 @@ impl Transport {
         }
     }
 
+    /// A bound socket of this transport, registered with the reactor. Only UDP sends runs of
+    /// datagrams as one segmented send: the kernel refuses segmentation for UDP-Lite.
+    fn register(self, socket: socket2::Socket) -> io::Result<MessageSocket> {
+        match self {
+            Transport::Udp => MessageSocket::new_udp(socket),
+            Transport::UdpLite => MessageSocket::new(socket),
+        }
+    }
+
     /// The transport's own socket options: UDP-Lite's checksum coverage.
     fn apply_options(self, socket: &socket2::Socket, options: &Options) -> Result<(), OpenError> {
         use crate::sys::udplite::{coverage, set_coverage, UDPLITE_RECV_CSCOV, UDPLITE_SEND_CSCOV};
@@ -99,6 +119,14 @@ impl Transport {
     }
 }
 
+/// The receive queue a UDP-LISTEN socket asks for when `rcvbuf` does not say: room for a
+/// burst of a few thousand full-size datagrams while sessions catch up (the kernel grants at
+/// most `net.core.rmem_max`).
+const LISTEN_RCVBUF: usize = 4 << 20;
+
+/// At most one warning about dropped datagrams per this long.
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A UDP socket bound to `addr`, and the address it got (the port when `addr`'s is 0).
 fn bound_socket(
     transport: Transport,
@@ -119,7 +147,8 @@ fn bound_socket(
         .and_then(|a| a.as_socket())
         .unwrap_or(addr);
     tracing::info!("listening on {name} {bound}");
-    let socket = MessageSocket::new(socket)
+    let socket = transport
+        .register(socket)
         .map_err(OpenError::io(format!("registering a {name} socket")))?;
     Ok((socket, bound))
 }
@@ -148,7 +177,9 @@ fn client_socket(
     socket
         .bind(&local.into())
         .map_err(OpenError::io(format!("binding to {local}")))?;
-    MessageSocket::new(socket).map_err(OpenError::io(format!("registering a {name} socket")))
+    transport
+        .register(socket)
+        .map_err(OpenError::io(format!("registering a {name} socket")))
 }
 
 /// UDP:host:port: a socket connected to one peer.
@@ -265,6 +296,17 @@ pub fn listen(
 ) -> Result<Listener, OpenError> {
     let (socket, addr) =
         bound_socket(transport, listen_address(local, options, context)?, options)?;
+    if !options.has(OptionId::RcvBuf) {
+        // Best effort: the kernel's default queue still works, it just drops sooner.
+        let _ = socket.socket().set_recv_buffer_size(LISTEN_RCVBUF);
+    }
+    if let Err(e) = crate::sys::datagram::count_kernel_drops(socket.socket().as_fd()) {
+        tracing::debug!(
+            "{}-LISTEN {addr}: the kernel will not count its drops (SO_RXQ_OVFL): {}",
+            transport.name(),
+            crate::sys::error_text(&e)
+        );
+    }
     let socket = Arc::new(socket);
     let sessions = Sessions {
         socket,
@@ -277,7 +319,13 @@ pub fn listen(
             Some(max) => SessionCap::Refuse(usize::try_from(max).unwrap_or(usize::MAX)),
             None => SessionCap::EvictIdlest(DEFAULT_SESSION_CAP),
         },
-        buf: vec![0; MIN_MESSAGE_BUFFER],
+        buf: vec![0; BATCH * MIN_MESSAGE_BUFFER],
+        pending: Vec::with_capacity(BATCH),
+        next: 0,
+        drops: Box::new(Drops {
+            listener: format!("{}-LISTEN {addr}", transport.name()),
+            ..Drops::default()
+        }),
     };
     Ok(Listener::new(
         ListenerKind::Sessions(sessions),
@@ -302,6 +350,137 @@ struct Session {
     last_heard: Instant,
 }
 
+/// How many datagrams were dropped in a run, whatever dropped them: shared by a run's
+/// listeners and its `--statistics`.
+#[derive(Debug, Clone, Default)]
+pub struct DroppedDatagrams(Arc<AtomicU64>);
+
+impl DroppedDatagrams {
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The datagrams dropped so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The datagrams a UDP-LISTEN socket dropped since its last warning about them, by why.
+#[derive(Debug, Default)]
+struct Drops {
+    /// For a session [`SESSION_QUEUE`] behind, and the last such peer.
+    behind: u64,
+    behind_peer: Option<SocketAddr>,
+    /// From new peers while `max-children` sessions were open, and the last such peer.
+    refused: u64,
+    refused_peer: Option<(SocketAddr, usize)>,
+    /// By the kernel, its receive queue full.
+    kernel: u64,
+    /// The kernel's running count as last seen.
+    kernel_seen: u32,
+    /// When the last warning was given.
+    warned: Option<Instant>,
+    /// The run's total, if it keeps one.
+    total: Option<DroppedDatagrams>,
+    /// What listens (`UDP-LISTEN 127.0.0.1:5000`), for the warning.
+    listener: String,
+}
+
+impl Drops {
+    fn behind(&mut self, peer: SocketAddr) {
+        self.behind += 1;
+        self.behind_peer = Some(peer);
+        self.count(1);
+    }
+
+    fn refused(&mut self, peer: SocketAddr, open: usize) {
+        self.refused += 1;
+        self.refused_peer = Some((peer, open));
+        self.count(1);
+    }
+
+    /// The kernel's running count, as the latest datagram carried it.
+    fn kernel_count(&mut self, seen: u32) {
+        let new = seen.wrapping_sub(self.kernel_seen);
+        self.kernel_seen = seen;
+        if new > 0 {
+            self.kernel += u64::from(new);
+            self.count(u64::from(new));
+        }
+    }
+
+    fn count(&self, n: u64) {
+        if let Some(total) = &self.total {
+            total.add(n);
+        }
+    }
+
+    /// When the drops not yet warned of are to be: `None` if there are none.
+    fn warning_due(&self) -> Option<Instant> {
+        if self.behind + self.refused + self.kernel == 0 {
+            return None;
+        }
+        Some(
+            self.warned
+                .map_or_else(Instant::now, |at| at + DROP_LOG_INTERVAL),
+        )
+    }
+
+    /// Warns of the drops since the last warning, unless that was less than
+    /// [`DROP_LOG_INTERVAL`] ago.
+    fn warn_if_due(&mut self) {
+        if self.behind + self.refused + self.kernel == 0
+            || self
+                .warned
+                .is_some_and(|at| at.elapsed() < DROP_LOG_INTERVAL)
+        {
+            return;
+        }
+        let mut why = Vec::new();
+        if self.behind > 0 {
+            let peer = self
+                .behind_peer
+                .map_or_else(String::new, |p| format!(", the last from {p}"));
+            why.push(format!(
+                "{} for sessions {SESSION_QUEUE} datagrams behind{peer}",
+                self.behind
+            ));
+        }
+        if self.refused > 0 {
+            let (peer, open) = self
+                .refused_peer
+                .unwrap_or((SocketAddr::from(([0, 0, 0, 0], 0)), 0));
+            why.push(format!(
+                "{} from new peers, {open} sessions open (max-children), the last from {peer}",
+                self.refused
+            ));
+        }
+        if self.kernel > 0 {
+            why.push(format!(
+                "{} by the kernel, the socket's receive queue full (rcvbuf sizes it)",
+                self.kernel
+            ));
+        }
+        let since = match self.warned {
+            Some(at) => format!(" in the last {:.1}s", at.elapsed().as_secs_f64()),
+            None => String::new(),
+        };
+        tracing::warn!(
+            "{}: dropped {} datagrams{since}: {}",
+            self.listener,
+            self.behind + self.refused + self.kernel,
+            why.join("; ")
+        );
+        self.behind = 0;
+        self.behind_peer = None;
+        self.refused = 0;
+        self.refused_peer = None;
+        self.kernel = 0;
+        self.warned = Some(Instant::now());
+    }
+}
+
 /// The peers of a UDP-LISTEN socket and the queues feeding their sessions.
 #[derive(Debug)]
 pub struct Sessions {
@@ -310,7 +489,13 @@ pub struct Sessions {
     peers: HashMap<SocketAddr, Session>,
     idle: Duration,
     cap: SessionCap,
+    /// Slots for one batch of datagrams, each long enough for any datagram.
     buf: Vec<u8>,
+    /// The datagrams of the last batch, and the next one to hand out.
+    pending: Vec<Received>,
+    next: usize,
+    /// Boxed: the listener types share one enum, and this is the largest part of any.
+    drops: Box<Drops>,
 }
 
 impl Sessions {
@@ -318,19 +503,47 @@ impl Sessions {
         self.socket.socket().local_addr().ok()?.as_socket()
     }
 
+    /// Counts the datagrams this socket drops into `total` as well.
+    pub(crate) fn count_drops_in(&mut self, total: DroppedDatagrams) {
+        self.drops.total = Some(total);
+    }
+
+    /// The next datagram from an admitted peer: from the batch at hand, or from a new one.
     async fn receive(&mut self) -> Result<(Vec<u8>, SocketAddr), OpenError> {
         loop {
-            let (n, from) = self
-                .socket
-                .recv_from(&mut self.buf)
-                .await
-                .map_err(OpenError::io("receiving a datagram"))?;
-            let Some(peer) = from.as_socket() else {
+            while let Some(datagram) = self.pending.get(self.next) {
+                self.next += 1;
+                let Some(peer) = datagram.from.as_socket() else {
+                    continue;
+                };
+                match self.filter.refusal(&peer) {
+                    None => {
+                        let start = datagram.start;
+                        return Ok((self.buf[start..start + datagram.len].to_vec(), peer));
+                    }
+                    Some(why) => tracing::warn!("refusing datagram from {peer}: {why}"),
+                }
+            }
+            self.drops.warn_if_due();
+            self.pending.clear();
+            self.next = 0;
+            let (socket, buf, pending) = (&self.socket, &mut self.buf, &mut self.pending);
+            let receiving =
+                poll_fn(|cx| socket.poll_recv_batch(cx, buf, MIN_MESSAGE_BUFFER, pending));
+            // Drops not yet warned of are warned of when due even if no datagram comes.
+            let received = match self.drops.warning_due() {
+                Some(at) => tokio::select! {
+                    received = receiving => Some(received),
+                    () = tokio::time::sleep_until(at) => None,
+                },
+                None => Some(receiving.await),
+            };
+            let Some(received) = received else {
                 continue;
             };
-            match self.filter.refusal(&peer) {
-                None => return Ok((self.buf[..n].to_vec(), peer)),
-                Some(why) => tracing::warn!("refusing datagram from {peer}: {why}"),
+            let info = received.map_err(OpenError::io("receiving a datagram"))?;
+            if let Some(seen) = info.kernel_drops {
+                self.drops.kernel_count(seen);
             }
         }
     }
@@ -343,15 +556,27 @@ impl Sessions {
             .socket()
             .connect(&peer.into())
             .map_err(OpenError::io(format!("connecting to {peer}")))?;
+        // The rest of the batch: the peer's datagrams are its session's; others are dropped,
+        // as the connect now drops them in the kernel.
+        let mut queued = VecDeque::from([first]);
+        for datagram in self.pending.drain(self.next..) {
+            if datagram.from.as_socket() == Some(peer) {
+                let start = datagram.start;
+                queued.push_back(self.buf[start..start + datagram.len].to_vec());
+            } else {
+                tracing::warn!(
+                    "dropping a datagram from {}: talking to {peer} only",
+                    super::socket::describe_sockaddr(&datagram.from)
+                );
+            }
+        }
         let rest = FirstPeerRecv {
             socket: self.socket.clone(),
             peer,
+            queued,
         };
         Ok(Connection::new(
-            Some(Reader::Messages(Box::new(Prefixed::new(
-                first,
-                Some(Box::new(rest)),
-            )))),
+            Some(Reader::Messages(Box::new(rest))),
             Some(Writer::Messages(Box::new(Sender {
                 socket: self.socket.clone(),
                 to: None,
@@ -371,7 +596,7 @@ impl Sessions {
                 match session.queue.try_send(msg) {
                     Ok(()) => continue,
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        tracing::warn!("dropping a datagram from {peer}: its session is {SESSION_QUEUE} behind");
+                        self.drops.behind(peer);
                         continue;
                     }
                     Err(mpsc::error::TrySendError::Closed(returned)) => {
@@ -380,13 +605,17 @@ impl Sessions {
                     }
                 }
             }
-            self.peers.retain(|_, session| !session.queue.is_closed());
+            let at_cap = |peers: &HashMap<SocketAddr, Session>| match self.cap {
+                SessionCap::Refuse(max) | SessionCap::EvictIdlest(max) => peers.len() >= max,
+            };
+            if at_cap(&self.peers) {
+                // Sessions that ended are only noticed here, where their room is needed,
+                // so that a new peer costs no walk over every peer.
+                self.peers.retain(|_, session| !session.queue.is_closed());
+            }
             match self.cap {
                 SessionCap::Refuse(max) if self.peers.len() >= max => {
-                    tracing::warn!(
-                        "dropping a datagram from new peer {peer}: {} sessions open",
-                        self.peers.len()
-                    );
+                    self.drops.refused(peer, self.peers.len());
                     continue;
                 }
                 SessionCap::EvictIdlest(max) if self.peers.len() >= max => self.evict_idlest(max),
@@ -409,6 +638,7 @@ impl Sessions {
                     idle: self.idle,
                     deadline: Box::pin(tokio::time::sleep(self.idle)),
                     peer,
+                    held: None,
                 }))),
                 Some(Writer::Messages(Box::new(Sender {
                     socket: self.socket.clone(),
@@ -440,12 +670,14 @@ impl Sessions {
     }
 }
 
-/// The datagrams of the peer a UDP-LISTEN socket without fork connected to. Connecting
-/// filters what arrives later, but datagrams other senders got queued before the connect are
-/// still in the socket's queue: they are dropped here.
+/// The datagrams of the peer a UDP-LISTEN socket without fork connected to: those already
+/// received with its first, then the socket's. Connecting filters what arrives later, but
+/// datagrams other senders got queued before the connect are still in the socket's queue:
+/// they are dropped here.
 struct FirstPeerRecv {
     socket: Arc<MessageSocket>,
     peer: SocketAddr,
+    queued: VecDeque<Vec<u8>>,
 }
 
 impl MessageRecv for FirstPeerRecv {
@@ -454,6 +686,11 @@ impl MessageRecv for FirstPeerRecv {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<Option<usize>>> {
+        if let Some(msg) = self.queued.pop_front() {
+            let n = msg.len().min(buf.len());
+            buf[..n].copy_from_slice(&msg[..n]);
+            return Poll::Ready(Ok(Some(n)));
+        }
         loop {
             let (n, from) = ready!(self.socket.poll_recv_from(cx, buf))?;
             match from.as_socket() {
@@ -474,6 +711,37 @@ struct SessionRecv {
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
     peer: SocketAddr,
+    /// A datagram taken from the queue that did not fit in the last batch's buffer.
+    held: Option<Vec<u8>>,
+}
+
+impl SessionRecv {
+    /// The next datagram, or `None` when the session has ended (its listener dropped it, or
+    /// its peer has been idle too long).
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        if let Some(msg) = self.held.take() {
+            return Poll::Ready(Some(msg));
+        }
+        match self.incoming.poll_recv(cx) {
+            Poll::Ready(Some(msg)) => {
+                let next = crate::clock::deadline_after(Instant::now(), self.idle);
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(Some(msg))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    tracing::info!(
+                        "UDP session with {} idle for {}s: ending it",
+                        self.peer,
+                        self.idle.as_secs_f64()
+                    );
+                    Poll::Ready(None)
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
 }
 
 impl MessageRecv for SessionRecv {
@@ -482,27 +750,43 @@ impl MessageRecv for SessionRecv {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<Option<usize>>> {
-        match self.incoming.poll_recv(cx) {
-            Poll::Ready(Some(msg)) => {
-                let n = msg.len().min(buf.len());
-                buf[..n].copy_from_slice(&msg[..n]);
-                let next = crate::clock::deadline_after(Instant::now(), self.idle);
-                self.deadline.as_mut().reset(next);
-                Poll::Ready(Ok(Some(n)))
-            }
-            Poll::Ready(None) => Poll::Ready(Ok(None)),
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    tracing::info!(
-                        "UDP session with {} idle for {}s: ending it",
-                        self.peer,
-                        self.idle.as_secs_f64()
-                    );
-                    Poll::Ready(Ok(None))
+        Poll::Ready(Ok(ready!(self.poll_next(cx)).map(|msg| {
+            let n = msg.len().min(buf.len());
+            buf[..n].copy_from_slice(&msg[..n]);
+            n
+        })))
+    }
+
+    /// Every datagram queued, one after the other in `buf`, as many as fit.
+    fn poll_recv_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        batch: &mut MessageBatch,
+    ) -> Poll<io::Result<Option<()>>> {
+        let Some(first) = ready!(self.poll_next(cx)) else {
+            return Poll::Ready(Ok(None));
+        };
+        let n = first.len().min(buf.len());
+        buf[..n].copy_from_slice(&first[..n]);
+        batch.push(0, n);
+        while !batch.is_full() {
+            let Ok(msg) = self.incoming.try_recv() else {
+                break;
+            };
+            let start = batch.end();
+            match buf.get_mut(start..start + msg.len()) {
+                Some(room) => {
+                    room.copy_from_slice(&msg);
+                    batch.push(start, msg.len());
                 }
-                Poll::Pending => Poll::Pending,
-            },
+                None => {
+                    self.held = Some(msg);
+                    break;
+                }
+            }
         }
+        Poll::Ready(Ok(Some(())))
     }
 }
 

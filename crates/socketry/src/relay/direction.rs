@@ -23,7 +23,7 @@ use tokio::io::Interest;
 use super::dump::Dump;
 use super::pool::{Buffer, LentPipe};
 use super::{direction_name, Activity, RelayConfig, RelayError, Stop, Totals, Transfer};
-use crate::channel::{Descriptor, Reader, Writer, MIN_MESSAGE_BUFFER};
+use crate::channel::{Descriptor, MessageBatch, Reader, Writer, MIN_MESSAGE_BUFFER};
 use crate::sys;
 
 /// How often a reader with `ignoreeof` is read again after EOF.
@@ -119,6 +119,8 @@ pub(crate) struct Pump {
     pub bytes: Arc<AtomicU64>,
     counter: Counter,
     stop: Stop,
+    /// Where the messages of the batch being relayed are (message to message only).
+    batch: MessageBatch,
 }
 
 impl Pump {
@@ -158,6 +160,7 @@ impl Pump {
                 echo: false,
             },
             stop: config.stop.clone(),
+            batch: MessageBatch::new(),
         }
     }
 
@@ -205,9 +208,25 @@ impl Pump {
                 }
             }
         }
+        // Messages to messages, unchanged: moved in batches, as many as are waiting.
+        let batches = self.reader.is_messages()
+            && self.writer.is_messages()
+            && dump.is_none()
+            && !self.endings.convert();
         while state != State::Done {
             state = match state {
                 State::Running if self.stop.is_requested() => State::ShuttingDown,
+                State::Running if batches => match self.relay_batch(activity).await? {
+                    Some(()) => State::Running,
+                    None if self.ignore_eof => {
+                        tokio::select! {
+                            () = tokio::time::sleep(IGNORE_EOF_POLL) => {}
+                            () = self.stop.requested() => {}
+                        }
+                        State::Running
+                    }
+                    None => State::ShuttingDown,
+                },
                 State::Running => match self.read_or_stop().await {
                     Ok(Some((buf, n))) => {
                         activity.touch();
@@ -249,6 +268,45 @@ impl Pump {
             };
         }
         Ok(())
+    }
+
+    /// Receives the messages waiting (at least one) and sends them on, in order; `None` at
+    /// the reader's EOF, or once a stop is asked for while it waits.
+    async fn relay_batch(&mut self, activity: &Activity) -> Result<Option<()>, RelayError> {
+        let (Reader::Messages(recv), Writer::Messages(send)) = (&mut self.reader, &mut self.writer)
+        else {
+            return Ok(None);
+        };
+        let mut buf = Buffer::take(self.buffer_size);
+        let batch = &mut self.batch;
+        batch.clear();
+        let received = tokio::select! {
+            biased;
+            () = self.stop.requested() => Ok(None),
+            received = poll_fn(|cx| recv.poll_recv_batch(cx, &mut buf, batch)) => received,
+        };
+        match received {
+            Ok(Some(())) => activity.touch(),
+            Ok(None) => return Ok(None),
+            Err(source) => {
+                return Err(RelayError::Read {
+                    direction: self.direction,
+                    source,
+                })
+            }
+        }
+        let mut sent = 0;
+        let result = poll_fn(|cx| send.poll_send_batch(cx, &buf, batch, &mut sent)).await;
+        let bytes: usize = batch.messages()[..sent.min(batch.len())]
+            .iter()
+            .map(|(_, len)| len)
+            .sum();
+        self.counter.add(bytes);
+        result.map_err(|source| RelayError::Write {
+            direction: self.direction,
+            source,
+        })?;
+        Ok(Some(()))
     }
 
     /// Reads one unit, or `None` (as at EOF) once a stop is asked for while it waits.

@@ -180,6 +180,7 @@ pub struct Totals {
     left_to_right: AtomicU64,
     right_to_left: AtomicU64,
     connections: AtomicU64,
+    dropped: crate::endpoint::udp::DroppedDatagrams,
 }
 
 impl Totals {
@@ -206,6 +207,16 @@ impl Totals {
     /// The connections relayed so far, finished or not.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::Relaxed)
+    }
+
+    /// The datagrams dropped so far by the run's datagram servers (sessions too far behind,
+    /// peers over the cap, a full receive queue).
+    pub fn dropped_datagrams(&self) -> u64 {
+        self.dropped.count()
+    }
+
+    pub(crate) fn drop_counter(&self) -> crate::endpoint::udp::DroppedDatagrams {
+        self.dropped.clone()
     }
 }
 

@@ -392,7 +392,35 @@ impl DescriptorWatch {
     }
 }
 
+/// Runs the accept loop as a task on a worker thread, not on the thread that waits for the
+/// run: a session it wakes (the datagrams a UDP-LISTEN socket hands to a session, a connection
+/// it has just accepted) then runs next on the same worker, instead of waking another thread
+/// for each. The task ends with the run, or is aborted if the run is dropped.
 async fn serve_forever(
+    listener: endpoint::Listener,
+    first: &Address,
+    peer: &Peer,
+    config: &RunConfig,
+) -> Result<Summary, RunError> {
+    struct AbortOnDrop(AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let (first, peer, config) = (first.clone(), peer.clone(), config.clone());
+    let task = tokio::spawn(async move { accept_forever(listener, &first, &peer, &config).await });
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(RunError::Usage(format!(
+            "the accept loop was cancelled: {e}"
+        ))),
+    }
+}
+
+async fn accept_forever(
     mut listener: endpoint::Listener,
     first: &Address,
     peer: &Peer,
@@ -413,6 +441,7 @@ async fn serve_forever(
         }),
         _ => None,
     };
+    listener.count_drops_in(config.relay.totals.drop_counter());
     let mut descriptors = DescriptorWatch::new();
     let mut tasks = JoinSet::new();
     let stop = config.relay.stop.clone();

@@ -1,6 +1,7 @@
 //! Thin wrappers over system calls: the only module with `unsafe`. Everything here is
 //! Linux-specific and says in a `// SAFETY:` comment why each block is sound.
 
+pub mod datagram;
 pub mod fd;
 pub mod mqueue;
 pub mod process;
