@@ -155,13 +155,17 @@ pub trait MessageSend: Send + Unpin {
 
 /// Where a relay direction reads from.
 pub enum Reader {
+    /// A byte stream: a read gives whatever is available.
     Bytes(ByteReader),
+    /// A message channel: a read gives one whole message.
     Messages(Box<dyn MessageRecv>),
 }
 
 /// Where a relay direction writes to.
 pub enum Writer {
+    /// A byte stream: a unit is written in full, in order, with no boundary kept.
     Bytes(ByteWriter),
+    /// A message channel: a unit is sent as one message.
     Messages(Box<dyn MessageSend>),
 }
 

@@ -68,12 +68,16 @@ pub use registry::{Address, Kind, Spec};
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The address text is not a valid address.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// The address parsed but could not be opened (connected, bound, listened on, run).
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// Reading or writing an open connection failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// [`listen`] was given an address that connects instead of waiting for peers.
     #[error(
         "\"{0}\" does not listen (expected an address such as TCP-LISTEN:port or UNIX-LISTEN:path)"
     )]
