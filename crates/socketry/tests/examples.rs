@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! The examples, run as users run them: each tutorial server with its client, and the example
-//! of each endpoint family with the arguments its comment shows. `tun_packets` is only built:
-//! it needs CAP_NET_ADMIN and a network to route into, which the TUN integration tests set up.
+//! of each endpoint family with the arguments its comment shows. `tun_packets` runs in a
+//! network namespace the test creates (it needs root, as the TUN integration tests do).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -223,29 +223,10 @@ fn length_prefix_keeps_each_message_whole_over_tcp() {
     );
 }
 
-/// Installs systemd-socket-activate through `.ci/deps` if it is missing, once.
-fn install_socket_activate() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        let present = Command::new("sh")
-            .args(["-c", "command -v systemd-socket-activate"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !present {
-            let deps = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/deps");
-            let status = Command::new("bash").arg(deps).status().unwrap();
-            assert!(
-                status.success(),
-                "{deps} could not install systemd-socket-activate"
-            );
-        }
-    });
-}
-
 #[test]
 fn activated_server_echoes_on_the_socket_systemd_passes() {
     use std::io::{Read, Write};
-    install_socket_activate();
+    install_missing(&["systemd-socket-activate"]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
     let deps = std::env::current_exe().unwrap();
@@ -276,4 +257,77 @@ fn activated_server_echoes_on_the_socket_systemd_passes() {
         assert_eq!(reply, message);
     }
     drop(server);
+}
+
+/// Runs `.ci/deps` once if any of `tools` is missing: it installs what the tests need.
+fn install_missing(tools: &[&str]) {
+    let present = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !tools.iter().all(|tool| present(tool)) {
+        let deps = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/deps");
+        let status = Command::new("bash").arg(deps).status().unwrap();
+        assert!(status.success(), "{deps} could not install {tools:?}");
+    }
+}
+
+/// Runs `tool` with `args`, failing the test if it fails.
+fn run_tool(tool: &str, args: &[&str]) {
+    let out = Command::new(tool).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {}: {} (this test creates a network namespace and needs root)",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace for one test, removed when dropped.
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+#[test]
+fn tun_packets_prints_the_ping_routed_into_its_network() {
+    install_missing(&["ip", "ping"]);
+    let name = format!("socketry-example-{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    run_tool("ip", &["netns", "add", &name]);
+    let namespace = Namespace(name);
+    let deps = std::env::current_exe().unwrap();
+    let tun_packets = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/tun_packets");
+    let (server, line) = start(
+        Command::new("ip")
+            .args(["netns", "exec", &namespace.0])
+            .arg(&tun_packets)
+            .args(["10.99.0.1/24", "1"]),
+    );
+    assert!(
+        line.starts_with("TUN ") && line.ends_with(" 10.99.0.1/24 is up"),
+        "{line}"
+    );
+    // Nobody answers at 10.99.0.2: ping fails, but its request goes into the interface.
+    let _ = Command::new("ip")
+        .args(["netns", "exec", &namespace.0])
+        .args(["ping", "-c", "1", "-W", "1", "10.99.0.2"])
+        .output()
+        .unwrap();
+    let mut server = server;
+    let mut rest = String::new();
+    std::io::Read::read_to_string(server.0.stdout.as_mut().unwrap(), &mut rest).unwrap();
+    assert!(server.0.wait().unwrap().success());
+    let first = rest.lines().next().unwrap_or_default();
+    assert_eq!(first, "ICMP 10.99.0.1 -> 10.99.0.2, 84 bytes", "{rest}");
 }
