@@ -19,6 +19,21 @@
 //!
 //! This module knows the data models and the address language's option values, and nothing of
 //! the families or of [`Connection`](crate::Connection), which applies a stack to its data.
+//!
+//! ```
+//! # async fn demo() -> Result<(), socketry::Error> {
+//! use std::sync::Arc;
+//! use socketry::layer::{LengthPrefix, PrefixWidth, Stack};
+//!
+//! // What `TCP:127.0.0.1:9000,length-prefix=2` does, written out: messages over the stream.
+//! let framing = Stack::new(vec![Arc::new(LengthPrefix(PrefixWidth::Two))]);
+//! let mut peer = socketry::connect("TCP:127.0.0.1:9000")
+//!     .await?
+//!     .stack(&framing)
+//!     .await?;
+//! peer.write_all(b"one whole message").await?;
+//! # Ok(()) }
+//! ```
 
 pub mod length_prefix;
 
