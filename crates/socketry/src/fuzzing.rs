@@ -10,7 +10,8 @@ use std::future::Future as _;
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::channel::{ByteRead, LengthPrefixed, PrefixWidth};
+use crate::channel::ByteRead;
+use crate::layer::{LengthPrefix, PrefixWidth};
 
 /// The address language: anything that parses must display as text that parses back to the
 /// same address.
@@ -69,14 +70,11 @@ pub fn length_prefix(data: &[u8]) {
     };
     let chunk = usize::from((control >> 1) & 0x7) + 1;
     let buffer = [16, 255, 4096, 65536][usize::from(control >> 4) & 3];
-    let mut reader = LengthPrefixed::reader(
-        Box::new(Trickle {
-            data: stream.to_vec(),
-            at: 0,
-            chunk,
-        }),
-        width,
-    );
+    let mut reader = LengthPrefix(width).reader(Box::new(Trickle {
+        data: stream.to_vec(),
+        at: 0,
+        chunk,
+    }));
     let mut buf = vec![0; buffer];
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut consumed = 0;

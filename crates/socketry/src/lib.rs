@@ -29,6 +29,8 @@
 //!   [`Connection`], or a [`Listener`] that yields them.
 //!   A program's child [`endpoint::Process`] rides on its connection and is reaped by
 //!   [`relay::serve`] when the relay is over.
+//! - [`layer`]: protocols stacked over a connection's data (`length-prefix` today), applied
+//!   right to left as a chain is written.
 //! - [`relay`]: the engine that moves data between two connections, and
 //!   [`relay::serve::run`], which opens two addresses (serving every peer with `fork`) and
 //!   relays between them.
@@ -46,6 +48,7 @@ mod clock;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod layer;
 pub mod measure;
 pub mod registry;
 pub mod relay;
@@ -65,12 +68,16 @@ pub use registry::{Address, Kind, Spec};
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The address text is not a valid address.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// The address parsed but could not be opened (connected, bound, listened on, run).
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// Reading or writing an open connection failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// [`listen`] was given an address that connects instead of waiting for peers.
     #[error(
         "\"{0}\" does not listen (expected an address such as TCP-LISTEN:port or UNIX-LISTEN:path)"
     )]

@@ -20,10 +20,22 @@ pub struct Ports(Vec<u16>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PortsError {
+    /// An item that is neither a port in 1-65535 nor a range of two.
     #[error("\"{item}\" in \"{list}\" is not a port or a range (expected 1-65535 or LOW-HIGH, e.g. 1-1024,8080)")]
-    Item { list: String, item: String },
+    Item {
+        /// The whole list as given.
+        list: String,
+        /// The item that is wrong.
+        item: String,
+    },
+    /// A range whose first port is above its last.
     #[error("range \"{item}\" in \"{list}\" runs backwards (expected LOW-HIGH)")]
-    Backwards { list: String, item: String },
+    Backwards {
+        /// The whole list as given.
+        list: String,
+        /// The range that is wrong.
+        item: String,
+    },
 }
 
 impl FromStr for Ports {
@@ -68,14 +80,17 @@ impl FromStr for Ports {
 }
 
 impl Ports {
+    /// The ports in the order the list gave them, each once.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         self.0.iter().copied()
     }
 
+    /// How many distinct ports the list names.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether the list names no port (never, for a list that parsed).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -102,6 +117,7 @@ impl Default for ScanConfig {
 /// What one port said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortState {
+    /// A TCP connection was established (and closed again at once).
     Open,
     /// Refused, unreachable, or no answer within the timeout.
     Closed,
@@ -110,7 +126,9 @@ pub enum PortState {
 /// One port's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Probe {
+    /// The host's address and the port tried.
     pub address: SocketAddr,
+    /// What the attempt found.
     pub state: PortState,
 }
 

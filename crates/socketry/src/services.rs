@@ -10,7 +10,9 @@ pub const SERVICES_FILE: &str = "/etc/services";
 /// The transport a service name is looked up for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
+    /// Names listed with `/tcp`, for TCP ports.
     Tcp,
+    /// Names listed with `/udp`, for UDP ports.
     Udp,
 }
 

@@ -25,7 +25,9 @@ const STATUS_FAILED: u8 = 1;
 /// What a finished transfer moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// How many bytes of data crossed (headers and lengths not counted).
     pub bytes: u64,
+    /// The SHA-256 digest of those bytes, which both ends computed and compared.
     pub sha256: [u8; 32],
 }
 
@@ -40,27 +42,49 @@ impl Summary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransferError {
+    /// The stream did not begin with a transfer header: the peer is something else.
     #[error("the peer is not a socketry sender (its first bytes are not a transfer header)")]
     NotATransfer,
     #[error("the transfer ended early, after {received}{} bytes", expected_text(*.expected))]
+    /// The stream ended before the trailer.
     Truncated {
+        /// Bytes of data received until then.
         received: u64,
+        /// The length the header announced, if the sender knew it.
         expected: Option<u64>,
     },
+    /// A chunk length above [`CHUNK`]: refused before anything is allocated for it.
     #[error("a chunk of {0} bytes is larger than the {CHUNK} a sender writes")]
     ChunkTooLarge(u32),
     #[error("the sender announced {announced} bytes, but {received} arrived")]
-    LengthMismatch { announced: u64, received: u64 },
+    /// The trailer's (or header's) total differs from the bytes that arrived.
+    LengthMismatch {
+        /// The length the sender announced.
+        announced: u64,
+        /// The bytes that arrived.
+        received: u64,
+    },
+    /// The data's digest differs from the sender's: the data changed on the way.
     #[error("the data is corrupt: SHA-256 {received} does not match the sender's {sent}")]
-    DigestMismatch { sent: String, received: String },
+    DigestMismatch {
+        /// The sender's digest, in hexadecimal.
+        sent: String,
+        /// The digest of what arrived, in hexadecimal.
+        received: String,
+    },
+    /// The sender's side: the receiver answered that the data did not check out.
     #[error("the receiver reported that the data did not arrive intact")]
     Rejected,
+    /// The sender's side: the receiver closed before it answered.
     #[error("the receiver closed without confirming the transfer")]
     Unconfirmed,
+    /// Reading the data to send (the file or standard input) failed.
     #[error("reading the data: {0}")]
     Source(io::Error),
+    /// Writing the received data (the file) failed.
     #[error("writing the data: {0}")]
     Sink(io::Error),
+    /// Reading from or writing to the connection failed.
     #[error("{0}")]
     Connection(io::Error),
 }

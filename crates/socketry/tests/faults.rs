@@ -572,7 +572,7 @@ async fn messages_keep_their_boundaries_through_storms_and_a_failed_send_is_an_e
 /// message is an error, not a short message.
 #[tokio::test(start_paused = true)]
 async fn length_prefixed_messages_survive_a_misbehaving_stream() {
-    use socketry::channel::{LengthPrefixed, PrefixWidth};
+    use socketry::layer::{LengthPrefix, PrefixWidth};
     let messages: Vec<Vec<u8>> = (0..200).map(|i| pattern(i * 53 % 2000, i as u8)).collect();
     for width in [PrefixWidth::Two, PrefixWidth::Four] {
         // Write the framed stream through a writer that takes 1 to 5 bytes per call.
@@ -595,10 +595,9 @@ async fn length_prefixed_messages_survive_a_misbehaving_stream() {
         let left = Connection::new(Some(Reader::Messages(Box::new(source))), None, "l".into());
         let right = Connection::new(
             None,
-            Some(Writer::Messages(LengthPrefixed::writer(
-                Box::new(stream),
-                width,
-            ))),
+            Some(Writer::Messages(
+                LengthPrefix(width).writer(Box::new(stream)),
+            )),
             "r".into(),
         );
         relay(left, right, &RelayConfig::default()).await.unwrap();
@@ -625,10 +624,9 @@ async fn length_prefixed_messages_survive_a_misbehaving_stream() {
                 fail_at: None,
             };
             let left = Connection::new(
-                Some(Reader::Messages(LengthPrefixed::reader(
-                    Box::new(stream),
-                    width,
-                ))),
+                Some(Reader::Messages(
+                    LengthPrefix(width).reader(Box::new(stream)),
+                )),
                 None,
                 "l".into(),
             );

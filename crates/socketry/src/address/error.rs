@@ -24,72 +24,113 @@ pub enum ParseErrorKind {
     /// The address is empty.
     Empty,
     /// A quote was opened and never closed.
-    UnterminatedQuote { quote: char },
+    UnterminatedQuote {
+        /// The quote character that opened it (`"` or `'`).
+        quote: char,
+    },
     /// A bracket was opened and never closed, or closed without being opened.
-    UnbalancedBracket { bracket: char },
+    UnbalancedBracket {
+        /// The bracket found without its partner.
+        bracket: char,
+    },
     /// The address ends in a backslash, which has nothing left to protect.
     TrailingBackslash,
     /// Bytes that are not UTF-8 where text is needed (anywhere but a path).
-    NotUtf8 { what: &'static str, text: String },
+    NotUtf8 {
+        /// What the text was to be, in words (a parameter such as `host`).
+        what: &'static str,
+        /// The text, with the bytes that are not UTF-8 as `\xNN`.
+        text: String,
+    },
     /// The address type is not one socketry knows; `suggestion` is a known type it is a
     /// near miss of.
     UnknownType {
+        /// The type as written.
         name: String,
+        /// The known type it is closest to, if any is close.
         suggestion: Option<&'static str>,
     },
     /// One of socat's address types that socketry does not build yet.
-    NotSupportedYet { name: String },
+    NotSupportedYet {
+        /// socat's name for the type.
+        name: String,
+    },
     /// Fewer parameters than the type needs.
     MissingParameter {
+        /// The address type's canonical name.
         type_name: &'static str,
+        /// How the type is written, parameters and all (`TCP:<host>:<port>`).
         usage: String,
     },
     /// More parameters than the type takes.
     ExtraParameter {
+        /// The address type's canonical name.
         type_name: &'static str,
+        /// How the type is written, parameters and all.
         usage: String,
+        /// The first parameter beyond what the type takes.
         extra: String,
     },
     /// An option name socketry does not know; `suggestion` is a known option it is a near
     /// miss of.
     UnknownOption {
+        /// The option as written.
         name: String,
+        /// The known option it is closest to, if any is close.
         suggestion: Option<&'static str>,
     },
     /// An option that exists but does not apply to this address type.
     OptionNotApplicable {
+        /// The option as written.
         name: String,
+        /// The address type it was given to.
         type_name: &'static str,
     },
     /// An option value that does not parse.
     InvalidOptionValue {
+        /// The option's canonical name.
         name: String,
+        /// The value as written.
         value: String,
+        /// What the option takes, in words (`a number of seconds`).
         expected: &'static str,
     },
     /// An option that needs a value was given none.
     MissingOptionValue {
+        /// The option's canonical name.
         name: String,
+        /// What the option takes, in words.
         expected: &'static str,
     },
     /// A port that is neither a number in 0-65535 nor, where `protocol` is given, a service
     /// name of that protocol in /etc/services.
     InvalidPort {
+        /// The port as written.
         text: String,
+        /// The protocol whose service names apply (`tcp`, `udp`), if names are allowed.
         protocol: Option<&'static str>,
     },
     /// A host that is neither an IP address nor a valid host name.
-    InvalidHost { text: String },
+    InvalidHost {
+        /// The host as written.
+        text: String,
+    },
     /// A Unix socket path longer than `sun_path` holds.
     PathTooLong {
+        /// The path as written.
         path: String,
+        /// Its length in bytes.
         len: usize,
+        /// The most bytes a socket address's path holds.
         max: usize,
     },
     /// A parameter that is empty or otherwise malformed.
     InvalidParameter {
+        /// Which parameter it is (`file descriptor`, `command line`).
         what: &'static str,
+        /// The parameter as written.
         text: String,
+        /// What the parameter must be, in words.
         expected: &'static str,
     },
 }

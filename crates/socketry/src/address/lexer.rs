@@ -261,7 +261,7 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// Writes `text` so that [`split`] reads it back as one piece with the same text.
+/// Writes `text` so that the lexer reads it back as one piece with the same text.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -14,7 +14,8 @@ use super::listener::Listener;
 use super::peer::{PeerCredentials, SocketAddresses};
 use super::process::Process;
 use crate::address::{Family, OptionId, Options};
-use crate::channel::{LengthPrefixed, PrefixWidth, Reader, Writer};
+use crate::channel::{Reader, Writer};
+use crate::layer::{Data, Stack};
 
 /// Per-side settings of the data itself, from the address's options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,9 +26,6 @@ pub struct DataOptions {
     pub write_crnl: bool,
     /// Keep reading after EOF on this side.
     pub ignore_eof: bool,
-    /// Carry messages over this byte stream with a length prefix (`length-prefix`); applied
-    /// when the endpoint opens (or a listener accepts).
-    pub length_prefix: Option<PrefixWidth>,
 }
 
 impl DataOptions {
@@ -38,11 +36,6 @@ impl DataOptions {
             read_crnl: crnl,
             write_crnl: crnl,
             ignore_eof: options.flag(OptionId::IgnoreEof, false),
-            length_prefix: match options.count(OptionId::LengthPrefix) {
-                Some(2) => Some(PrefixWidth::Two),
-                Some(_) => Some(PrefixWidth::Four),
-                None => None,
-            },
         }
     }
 }
@@ -194,11 +187,6 @@ impl Connection {
         self.keep.push(Box::new(value));
     }
 
-    fn with_data_options(mut self, options: &Options) -> Result<Connection, OpenError> {
-        self.data = DataOptions::from_options(options);
-        self.frame()
-    }
-
     /// The connection of a dual address: the reader of `reading` and the writer of `writing`,
     /// each with its own data options; both halves live as long as the joined connection.
     pub(crate) fn join(mut reading: Connection, mut writing: Connection) -> Connection {
@@ -211,8 +199,6 @@ impl Connection {
             read_crnl: reading.data.read_crnl,
             write_crnl: writing.data.write_crnl,
             ignore_eof: reading.data.ignore_eof,
-            // Each half was framed when it opened.
-            length_prefix: None,
         };
         joined.addresses = reading.addresses;
         joined.peer_credentials = reading.peer_credentials;
@@ -227,32 +213,20 @@ impl Connection {
         joined
     }
 
-    /// Turns a byte stream into a message channel with `length-prefix` framing, if the data
-    /// options ask for it. An endpoint that already carries messages is refused: framing it
-    /// would put a prefix inside each of its messages.
-    pub(crate) fn frame(mut self) -> Result<Connection, OpenError> {
-        let Some(width) = self.data.length_prefix else {
+    /// Stacks `layers` over this connection's data (the `length-prefix` framing an address
+    /// asks for, and the protocols to come), running their handshakes. Opening an address
+    /// stacks the layers its options ask for already; this is for layers of one's own.
+    pub async fn stack(mut self, layers: &Stack) -> Result<Connection, OpenError> {
+        if layers.is_empty() {
             return Ok(self);
+        }
+        let below = Data {
+            reader: self.reader.take(),
+            writer: self.writer.take(),
         };
-        let refuse = |description: &str| {
-            OpenError::Refused(format!(
-                "length-prefix frames a byte stream, but {description} already carries messages"
-            ))
-        };
-        self.reader = match self.reader.take() {
-            Some(Reader::Bytes(stream)) => {
-                Some(Reader::Messages(LengthPrefixed::reader(stream, width)))
-            }
-            Some(Reader::Messages(_)) => return Err(refuse(&self.description)),
-            None => None,
-        };
-        self.writer = match self.writer.take() {
-            Some(Writer::Bytes(stream)) => {
-                Some(Writer::Messages(LengthPrefixed::writer(stream, width)))
-            }
-            Some(Writer::Messages(_)) => return Err(refuse(&self.description)),
-            None => None,
-        };
+        let layered = layers.apply(below, &self.description).await?;
+        self.reader = layered.reader;
+        self.writer = layered.writer;
         Ok(self)
     }
 }
@@ -322,9 +296,9 @@ impl Default for OpenContext {
     }
 }
 
-/// What every opened endpoint gets after its family opened it: `readbytes=N` and the data
-/// options (line endings, EOF handling, `length-prefix` framing).
-pub(crate) fn finish_open(opened: Opened, options: &Options) -> Result<Opened, OpenError> {
+/// What every opened endpoint gets after its family opened it: `readbytes=N`, the data
+/// options (line endings, EOF handling), then the layers the options ask for (`length-prefix`).
+pub(crate) async fn finish_open(opened: Opened, options: &Options) -> Result<Opened, OpenError> {
     Ok(match opened {
         Opened::Connection(mut c) => {
             if let Some(limit) = options.count(OptionId::ReadBytes) {
@@ -334,11 +308,13 @@ pub(crate) fn finish_open(opened: Opened, options: &Options) -> Result<Opened, O
                     .map(|r| limit_reading(r, limit))
                     .transpose()?;
             }
-            Opened::Connection(c.with_data_options(options)?)
+            c.data = DataOptions::from_options(options);
+            Opened::Connection(c.stack(&Stack::from_options(options)).await?)
         }
-        Opened::Listener(l) => {
-            Opened::Listener(l.with_data_options(DataOptions::from_options(options)))
-        }
+        Opened::Listener(l) => Opened::Listener(
+            l.with_data_options(DataOptions::from_options(options))
+                .with_layers(Stack::from_options(options)),
+        ),
     })
 }
 

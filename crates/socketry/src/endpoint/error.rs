@@ -4,6 +4,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::layer::LayerError;
 use crate::sys;
 
 /// Why an endpoint could not be opened.
@@ -45,6 +46,22 @@ pub enum OpenError {
         /// The accept timeout.
         after: Duration,
     },
+}
+
+impl From<LayerError> for OpenError {
+    fn from(e: LayerError) -> OpenError {
+        match e {
+            LayerError::Refused(why) => OpenError::Refused(why),
+            LayerError::Handshake {
+                layer,
+                below,
+                source,
+            } => OpenError::Io {
+                action: format!("{layer} handshake over {below}"),
+                source,
+            },
+        }
+    }
 }
 
 impl OpenError {

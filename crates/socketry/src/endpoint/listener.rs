@@ -24,6 +24,7 @@ use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::endpoint::connection::{Connection, DataOptions};
 use crate::endpoint::error::OpenError;
+use crate::layer::Stack;
 
 /// What a listener listens with.
 #[derive(Debug)]
@@ -62,6 +63,8 @@ pub struct Listener {
     kind: ListenerKind,
     description: String,
     data: DataOptions,
+    /// The layers each accepted connection gets (`length-prefix`).
+    layers: Stack,
     accept_timeout: Option<Duration>,
     guard: Option<PathGuard>,
     /// When accepting last failed for want of descriptors or memory.
@@ -80,6 +83,7 @@ impl Listener {
             kind,
             description,
             data: DataOptions::default(),
+            layers: Stack::default(),
             accept_timeout: options.seconds(OptionId::AcceptTimeout),
             guard: None,
             last_shortage: None,
@@ -93,6 +97,11 @@ impl Listener {
 
     pub(crate) fn with_data_options(mut self, data: DataOptions) -> Listener {
         self.data = data;
+        self
+    }
+
+    pub(crate) fn with_layers(mut self, layers: Stack) -> Listener {
+        self.layers = layers;
         self
     }
 
@@ -159,7 +168,7 @@ impl Listener {
                 None => accepting.await?,
             };
         connection.data = self.data;
-        connection.frame()
+        connection.stack(&self.layers).await
     }
 
     /// Waits for the first peer, then stops listening; the listener's socket file stays until
@@ -214,7 +223,7 @@ impl Listener {
         if let Some(guard) = self.guard.take() {
             connection.keep_alive(guard);
         }
-        // Stream listeners came through `accept`, which framed the connection already.
+        // Stream listeners came through `accept`, which stacked the layers already.
         Ok(connection)
     }
 

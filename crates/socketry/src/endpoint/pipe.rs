@@ -18,6 +18,8 @@ use crate::endpoint::connection::{Access, Connection};
 use crate::endpoint::error::OpenError;
 use crate::sys;
 
+/// Opens PIPE: an anonymous pipe when `path` is `None`, else the named pipe at `path`
+/// (created if missing), with only the ends `access` needs.
 pub async fn open(
     path: Option<&Path>,
     options: &Options,

@@ -33,8 +33,11 @@ const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
 /// A new pseudo-terminal: both sides close-on-exec, and the slave's path.
 #[derive(Debug)]
 pub struct Pair {
+    /// The side socketry reads and writes: what a program writes to its terminal.
     pub master: OwnedFd,
+    /// The side a program gets as its terminal (its standard streams).
     pub slave: OwnedFd,
+    /// The slave's device path (`/dev/pts/N`), for `link=` and logs.
     pub name: PathBuf,
 }
 

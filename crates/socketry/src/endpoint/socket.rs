@@ -29,6 +29,7 @@ pub struct MessageSocket {
 }
 
 impl MessageSocket {
+    /// Makes `socket` non-blocking and registers it with the reactor.
     pub fn new(socket: Socket) -> io::Result<MessageSocket> {
         socket.set_nonblocking(true)?;
         Ok(MessageSocket {
@@ -116,10 +117,12 @@ impl MessageSocket {
         Poll::Ready(Ok(()))
     }
 
+    /// The socket itself, for options and addresses.
     pub fn socket(&self) -> &Socket {
         self.fd.get_ref()
     }
 
+    /// Receives the next message on a connected socket, `Ok(len)` of it in `buf`.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.fd.poll_read_ready(cx))?;
@@ -131,6 +134,7 @@ impl MessageSocket {
         }
     }
 
+    /// Receives the next message and who sent it, on an unconnected socket.
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
@@ -146,6 +150,7 @@ impl MessageSocket {
         }
     }
 
+    /// Waits for the next message and who sent it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
         std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
@@ -196,6 +201,8 @@ impl MessageSocket {
         }
     }
 
+    /// Sends `msg` whole, to `to` or (when `None`) to the connected peer; a message the
+    /// kernel would cut is an error.
     pub fn poll_send(
         &self,
         cx: &mut Context<'_>,
@@ -336,6 +343,7 @@ impl PeerFilter {
         }
     }
 
+    /// Whether `peer` may come in.
     pub fn admits(&self, peer: &SocketAddr) -> bool {
         self.refusal(peer).is_none()
     }
@@ -357,26 +365,37 @@ impl PeerFilter {
 /// The peer replies go to: fixed, or whoever sent the latest admitted message.
 #[derive(Debug, Clone)]
 pub enum ReplyTo {
+    /// Always this peer (`UDP-SENDTO`'s address).
     Fixed(SockAddr),
+    /// The sender of the latest message the paired [`ReceiveMode::From`] admitted; nothing
+    /// is sent until one has come.
     Latest(Arc<Mutex<Option<SockAddr>>>),
 }
 
 /// Receives on a connected socket, or from any admitted peer of an unconnected one.
 #[derive(Debug)]
 pub struct Receiver {
+    /// The socket received on, shared with the connection's [`Sender`].
     pub socket: Arc<MessageSocket>,
+    /// Whose messages count, and what a zero-length one means.
     pub mode: ReceiveMode,
 }
 
+/// How a [`Receiver`] takes its messages.
 #[derive(Debug)]
 pub enum ReceiveMode {
     /// A connected socket: the kernel filters peers. A zero-length read is EOF when
     /// `zero_is_eof` (seqpacket), an empty datagram otherwise.
-    Connected { zero_is_eof: bool },
+    Connected {
+        /// Whether a zero-length message ends the channel (seqpacket's EOF).
+        zero_is_eof: bool,
+    },
     /// An unconnected socket: messages from peers outside the filter are dropped and logged;
     /// the sender of each admitted message becomes the reply target when one is shared.
     From {
+        /// Who may send.
         filter: PeerFilter,
+        /// Where the sender of each admitted message is recorded for replies.
         latest: Option<Arc<Mutex<Option<SockAddr>>>>,
     },
 }
@@ -463,6 +482,7 @@ impl MessageRecv for Receiver {
 /// Sends on a connected socket, or to a reply target.
 #[derive(Debug)]
 pub struct Sender {
+    /// The socket sent on, shared with the connection's [`Receiver`].
     pub socket: Arc<MessageSocket>,
     /// `None` for a connected socket.
     pub to: Option<ReplyTo>,
@@ -579,6 +599,7 @@ impl std::fmt::Debug for Prefixed {
 }
 
 impl Prefixed {
+    /// A channel that gives `first`, then what `rest` gives (or EOF, when `None`).
     pub fn new(first: Vec<u8>, rest: Option<Box<dyn MessageRecv>>) -> Prefixed {
         Prefixed {
             first: Some(first),

@@ -10,6 +10,7 @@ use crate::address::Options;
 use crate::endpoint::connection::Connection;
 use crate::endpoint::error::OpenError;
 
+/// Opens SOCKETPAIR: the relay's writes to one socket come back as reads from the other.
 pub fn open(options: &Options) -> Result<Connection, OpenError> {
     let (ty, zero_is_eof) = match options.socktype() {
         Some(1) => (Type::STREAM, true),

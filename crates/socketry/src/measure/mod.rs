@@ -27,15 +27,25 @@ use transport::{Endpoint, Opened, Received};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Mechanism {
+    /// Anonymous pipes (`PIPE`, a program's pipes).
     Pipe,
+    /// Named pipes (`PIPE:path`).
     Fifo,
+    /// Unix stream sockets (`UNIX-CONNECT`, `UNIX-LISTEN`).
     UnixStream,
+    /// Unix datagram sockets (`UNIX-SENDTO`, `UNIX-RECV`).
     UnixDatagram,
+    /// Unix seqpacket sockets (`socktype=5`).
     UnixSeqpacket,
+    /// TCP over the loopback interface.
     Tcp,
+    /// UDP over the loopback interface, where messages can be lost.
     Udp,
+    /// POSIX message queues (`POSIXMQ-*`).
     MessageQueue,
+    /// socketry's shared-memory rings (`SHM-*`), whose waiting side spins.
     SharedMemorySpin,
+    /// socketry's shared-memory rings, whose waiting side sleeps on an eventfd.
     SharedMemoryEvent,
 }
 
@@ -108,8 +118,8 @@ pub const SIZES: [usize; 3] = [64, 4096, 65536];
 /// Who the two peers are, for reports.
 pub const PEERS: &str = "two threads of one process";
 
-/// The fewest round trips a latency figure rests on: the time bound is stretched (up to
-/// [`STRETCH`] times) to reach it.
+/// The fewest round trips a latency figure rests on: the time bound is stretched (up to four
+/// times) to reach it.
 pub const MIN_ROUND_TRIPS: usize = 200;
 const STRETCH: u32 = 4;
 
@@ -122,6 +132,7 @@ pub struct Parameters {
     pub warmup: Duration,
     /// Pin the two threads to two CPUs (the first two this process may use).
     pub pin: bool,
+    /// The mechanisms to measure, in report order.
     pub mechanisms: Vec<Mechanism>,
     /// Message sizes in bytes, each at least [`Parameters::SMALLEST`].
     pub sizes: Vec<usize>,
@@ -156,8 +167,11 @@ impl Default for Parameters {
 /// Round-trip times of one mechanism and size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Latency {
+    /// The median round trip.
     pub p50: Duration,
+    /// The round trip that 99% of them did not exceed.
     pub p99: Duration,
+    /// How many round trips were timed (at least [`MIN_ROUND_TRIPS`] unless time ran out).
     pub round_trips: usize,
 }
 
@@ -171,6 +185,7 @@ pub struct Throughput {
     /// Messages sent and received, warm-up included: they differ only where messages can be
     /// lost (UDP).
     pub sent: u64,
+    /// Messages received, warm-up included (see `sent`).
     pub received: u64,
 }
 
@@ -187,8 +202,11 @@ impl Throughput {
 /// What one mechanism and size gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Both figures were measured.
     Measured {
+        /// Round trips, each on a fresh pair.
         latency: Latency,
+        /// One-way streaming.
         throughput: Throughput,
     },
     /// The mechanism cannot carry messages of this size, and why.
@@ -200,16 +218,22 @@ pub enum Outcome {
 /// One mechanism and size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
+    /// What was measured.
     pub mechanism: Mechanism,
+    /// The message size, in bytes.
     pub size: usize,
+    /// The figures, or why there are none.
     pub outcome: Outcome,
 }
 
 /// The machine the figures come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
+    /// The CPU's model name, from `/proc/cpuinfo`.
     pub cpu: String,
+    /// How many CPUs this process may run on (0 if unknown).
     pub cores: usize,
+    /// The kernel release (`uname -r`).
     pub kernel: String,
     /// `/proc/loadavg`'s three averages when the run started.
     pub load_average: String,
@@ -245,10 +269,13 @@ impl Machine {
 /// A whole run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    /// Where the run was made.
     pub machine: Machine,
+    /// How it was made.
     pub parameters: Parameters,
     /// The CPUs the two threads were pinned to, with [`Parameters::pin`].
     pub pinned: Option<(usize, usize)>,
+    /// Every mechanism and size, in the order measured.
     pub cells: Vec<Cell>,
 }
 
@@ -256,10 +283,14 @@ pub struct Report {
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
 pub enum ParameterError {
+    /// A size below [`Parameters::SMALLEST`].
     #[error("a message size of {0} bytes is too small (expected at least {min})", min = Parameters::SMALLEST)]
     SizeTooSmall(usize),
+    /// A zero time per figure: nothing could be measured.
     #[error("the time per figure must be more than zero")]
     NoTime,
+    /// Pinning was asked for and the CPUs this process may use could not be read, or there
+    /// are none (why is the text).
     #[error("pinning to CPUs: {0}")]
     Pin(String),
 }

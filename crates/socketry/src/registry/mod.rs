@@ -304,7 +304,7 @@ impl fmt::Display for Address {
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     endpoint::retry::with_retries(&spec.options, spec, || async {
         let opened = spec.kind.open(&spec.options, context).await?;
-        endpoint::connection::finish_open(opened, &spec.options)
+        endpoint::connection::finish_open(opened, &spec.options).await
     })
     .await
 }

@@ -1,5 +1,5 @@
 //! README's address reference, written from the registry: one table row per address type.
-//! A test compares README's marked section with [`reference`], so the two cannot drift.
+//! A test compares README's marked section with [`reference()`], so the two cannot drift.
 
 use std::fmt::Write as _;
 

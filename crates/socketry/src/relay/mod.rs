@@ -83,6 +83,7 @@ impl Default for Linger {
 /// Which directions a relay moves data in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Directions {
+    /// Both ways, as socat relays by default.
     Both,
     /// `-u`: from the first address to the second only.
     LeftToRight,
@@ -101,11 +102,13 @@ pub struct RelayConfig {
     pub linger: Linger,
     /// End the relay after this long with no data either way (`-T`).
     pub inactivity: Option<Duration>,
+    /// Which ways data moves (`-u`, `-U`).
     pub directions: Directions,
     /// Dump transferred data (`-v`, `-x`).
     pub dump: Option<Arc<Dump>>,
     /// Log both endpoints before the transfer starts (`-D`).
     pub log_endpoints: bool,
+    /// Whether byte streams may be spliced, or are always copied.
     pub transfer: Transfer,
     /// Asks the relay to stop early: stop reading, write out what was read, then end.
     pub stop: Stop,
@@ -224,16 +227,24 @@ impl Totals {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RelayError {
+    /// Reading one side failed.
     #[error("reading ({}): {}", direction_name(*.direction), sys::error_text(.source))]
     Read {
+        /// The direction whose source failed.
         direction: Direction,
+        /// What the read gave.
         source: io::Error,
     },
+    /// Writing one side failed: what had been read for it is lost.
     #[error("writing ({}): {}", direction_name(*.direction), sys::error_text(.source))]
     Write {
+        /// The direction whose sink failed.
         direction: Direction,
+        /// What the write gave.
         source: io::Error,
     },
+    /// No direction can move data: a side cannot be read or written the way the relay
+    /// needs (why is the text).
     #[error("nothing to relay: {0}")]
     NoDirection(String),
 }
@@ -248,7 +259,9 @@ pub(crate) fn direction_name(direction: Direction) -> &'static str {
 /// Bytes moved, per direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Bytes from the first address to the second.
     pub left_to_right: u64,
+    /// Bytes from the second address to the first.
     pub right_to_left: u64,
 }
 

@@ -11,7 +11,9 @@ use crate::address::IpRange;
 /// The allow and deny lists of a server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessList {
+    /// `--allow`: when not empty, a peer must be in one of these ranges.
     pub allow: Vec<IpRange>,
+    /// `--deny`: a peer in any of these ranges is refused, whatever `allow` says.
     pub deny: Vec<IpRange>,
 }
 

@@ -83,6 +83,7 @@ pub enum Departure {
     Dropped,
     /// Nothing moved either way for the idle timeout.
     Idle,
+    /// Reading from or writing to the client failed.
     Failed(io::Error),
 }
 

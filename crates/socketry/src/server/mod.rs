@@ -37,7 +37,10 @@ pub enum Mode {
     Discard,
     /// Pass what each client sends to every other client, each with an outgoing queue of
     /// at most `queue_bytes`.
-    Chat { queue_bytes: usize },
+    Chat {
+        /// How many bytes may wait for one client before it counts as not reading.
+        queue_bytes: usize,
+    },
     /// Run this program (an EXEC, SYSTEM or SHELL address) for each connection, relaying
     /// between the two; it sees the peer in its environment.
     Exec(Spec),
@@ -49,11 +52,13 @@ pub enum Mode {
 /// How a server runs.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// What each connection gets.
     pub mode: Mode,
     /// At most this many connections at once; one more is closed as soon as it is accepted.
     pub max_conns: Option<usize>,
     /// Close a connection after this long with no data either way.
     pub idle_timeout: Option<Duration>,
+    /// Which internet peers are admitted (`--allow`, `--deny`).
     pub access: AccessList,
     /// How long open connections may go on once the server is told to drain.
     pub grace: Duration,
@@ -83,6 +88,7 @@ impl Default for Config {
 /// Where a server is in its life; the caller moves it forward (on signals, typically).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
+    /// Accepting and serving.
     Serving,
     /// Stop accepting; open connections have the grace time to finish.
     Draining,
@@ -109,6 +115,7 @@ pub struct Report {
     /// Connections still open when the grace time ran out (or a second signal came), and
     /// closed then.
     pub cut: u64,
+    /// Bytes to and from every peer, all connections together.
     pub traffic: Traffic,
 }
 
@@ -126,14 +133,18 @@ pub struct OpenConnection {
     pub connection: String,
     /// Who the peer is: its address, or a Unix peer's credentials.
     pub peer: String,
+    /// Bytes moved so far.
     pub traffic: Traffic,
+    /// How long it has been open.
     pub duration: Duration,
 }
 
 /// What a server has done so far, and what it is doing: for statistics on demand.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
+    /// The totals so far, as the final report will count them.
     pub report: Report,
+    /// The connections open now, oldest first.
     pub open: Vec<OpenConnection>,
 }
 
@@ -208,8 +219,15 @@ impl Registry {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
+    /// Accepting failed in a way that waiting does not mend (a shortage of descriptors is
+    /// waited out, not reported).
     #[error("{listener}: {source}")]
-    Accept { listener: String, source: OpenError },
+    Accept {
+        /// What the listener listens on.
+        listener: String,
+        /// Why accepting failed.
+        source: OpenError,
+    },
 }
 
 /// One connection's view of when data last moved, and the idle deadline that follows.
@@ -471,19 +489,32 @@ fn admit(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectionError {
+    /// Relaying between the peer and its program failed.
     #[error(transparent)]
     Relay(#[from] relay::RelayError),
+    /// Reading from or writing to the peer failed.
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The program for this connection (`--exec`) could not be started.
     #[error("{address}: {source}")]
-    Open { address: String, source: OpenError },
+    Open {
+        /// The program's address, as `--exec` gave it.
+        address: String,
+        /// Why it did not open.
+        source: OpenError,
+    },
+    /// A chat client that stopped reading: its queue filled, and it took nothing for a while.
     #[error("dropped: it stopped reading and its queue filled")]
     Dropped,
+    /// Nothing moved either way for `--idle-timeout` (the duration).
     #[error("closed after {}s idle (--idle-timeout)", .0.as_secs_f64())]
     Idle(Duration),
+    /// The connection's program exited with a failure.
     #[error("{program} {exit}")]
     Program {
+        /// The program, as its process is described.
         program: String,
+        /// How it exited.
         exit: endpoint::exec::Exit,
     },
 }

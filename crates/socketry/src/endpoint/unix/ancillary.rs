@@ -124,9 +124,13 @@ pub fn send_credentials(socket: impl AsFd, data: &[u8]) -> io::Result<usize> {
 /// name).
 #[derive(Debug)]
 pub struct Received {
+    /// How many bytes of the buffer the message filled.
     pub len: usize,
+    /// The descriptors that came with it, now owned by the receiver (close-on-exec).
     pub fds: Vec<OwnedFd>,
+    /// The sender's credentials, when the socket asked for them (`SO_PASSCRED`).
     pub credentials: Option<PeerCredentials>,
+    /// The sender's address.
     pub from: socket2::SockAddr,
 }
 
