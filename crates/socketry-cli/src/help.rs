@@ -35,39 +35,7 @@ pub fn version() -> String {
 }
 
 fn group_names(groups: Groups) -> String {
-    let named = [
-        (Groups::ALL, "ALL"),
-        (Groups::SOCKET, "SOCKET"),
-        (Groups::IP, "IP"),
-        (Groups::TCP, "TCP"),
-        (Groups::NAMED, "NAMED"),
-        (Groups::LISTEN, "LISTEN"),
-        (Groups::CONNECT, "CONNECT"),
-        (Groups::CHILD, "CHILD"),
-        (Groups::RANGE, "RANGE"),
-        (Groups::SOCKTYPE, "SOCKTYPE"),
-        (Groups::SESSION, "SESSION"),
-        (Groups::NAMED_PIPE, "NAMED_PIPE"),
-        (Groups::EXEC, "EXEC"),
-        (Groups::FILE, "FILE"),
-        (Groups::OPEN, "OPEN"),
-        (Groups::TERMINAL, "TERMINAL"),
-        (Groups::PTY, "PTY"),
-        (Groups::POSIXMQ, "POSIXMQ"),
-        (Groups::POSIXMQ_SEND, "POSIXMQ_SEND"),
-        (Groups::TUN, "TUN"),
-        (Groups::STREAM, "STREAM"),
-        (Groups::PEERCRED, "PEERCRED"),
-        (Groups::SHM, "SHM"),
-        (Groups::SHM_LISTEN, "SHM_LISTEN"),
-        (Groups::UDPLITE, "UDPLITE"),
-    ];
-    named
-        .iter()
-        .filter(|(g, _)| groups.contains(*g))
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
+    groups.names().join(",")
 }
 
 /// The help text at `level` (1 for -h, 2 for -hh, 3 for -hhh).

@@ -69,6 +69,45 @@ impl Groups {
     /// UDP-Lite sockets: their checksum coverage.
     pub const UDPLITE: Groups = Groups(1 << 24);
 
+    /// Every group with the name help shows it by, in help's order.
+    pub const NAMES: &'static [(Groups, &'static str)] = &[
+        (Groups::ALL, "ALL"),
+        (Groups::SOCKET, "SOCKET"),
+        (Groups::IP, "IP"),
+        (Groups::TCP, "TCP"),
+        (Groups::NAMED, "NAMED"),
+        (Groups::LISTEN, "LISTEN"),
+        (Groups::CONNECT, "CONNECT"),
+        (Groups::CHILD, "CHILD"),
+        (Groups::RANGE, "RANGE"),
+        (Groups::SOCKTYPE, "SOCKTYPE"),
+        (Groups::SESSION, "SESSION"),
+        (Groups::NAMED_PIPE, "NAMED_PIPE"),
+        (Groups::EXEC, "EXEC"),
+        (Groups::FILE, "FILE"),
+        (Groups::OPEN, "OPEN"),
+        (Groups::TERMINAL, "TERMINAL"),
+        (Groups::PTY, "PTY"),
+        (Groups::POSIXMQ, "POSIXMQ"),
+        (Groups::POSIXMQ_SEND, "POSIXMQ_SEND"),
+        (Groups::TUN, "TUN"),
+        (Groups::STREAM, "STREAM"),
+        (Groups::PEERCRED, "PEERCRED"),
+        (Groups::SHM, "SHM"),
+        (Groups::SHM_LISTEN, "SHM_LISTEN"),
+        (Groups::UDPLITE, "UDPLITE"),
+    ];
+
+    /// The names of the groups in `self`, in help's order.
+    pub fn names(self) -> Vec<&'static str> {
+        Groups::NAMES
+            .iter()
+            .filter(|(g, _)| self.contains(*g))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// The union of two sets of groups.
     pub const fn union(self, other: Groups) -> Groups {
         Groups(self.0 | other.0)
     }

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::address::{
-    options, ActivatedSocket, BindAddr, Family, Host, InterfaceAddr, IpRange, Local, MqRole,
-    OptionId, QueueName, Remote, UnixName, UnixRole, Value, QUOTE_MAX,
+    options, ActivatedSocket, BindAddr, Family, Groups, Host, InterfaceAddr, IpRange, Local,
+    MqRole, OptionId, QueueName, Remote, UnixName, UnixRole, Value, QUOTE_MAX,
 };
 use crate::endpoint::exec::Program;
 use crate::endpoint::file::FileSpec;
@@ -985,4 +985,19 @@ fn every_shorthand_names_one_row() {
             .collect();
         assert_eq!(named.len(), 1, "{form:?}: {named:?}");
     }
+}
+
+#[test]
+fn every_group_a_type_or_option_uses_has_a_name() {
+    let named = Groups::NAMES
+        .iter()
+        .fold(Groups::NONE, |all, (g, _)| all.union(*g));
+    let used = address_types()
+        .map(|ty| ty.groups)
+        .chain(options::OPTIONS.iter().map(|o| o.group))
+        .fold(Groups::NONE, Groups::union);
+    assert!(
+        named.contains(used),
+        "a group without a name in Groups::NAMES"
+    );
 }
