@@ -130,12 +130,12 @@ pub fn add_credential_filters(
         bail!("--peer-uid and --peer-gid apply to Unix servers (UNIX-LISTEN, ABSTRACT-LISTEN, ...), not \"{spec}\"");
     }
     for uid in uids {
-        spec.options
-            .push(OptionId::PeerUid, Value::Text(uid.clone()));
+        let user = socketry::users::user(uid).with_context(|| format!("--peer-uid {uid}"))?;
+        spec.options.push(OptionId::PeerUid, Value::User(user));
     }
     for gid in gids {
-        spec.options
-            .push(OptionId::PeerGid, Value::Text(gid.clone()));
+        let group = socketry::users::group(gid).with_context(|| format!("--peer-gid {gid}"))?;
+        spec.options.push(OptionId::PeerGid, Value::Group(group));
     }
     Ok(())
 }

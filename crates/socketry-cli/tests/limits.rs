@@ -62,6 +62,9 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Bind
         | ValueKind::Range
         | ValueKind::Text
+        | ValueKind::User
+        | ValueKind::Group
+        | ValueKind::Account
         | ValueKind::Assignment
         | ValueKind::TunType => false,
     }

@@ -40,6 +40,7 @@
 //! - [`server`]: ready-made servers (echo, discard, chat, a program per connection, the
 //!   tutorial server) with admission by address and count, idle timeouts and a graceful drain.
 //! - [`transfer`]: verified file transfers: length and SHA-256 travel with the data.
+//! - [`users`]: the user and group names of options, resolved when the address is read.
 //! - `sys`: the thin wrappers over system calls; the only module with `unsafe`.
 
 pub mod address;
@@ -57,6 +58,7 @@ pub mod server;
 pub mod services;
 mod sys;
 pub mod transfer;
+pub mod users;
 
 pub use address::ParseError;
 pub use clock::timestamp;

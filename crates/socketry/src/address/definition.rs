@@ -32,4 +32,9 @@ pub trait FamilySpec {
     fn address_type(&self) -> &'static AddressType;
     /// Writes the parameters, each preceded by `:`, so that they parse back to `self`.
     fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
+    /// Refuses, when the address is parsed, options that cannot work with this spec (a pure
+    /// function of the address; the error names both options). Most families have none.
+    fn check(&self, _options: &super::Options) -> Result<(), super::ParseErrorKind> {
+        Ok(())
+    }
 }

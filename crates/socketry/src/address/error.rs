@@ -133,6 +133,26 @@ pub enum ParseErrorKind {
         /// What the parameter must be, in words.
         expected: &'static str,
     },
+    /// An option naming a user or group that the system does not know, or could not be
+    /// asked about; `expected`, when given, says what the option takes.
+    UnknownName {
+        /// The option, as the table names it.
+        option: &'static str,
+        /// What the lookup said, quoting the name.
+        error: crate::users::LookupError,
+        /// What the option takes, for options whose message has always said so.
+        expected: Option<&'static str>,
+    },
+    /// Options of one address that cannot work together (or one that needs another, or one
+    /// that cannot go with the address's type or a missing parameter): `options` names the
+    /// two, and `message`, which names both, says why.
+    CannotCombine {
+        /// The two options as the table names them (or the option, then the address type or
+        /// parameter it cannot go with).
+        options: [&'static str; 2],
+        /// The one-line explanation.
+        message: String,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -236,6 +256,30 @@ impl fmt::Display for ParseError {
                 "invalid {what} {} in {input} (expected {expected})",
                 q(text)
             ),
+            // These read as the refusal of an address being opened would, `ADDRESS: why`:
+            // the same words, only found out sooner.
+            UnknownName { option, error, expected } => {
+                write!(f, "{}: {option}: ", escape_controls(&self.input))?;
+                match error {
+                    crate::users::LookupError::NotFound { database, name } => {
+                        write!(f, "no such {} {}", database.entry(), q(name))?;
+                    }
+                    crate::users::LookupError::Failed { database, name, reason } => write!(
+                        f,
+                        "looking up {} {} failed: {}",
+                        database.entry(),
+                        q(name),
+                        escape_controls(reason)
+                    )?,
+                }
+                match expected {
+                    Some(expected) => write!(f, " (expected {expected})"),
+                    None => Ok(()),
+                }
+            }
+            CannotCombine { message, .. } => {
+                write!(f, "{}: {message}", escape_controls(&self.input))
+            }
         }
     }
 }

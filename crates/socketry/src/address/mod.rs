@@ -187,13 +187,18 @@ pub fn parse_endpoint<C: Catalog>(
                 },
             ));
         }
-        let value = options::parse_value_bytes(def.kind, value, ty.bind).map_err(|()| {
-            let kind = match value {
-                None => ParseErrorKind::MissingOptionValue {
+        let value = options::parse_value_bytes(def.kind, value, ty.bind).map_err(|e| {
+            let kind = match (e, value) {
+                (options::ValueError::Lookup(error), _) => ParseErrorKind::UnknownName {
+                    option: def.name,
+                    error,
+                    expected: options::name_hint(def.id),
+                },
+                (options::ValueError::Malformed, None) => ParseErrorKind::MissingOptionValue {
                     name: def.name.to_owned(),
                     expected: def.kind.expected(),
                 },
-                Some(v) => ParseErrorKind::InvalidOptionValue {
+                (options::ValueError::Malformed, Some(v)) => ParseErrorKind::InvalidOptionValue {
                     name: def.name.to_owned(),
                     value: display_bytes(v),
                     expected: def.kind.expected(),

@@ -10,6 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::types::{Family, Host, UnixName};
 use crate::services::{self, Protocol};
+use crate::users::{self, Account, GroupId, LookupError, UserId};
 
 /// Groups of addresses an option can apply to. An address type lists the groups it belongs
 /// to; an option applies when its group is among them.
@@ -270,8 +271,15 @@ pub enum ValueKind {
     Bind,
     /// An address range: `addr/bits` or `addr:mask`.
     Range,
-    /// Free text: a user name, a directory.
+    /// Free text: a directory, an interface name.
     Text,
+    /// A user name or uid, resolved when the address is read; a number is taken as it is.
+    User,
+    /// A group name or gid, resolved when the address is read; a number is taken as it is.
+    Group,
+    /// A user that exists (name or uid), with its groups, home and shell: who a program runs
+    /// as. Resolved when the address is read.
+    Account,
     /// An environment variable assignment, `NAME=VALUE`.
     Assignment,
     /// A file descriptor number 0-65535.
@@ -300,6 +308,9 @@ impl ValueKind {
             ValueKind::Bind => "a local address: host, host:port, :port, or a socket path",
             ValueKind::Range => "addr/bits or addr:mask, e.g. 127.0.0.0/8 or [::1]/128",
             ValueKind::Text => "text",
+            ValueKind::User => "a user name or a uid",
+            ValueKind::Group => "a group name or a gid",
+            ValueKind::Account => "the name or uid of an existing user",
             ValueKind::Assignment => "NAME=VALUE",
             ValueKind::Descriptor => "a file descriptor number from 0 to 65535",
             ValueKind::Priority => "a priority from 0 to 32767",
@@ -478,7 +489,7 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "run the program in a new process group" },
     OptionDef { id: OptionId::Nofork, name: "nofork", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
         help: "the program takes the first address's own descriptors: no relay between it and its peer" },
-    OptionDef { id: OptionId::Su, name: "su", aliases: &["substuser"], group: Groups::EXEC, kind: ValueKind::Text,
+    OptionDef { id: OptionId::Su, name: "su", aliases: &["substuser"], group: Groups::EXEC, kind: ValueKind::Account,
         help: "run the program as this user (name or uid), with its groups" },
     OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC, kind: ValueKind::Text,
         help: "run the program in this directory" },
@@ -504,9 +515,9 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "truncate the file to size 0 when opening it" },
     OptionDef { id: OptionId::Nonblock, name: "nonblock", aliases: &["o-nonblock"], group: Groups::OPEN.union(Groups::NAMED_PIPE), kind: ValueKind::Bool,
         help: "open without blocking: a named pipe opened for writing with no reader is an error" },
-    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE, kind: ValueKind::Text,
+    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE, kind: ValueKind::User,
         help: "give the file to this user (name or uid)" },
-    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE, kind: ValueKind::Text,
+    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE, kind: ValueKind::Group,
         help: "give the file to this group (name or gid)" },
     OptionDef { id: OptionId::Lock, name: "lock", aliases: &["flock", "flock-ex"], group: Groups::FILE, kind: ValueKind::Bool,
         help: "take an exclusive flock on the file, waiting for it if someone holds it" },
@@ -628,9 +639,9 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "the least checksum coverage a received datagram must have; the kernel drops the rest (0: full coverage)" },
     OptionDef { id: OptionId::LengthPrefix, name: "length-prefix", aliases: &[], group: Groups::STREAM, kind: ValueKind::PrefixWidth,
         help: "socketry's own: carry messages over this byte stream, each as its big-endian length in 2 or 4 bytes and then its bytes" },
-    OptionDef { id: OptionId::PeerUid, name: "peer-uid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Text,
+    OptionDef { id: OptionId::PeerUid, name: "peer-uid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::User,
         help: "admit only peers running as this user (name or uid; repeatable); others are closed and logged" },
-    OptionDef { id: OptionId::PeerGid, name: "peer-gid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Text,
+    OptionDef { id: OptionId::PeerGid, name: "peer-gid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Group,
         help: "admit only peers whose group is this one (name or gid; repeatable)" },
     OptionDef { id: OptionId::PeerPid, name: "peer-pid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::Count(Bounds::PID),
         help: "admit only the peer with this process id (repeatable)" },
@@ -790,6 +801,12 @@ pub enum Value {
     Bind(BindAddr),
     Range(IpRange),
     Text(String),
+    /// A user, resolved when the address was read.
+    User(UserId),
+    /// A group, resolved when the address was read.
+    Group(GroupId),
+    /// The user a program runs as, resolved when the address was read.
+    Account(Box<Account>),
     /// An environment variable's name and value.
     Assignment(String, String),
 }
@@ -803,9 +820,55 @@ pub enum BindDomain {
     UnixAbstract,
 }
 
+/// Why an option value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueError {
+    /// It is not a value of its kind.
+    Malformed,
+    /// It names a user or group the system does not know, or could not be asked about.
+    Lookup(LookupError),
+}
+
 /// Parses an option value from the address's bytes: a Unix socket path (`bind=` of a Unix
-/// address) may be any bytes the file system takes; every other value is UTF-8 text.
+/// address) may be any bytes the file system takes; every other value is UTF-8 text. Users
+/// and groups are looked up now.
 pub(crate) fn parse_value_bytes(
+    kind: ValueKind,
+    bytes: Option<&[u8]>,
+    domain: BindDomain,
+) -> Result<Value, ValueError> {
+    if let (ValueKind::User | ValueKind::Group | ValueKind::Account, Some(bytes)) = (kind, bytes) {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ValueError::Malformed)?
+            .trim();
+        if text.is_empty() || text.contains('\0') {
+            return Err(ValueError::Malformed);
+        }
+        return resolve(kind, text).map_err(ValueError::Lookup);
+    }
+    plain_value_bytes(kind, bytes, domain).map_err(|()| ValueError::Malformed)
+}
+
+/// What an unknown name's error adds about the option: the peer filters have always said
+/// that a number is taken too.
+pub(crate) fn name_hint(id: OptionId) -> Option<&'static str> {
+    match id {
+        OptionId::PeerUid => Some(ValueKind::User.expected()),
+        OptionId::PeerGid => Some(ValueKind::Group.expected()),
+        _ => None,
+    }
+}
+
+/// A user or group value, looked up.
+fn resolve(kind: ValueKind, text: &str) -> Result<Value, LookupError> {
+    match kind {
+        ValueKind::Group => users::group(text).map(Value::Group),
+        ValueKind::Account => users::account(text).map(|a| Value::Account(Box::new(a))),
+        _ => users::user(text).map(Value::User),
+    }
+}
+
+fn plain_value_bytes(
     kind: ValueKind,
     bytes: Option<&[u8]>,
     domain: BindDomain,
@@ -874,6 +937,10 @@ pub(crate) fn parse_value(
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
         ValueKind::Text if text.is_empty() => Err(()),
         ValueKind::Text => Ok(Value::Text(text.to_owned())),
+        ValueKind::User | ValueKind::Group | ValueKind::Account if text.contains('\0') => Err(()),
+        ValueKind::User | ValueKind::Group | ValueKind::Account => {
+            resolve(kind, text).map_err(|_| ())
+        }
         ValueKind::Assignment => match text.split_once('=') {
             Some((name, value)) if !name.is_empty() && !name.contains('\0') => {
                 Ok(Value::Assignment(name.to_owned(), value.to_owned()))
@@ -966,6 +1033,9 @@ impl fmt::Display for Value {
             Value::Bind(BindAddr::Unix(name)) => f.write_str(&name.escaped()),
             Value::Range(r) => write!(f, "{r}"),
             Value::Text(text) => f.write_str(&super::lexer::escape(text)),
+            Value::User(user) => f.write_str(&super::lexer::escape(&user.given)),
+            Value::Group(group) => f.write_str(&super::lexer::escape(&group.given)),
+            Value::Account(account) => f.write_str(&super::lexer::escape(&account.given)),
             Value::Assignment(name, value) => {
                 let escape = super::lexer::escape;
                 write!(f, "{}={}", escape(name), escape(value))
@@ -1059,6 +1129,30 @@ impl Options {
     pub fn text(&self, id: OptionId) -> Option<&str> {
         match self.get(id) {
             Some(Value::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A user option's value (`user`), resolved when the address was read.
+    pub fn user(&self, id: OptionId) -> Option<&UserId> {
+        match self.get(id) {
+            Some(Value::User(user)) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// A group option's value (`group`), resolved when the address was read.
+    pub fn group(&self, id: OptionId) -> Option<&GroupId> {
+        match self.get(id) {
+            Some(Value::Group(group)) => Some(group),
+            _ => None,
+        }
+    }
+
+    /// The user a program runs as (`su`), resolved when the address was read.
+    pub fn account(&self, id: OptionId) -> Option<&Account> {
+        match self.get(id) {
+            Some(Value::Account(account)) => Some(account),
             _ => None,
         }
     }

@@ -169,11 +169,13 @@ fn open_blocking(
     let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, create_mode)
         .map(sys::fd::own)
         .map_err(io("opening"))?;
-    let owner = options.text(OptionId::User).map(lookup_user).transpose()?;
+    // Resolved when the address was read.
+    let owner = options
+        .user(OptionId::User)
+        .map(|user| nix::unistd::Uid::from_raw(user.uid));
     let group = options
-        .text(OptionId::Group)
-        .map(lookup_group)
-        .transpose()?;
+        .group(OptionId::Group)
+        .map(|group| nix::unistd::Gid::from_raw(group.gid));
     if owner.is_some() || group.is_some() {
         nix::unistd::fchown(fd.as_raw_fd(), owner, group).map_err(io("changing the owner of"))?;
     }
@@ -323,38 +325,6 @@ fn take_lock(
             "{option}: {description} is locked by another process"
         ))),
         Err(e) => Err(failed(e)),
-    }
-}
-
-fn lookup_user(user: &str) -> Result<nix::unistd::Uid, OpenError> {
-    use nix::unistd::{Uid, User};
-    if let Ok(uid) = user.parse::<u32>() {
-        return Ok(Uid::from_raw(uid));
-    }
-    match User::from_name(user) {
-        Ok(Some(found)) => Ok(found.uid),
-        Ok(None) => Err(OpenError::Refused(format!("user: no such user \"{user}\""))),
-        Err(e) => Err(OpenError::Io {
-            action: format!("looking up user \"{user}\""),
-            source: e.into(),
-        }),
-    }
-}
-
-fn lookup_group(group: &str) -> Result<nix::unistd::Gid, OpenError> {
-    use nix::unistd::{Gid, Group};
-    if let Ok(gid) = group.parse::<u32>() {
-        return Ok(Gid::from_raw(gid));
-    }
-    match Group::from_name(group) {
-        Ok(Some(found)) => Ok(found.gid),
-        Ok(None) => Err(OpenError::Refused(format!(
-            "group: no such group \"{group}\""
-        ))),
-        Err(e) => Err(OpenError::Io {
-            action: format!("looking up group \"{group}\""),
-            source: e.into(),
-        }),
     }
 }
 

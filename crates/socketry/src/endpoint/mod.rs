@@ -3,6 +3,7 @@
 //! stream or a message channel) or a [`Listener`] that yields connections; the registry
 //! (the `registry` module) dispatches a parsed spec to its family.
 
+pub mod combinations;
 pub mod connection;
 pub mod error;
 pub mod exec;

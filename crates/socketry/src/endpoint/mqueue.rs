@@ -272,6 +272,7 @@ pub(crate) fn open(
     options: &Options,
     access: crate::endpoint::connection::Access,
 ) -> Result<Opened, OpenError> {
+    check(name, options).map_err(super::combinations::refused)?;
     if options.flag(OptionId::UnlinkEarly, false) {
         match sys::mqueue::unlink(name.as_str()) {
             Ok(()) => tracing::info!("removed message queue {name} (unlink-early)"),
@@ -293,10 +294,6 @@ pub(crate) fn open(
             mode: options.mode().unwrap_or(0o600),
             limits: limits(options)?,
         })
-    } else if options.flag(OptionId::Excl, false) {
-        return Err(OpenError::Refused(format!(
-            "excl applies only when creating message queue {name} (it was given with creat=0)"
-        )));
     } else {
         None
     };
@@ -568,6 +565,10 @@ impl FamilySpec for MqSpec {
     fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, ":{}", escape(self.name.as_str()))
     }
+
+    fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
+        check(&self.name, options)
+    }
 }
 
 impl MqSpec {
@@ -579,4 +580,19 @@ impl MqSpec {
     ) -> Result<Opened, OpenError> {
         open(self.role, &self.name, options, context.access)
     }
+}
+
+/// Refuses the options of a message queue address that cannot work together: `excl` asks
+/// for a queue that is created, and `creat=0` for one that is not.
+pub fn check(name: &QueueName, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+    if !options.flag(OptionId::Creat, true) && options.flag(OptionId::Excl, false) {
+        return Err(super::combinations::conflict(
+            OptionId::Excl,
+            "creat",
+            format!(
+                "excl applies only when creating message queue {name} (it was given with creat=0)"
+            ),
+        ));
+    }
+    Ok(())
 }

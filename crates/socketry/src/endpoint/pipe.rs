@@ -18,6 +18,23 @@ use crate::endpoint::connection::{Access, Connection};
 use crate::endpoint::error::OpenError;
 use crate::sys;
 
+/// Refuses options of a named pipe on an anonymous one (`PIPE,mode=600`): only a pipe with
+/// a path has a mode, a file to remove, or an open that could block.
+pub fn check(path: Option<&Path>, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+    let named_only = [OptionId::Mode, OptionId::UnlinkClose, OptionId::Nonblock];
+    match named_only.into_iter().find(|id| options.has(*id)) {
+        Some(id) if path.is_none() => Err(super::combinations::conflict(
+            id,
+            "path",
+            format!(
+                "{}: applies to a named pipe (PIPE:path), not to an anonymous one",
+                id.def().name
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Opens PIPE: an anonymous pipe when `path` is `None`, else the named pipe at `path`
 /// (created if missing), with only the ends `access` needs.
 pub async fn open(
@@ -27,13 +44,7 @@ pub async fn open(
 ) -> Result<Connection, OpenError> {
     let (read_end, write_end, description, removal) = match path {
         None => {
-            let named_only = [OptionId::Mode, OptionId::UnlinkClose, OptionId::Nonblock];
-            if let Some(id) = named_only.iter().find(|id| options.has(**id)) {
-                return Err(OpenError::Refused(format!(
-                    "{}: applies to a named pipe (PIPE:path), not to an anonymous one",
-                    id.def().name
-                )));
-            }
+            check(None, options).map_err(super::combinations::refused)?;
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| OpenError::Io {
                 action: "creating a pipe".to_owned(),
                 source: e.into(),
@@ -191,6 +202,10 @@ impl FamilySpec for PipeSpec {
             Some(path) => fmt_path(path, f),
             None => Ok(()),
         }
+    }
+
+    fn check(&self, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+        check(self.0.as_deref(), options)
     }
 }
 

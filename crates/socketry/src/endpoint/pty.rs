@@ -41,8 +41,34 @@ pub struct Pair {
     pub name: PathBuf,
 }
 
+/// How a pseudo-terminal is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// openpty(3), the default.
+    Openpty,
+    /// Opening /dev/ptmx (`ptmx`).
+    Ptmx,
+}
+
+impl Allocation {
+    /// The allocation `options` ask for.
+    pub fn from_options(options: &Options) -> Allocation {
+        if options.flag(OptionId::Ptmx, false) {
+            Allocation::Ptmx
+        } else {
+            Allocation::Openpty
+        }
+    }
+}
+
 /// Allocates a pseudo-terminal and applies `options`' terminal settings to it.
 pub fn allocate(options: &Options) -> Result<Pair, OpenError> {
+    allocate_with(Allocation::from_options(options), options)
+}
+
+/// Allocates a pseudo-terminal as `allocation` says and applies the terminal settings among
+/// `settings` to it.
+pub fn allocate_with(allocation: Allocation, settings: &Options) -> Result<Pair, OpenError> {
     let failed = |action: &str| {
         let action = action.to_owned();
         move |e: nix::errno::Errno| OpenError::Io {
@@ -50,7 +76,7 @@ pub fn allocate(options: &Options) -> Result<Pair, OpenError> {
             source: e.into(),
         }
     };
-    let pair = if options.flag(OptionId::Ptmx, false) {
+    let pair = if allocation == Allocation::Ptmx {
         open_ptmx().map_err(failed("allocating a pseudo-terminal through /dev/ptmx"))?
     } else {
         nix::pty::openpty(None, None).map_err(failed("allocating a pseudo-terminal"))?
@@ -64,7 +90,7 @@ pub fn allocate(options: &Options) -> Result<Pair, OpenError> {
     }
     let name = nix::unistd::ttyname(pair.slave.as_fd())
         .map_err(failed("naming the pseudo-terminal's slave side"))?;
-    terminal::apply(pair.slave.as_fd(), options, &name.display().to_string())?;
+    terminal::apply(pair.slave.as_fd(), settings, &name.display().to_string())?;
     Ok(Pair {
         master: pair.master,
         slave: pair.slave,

@@ -55,7 +55,8 @@ pub fn first(options: &Options) -> Option<OptionId> {
         .find(|id| is_terminal_option(*id))
 }
 
-fn is_terminal_option(id: OptionId) -> bool {
+/// Whether `id` is a terminal setting (`raw`, `echo`, ...).
+pub fn is_terminal_option(id: OptionId) -> bool {
     matches!(id, OptionId::Raw | OptionId::Rawer | OptionId::Sane)
         || FLAGS.iter().any(|(flag_id, _)| *flag_id == id)
 }

@@ -82,6 +82,13 @@ macro_rules! registry {
                 }
             }
 
+            /// Refuses options that cannot work with this kind, in its family.
+            fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
+                match self {
+                    $(Kind::$variant(spec) => spec.check(options),)*
+                }
+            }
+
             /// Writes the parameters, each preceded by `:`.
             fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self {
@@ -252,16 +259,24 @@ impl Address {
     /// Parses an address from its bytes; see [`Address::parse_os`].
     pub fn parse_bytes(input: &[u8]) -> Result<Address, ParseError> {
         let parts = address::split_dual(input)?;
+        let refused = |position: usize, kind| ParseError {
+            input: address::display_bytes(input),
+            position,
+            kind,
+        };
         let spec = |base: usize, text: &[u8]| {
-            address::parse_endpoint::<Registry>(input, base, text)
-                .map(|(_, kind, options)| Spec { kind, options })
+            let (_, kind, options) = address::parse_endpoint::<Registry>(input, base, text)?;
+            kind.check(&options).map_err(|why| refused(base, why))?;
+            Ok(Spec { kind, options })
         };
         match parts.as_slice() {
             [(base, text)] => spec(*base, text).map(Address::Single),
-            [(rbase, rtext), (wbase, wtext)] => Ok(Address::Dual {
-                read: spec(*rbase, rtext)?,
-                write: spec(*wbase, wtext)?,
-            }),
+            [(rbase, rtext), (wbase, wtext)] => {
+                let read = spec(*rbase, rtext)?;
+                let write = spec(*wbase, wtext)?;
+                check_dual(&read, &write).map_err(|why| refused(0, why))?;
+                Ok(Address::Dual { read, write })
+            }
             _ => Err(address::too_many_halves(input, &parts)),
         }
     }
@@ -274,6 +289,24 @@ impl Address {
         };
         std::iter::once(first).chain(second)
     }
+}
+
+/// Refuses what cannot work in a dual address `read!!write`: a `nofork` program, which takes
+/// the first address's own descriptors both ways, cannot be half of one.
+pub fn check_dual(read: &Spec, write: &Spec) -> Result<(), ParseErrorKind> {
+    let nofork = [read, write].into_iter().any(|spec| match &spec.kind {
+        Kind::Exec(_) => exec::is_nofork(&spec.options),
+        _ => false,
+    });
+    if nofork {
+        return Err(endpoint::combinations::conflict(
+            address::OptionId::Nofork,
+            "!!",
+            "nofork: the program takes the first address's own descriptors, so it cannot be half of A!!B"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 impl FromStr for Address {

@@ -107,6 +107,12 @@ impl FamilySpec for Program {
             }
         }
     }
+
+    /// A program's options are read into its [`ProgramSpec`](super::ProgramSpec) now, so
+    /// that what cannot run is refused before anything listens.
+    fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
+        super::ProgramSpec::parse(self, options).map(drop)
+    }
 }
 
 impl Program {

@@ -270,6 +270,10 @@ impl FamilySpec for UnixSpec {
     fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, ":{}", self.name.escaped())
     }
+
+    fn check(&self, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+        super::check(self.role, &self.name, options)
+    }
 }
 
 impl UnixSpec {

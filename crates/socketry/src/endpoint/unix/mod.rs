@@ -110,17 +110,62 @@ fn bind_client(socket: &Socket, options: &Options) -> Result<Option<PathGuard>, 
     }
 }
 
+/// Refuses options that cannot work on a Unix address of this role: `bind` on a server,
+/// whose own name is its address, and `socktype=2` on one that listens or hands over
+/// connections, which a datagram socket has none of.
+pub fn check(
+    role: UnixRole,
+    name: &UnixName,
+    options: &Options,
+) -> Result<(), crate::address::ParseErrorKind> {
+    use super::combinations::conflict;
+    let shown = display_name(name);
+    let server = match role {
+        UnixRole::Listen => Some("UNIX-LISTEN"),
+        UnixRole::Recvfrom => Some("UNIX-RECVFROM"),
+        UnixRole::Recv => Some("UNIX-RECV"),
+        UnixRole::RecvFd => Some("UNIX-RECVFD"),
+        _ => None,
+    };
+    if let Some(type_name) = server.filter(|_| options.bind().is_some()) {
+        return Err(conflict(
+            OptionId::Bind,
+            type_name,
+            format!(
+                "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
+            ),
+        ));
+    }
+    if socket_type(options) == Type::DGRAM {
+        let (type_name, message) = match role {
+            UnixRole::Listen => ("UNIX-LISTEN", datagrams_cannot_listen("UNIX-LISTEN", &shown)),
+            UnixRole::RecvFd => (
+                "UNIX-RECVFD",
+                datagrams_cannot_listen("UNIX-RECVFD-LISTEN", &shown),
+            ),
+            UnixRole::SendFd => (
+                "UNIX-SENDFD",
+                format!(
+                    "UNIX-SENDFD:{shown}: socktype=2 cannot hand over connections (expected socktype=1 or 5)"
+                ),
+            ),
+            _ => return Ok(()),
+        };
+        return Err(conflict(OptionId::SockType, type_name, message));
+    }
+    Ok(())
+}
+
+fn datagrams_cannot_listen(type_name: &str, shown: &str) -> String {
+    format!(
+        "{type_name} on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
+    )
+}
+
+/// Opens a Unix domain address of `role` at `name`.
 pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<Opened, OpenError> {
     let shown = display_name(name);
-    if matches!(
-        role,
-        UnixRole::Listen | UnixRole::Recvfrom | UnixRole::Recv | UnixRole::RecvFd
-    ) && options.bind().is_some()
-    {
-        return Err(OpenError::Refused(format!(
-            "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
-        )));
-    }
+    check(role, name, options).map_err(super::combinations::refused)?;
     Ok(match role {
         UnixRole::Connect => {
             Opened::Connection(connect(name, socket_type(options), options).await?)
@@ -340,8 +385,8 @@ pub(crate) fn listening_socket(
     let shown = display_name(name);
     let ty = socket_type(options);
     if ty == Type::DGRAM {
-        return Err(OpenError::Refused(format!(
-            "{type_name} on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
+        return Err(OpenError::Refused(datagrams_cannot_listen(
+            type_name, &shown,
         )));
     }
     let socket = new_socket(ty, options)?;
