@@ -1,5 +1,5 @@
 //! Why opening an endpoint failed ([`OpenError`]), and the timeout every connect and
-//! handshake shares ([`within`]). Part of the connection core: it knows no family.
+//! handshake shares (`within`). Part of the connection core: it knows no family.
 
 use std::io;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! (logged) until a session ends.
 //!
 //! A UDP-LISTEN socket receives in batches (`recvmmsg`: one wake-up takes every datagram
-//! waiting, up to [`BATCH`](crate::sys::datagram::BATCH)) and hands each to its peer's
+//! waiting, up to `BATCH`) and hands each to its peer's
 //! session through a bounded queue; sessions send in batches too (`sendmmsg`, and a run of
 //! datagrams of one size as one segmented send). A datagram is never merged with another or
 //! split. Every datagram dropped, for a session too far behind, a peer over `max-children`, or
