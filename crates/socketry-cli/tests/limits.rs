@@ -63,7 +63,13 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Range
         | ValueKind::Text
         | ValueKind::Assignment
-        | ValueKind::TunType => false,
+        | ValueKind::TunType
+        | ValueKind::TlsVersion
+        | ValueKind::Fingerprint
+        | ValueKind::Ciphers
+        | ValueKind::Alpn
+        | ValueKind::Compress
+        | ValueKind::Refused(_) => false,
     }
 }
 

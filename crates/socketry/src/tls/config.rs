@@ -10,7 +10,7 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, InconsistentKeys, ServerConfig, SupportedProtocolVersion};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -82,11 +82,14 @@ fn identity(
         })
 }
 
-fn authorities(settings: &TlsSettings) -> Result<rustls::RootCertStore, TlsError> {
+/// The authorities to trust, and the certificates of `cafile`/`capath` themselves.
+type Authorities = (rustls::RootCertStore, Vec<CertificateDer<'static>>);
+
+fn authorities(settings: &TlsSettings) -> Result<Authorities, TlsError> {
     if settings.cafile.is_some() || settings.capath.is_some() {
         pem::authorities(settings.cafile.as_deref(), settings.capath.as_deref())
     } else {
-        pem::system_authorities()
+        Ok((pem::system_authorities()?, Vec::new()))
     }
 }
 
@@ -123,19 +126,21 @@ impl TlsClientConfig {
             && (settings.fingerprint.is_none()
                 || settings.cafile.is_some()
                 || settings.capath.is_some());
+        let mut anchors = Vec::new();
         let ca = if ca_check {
-            let verifier = WebPkiServerVerifier::builder_with_provider(
-                Arc::new(authorities(settings)?),
-                provider.clone(),
-            )
-            .build()
-            .map_err(|error| TlsError::Setting(ValueError(error.to_string())))?;
+            let (roots, certificates) = authorities(settings)?;
+            anchors = certificates;
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|error| TlsError::Setting(ValueError(error.to_string())))?;
             Some(verifier)
         } else {
             None
         };
         let pin = settings.fingerprint.filter(|_| settings.verify);
         let checks = Checks {
+            anchors: Arc::new(anchors),
             pin,
             name: Some(name.clone()),
             provider: provider.clone(),
@@ -261,11 +266,14 @@ impl TlsServerConfig {
         let has_authorities = settings.cafile.is_some() || settings.capath.is_some();
         let client_check = if settings.verify && (has_authorities || settings.fingerprint.is_some())
         {
+            let mut anchors = Vec::new();
             let ca = if has_authorities {
-                let roots = Arc::new(authorities(settings)?);
-                let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
-                    .build()
-                    .map_err(|error| TlsError::Setting(ValueError(error.to_string())))?;
+                let (roots, certificates) = authorities(settings)?;
+                anchors = certificates;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|error| TlsError::Setting(ValueError(error.to_string())))?;
                 Some(verifier)
             } else {
                 None
@@ -277,6 +285,7 @@ impl TlsServerConfig {
             Some((
                 ca,
                 Checks {
+                    anchors: Arc::new(anchors),
                     pin: settings.fingerprint,
                     name,
                     provider: provider.clone(),

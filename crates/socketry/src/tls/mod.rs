@@ -20,7 +20,8 @@
 //! - A server without `cert` serves an ephemeral self-signed certificate, made at start, whose
 //!   fingerprint is logged in the form `fingerprint=` takes.
 //! - Options that rustls cannot honour (`method`, `egd`, `dhparams`, `fips`, `pseudo`,
-//!   `compress` other than `none`) are refused by name with the reason: see [`refusal`].
+//!   `compress` other than `none`) are refused by name with the reason when the address is
+//!   read (the option table says why).
 //! - Half-close works as over TCP: shutting the writing half sends `close_notify` and the
 //!   reading half keeps reading; the peer's `close_notify` is EOF. A peer that closes the
 //!   connection without `close_notify` is a read error ([`TlsError::Truncated`]): the data
@@ -40,7 +41,7 @@ pub use config::{TlsClientConfig, TlsServerConfig};
 pub use error::TlsError;
 pub use peer::{CertificateSummary, PeerInfo};
 pub use settings::{
-    parse_alpn, parse_compress, refusal, CipherList, Fingerprint, FingerprintError,
-    ProtocolVersion, Sni, TlsSettings, ValueError,
+    parse_alpn, parse_compress, CipherList, Fingerprint, FingerprintError, ProtocolVersion, Sni,
+    TlsSettings, ValueError,
 };
 pub use stream::{Duplex, TlsReader, TlsStream, TlsWriter};

@@ -66,10 +66,12 @@ pub(super) fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsErro
 pub(super) fn authorities(
     cafile: Option<&Path>,
     capath: Option<&Path>,
-) -> Result<RootCertStore, TlsError> {
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), TlsError> {
     let mut store = RootCertStore::empty();
+    let mut anchors = Vec::new();
     if let Some(path) = cafile {
         for certificate in certificates(path)? {
+            anchors.push(certificate.clone());
             store
                 .add(certificate)
                 .map_err(|error| TlsError::BadAuthority {
@@ -96,6 +98,7 @@ pub(super) fn authorities(
         for path in paths.iter().filter(|p| p.is_file()) {
             let bytes = read(path)?;
             for certificate in CertificateDer::pem_slice_iter(&bytes).flatten() {
+                anchors.push(certificate.clone());
                 if store.add(certificate).is_ok() {
                     found += 1;
                 }
@@ -107,7 +110,7 @@ pub(super) fn authorities(
             });
         }
     }
-    Ok(store)
+    Ok((store, anchors))
 }
 
 /// The system's trust store, as rustls-native-certs finds it (`SSL_CERT_FILE` and

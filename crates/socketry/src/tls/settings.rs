@@ -81,27 +81,6 @@ pub enum Sni {
 #[error("{0}")]
 pub struct ValueError(pub(super) String);
 
-/// The reason rustls cannot honour a socat TLS option, for the options socketry refuses by
-/// name rather than ignore; `None` for the options it implements.
-pub fn refusal(option: &str) -> Option<&'static str> {
-    Some(match option.to_ascii_lowercase().as_str() {
-        "method" | "openssl-method" => {
-            "the protocol version is chosen with min-proto-version and max-proto-version (TLS1.2, TLS1.3)"
-        }
-        "egd" | "openssl-egd" => {
-            "rustls takes its randomness from the operating system; there is no entropy daemon to ask"
-        }
-        "dhparams" | "dhparam" | "openssl-dhparams" | "openssl-dhparam" => {
-            "rustls uses only ECDHE key exchange, which has no Diffie-Hellman parameters to load"
-        }
-        "fips" | "openssl-fips" => "rustls with the ring provider has no FIPS mode",
-        "pseudo" | "openssl-pseudo" => {
-            "rustls never falls back to a pseudo-random source: the operating system's is always there"
-        }
-        _ => return None,
-    })
-}
-
 /// The `compress` option's value: only `none`, since TLS compression is unsafe (CRIME) and
 /// rustls never compresses.
 pub fn parse_compress(text: &str) -> Result<(), ValueError> {
@@ -490,13 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn options_rustls_cannot_honour_are_refused_with_a_reason_and_others_are_not() {
-        for option in ["method", "egd", "dhparams", "dhparam", "fips", "pseudo"] {
-            assert!(refusal(option).is_some(), "{option}");
-        }
-        for option in ["cert", "cafile", "verify", "cipher"] {
-            assert_eq!(refusal(option), None, "{option}");
-        }
+    fn compression_is_refused_except_none() {
         assert_eq!(parse_compress("none"), Ok(()));
         assert!(parse_compress("auto")
             .unwrap_err()

@@ -4,6 +4,7 @@
 //! keeps the peer's certificate so that a failed handshake can say whose it was.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -29,6 +30,11 @@ pub(super) fn take(seen: &Seen) -> Option<CertificateSummary> {
 /// The checks common to both sides.
 #[derive(Debug, Clone)]
 pub(super) struct Checks {
+    /// The certificates of `cafile` and `capath` themselves: a peer that presents one of
+    /// them is trusted directly, as OpenSSL does, even when it is a self-signed CA
+    /// certificate (what `openssl req -x509` makes) that WebPKI would not accept as a
+    /// server's.
+    pub(super) anchors: Arc<Vec<CertificateDer<'static>>>,
     /// The pinned fingerprint.
     pub(super) pin: Option<Fingerprint>,
     /// The name the certificate must be valid for (on a client: always, with `ca`; on a
@@ -47,6 +53,50 @@ impl Checks {
                 CertificateError::Other(OtherError(Arc::new(PinMismatch { expected, actual }))),
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// The CA verifier's error `error`, unless the peer's certificate is trusted directly
+    /// (it is one of the anchors, valid now and for the name) or only fails the name check
+    /// while it has no subject alternative names and its common name is the name (the
+    /// fallback of OpenSSL and socat for certificates made without SAN).
+    fn after_ca_error(
+        &self,
+        error: rustls::Error,
+        end_entity: &CertificateDer<'_>,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let name_error = matches!(
+            error,
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            )
+        );
+        if name_error {
+            return match &self.name {
+                Some(name) if common_name_is(end_entity, name) => Ok(()),
+                _ => Err(error),
+            };
+        }
+        if !self
+            .anchors
+            .iter()
+            .any(|a| a.as_ref() == end_entity.as_ref())
+        {
+            return Err(error);
+        }
+        valid_at(end_entity, now)?;
+        self.check_name(end_entity)
+    }
+
+    fn check_name(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        let Some(name) = &self.name else {
+            return Ok(());
+        };
+        let parsed = ParsedCertificate::try_from(end_entity)?;
+        match rustls::client::verify_server_name(&parsed, name) {
+            Err(_) if common_name_is(end_entity, name) => Ok(()),
+            other => other,
         }
     }
 
@@ -107,7 +157,11 @@ impl ServerCertVerifier for ServerVerifier {
             // The name checked is commonname's (or the host's), not necessarily the one
             // sent as SNI.
             let name = self.checks.name.as_ref().unwrap_or(server_name);
-            ca.verify_server_cert(end_entity, intermediates, name, ocsp_response, now)?;
+            if let Err(error) =
+                ca.verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
+            {
+                self.checks.after_ca_error(error, end_entity, now)?;
+            }
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -164,12 +218,15 @@ impl ClientCertVerifier for ClientVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         self.checks.see(&self.seen, end_entity)?;
         if let Some(ca) = &self.ca {
-            ca.verify_client_cert(end_entity, intermediates, now)?;
+            if let Err(error) = ca.verify_client_cert(end_entity, intermediates, now) {
+                // Trusted directly, the name is checked there; else below.
+                return self
+                    .checks
+                    .after_ca_error(error, end_entity, now)
+                    .map(|()| ClientCertVerified::assertion());
+            }
         }
-        if let Some(name) = &self.checks.name {
-            let parsed = ParsedCertificate::try_from(end_entity)?;
-            rustls::client::verify_server_name(&parsed, name)?;
-        }
+        self.checks.check_name(end_entity)?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -194,4 +251,48 @@ impl ClientCertVerifier for ClientVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.checks.schemes()
     }
+}
+
+/// Whether a certificate without subject alternative names has `name` as its common name.
+fn common_name_is(end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
+    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
+        return false;
+    };
+    if matches!(certificate.subject_alternative_name(), Ok(Some(_)) | Err(_)) {
+        return false;
+    }
+    let expected = name.to_str();
+    let matches = certificate
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .any(|cn| cn.eq_ignore_ascii_case(&expected));
+    matches
+}
+
+/// A directly trusted certificate's validity period, checked as WebPKI checks a chain's.
+fn valid_at(end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
+        return Err(CertificateError::BadEncoding.into());
+    };
+    let seconds =
+        |t: i64| UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(t).unwrap_or(0)));
+    let validity = certificate.validity();
+    let not_before = seconds(validity.not_before.timestamp());
+    let not_after = seconds(validity.not_after.timestamp());
+    if now.as_secs() < not_before.as_secs() {
+        return Err(CertificateError::NotValidYetContext {
+            time: now,
+            not_before,
+        }
+        .into());
+    }
+    if now.as_secs() > not_after.as_secs() {
+        return Err(CertificateError::ExpiredContext {
+            time: now,
+            not_after,
+        }
+        .into());
+    }
+    Ok(())
 }
