@@ -83,7 +83,19 @@ impl Checks {
             .iter()
             .any(|a| a.as_ref() == end_entity.as_ref())
         {
-            return Err(error);
+            // A self-signed CA certificate that is not trusted: to the user, an unknown CA
+            // (WebPKI says only that a CA certificate is used as an end entity's; its
+            // error type is not rustls's, so it is known by its text).
+            let ca_as_end_entity = matches!(
+                &error,
+                rustls::Error::InvalidCertificate(CertificateError::Other(other))
+                    if other.to_string() == "CaUsedAsEndEntity"
+            );
+            return Err(if ca_as_end_entity {
+                CertificateError::UnknownIssuer.into()
+            } else {
+                error
+            });
         }
         valid_at(end_entity, now)?;
         self.check_name(end_entity)
