@@ -36,15 +36,14 @@ fn version_lists_only_built_features_with_the_version_on_line_two() {
         "PTY",
         "POSIXMQ",
         "TUN",
+        "OPENSSL",
     ] {
         assert!(
             lines.contains(&format!("  #define WITH_{feature} 1").as_str()),
             "{feature}"
         );
     }
-    for missing in ["OPENSSL", "INTERFACE"] {
-        assert!(!text.contains(&format!("WITH_{missing} ")), "{missing}");
-    }
+    assert!(!text.contains("WITH_INTERFACE "), "INTERFACE");
 }
 
 #[test]

@@ -66,7 +66,13 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Group
         | ValueKind::Account
         | ValueKind::Assignment
-        | ValueKind::TunType => false,
+        | ValueKind::TunType
+        | ValueKind::TlsVersion
+        | ValueKind::Fingerprint
+        | ValueKind::Ciphers
+        | ValueKind::Alpn
+        | ValueKind::Compress
+        | ValueKind::Refused(_) => false,
     }
 }
 

@@ -39,6 +39,8 @@
 //! - [`scan`]: which TCP ports of a host accept connections (`nc -z`).
 //! - [`server`]: ready-made servers (echo, discard, chat, a program per connection, the
 //!   tutorial server) with admission by address and count, idle timeouts and a graceful drain.
+//! - [`tls`]: TLS over any byte stream, on rustls: settings by socat's option names,
+//!   certificate verification and pinning, ephemeral server certificates.
 //! - [`transfer`]: verified file transfers: length and SHA-256 travel with the data.
 //! - [`users`]: the user and group names of options, resolved when the address is read.
 //! - `sys`: the thin wrappers over system calls; the only module with `unsafe`.
@@ -57,6 +59,7 @@ pub mod scan;
 pub mod server;
 pub mod services;
 mod sys;
+pub mod tls;
 pub mod transfer;
 pub mod users;
 

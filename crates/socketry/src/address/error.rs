@@ -86,6 +86,8 @@ pub enum ParseErrorKind {
         /// The address type it was given to.
         type_name: &'static str,
     },
+    /// One of socat's options that socketry refuses rather than ignore, with the reason.
+    OptionRefused { name: String, reason: &'static str },
     /// An option value that does not parse.
     InvalidOptionValue {
         /// The option's canonical name.
@@ -221,6 +223,10 @@ impl fmt::Display for ParseError {
                 f,
                 "option {} does not apply to {type_name} in {input}",
                 q(name)
+            ),
+            OptionRefused { name, reason } => write!(
+                f,
+                "option {name} in {input} is not supported: {reason}"
             ),
             InvalidOptionValue { name, value, expected } => write!(
                 f,

@@ -187,6 +187,15 @@ pub fn parse_endpoint<C: Catalog>(
                 },
             ));
         }
+        if let options::ValueKind::Refused(reason) = def.kind {
+            return Err(error(
+                piece.start,
+                ParseErrorKind::OptionRefused {
+                    name: def.name.to_owned(),
+                    reason,
+                },
+            ));
+        }
         let value = options::parse_value_bytes(def.kind, value, ty.bind).map_err(|e| {
             let kind = match (e, value) {
                 (options::ValueError::Lookup(error), _) => ParseErrorKind::UnknownName {

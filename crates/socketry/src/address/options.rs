@@ -69,6 +69,10 @@ impl Groups {
     pub const SHM_LISTEN: Groups = Groups(1 << 23);
     /// UDP-Lite sockets: their checksum coverage.
     pub const UDPLITE: Groups = Groups(1 << 24);
+    /// TLS endpoints, client and server (OPENSSL, OPENSSL-LISTEN).
+    pub const TLS: Groups = Groups(1 << 25);
+    /// TLS clients (OPENSSL): what the client sends as server name.
+    pub const TLS_CLIENT: Groups = Groups(1 << 26);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -246,6 +250,25 @@ pub enum OptionId {
     ShmSize,
     ShmSpin,
     ShmMessages,
+    TlsCert,
+    TlsKey,
+    TlsCafile,
+    TlsCapath,
+    TlsVerify,
+    TlsCommonName,
+    TlsSniHost,
+    TlsNoSni,
+    TlsMinVersion,
+    TlsMaxVersion,
+    TlsCipher,
+    TlsCompress,
+    TlsAlpn,
+    TlsFingerprint,
+    TlsMethod,
+    TlsEgd,
+    TlsDhparams,
+    TlsFips,
+    TlsPseudo,
 }
 
 /// The kind of value an option takes.
@@ -290,6 +313,18 @@ pub enum ValueKind {
     TunType,
     /// The width of a length prefix in bytes: 2 or 4.
     PrefixWidth,
+    /// A TLS protocol version: TLS1.2 or TLS1.3.
+    TlsVersion,
+    /// A certificate fingerprint: `sha256:` and 64 hex digits.
+    Fingerprint,
+    /// A list of TLS cipher suites, separated by `:`.
+    Ciphers,
+    /// A list of ALPN protocol names, separated by `:`.
+    Alpn,
+    /// TLS compression: only `none`.
+    Compress,
+    /// An option of socat's that rustls cannot honour: refused with this reason.
+    Refused(&'static str),
 }
 
 impl ValueKind {
@@ -316,6 +351,14 @@ impl ValueKind {
             ValueKind::Priority => "a priority from 0 to 32767",
             ValueKind::TunType => "tun or tap",
             ValueKind::PrefixWidth => "2 or 4 (bytes of big-endian length before each message)",
+            ValueKind::TlsVersion => "TLS1.2 or TLS1.3 (rustls speaks no older version)",
+            ValueKind::Fingerprint => "sha256: followed by 64 hex digits",
+            ValueKind::Ciphers => {
+                "cipher suite names separated by ':', such as ECDHE-ECDSA-AES128-GCM-SHA256 or TLS_AES_128_GCM_SHA256, or HIGH (see socketry -hh)"
+            }
+            ValueKind::Alpn => "protocol names separated by ':', such as h2:http/1.1",
+            ValueKind::Compress => "none (TLS compression is unsafe, and rustls never compresses)",
+            ValueKind::Refused(reason) => reason,
         }
     }
 }
@@ -651,6 +694,44 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "microseconds to spin before sleeping when the ring is empty or full (default 0)" },
     OptionDef { id: OptionId::ShmMessages, name: "shm-messages", aliases: &[], group: Groups::SHM, kind: ValueKind::Bool,
         help: "carry messages, boundaries kept, instead of a byte stream (both ends must agree)" },
+    OptionDef { id: OptionId::TlsCert, name: "cert", aliases: &["certificate", "openssl-certificate"], group: Groups::TLS, kind: ValueKind::Text,
+        help: "PEM file with this side's certificate chain, and its key unless key= is given (a server without it makes an ephemeral self-signed one)" },
+    OptionDef { id: OptionId::TlsKey, name: "key", aliases: &["openssl-key"], group: Groups::TLS, kind: ValueKind::Text,
+        help: "PEM file with the private key of cert=" },
+    OptionDef { id: OptionId::TlsCafile, name: "cafile", aliases: &["openssl-cafile"], group: Groups::TLS, kind: ValueKind::Text,
+        help: "PEM file of the authorities to trust (default: the system's); on a server, clients must present a certificate signed by one" },
+    OptionDef { id: OptionId::TlsCapath, name: "capath", aliases: &["openssl-capath"], group: Groups::TLS, kind: ValueKind::Text,
+        help: "directory of PEM files of the authorities to trust" },
+    OptionDef { id: OptionId::TlsVerify, name: "verify", aliases: &["openssl-verify"], group: Groups::TLS, kind: ValueKind::Bool,
+        help: "check the peer's certificate (default 1; verify=0 accepts any peer)" },
+    OptionDef { id: OptionId::TlsCommonName, name: "commonname", aliases: &["cn", "openssl-commonname"], group: Groups::TLS, kind: ValueKind::Text,
+        help: "the name the peer's certificate must be valid for (a client's default: the host)" },
+    OptionDef { id: OptionId::TlsSniHost, name: "snihost", aliases: &["openssl-snihost"], group: Groups::TLS_CLIENT, kind: ValueKind::Text,
+        help: "the server name sent as SNI (default: commonname, else the host)" },
+    OptionDef { id: OptionId::TlsNoSni, name: "no-sni", aliases: &["nosni", "openssl-no-sni"], group: Groups::TLS_CLIENT, kind: ValueKind::Bool,
+        help: "send no server name (SNI)" },
+    OptionDef { id: OptionId::TlsMinVersion, name: "min-proto-version", aliases: &["min-version", "openssl-min-proto-version"], group: Groups::TLS, kind: ValueKind::TlsVersion,
+        help: "the oldest protocol version spoken: TLS1.2 (default) or TLS1.3" },
+    OptionDef { id: OptionId::TlsMaxVersion, name: "max-proto-version", aliases: &["max-version", "openssl-max-proto-version"], group: Groups::TLS, kind: ValueKind::TlsVersion,
+        help: "the newest protocol version spoken: TLS1.3 (default) or TLS1.2" },
+    OptionDef { id: OptionId::TlsCipher, name: "cipher", aliases: &["ciphers", "openssl-ciphers"], group: Groups::TLS, kind: ValueKind::Ciphers,
+        help: "the cipher suites allowed, ':'-separated (a list that names no TLS1.3 suite leaves those as they are)" },
+    OptionDef { id: OptionId::TlsCompress, name: "compress", aliases: &["openssl-compress"], group: Groups::TLS, kind: ValueKind::Compress,
+        help: "only compress=none: TLS compression is unsafe and rustls never compresses" },
+    OptionDef { id: OptionId::TlsAlpn, name: "alpn", aliases: &[], group: Groups::TLS, kind: ValueKind::Alpn,
+        help: "application protocols offered or accepted, ':'-separated (h2:http/1.1)" },
+    OptionDef { id: OptionId::TlsFingerprint, name: "fingerprint", aliases: &[], group: Groups::TLS, kind: ValueKind::Fingerprint,
+        help: "pin the peer's certificate by its SHA-256 (sha256:HEX); without cafile/capath it replaces CA and name checks" },
+    OptionDef { id: OptionId::TlsMethod, name: "method", aliases: &["openssl-method"], group: Groups::TLS, kind: ValueKind::Refused("the protocol version is chosen with min-proto-version and max-proto-version (TLS1.2, TLS1.3)"),
+        help: "refused: use min-proto-version and max-proto-version" },
+    OptionDef { id: OptionId::TlsEgd, name: "egd", aliases: &["openssl-egd"], group: Groups::TLS, kind: ValueKind::Refused("rustls takes its randomness from the operating system; there is no entropy daemon to ask"),
+        help: "refused: rustls uses the operating system's randomness" },
+    OptionDef { id: OptionId::TlsDhparams, name: "dhparams", aliases: &["dhparam", "openssl-dhparams", "openssl-dhparam"], group: Groups::TLS, kind: ValueKind::Refused("rustls uses only ECDHE key exchange, which has no Diffie-Hellman parameters to load"),
+        help: "refused: rustls has no finite-field Diffie-Hellman" },
+    OptionDef { id: OptionId::TlsFips, name: "fips", aliases: &["openssl-fips"], group: Groups::TLS, kind: ValueKind::Refused("rustls with the ring provider has no FIPS mode"),
+        help: "refused: no FIPS mode" },
+    OptionDef { id: OptionId::TlsPseudo, name: "pseudo", aliases: &["openssl-pseudo"], group: Groups::TLS, kind: ValueKind::Refused("rustls never falls back to a pseudo-random source: the operating system's is always there"),
+        help: "refused: no pseudo-random fallback" },
 ];
 
 impl OptionId {
@@ -964,6 +1045,27 @@ pub(crate) fn parse_value(
             "4" => Ok(Value::Count(4)),
             _ => Err(()),
         },
+        // Checked now, kept as text: the TLS settings are built from it when the address
+        // opens, by the same parsers.
+        ValueKind::TlsVersion => text
+            .parse::<crate::tls::ProtocolVersion>()
+            .map(|v| Value::Text(v.to_string()))
+            .map_err(|_| ()),
+        ValueKind::Fingerprint => text
+            .parse::<crate::tls::Fingerprint>()
+            .map(|f| Value::Text(f.to_string()))
+            .map_err(|_| ()),
+        ValueKind::Ciphers => text
+            .parse::<crate::tls::CipherList>()
+            .map(|_| Value::Text(text.to_owned()))
+            .map_err(|_| ()),
+        ValueKind::Alpn => crate::tls::parse_alpn(text)
+            .map(|_| Value::Text(text.to_owned()))
+            .map_err(|_| ()),
+        ValueKind::Compress => crate::tls::parse_compress(text)
+            .map(|()| Value::Text(text.to_owned()))
+            .map_err(|_| ()),
+        ValueKind::Refused(_) => Err(()),
     }
 }
 

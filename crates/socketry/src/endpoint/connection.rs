@@ -71,6 +71,11 @@ pub struct Connection {
     pub(crate) descriptors: Option<(Option<RawFd>, Option<RawFd>)>,
     /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
     pub(crate) processes: Vec<Process>,
+    /// What the TLS handshake established, for a TLS connection.
+    pub tls: Option<crate::tls::PeerInfo>,
+    /// The server handshake still to run over an accepted connection: it runs in the task
+    /// that serves the peer ([`Connection::finish_handshake`]), not in the accept loop.
+    pub(crate) tls_pending: Option<std::sync::Arc<crate::tls::TlsServerConfig>>,
     /// Things that must live as long as the connection (a listener's socket file).
     pub(crate) keep: Vec<Box<dyn Any + Send>>,
 }
@@ -100,7 +105,18 @@ impl Connection {
             handover: None,
             descriptors: None,
             processes: Vec::new(),
+            tls: None,
+            tls_pending: None,
             keep: Vec::new(),
+        }
+    }
+
+    /// Runs the handshake an accepted connection still owes its peer (an `OPENSSL-LISTEN`
+    /// server's), if any; a connection without one is left as it is.
+    pub async fn finish_handshake(&mut self) -> Result<(), OpenError> {
+        match self.tls_pending.take() {
+            Some(config) => super::tls::accept(self, &config).await,
+            None => Ok(()),
         }
     }
 

@@ -46,6 +46,14 @@ pub enum OpenError {
         /// The accept timeout.
         after: Duration,
     },
+    /// The TLS handshake over `connection` failed: the peer got no application data.
+    #[error("{connection}: {source}")]
+    Tls {
+        /// The connection, for the message.
+        connection: String,
+        /// What went wrong.
+        source: Box<crate::tls::TlsError>,
+    },
 }
 
 impl From<LayerError> for OpenError {

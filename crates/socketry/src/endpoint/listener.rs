@@ -69,6 +69,8 @@ pub struct Listener {
     guard: Option<PathGuard>,
     /// When accepting last failed for want of descriptors or memory.
     last_shortage: Option<Instant>,
+    /// The TLS server each accepted connection owes a handshake to (OPENSSL-LISTEN).
+    tls: Option<Arc<crate::tls::TlsServerConfig>>,
 }
 
 /// A shortage that recurs after this long without one is a new shortage, and is logged again.
@@ -87,7 +89,13 @@ impl Listener {
             accept_timeout: options.seconds(OptionId::AcceptTimeout),
             guard: None,
             last_shortage: None,
+            tls: None,
         }
+    }
+
+    pub(crate) fn with_tls(mut self, config: Arc<crate::tls::TlsServerConfig>) -> Listener {
+        self.tls = Some(config);
+        self
     }
 
     pub(crate) fn with_guard(mut self, guard: PathGuard) -> Listener {
@@ -168,6 +176,7 @@ impl Listener {
                 None => accepting.await?,
             };
         connection.data = self.data;
+        connection.tls_pending = self.tls.clone();
         connection.stack(&self.layers).await
     }
 

@@ -23,6 +23,7 @@ pub mod socketpair;
 pub mod stdio;
 pub mod tcp;
 pub mod terminal;
+pub mod tls;
 pub mod tun;
 pub mod udp;
 pub mod unix;

@@ -19,8 +19,8 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, pty, shm, socketpair, stdio, tcp, tun, udp, unix,
-    Access, Connection, OpenContext, OpenError, Opened,
+    self, exec, file, inherited, mqueue, pipe, pty, shm, socketpair, stdio, tcp, tls, tun, udp,
+    unix, Access, Connection, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -115,6 +115,8 @@ registry! {
     Stdio(stdio::StdioSpec) = stdio::FAMILY;
     /// TCP (`TCP`, `TCP-LISTEN`).
     Tcp(tcp::TcpSpec) = tcp::FAMILY;
+    /// TLS over TCP (`OPENSSL`, `OPENSSL-LISTEN`).
+    Tls(tls::TlsSpec) = tls::FAMILY;
     /// UDP (`UDP`, `UDP-LISTEN`, `UDP-SENDTO`, ...).
     Udp(udp::UdpSpec) = udp::FAMILY;
     /// UDP-Lite (`UDPLITE-CONNECT`, `UDPLITE-LISTEN`, ...).
@@ -145,7 +147,6 @@ registry! {
 /// a clear error rather than "unknown".
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
-    "OPENSSL", "OPENSSL-CONNECT", "SSL", "OPENSSL-LISTEN", "SSL-L",
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
     "SOCKS4", "SOCKS", "SOCKS4A", "SOCKS5-CONNECT", "SOCKS5", "SOCKS5-LISTEN",
     "PROXY", "PROXY-CONNECT",
@@ -348,7 +349,11 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
     match address {
         Address::Single(spec) => match open_spec(spec, context).await? {
             Opened::Connection(c) => Ok(c),
-            Opened::Listener(l) => l.accept_once().await,
+            Opened::Listener(l) => {
+                let mut connection = l.accept_once().await?;
+                connection.finish_handshake().await?;
+                Ok(connection)
+            }
         },
         Address::Dual { read, write } => {
             let half = |access| OpenContext { access, ..*context };

@@ -760,6 +760,17 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         (0..1000i32).prop_map(fd),
         arb_remote().prop_map(tcp_connect),
         arb_local().prop_map(tcp_listen),
+        // socat has no OPENSSL4/6 types: the family comes from pf= alone.
+        arb_remote().prop_map(
+            |r| Kind::Tls(crate::endpoint::tls::TlsSpec::Connect(Remote {
+                family: Family::Any,
+                ..r
+            }))
+        ),
+        arb_local().prop_map(|l| Kind::Tls(crate::endpoint::tls::TlsSpec::Listen(Local {
+            family: Family::Any,
+            ..l
+        }))),
         arb_remote().prop_map(udp_connect),
         arb_local().prop_map(udp_listen),
         arb_remote().prop_map(udp_sendto),
@@ -892,6 +903,24 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         Value::Text(if b { "tun" } else { "tap" }.to_owned())
                     }
                     options::ValueKind::PrefixWidth => Value::Count(if b { 2 } else { 4 }),
+                    options::ValueKind::TlsVersion => {
+                        Value::Text(if b { "TLS1.2" } else { "TLS1.3" }.to_owned())
+                    }
+                    options::ValueKind::Fingerprint => {
+                        Value::Text(crate::tls::Fingerprint([n as u8; 32]).to_string())
+                    }
+                    options::ValueKind::Ciphers => Value::Text(
+                        if b {
+                            "ECDHE-ECDSA-AES128-GCM-SHA256"
+                        } else {
+                            "HIGH:!aNULL"
+                        }
+                        .to_owned(),
+                    ),
+                    options::ValueKind::Alpn => Value::Text(format!("h2:p{n}")),
+                    options::ValueKind::Compress => Value::Text("none".to_owned()),
+                    // Never part of a parsed address: it is refused.
+                    options::ValueKind::Refused(_) => continue,
                 };
                 options.0.push((def.id, value));
             }

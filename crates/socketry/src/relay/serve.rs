@@ -494,6 +494,12 @@ async fn accept_forever(
         let description = connection.description.clone();
         let task = tasks.spawn(async move {
             let _permit = permit;
+            let mut connection = connection;
+            // A peer that fails the TLS handshake is logged, and the server serves on.
+            if let Err(e) = connection.finish_handshake().await {
+                tracing::error!("{e}");
+                return;
+            }
             let description = connection.description.clone();
             let result = relay_with(connection, &peer, &config).await;
             match &result {

@@ -1,0 +1,423 @@
+//! OPENSSL and OPENSSL-LISTEN against the real peers users pair them with: OpenSSL's
+//! s_server and s_client, and socat's own OPENSSL addresses, both ways, over 127.0.0.1 with
+//! certificates that `openssl req -x509` makes in each test, as socat's users make them.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{run, Proc};
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, and its key, as
+/// `openssl req -x509` makes them (a CA certificate used as the server's own).
+struct Certificate {
+    cert: PathBuf,
+    key: PathBuf,
+    /// Certificate and key in one file, as socat's `cert=` takes them.
+    both: PathBuf,
+}
+
+fn certificate(dir: &Path, name: &str) -> Certificate {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl req (apt-get install openssl)");
+    assert!(status.success());
+    let both = dir.join(format!("{name}.pem"));
+    let mut pem = std::fs::read(&cert).expect("read the certificate");
+    pem.extend(std::fs::read(&key).expect("read the key"));
+    std::fs::write(&both, pem).expect("write cert and key");
+    Certificate { cert, key, both }
+}
+
+/// The SHA-256 fingerprint OpenSSL computes for a certificate, in `fingerprint=`'s form.
+fn openssl_fingerprint(cert: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(cert)
+        .output()
+        .expect("run openssl x509");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text.trim().rsplit('=').next().expect("a fingerprint");
+    format!("sha256:{}", hex.replace(':', "").to_ascii_lowercase())
+}
+
+/// A peer program that listens on an ephemeral port and says which on a line of its
+/// output (`ACCEPT 127.0.0.1:PORT` for s_server, `listening on ...:PORT` for socat).
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Peer {
+    fn start(command: &mut Command, stderr_says: bool, marker: &str) -> Peer {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(if stderr_says {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stderr(if stderr_says {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("start the peer");
+        let stream: Box<dyn Read + Send> = if stderr_says {
+            Box::new(child.stderr.take().expect("stderr"))
+        } else {
+            Box::new(child.stdout.take().expect("stdout"))
+        };
+        let mut lines = BufReader::new(stream);
+        let mut line = String::new();
+        let port = loop {
+            line.clear();
+            let n = lines.read_line(&mut line).expect("read the peer's output");
+            assert!(n > 0, "the peer exited before listening");
+            if line.contains(marker) {
+                let port = line.trim().rsplit(':').next().expect("a port");
+                break port.parse().expect("a port number");
+            }
+        };
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = lines.read_to_end(&mut sink);
+        });
+        Peer { child, port }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_ephemeral_server_logs_the_fingerprint_a_client_pins() {
+    let mut server = Proc::spawn(&["-d", "OPENSSL-LISTEN:0,bind=127.0.0.1", "PIPE"]);
+    let line = server.wait_log("fingerprint=");
+    assert!(
+        line.ends_with(
+            " W no cert= given: serving an ephemeral self-signed certificate, fingerprint=sha256:"
+        ) || line.contains(
+            " W no cert= given: serving an ephemeral self-signed certificate, fingerprint=sha256:"
+        ),
+        "{line}"
+    );
+    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
+    assert_eq!(pin.len(), "sha256:".len() + 64, "{pin}");
+    let port = server.listening_port();
+    let client = run(
+        &["-", &format!("OPENSSL:127.0.0.1:{port},fingerprint={pin}")],
+        b"echoed over TLS\n",
+    );
+    assert_eq!(client.stdout, b"echoed over TLS\n", "{}", client.stderr);
+    assert_eq!(client.code(), Some(0), "{}", client.stderr);
+    assert_eq!(server.finish().code(), Some(0));
+}
+
+#[test]
+fn a_client_verifies_s_server_with_cafile_and_half_closes() {
+    let dir = common::tempdir();
+    let cert = certificate(dir.path(), "server");
+    let _server = Peer::start(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:0",
+                "-naccept",
+                "1",
+                "-rev",
+            ])
+            .arg("-cert")
+            .arg(&cert.cert)
+            .arg("-key")
+            .arg(&cert.key),
+        false,
+        "ACCEPT",
+    );
+    let out = run(
+        &[
+            "-",
+            &format!(
+                "OPENSSL:localhost:{},cafile={}",
+                _server.port,
+                cert.cert.display()
+            ),
+        ],
+        b"hello\n",
+    );
+    assert_eq!(out.stdout, b"olleh\n", "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_ca_is_one_line_exit_1_and_names_the_pin() {
+    let dir = common::tempdir();
+    let cert = certificate(dir.path(), "server");
+    let other = certificate(dir.path(), "other");
+    let server = Peer::start(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:0",
+                "-naccept",
+                "1",
+                "-rev",
+            ])
+            .arg("-cert")
+            .arg(&cert.cert)
+            .arg("-key")
+            .arg(&cert.key),
+        false,
+        "ACCEPT",
+    );
+    let address = format!(
+        "OPENSSL:localhost:{},cafile={}",
+        server.port,
+        other.cert.display()
+    );
+    let out = run(&["-", &address], b"secret\n");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(out.stdout, b"");
+    let errors = out.errors();
+    assert_eq!(errors.len(), 1, "{}", out.stderr);
+    let fingerprint = openssl_fingerprint(&cert.cert);
+    assert!(
+        errors[0].starts_with(&format!("{address}: TCP 127.0.0.1:")),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].ends_with(&format!(
+            ": certificate verify failed: unknown CA: the peer's certificate (self-signed, subject \"/CN=localhost\") is not signed by a trusted authority; trust it with cafile=, or pin it with fingerprint={fingerprint}"
+        )),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn s_client_verifies_our_server_and_gets_a_program_s_output() {
+    let dir = common::tempdir();
+    let cert = certificate(dir.path(), "server");
+    let mut server = Proc::spawn(&[
+        "-d",
+        &format!(
+            "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},key={}",
+            cert.cert.display(),
+            cert.key.display()
+        ),
+        "SYSTEM:echo from the server; cat",
+    ]);
+    let port = server.listening_port();
+    let mut client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ])
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(&cert.cert)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run openssl s_client");
+    client
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"and back\n")
+        .expect("write to s_client");
+    let mut got = Vec::new();
+    let mut stdout = client.stdout.take().expect("stdout");
+    let mut buf = [0; 256];
+    while !got.ends_with(b"and back\n") {
+        let n = stdout.read(&mut buf).expect("read s_client's output");
+        assert!(
+            n > 0,
+            "s_client ended with {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"from the server\nand back\n");
+    let _ = client.kill();
+    let _ = client.wait();
+    server.wait_log("TLS established: TLS1.3");
+}
+
+#[test]
+fn socat_and_socketry_talk_tls_both_ways() {
+    let dir = common::tempdir();
+    let cert = certificate(dir.path(), "server");
+
+    // socat serves, socketry connects.
+    let socat_server = Peer::start(
+        Command::new("socat")
+            .args(["-d", "-d"])
+            .arg(format!(
+                "OPENSSL-LISTEN:0,bind=127.0.0.1,reuseaddr,cert={},verify=0",
+                cert.both.display()
+            ))
+            .arg("SYSTEM:rev"),
+        true,
+        "listening on",
+    );
+    let out = run(
+        &[
+            "-",
+            &format!(
+                "OPENSSL:localhost:{},cafile={}",
+                socat_server.port,
+                cert.cert.display()
+            ),
+        ],
+        b"socketry to socat\n",
+    );
+    assert_eq!(out.stdout, b"tacos ot yrtekcos\n", "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+
+    // socketry serves, socat connects and verifies.
+    let mut server = Proc::spawn(&[
+        "-d",
+        &format!(
+            "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={}",
+            cert.both.display()
+        ),
+        "SYSTEM:rev",
+    ]);
+    let port = server.listening_port();
+    let mut socat = Command::new("socat")
+        .arg("-")
+        .arg(format!(
+            "OPENSSL:localhost:{port},cafile={}",
+            cert.cert.display()
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run socat");
+    socat
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"socat to socketry\n")
+        .expect("write to socat");
+    let out = socat.wait_with_output().expect("wait for socat");
+    assert_eq!(
+        out.stdout,
+        b"yrtekcos ot tacos\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    assert_eq!(server.finish().code(), Some(0));
+}
+
+#[test]
+fn a_plaintext_client_is_logged_and_a_forking_server_serves_on() {
+    let mut server = Proc::spawn(&["-d", "OPENSSL-LISTEN:0,bind=127.0.0.1,fork", "PIPE"]);
+    let line = server.wait_log("fingerprint=");
+    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
+    let port = server.listening_port();
+    let plain = run(
+        &["-", &format!("TCP:127.0.0.1:{port}")],
+        b"GET / HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(plain.code(), Some(0), "{}", plain.stderr);
+    let refused = server.wait_log("does not speak TLS");
+    assert!(
+        refused.ends_with(": the peer does not speak TLS (it sent plaintext, or another protocol)"),
+        "{refused}"
+    );
+    let client = run(
+        &["-", &format!("OPENSSL:127.0.0.1:{port},fingerprint={pin}")],
+        b"still serving\n",
+    );
+    assert_eq!(client.stdout, b"still serving\n", "{}", client.stderr);
+    assert_eq!(client.code(), Some(0));
+    server.terminate();
+}
+
+#[test]
+fn what_rustls_cannot_honour_is_refused_before_anything_listens() {
+    for (option, reason) in [
+        (
+            "method=TLS1.2",
+            "option method in \"OPENSSL-LISTEN:0,method=TLS1.2\" is not supported: the protocol version is chosen with min-proto-version and max-proto-version (TLS1.2, TLS1.3)",
+        ),
+        (
+            "dhparams=dh.pem",
+            "option dhparams in \"OPENSSL-LISTEN:0,dhparams=dh.pem\" is not supported: rustls uses only ECDHE key exchange, which has no Diffie-Hellman parameters to load",
+        ),
+        (
+            "egd=/dev/egd-pool",
+            "option egd in \"OPENSSL-LISTEN:0,egd=/dev/egd-pool\" is not supported: rustls takes its randomness from the operating system; there is no entropy daemon to ask",
+        ),
+        (
+            "compress=auto",
+            "invalid value \"auto\" for option compress in \"OPENSSL-LISTEN:0,compress=auto\" (expected none (TLS compression is unsafe, and rustls never compresses))",
+        ),
+        (
+            "min-proto-version=TLS1.1",
+            "invalid value \"TLS1.1\" for option min-proto-version in \"OPENSSL-LISTEN:0,min-proto-version=TLS1.1\" (expected TLS1.2 or TLS1.3 (rustls speaks no older version))",
+        ),
+        (
+            "fingerprint=sha1:00",
+            "invalid value \"sha1:00\" for option fingerprint in \"OPENSSL-LISTEN:0,fingerprint=sha1:00\" (expected sha256: followed by 64 hex digits)",
+        ),
+    ] {
+        let address = format!("OPENSSL-LISTEN:0,{option}");
+        let out = run(&[&address, "PIPE"], b"");
+        assert_eq!(out.code(), Some(1), "{option}: {}", out.stderr);
+        assert_eq!(out.errors(), vec![reason], "{option}");
+    }
+}
+
+#[test]
+fn a_certificate_that_cannot_be_read_is_named_before_anything_listens() {
+    let dir = common::tempdir();
+    let missing = dir.path().join("missing.pem");
+    let address = format!("OPENSSL-LISTEN:0,bind=127.0.0.1,cert={}", missing.display());
+    let out = run(&["-d", &address, "PIPE"], b"");
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.errors(),
+        vec![format!(
+            "{address}: cannot read {}: No such file or directory (os error 2)",
+            missing.display()
+        )]
+    );
+    assert!(!out.stderr.contains("listening on"), "{}", out.stderr);
+}

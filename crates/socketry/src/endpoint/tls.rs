@@ -1,0 +1,264 @@
+//! TLS endpoints: `OPENSSL:<host>:<port>` (a TLS client over a TCP connection) and
+//! `OPENSSL-LISTEN:<port>` (a TLS server over each accepted TCP connection), with every TCP
+//! option. The TLS engine itself is [`crate::tls`]; this module reads the address's options
+//! into its settings and runs the handshake over a connection's byte streams.
+//!
+//! A server's handshake is not run by the listener: it runs in the task that serves the
+//! peer ([`Connection::finish_handshake`]), so that a slow or plaintext client never holds
+//! up the accepting of others, and before the second address opens, so that a program
+//! started for a peer sees who it is and nothing is opened for a peer that failed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Connection, Listener, OpenContext, OpenError, Opened};
+use crate::address::{
+    AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, Local,
+    OptionId, Options, Remote,
+};
+use crate::channel::{ByteReader, ByteWriter, Reader, Writer};
+use crate::tls::{Duplex, Sni, TlsClientConfig, TlsError, TlsServerConfig, TlsSettings};
+
+/// The TLS settings an address's options give. Every value was checked when the address was
+/// parsed; a value that no longer parses here is refused all the same.
+pub(crate) fn settings(options: &Options) -> Result<TlsSettings, OpenError> {
+    let refuse = |what: String| OpenError::Refused(what);
+    let path = |id| options.text(id).map(PathBuf::from);
+    let defaults = TlsSettings::default();
+    Ok(TlsSettings {
+        cert: path(OptionId::TlsCert),
+        key: path(OptionId::TlsKey),
+        cafile: path(OptionId::TlsCafile),
+        capath: path(OptionId::TlsCapath),
+        verify: options.flag(OptionId::TlsVerify, true),
+        common_name: options.text(OptionId::TlsCommonName).map(str::to_owned),
+        sni: match (
+            options.flag(OptionId::TlsNoSni, false),
+            options.text(OptionId::TlsSniHost),
+        ) {
+            (true, _) => Sni::Off,
+            (false, Some(host)) => Sni::Host(host.to_owned()),
+            (false, None) => Sni::Default,
+        },
+        min_version: parse(options, OptionId::TlsMinVersion)?.unwrap_or(defaults.min_version),
+        max_version: parse(options, OptionId::TlsMaxVersion)?.unwrap_or(defaults.max_version),
+        ciphers: parse(options, OptionId::TlsCipher)?,
+        alpn: match options.text(OptionId::TlsAlpn) {
+            Some(text) => crate::tls::parse_alpn(text).map_err(|e| refuse(e.to_string()))?,
+            None => Vec::new(),
+        },
+        fingerprint: options
+            .text(OptionId::TlsFingerprint)
+            .map(|text| text.parse().map_err(|e| refuse(format!("{e}"))))
+            .transpose()?,
+    })
+}
+
+fn parse<T>(options: &Options, id: OptionId) -> Result<Option<T>, OpenError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    options
+        .text(id)
+        .map(|text| {
+            text.parse()
+                .map_err(|e: T::Err| OpenError::Refused(e.to_string()))
+        })
+        .transpose()
+}
+
+fn setting_error(error: TlsError) -> OpenError {
+    OpenError::Refused(error.to_string())
+}
+
+/// The host a client checks the server's certificate for, as the address gave it.
+fn host_name(host: &Host) -> String {
+    match host {
+        Host::Name(name) => name.clone(),
+        ip => ip.to_string(),
+    }
+}
+
+/// `OPENSSL:<host>:<port>`: connects over TCP, then runs the client's handshake.
+pub(crate) async fn connect(
+    remote: &Remote,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Connection, OpenError> {
+    let config = TlsClientConfig::new(&settings(options)?, &host_name(&remote.host))
+        .map_err(setting_error)?;
+    let mut connection = super::tcp::connect(remote, options, context).await?;
+    connection.socket_report = connection.report();
+    let (reader, writer) = byte_halves(&mut connection)?;
+    let stream = config
+        .connect(Duplex::new(reader, writer))
+        .await
+        .map_err(|e| handshake_error(&connection.description, e))?;
+    tracing::info!(
+        "{}: TLS established: {}",
+        connection.description,
+        stream.peer().describe()
+    );
+    connection.tls = Some(stream.peer().clone());
+    let (reader, writer) = stream.split();
+    over_tls(&mut connection, Box::new(reader), Box::new(writer));
+    Ok(connection)
+}
+
+/// `OPENSSL-LISTEN:<port>`: a TCP listener whose connections get the server's handshake.
+/// The settings (certificate, authorities) are read now, before anything listens.
+pub(crate) fn listen(
+    local: &Local,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Listener, OpenError> {
+    let config = TlsServerConfig::new(&settings(options)?).map_err(setting_error)?;
+    Ok(super::tcp::listen(local, options, context)?.with_tls(Arc::new(config)))
+}
+
+/// Runs a server's handshake over an accepted connection.
+pub(crate) async fn accept(
+    connection: &mut Connection,
+    config: &TlsServerConfig,
+) -> Result<(), OpenError> {
+    connection.socket_report = connection.report();
+    let (reader, writer) = byte_halves(connection)?;
+    let stream = config
+        .accept(Duplex::new(reader, writer))
+        .await
+        .map_err(|e| handshake_error(&connection.description, e))?;
+    tracing::info!(
+        "{}: TLS established: {}",
+        connection.description,
+        stream.peer().describe()
+    );
+    connection.tls = Some(stream.peer().clone());
+    let (reader, writer) = stream.split();
+    over_tls(connection, Box::new(reader), Box::new(writer));
+    Ok(())
+}
+
+fn handshake_error(description: &str, error: TlsError) -> OpenError {
+    OpenError::Tls {
+        connection: description.to_owned(),
+        source: Box::new(error),
+    }
+}
+
+fn byte_halves(connection: &mut Connection) -> Result<(ByteReader, ByteWriter), OpenError> {
+    match (connection.reader.take(), connection.writer.take()) {
+        (Some(Reader::Bytes(reader)), Some(Writer::Bytes(writer))) => Ok((reader, writer)),
+        _ => Err(OpenError::Refused(format!(
+            "TLS runs over a byte stream both ways, and {} is not one",
+            connection.description
+        ))),
+    }
+}
+
+/// Puts the TLS halves in place of the stream's: they have no descriptor to splice or hand
+/// over, since the bytes on the wire are not the bytes read. The socket's `-D` report is
+/// read now, while its descriptor can still be reached (a handshake costs far more).
+fn over_tls(connection: &mut Connection, reader: ByteReader, writer: ByteWriter) {
+    connection.reader = Some(Reader::Bytes(reader));
+    connection.writer = Some(Writer::Bytes(writer));
+    connection.handover = None;
+    connection.descriptors = None;
+    connection.report_on_demand = false;
+    if let Some(peer) = &connection.tls {
+        let version = peer.version.map(|v| v.to_string()).unwrap_or_default();
+        connection.description = format!("{} over {version}", connection.description);
+    }
+}
+
+// ---- The family's address types: OPENSSL and OPENSSL-LISTEN ----
+
+/// What a TLS address does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TlsSpec {
+    /// Connect over TCP, then run a TLS client's handshake.
+    Connect(Remote),
+    /// Listen on a TCP port; each accepted connection runs a TLS server's handshake.
+    Listen(Local),
+}
+
+const BIND: BindDomain = BindDomain::Ip(Some(crate::services::Protocol::Tcp));
+const CONNECT: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::TCP)
+    .union(Groups::CONNECT)
+    .union(Groups::TLS)
+    .union(Groups::TLS_CLIENT);
+const LISTEN: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::TCP)
+    .union(Groups::LISTEN)
+    .union(Groups::CHILD)
+    .union(Groups::RANGE)
+    .union(Groups::TLS);
+
+// socat has no OPENSSL4/OPENSSL6 types: pf= chooses the family.
+static OPENSSL: Definition<TlsSpec> = Definition {
+    ty: AddressType::new(
+        "OPENSSL",
+        &["SSL", "OPENSSL-CONNECT"],
+        &["host", "port"],
+        CONNECT,
+        "TLS to host:port, the server's certificate verified (cafile=, or the system's authorities)",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TlsSpec::Connect(p.remote(Family::Any)?)),
+};
+static OPENSSL_LISTEN: Definition<TlsSpec> = Definition {
+    ty: AddressType::new(
+        "OPENSSL-LISTEN",
+        &["SSL-L"],
+        &["port"],
+        LISTEN,
+        "accept TLS over TCP (cert=, or an ephemeral certificate whose fingerprint is logged)",
+    )
+    .bind(BIND),
+    parse: |p| Ok(TlsSpec::Listen(p.local(Family::Any)?)),
+};
+
+/// The TLS family: its address types and features.
+pub static FAMILY: FamilyTypes<TlsSpec> = FamilyTypes {
+    features: &["OPENSSL"],
+    types: &[&OPENSSL, &OPENSSL_LISTEN],
+};
+
+impl FamilySpec for TlsSpec {
+    fn address_type(&self) -> &'static AddressType {
+        match self {
+            TlsSpec::Connect(_) => &OPENSSL.ty,
+            TlsSpec::Listen(_) => &OPENSSL_LISTEN.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsSpec::Connect(remote) => remote.fmt_params(f),
+            TlsSpec::Listen(local) => local.fmt_params(f),
+        }
+    }
+}
+
+impl TlsSpec {
+    /// Connects and runs the client's handshake, or starts listening.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        Ok(match self {
+            TlsSpec::Connect(remote) => {
+                Opened::Connection(connect(remote, options, context).await?)
+            }
+            TlsSpec::Listen(local) => Opened::Listener(listen(local, options, context)?),
+        })
+    }
+}

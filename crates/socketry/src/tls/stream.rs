@@ -1,0 +1,176 @@
+//! A TLS connection as a byte stream: one value for a library user, two halves for the relay.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+
+use super::error::Side;
+use super::{PeerInfo, TlsError};
+use crate::channel::{ByteRead, ByteWrite};
+
+/// A stream after a successful handshake. Reading gives the peer's application data and EOF
+/// at its `close_notify`; a peer that closes without it is a read error
+/// ([`TlsError::Truncated`]). Shutting down sends `close_notify` and half-closes the
+/// underlying stream, and reading goes on.
+#[derive(Debug)]
+pub struct TlsStream<IO> {
+    inner: tokio_rustls::TlsStream<IO>,
+    peer: PeerInfo,
+    side: Side,
+}
+
+impl<IO> TlsStream<IO> {
+    pub(super) fn new(inner: tokio_rustls::TlsStream<IO>, peer: PeerInfo, side: Side) -> Self {
+        TlsStream { inner, peer, side }
+    }
+
+    /// What the handshake established: version, cipher suite, the peer's certificate.
+    pub fn peer(&self) -> &PeerInfo {
+        &self.peer
+    }
+
+    /// The stream under TLS.
+    pub fn get_ref(&self) -> &IO {
+        self.inner.get_ref().0
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
+    /// Splits the stream into a reading and a writing half, for the relay: each direction
+    /// can run on its own, and shutting the writer down leaves the reader reading.
+    pub fn split(self) -> (TlsReader<IO>, TlsWriter<IO>) {
+        let (read, write) = tokio::io::split(self);
+        (TlsReader { half: read }, TlsWriter { half: write })
+    }
+}
+
+fn map<T>(poll: Poll<io::Result<T>>, side: Side) -> Poll<io::Result<T>> {
+    match poll {
+        Poll::Ready(Err(error)) => Poll::Ready(Err(TlsError::into_io(error, side))),
+        other => other,
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let side = self.side;
+        map(Pin::new(&mut self.inner).poll_read(cx, buf), side)
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let side = self.side;
+        map(Pin::new(&mut self.inner).poll_write(cx, buf), side)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let side = self.side;
+        map(Pin::new(&mut self.inner).poll_flush(cx), side)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let side = self.side;
+        match map(Pin::new(&mut self.inner).poll_shutdown(cx), side) {
+            // The peer may have closed first; its side is gone, ours is closed all the same.
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
+/// The reading half of a [`TlsStream`]: a byte stream with no descriptor to splice.
+#[derive(Debug)]
+pub struct TlsReader<IO> {
+    half: ReadHalf<TlsStream<IO>>,
+}
+
+/// The writing half of a [`TlsStream`]: a byte stream with no descriptor to splice.
+#[derive(Debug)]
+pub struct TlsWriter<IO> {
+    half: WriteHalf<TlsStream<IO>>,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsReader<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.half).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsWriter<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.half).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.half).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.half).poll_shutdown(cx)
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin + Send> ByteRead for TlsReader<IO> {}
+impl<IO: AsyncRead + AsyncWrite + Unpin + Send> ByteWrite for TlsWriter<IO> {}
+
+/// One stream made of a reading and a writing half (a program's stdout and stdin, the two
+/// halves of a connection), so that TLS can run over it.
+#[derive(Debug)]
+pub struct Duplex<R, W> {
+    reader: R,
+    writer: W,
+}
+
+impl<R, W> Duplex<R, W> {
+    /// Joins the halves.
+    pub fn new(reader: R, writer: W) -> Self {
+        Duplex { reader, writer }
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: Unpin> AsyncRead for Duplex<R, W> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.reader).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Duplex<R, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.writer).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_shutdown(cx)
+    }
+}

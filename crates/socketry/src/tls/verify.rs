@@ -1,0 +1,310 @@
+//! How a peer's certificate is checked: against certificate authorities (rustls's WebPKI
+//! verifiers), for a name chosen apart from SNI (`commonname`), against a pinned
+//! fingerprint, or not at all (`verify=0`). Each connection gets its own verifier, which
+//! keeps the peer's certificate so that a failed handshake can say whose it was.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
+};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use super::error::PinMismatch;
+use super::peer::CertificateSummary;
+use super::Fingerprint;
+
+/// Where a verifier leaves the peer's certificate.
+pub(super) type Seen = Arc<Mutex<Option<CertificateSummary>>>;
+
+pub(super) fn take(seen: &Seen) -> Option<CertificateSummary> {
+    seen.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+/// The checks common to both sides.
+#[derive(Debug, Clone)]
+pub(super) struct Checks {
+    /// The certificates of `cafile` and `capath` themselves: a peer that presents one of
+    /// them is trusted directly, as OpenSSL does, even when it is a self-signed CA
+    /// certificate (what `openssl req -x509` makes) that WebPKI would not accept as a
+    /// server's.
+    pub(super) anchors: Arc<Vec<CertificateDer<'static>>>,
+    /// The pinned fingerprint.
+    pub(super) pin: Option<Fingerprint>,
+    /// The name the certificate must be valid for (on a client: always, with `ca`; on a
+    /// server: `commonname`).
+    pub(super) name: Option<ServerName<'static>>,
+    pub(super) provider: Arc<CryptoProvider>,
+}
+
+impl Checks {
+    fn see(&self, seen: &Seen, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        let summary = CertificateSummary::of(end_entity);
+        let actual = summary.fingerprint;
+        *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(summary);
+        match self.pin {
+            Some(expected) if expected != actual => Err(rustls::Error::InvalidCertificate(
+                CertificateError::Other(OtherError(Arc::new(PinMismatch { expected, actual }))),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The CA verifier's error `error`, unless the peer's certificate is trusted directly
+    /// (it is one of the anchors, valid now and for the name) or only fails the name check
+    /// while it has no subject alternative names and its common name is the name (the
+    /// fallback of OpenSSL and socat for certificates made without SAN).
+    fn after_ca_error(
+        &self,
+        error: rustls::Error,
+        end_entity: &CertificateDer<'_>,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let name_error = matches!(
+            error,
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            )
+        );
+        if name_error {
+            return match &self.name {
+                Some(name) if common_name_is(end_entity, name) => Ok(()),
+                _ => Err(error),
+            };
+        }
+        if !self
+            .anchors
+            .iter()
+            .any(|a| a.as_ref() == end_entity.as_ref())
+        {
+            // A self-signed CA certificate that is not trusted: to the user, an unknown CA
+            // (WebPKI says only that a CA certificate is used as an end entity's; its
+            // error type is not rustls's, so it is known by its text).
+            let ca_as_end_entity = matches!(
+                &error,
+                rustls::Error::InvalidCertificate(CertificateError::Other(other))
+                    if other.to_string() == "CaUsedAsEndEntity"
+            );
+            return Err(if ca_as_end_entity {
+                CertificateError::UnknownIssuer.into()
+            } else {
+                error
+            });
+        }
+        valid_at(end_entity, now)?;
+        self.check_name(end_entity)
+    }
+
+    fn check_name(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        let Some(name) = &self.name else {
+            return Ok(());
+        };
+        let parsed = ParsedCertificate::try_from(end_entity)?;
+        match rustls::client::verify_server_name(&parsed, name) {
+            Err(_) if common_name_is(end_entity, name) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A client's check of the server's certificate.
+#[derive(Debug)]
+pub(super) struct ServerVerifier {
+    pub(super) ca: Option<Arc<WebPkiServerVerifier>>,
+    pub(super) checks: Checks,
+    pub(super) seen: Seen,
+}
+
+impl ServerCertVerifier for ServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.checks.see(&self.seen, end_entity)?;
+        if let Some(ca) = &self.ca {
+            // The name checked is commonname's (or the host's), not necessarily the one
+            // sent as SNI.
+            let name = self.checks.name.as_ref().unwrap_or(server_name);
+            if let Err(error) =
+                ca.verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
+            {
+                self.checks.after_ca_error(error, end_entity, now)?;
+            }
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.checks.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.checks.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.checks.schemes()
+    }
+}
+
+/// A server's check of a client's certificate: present only when one is required (CA
+/// verification, or a pin).
+#[derive(Debug)]
+pub(super) struct ClientVerifier {
+    pub(super) ca: Option<Arc<dyn ClientCertVerifier>>,
+    pub(super) checks: Checks,
+    pub(super) seen: Seen,
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        match &self.ca {
+            Some(ca) => ca.root_hint_subjects(),
+            None => &[],
+        }
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.checks.see(&self.seen, end_entity)?;
+        if let Some(ca) = &self.ca {
+            if let Err(error) = ca.verify_client_cert(end_entity, intermediates, now) {
+                // Trusted directly, the name is checked there; else below.
+                return self
+                    .checks
+                    .after_ca_error(error, end_entity, now)
+                    .map(|()| ClientCertVerified::assertion());
+            }
+        }
+        self.checks.check_name(end_entity)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.checks.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.checks.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.checks.schemes()
+    }
+}
+
+/// Whether a certificate without subject alternative names has `name` as its common name.
+fn common_name_is(end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
+    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
+        return false;
+    };
+    if matches!(certificate.subject_alternative_name(), Ok(Some(_)) | Err(_)) {
+        return false;
+    }
+    let expected = name.to_str();
+    let matches = certificate
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .any(|cn| cn.eq_ignore_ascii_case(&expected));
+    matches
+}
+
+/// A directly trusted certificate's validity period, checked as WebPKI checks a chain's.
+fn valid_at(end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
+        return Err(CertificateError::BadEncoding.into());
+    };
+    let seconds =
+        |t: i64| UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(t).unwrap_or(0)));
+    let validity = certificate.validity();
+    let not_before = seconds(validity.not_before.timestamp());
+    let not_after = seconds(validity.not_after.timestamp());
+    if now.as_secs() < not_before.as_secs() {
+        return Err(CertificateError::NotValidYetContext {
+            time: now,
+            not_before,
+        }
+        .into());
+    }
+    if now.as_secs() > not_after.as_secs() {
+        return Err(CertificateError::ExpiredContext {
+            time: now,
+            not_after,
+        }
+        .into());
+    }
+    Ok(())
+}
