@@ -101,6 +101,8 @@ impl Groups {
         (Groups::SHM, "SHM"),
         (Groups::SHM_LISTEN, "SHM_LISTEN"),
         (Groups::UDPLITE, "UDPLITE"),
+        (Groups::TLS, "OPENSSL"),
+        (Groups::TLS_CLIENT, "OPENSSL-CLIENT"),
     ];
 
     /// The names of the groups in `self`, in help's order.
