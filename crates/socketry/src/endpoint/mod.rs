@@ -4,6 +4,7 @@
 //! (the `registry` module) dispatches a parsed spec to its family.
 
 pub mod connection;
+pub mod datagrams;
 pub mod error;
 pub mod exec;
 pub mod file;
@@ -20,6 +21,7 @@ pub mod shm;
 pub mod socket;
 pub mod socketpair;
 pub mod stdio;
+pub mod stream;
 pub mod tcp;
 pub mod terminal;
 pub mod tun;
