@@ -17,10 +17,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketry::relay::serve::{self, Peer, RunConfig};
 use socketry::relay::{
     Dump, Linger, RelayConfig, Stop, Stopper, Totals, Transfer, DEFAULT_DRAIN_GRACE,
 };
+use socketry::serve::{self, Peer, RunConfig};
 use socketry::Address;
 use tokio::signal::unix::{signal, SignalKind};
 

@@ -28,12 +28,12 @@
 //!   socket pairs, pipes, programs, files, POSIX message queues, TUN/TAP interfaces) into a
 //!   [`Connection`], or a [`Listener`] that yields them.
 //!   A program's child [`endpoint::Process`] rides on its connection and is reaped by
-//!   [`relay::serve`] when the relay is over.
-//! - [`layer`]: protocols stacked over a connection's data (`length-prefix` today), applied
-//!   right to left as a chain is written.
-//! - [`relay`]: the engine that moves data between two connections, and
-//!   [`relay::serve::run`], which opens two addresses (serving every peer with `fork`) and
-//!   relays between them.
+//!   [`serve`] when the relay is over.
+//! - [`relay`]: the engine that moves data between two connections: the directions, splice,
+//!   the ending rules and the dump.
+//! - [`serve`]: the application: [`serve::run`] opens two addresses (serving every peer with
+//!   `fork`, in child tasks, or handing connections over with `UNIX-SENDFD`) and relays
+//!   between them.
 //! - [`measure`]: `socketry bench`'s measurements of every local mechanism (pipes, FIFOs, Unix
 //!   and loopback sockets, message queues, shared memory): round-trip latency and throughput.
 //! - [`scan`]: which TCP ports of a host accept connections (`nc -z`).
@@ -56,6 +56,7 @@ pub mod measure;
 pub mod registry;
 pub mod relay;
 pub mod scan;
+pub mod serve;
 pub mod server;
 pub mod services;
 mod sys;

@@ -10,10 +10,11 @@
 use std::os::fd::OwnedFd;
 
 use socket2::{Domain, Socket, Type};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 
-use super::listener::{Listener, ListenerKind};
+use super::listener::Listener;
 use super::socket::PeerFilter;
+use super::tcp::TcpAccept;
 use super::unix::credentials::CredentialFilter;
 use crate::address::{ActivatedSocket, OptionId, Options};
 use crate::endpoint::error::OpenError;
@@ -150,14 +151,11 @@ fn listener_from(owned: OwnedFd, what: &str, options: &Options) -> Result<Listen
             .unwrap_or_default();
         tracing::info!("listening on {local}");
         return Ok(Listener::new(
-            ListenerKind::Tcp {
-                listener,
-                filter: PeerFilter::for_server(options),
-                nodelay: None,
-            },
+            TcpAccept::new(listener, None),
             format!("TCP-LISTEN {local} ({what})"),
             options,
-        ));
+        )
+        .admitting(PeerFilter::for_server(options)));
     }
     if domain == Domain::UNIX && (ty == Type::STREAM || ty == Type::SEQPACKET) {
         if options.ranges().next().is_some() {
@@ -172,16 +170,7 @@ fn listener_from(owned: OwnedFd, what: &str, options: &Options) -> Result<Listen
             .unwrap_or_default();
         tracing::info!("listening on {name}");
         let description = format!("{} {name} ({what})", super::unix::type_label(ty));
-        let kind = if ty == Type::SEQPACKET {
-            ListenerKind::Seqpacket {
-                fd: sys::register(socket).map_err(register)?,
-                filter,
-            }
-        } else {
-            let listener = UnixListener::from_std(socket.into()).map_err(register)?;
-            ListenerKind::UnixStream { listener, filter }
-        };
-        return Ok(Listener::new(kind, description, options));
+        return Ok(super::unix::accepting(socket, ty, description, options)?.admitting(filter));
     }
     Err(OpenError::Refused(format!(
         "{what} is a listening socket socketry cannot serve (expected TCP, or Unix stream or seqpacket)"

@@ -1,77 +1,151 @@
 //! Servers: addresses that wait for peers. A listener yields one [`Connection`] per peer
 //! ([`Listener::accept`], used with `fork`) or hands over its first peer and stops listening
 //! ([`Listener::accept_once`]).
+//!
+//! Each family accepts its own peers: it implements [`Accept`] in its own module (TCP's
+//! `nodelay`, the shared-memory hello, a queue's sessions) and wraps it in the one
+//! [`Listener`] every server shares. The listener holds what all of them have in common, so
+//! that it exists once: the `accept-timeout`, the policy for accept errors (a passing error
+//! is retried, a shortage of descriptors or memory is waited out with a backoff and logged
+//! once, anything else ends the listener), the [`Admission`] of peers (`range`, `sourceport`,
+//! `peer-uid` and its kin: rules a family adds, checked before anything is read from a peer),
+//! and the socket file's guard. This module knows no family.
 
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use socket2::SockAddr;
-use tokio::io::unix::AsyncFd;
-use tokio::net::{TcpListener, UnixListener};
-
-use super::mqueue::QueueListener;
-use super::shm::ShmListener;
-use super::socket::{
-    describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
-};
-use super::udp::Sessions;
 use super::unix::ancillary::PeerCredentials;
-use super::unix::credentials::CredentialFilter;
-use super::unix::fdpass::{passed_connection, PassedConnections};
-use super::unix::path::PathGuard;
 use crate::address::{OptionId, Options};
-use crate::channel::{Reader, Writer};
 use crate::endpoint::connection::{Connection, DataOptions};
 use crate::endpoint::error::OpenError;
 use crate::layer::Stack;
 
-/// What a listener listens with.
+/// What [`Accept::accept`] returns: a boxed future, so that listeners of every family fit
+/// behind one `Box<dyn Accept>`.
+pub type AcceptFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Connection, AcceptError>> + Send + 'a>>;
+
+/// Why a family could not give the listener its next connection.
 #[derive(Debug)]
-pub(crate) enum ListenerKind {
-    Tcp {
-        listener: TcpListener,
-        filter: PeerFilter,
-        nodelay: Option<bool>,
-    },
-    UnixStream {
-        listener: UnixListener,
-        filter: CredentialFilter,
-    },
-    Seqpacket {
-        fd: AsyncFd<socket2::Socket>,
-        filter: CredentialFilter,
-    },
-    /// UDP-LISTEN: a session per peer.
-    Sessions(Sessions),
-    /// UDP-RECVFROM and UNIX-RECVFROM: each datagram is a peer.
-    Datagrams {
-        socket: Arc<MessageSocket>,
-        filter: PeerFilter,
-    },
-    /// POSIXMQ-RECEIVE (each message is a session) and POSIXMQ-SEND with `fork`.
-    Queue(QueueListener),
-    /// UNIX-RECVFD-LISTEN: connections other processes pass.
-    Passed(PassedConnections),
-    /// SHM-LISTEN: shared memory with each peer that connects.
-    Shm(ShmListener),
+pub enum AcceptError {
+    /// Accepting itself failed (`accept(2)` or what stands for it): the listener's accept
+    /// error policy decides whether to try again.
+    Accept(io::Error),
+    /// Anything else, which ends the listener.
+    Open(OpenError),
 }
 
-/// An address waiting for peers.
-#[derive(Debug)]
-pub struct Listener {
-    kind: ListenerKind,
-    description: String,
-    data: DataOptions,
-    /// The layers each accepted connection gets (`length-prefix`).
-    layers: Stack,
-    accept_timeout: Option<Duration>,
-    guard: Option<PathGuard>,
-    /// When accepting last failed for want of descriptors or memory.
-    last_shortage: Option<Instant>,
-    /// The TLS server each accepted connection owes a handshake to (OPENSSL-LISTEN).
-    tls: Option<Arc<crate::tls::TlsServerConfig>>,
+impl From<OpenError> for AcceptError {
+    fn from(error: OpenError) -> AcceptError {
+        AcceptError::Open(error)
+    }
 }
+
+/// What a family's accepting is given by the listener around it.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepting<'a> {
+    /// What the listener listens on, for logs and connection descriptions.
+    pub listener: &'a str,
+    /// Who may come in: a family checks each peer with [`Admission::admit`] before reading
+    /// from it or setting anything up for it.
+    pub admission: &'a Admission,
+}
+
+/// A family's way of taking in peers, wrapped by a [`Listener`]. A refused peer, or one whose
+/// setup failed (logged), is not an error: the family waits for the next one.
+pub trait Accept: fmt::Debug + Send {
+    /// Waits for the next admitted peer and makes its connection (used with `fork`).
+    fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a>;
+
+    /// Waits for the first admitted peer, after which the listener serves nobody else
+    /// (without `fork`). Most families accept it as any other.
+    fn accept_first<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        self.accept(on)
+    }
+
+    /// The local internet address, for TCP and UDP listeners.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Counts the datagrams this listener drops into `total` as well (UDP-LISTEN with fork).
+    fn count_drops_in(&mut self, _total: crate::endpoint::udp::DroppedDatagrams) {}
+
+    /// Whether this listener limits its own sessions; see [`Listener::caps_its_own_sessions`].
+    fn caps_its_own_sessions(&self) -> bool {
+        false
+    }
+
+    /// The session cap without `max-children`; see [`Listener::default_session_cap`].
+    fn default_session_cap(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Who a peer is, as far as the kernel tells before anything is read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// An internet peer's address and port.
+    Internet(SocketAddr),
+    /// A Unix peer's credentials, when the kernel gave them.
+    Unix(Option<PeerCredentials>),
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Internet(addr) => write!(f, "{addr}"),
+            Peer::Unix(Some(credentials)) => write!(f, "{credentials}"),
+            Peer::Unix(None) => f.write_str("an unknown peer"),
+        }
+    }
+}
+
+/// One rule of an [`Admission`]: `range`, `peer-uid`, and later allow and deny lists.
+pub trait Admit: fmt::Debug + Send + Sync {
+    /// Why `peer` is refused, or `None` when this rule admits it. A rule that does not apply
+    /// to this kind of peer admits it.
+    fn refusal(&self, peer: &Peer) -> Option<String>;
+}
+
+/// The rules a listener's peers must pass; with none, everyone is admitted.
+#[derive(Debug, Default)]
+pub struct Admission {
+    rules: Vec<Box<dyn Admit>>,
+}
+
+impl Admission {
+    /// Adds a rule, checked after those added before it.
+    pub fn add(&mut self, rule: impl Admit + 'static) {
+        self.rules.push(Box::new(rule));
+    }
+
+    /// Why `peer` is refused, by the first rule that refuses it.
+    pub fn refusal(&self, peer: &Peer) -> Option<String> {
+        self.rules.iter().find_map(|rule| rule.refusal(peer))
+    }
+
+    /// Whether `peer` may come in on `listener`; a refusal is logged, and the caller then
+    /// closes the peer's connection without reading from it.
+    pub fn admit(&self, peer: &Peer, listener: &str) -> bool {
+        match self.refusal(peer) {
+            None => true,
+            Some(why) => {
+                tracing::warn!("refusing connection from {peer} on {listener}: {why}");
+                false
+            }
+        }
+    }
+}
+
+/// The listen(2) backlog when none is given: room for bursts of connections.
+pub const DEFAULT_BACKLOG: u32 = 1024;
 
 /// A shortage that recurs after this long without one is a new shortage, and is logged again.
 const SHORTAGE_QUIET: Duration = Duration::from_secs(1);
@@ -79,27 +153,113 @@ const SHORTAGE_QUIET: Duration = Duration::from_secs(1);
 /// How long the accept loop waits before trying again in a shortage.
 const SHORTAGE_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The accept error policy every accept loop follows: a connection aborted before it was
+/// taken is passed over, a shortage of descriptors or memory is waited out (logged once per
+/// shortage), anything else ends the loop.
+#[derive(Debug, Default)]
+pub struct AcceptPolicy {
+    /// When accepting last failed for want of descriptors or memory.
+    last_shortage: Option<Instant>,
+}
+
+impl AcceptPolicy {
+    /// Decides whether an accept error on `listener` is passing, and waits a little before
+    /// the next try where that helps, or ends the loop with the error.
+    pub async fn recover(&mut self, error: io::Error, listener: &str) -> Result<(), OpenError> {
+        use nix::libc::{ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO};
+        match error.raw_os_error() {
+            Some(ECONNABORTED | EPROTO) => Ok(()),
+            Some(EMFILE | ENFILE | ENOBUFS | ENOMEM) => {
+                // Said once per shortage, not once per retry; the backoff keeps the loop from
+                // spinning on a backlog it cannot take from.
+                let ongoing = self
+                    .last_shortage
+                    .is_some_and(|at| at.elapsed() < SHORTAGE_QUIET);
+                if ongoing {
+                    tracing::trace!(
+                        "accepting on {listener}: still {}; retrying",
+                        crate::sys::error_text(&error)
+                    );
+                } else {
+                    tracing::warn!(
+                        "accepting on {listener}: {}; retrying as resources free up",
+                        crate::sys::error_text(&error)
+                    );
+                }
+                tokio::time::sleep(SHORTAGE_BACKOFF).await;
+                self.last_shortage = Some(Instant::now());
+                Ok(())
+            }
+            _ => Err(OpenError::Io {
+                action: format!("accepting on {listener}"),
+                source: error,
+            }),
+        }
+    }
+}
+
+/// An address waiting for peers.
+pub struct Listener {
+    accept: Box<dyn Accept>,
+    description: String,
+    admission: Admission,
+    data: DataOptions,
+    /// The layers each accepted connection gets (`length-prefix`).
+    layers: Stack,
+    accept_timeout: Option<Duration>,
+    /// The socket file's guard: it lives as long as the listener, or without `fork` as long
+    /// as its one connection.
+    guard: Option<Box<dyn Any + Send>>,
+    policy: AcceptPolicy,
+    /// The TLS server each accepted connection owes a handshake to (OPENSSL-LISTEN).
+    tls: Option<Arc<crate::tls::TlsServerConfig>>,
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("accept", &self.accept)
+            .field("description", &self.description)
+            .field("admission", &self.admission)
+            .field("accept_timeout", &self.accept_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Listener {
-    pub(crate) fn new(kind: ListenerKind, description: String, options: &Options) -> Listener {
+    /// A listener over a family's `accept`, described as `description` in logs, with the
+    /// shared options (`accept-timeout`) from `options`.
+    pub fn new(accept: impl Accept + 'static, description: String, options: &Options) -> Listener {
         Listener {
-            kind,
+            accept: Box::new(accept),
             description,
+            admission: Admission::default(),
             data: DataOptions::default(),
             layers: Stack::default(),
             accept_timeout: options.seconds(OptionId::AcceptTimeout),
             guard: None,
-            last_shortage: None,
+            policy: AcceptPolicy::default(),
             tls: None,
         }
     }
 
+    /// Gives each accepted connection a TLS handshake to make as this server (OPENSSL-LISTEN),
+    /// in the task that serves it rather than in the accept loop.
     pub(crate) fn with_tls(mut self, config: Arc<crate::tls::TlsServerConfig>) -> Listener {
         self.tls = Some(config);
         self
     }
 
-    pub(crate) fn with_guard(mut self, guard: PathGuard) -> Listener {
-        self.guard = Some(guard);
+    /// Adds an admission rule that every peer must pass.
+    pub fn admitting(mut self, rule: impl Admit + 'static) -> Listener {
+        self.admission.add(rule);
+        self
+    }
+
+    /// Keeps `guard` (a socket file's) alive as long as the listener, or without `fork` as
+    /// long as its one connection. `None` keeps nothing.
+    pub fn with_guard(mut self, guard: Option<impl Any + Send>) -> Listener {
+        self.guard = guard.map(|g| Box::new(g) as Box<dyn Any + Send>);
         self
     }
 
@@ -120,32 +280,19 @@ impl Listener {
 
     /// The local internet address, for TCP and UDP listeners (the port the kernel chose for
     /// port 0).
-    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        match &self.kind {
-            ListenerKind::Tcp { listener, .. } => listener.local_addr().ok(),
-            ListenerKind::Sessions(sessions) => sessions.local_addr(),
-            ListenerKind::Datagrams { socket, .. } => {
-                socket.socket().local_addr().ok()?.as_socket()
-            }
-            ListenerKind::UnixStream { .. }
-            | ListenerKind::Seqpacket { .. }
-            | ListenerKind::Queue(_)
-            | ListenerKind::Passed(_)
-            | ListenerKind::Shm(_) => None,
-        }
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.accept.local_addr()
     }
 
     /// Counts the datagrams the listener drops (UDP-LISTEN with fork) into `total` as well.
-    pub(crate) fn count_drops_in(&mut self, total: super::udp::DroppedDatagrams) {
-        if let ListenerKind::Sessions(sessions) = &mut self.kind {
-            sessions.count_drops_in(total);
-        }
+    pub(crate) fn count_drops_in(&mut self, total: crate::endpoint::udp::DroppedDatagrams) {
+        self.accept.count_drops_in(total);
     }
 
     /// Whether the listener limits its own sessions (UDP-LISTEN counts peers itself, since it
     /// must keep receiving for the sessions it has while at its limit).
     pub fn caps_its_own_sessions(&self) -> bool {
-        matches!(self.kind, ListenerKind::Sessions(_))
+        self.accept.caps_its_own_sessions()
     }
 
     /// How many sessions a forking server keeps open at once when `max-children` is not
@@ -154,305 +301,183 @@ impl Listener {
     /// Connection listeners have no default cap, as in socat: the kernel's backlog holds
     /// what cannot be accepted.
     pub fn default_session_cap(&self) -> Option<usize> {
-        match self.kind {
-            ListenerKind::Datagrams { .. } => Some(super::udp::DEFAULT_SESSION_CAP),
-            _ => None,
-        }
+        self.accept.default_session_cap()
     }
 
     /// Waits for the next peer (bounded by `accept-timeout`).
     pub async fn accept(&mut self) -> Result<Connection, OpenError> {
-        let timeout = self.accept_timeout;
-        let description = self.description.clone();
-        let accepting = self.accept_next();
-        let mut connection =
-            match timeout {
-                Some(after) => tokio::time::timeout(after, accepting).await.map_err(|_| {
-                    OpenError::NoPeer {
-                        listener: description,
-                        after,
-                    }
-                })??,
-                None => accepting.await?,
-            };
-        connection.data = self.data;
-        connection.tls_pending = self.tls.clone();
-        connection.stack(&self.layers).await
+        let connection = self.next(Which::Next).await?;
+        prepare(self.data, &self.layers, self.tls.clone(), connection).await
     }
 
     /// Waits for the first peer, then stops listening; the listener's socket file stays until
     /// the connection ends.
     pub async fn accept_once(mut self) -> Result<Connection, OpenError> {
-        let mut connection = match &mut self.kind {
-            ListenerKind::Sessions(sessions) => {
-                let timeout = self.accept_timeout;
-                let first = sessions.accept_first();
-                match timeout {
-                    Some(after) => tokio::time::timeout(after, first).await.map_err(|_| {
-                        OpenError::NoPeer {
-                            listener: self.description.clone(),
-                            after,
-                        }
-                    })??,
-                    None => first.await?,
-                }
-            }
-            ListenerKind::Datagrams { socket, filter } => {
-                let Received {
-                    first,
-                    peer,
-                    credentials,
-                } = receive_admitted(socket, filter).await?;
-                let latest = Arc::new(Mutex::new(Some(peer.clone())));
-                let rest = Receiver {
-                    socket: socket.clone(),
-                    mode: ReceiveMode::From {
-                        filter: filter.clone(),
-                        latest: Some(latest.clone()),
-                    },
-                };
-                let mut connection = Connection::new(
-                    Some(Reader::Messages(Box::new(Prefixed::new(
-                        first,
-                        Some(Box::new(rest)),
-                    )))),
-                    Some(Writer::Messages(Box::new(Sender {
-                        socket: socket.clone(),
-                        to: Some(ReplyTo::Latest(latest)),
-                        shutdown_on_close: false,
-                    }))),
-                    format!("{} <- {}", self.description, describe_sockaddr(&peer)),
-                );
-                connection.peer_credentials = credentials;
-                connection
-            }
-            _ => self.accept().await?,
-        };
-        connection.data = self.data;
+        let connection = self.next(Which::First).await?;
+        let mut connection = prepare(self.data, &self.layers, self.tls.clone(), connection).await?;
         if let Some(guard) = self.guard.take() {
             connection.keep_alive(guard);
         }
-        // Stream listeners came through `accept`, which stacked the layers already.
         Ok(connection)
     }
 
-    async fn accept_next(&mut self) -> Result<Connection, OpenError> {
-        loop {
-            let accepted = match &mut self.kind {
-                ListenerKind::Tcp {
-                    listener,
-                    filter,
-                    nodelay,
-                } => match listener.accept().await {
-                    Ok((stream, peer)) if filter.refusal(&peer).is_none() => {
-                        let local = stream
-                            .local_addr()
-                            .map(|a| a.to_string())
-                            .unwrap_or_default();
-                        tracing::info!("accepting connection from {peer} on {local}");
-                        if let Some(on) = nodelay {
-                            stream
-                                .set_nodelay(*on)
-                                .map_err(OpenError::io("setting TCP_NODELAY"))?;
-                        }
-                        Ok(super::tcp::stream_connection(
-                            stream,
-                            format!("TCP {local} <- {peer}"),
-                        ))
-                    }
-                    Ok((_, peer)) => {
-                        let why = filter.refusal(&peer).unwrap_or_default();
-                        tracing::warn!(
-                            "refusing connection from {peer} on {}: {why}",
-                            self.description
-                        );
-                        continue;
-                    }
-                    Err(e) => Err(e),
-                },
-                ListenerKind::UnixStream { listener, filter } => match listener.accept().await {
-                    Ok((stream, _)) => match admit(&stream, filter, &self.description) {
-                        Some(credentials) => {
-                            let mut connection =
-                                super::unix::stream_connection(stream, self.description.clone());
-                            connection.peer_credentials = credentials;
-                            Ok(connection)
-                        }
-                        None => continue,
-                    },
-                    Err(e) => Err(e),
-                },
-                ListenerKind::Seqpacket { fd, filter } => match accept_seqpacket(fd).await {
-                    Ok(socket) => match admit(&socket, filter, &self.description) {
-                        Some(credentials) => {
-                            super::unix::seqpacket_connection(socket, self.description.clone()).map(
-                                |mut connection| {
-                                    connection.peer_credentials = credentials;
-                                    connection
-                                },
-                            )
-                        }
-                        None => continue,
-                    },
-                    Err(e) => Err(e),
-                },
-                ListenerKind::Sessions(sessions) => return sessions.accept().await,
-                ListenerKind::Queue(queue) => return queue.accept().await,
-                ListenerKind::Shm(shm) => match shm.listener.accept().await {
-                    Ok((stream, _)) => match admit(&stream, &shm.filter, &self.description) {
-                        Some(credentials) => match shm.serve(stream, &self.description) {
-                            Ok(mut connection) => {
-                                connection.peer_credentials = credentials;
-                                Ok(connection)
-                            }
-                            Err(e) => {
-                                tracing::warn!(
-                                    "setting up shared memory on {}: {}",
-                                    self.description,
-                                    crate::sys::error_text(&e)
-                                );
-                                continue;
-                            }
-                        },
-                        None => continue,
-                    },
-                    Err(e) => Err(e),
-                },
-                ListenerKind::Passed(passed) => match passed.next().await {
-                    Some(fd) => match passed_connection(fd, &self.description) {
-                        Ok(connection) => Ok(connection),
-                        Err(why) => {
-                            tracing::warn!(
-                                "refusing a descriptor passed on {}: {why}",
-                                self.description
-                            );
-                            continue;
-                        }
-                    },
-                    None => {
-                        return Err(OpenError::Refused(format!(
-                            "{} stopped receiving connections",
-                            self.description
-                        )))
-                    }
-                },
-                ListenerKind::Datagrams { socket, filter } => {
-                    let Received {
-                        first,
-                        peer,
-                        credentials,
-                    } = receive_admitted(socket, filter).await?;
-                    let description =
-                        format!("{} <- {}", self.description, describe_sockaddr(&peer));
-                    let mut connection = Connection::new(
-                        Some(Reader::Messages(Box::new(Prefixed::new(first, None)))),
-                        Some(Writer::Messages(Box::new(Sender {
-                            socket: socket.clone(),
-                            to: Some(ReplyTo::Fixed(peer)),
-                            shutdown_on_close: false,
-                        }))),
-                        description,
-                    );
-                    connection.peer_credentials = credentials;
-                    return Ok(connection);
+    /// The family's next connection within `accept-timeout`, through the accept error policy.
+    async fn next(&mut self, which: Which) -> Result<Connection, OpenError> {
+        let Listener {
+            accept,
+            description,
+            admission,
+            accept_timeout,
+            policy,
+            ..
+        } = self;
+        let accepting = async {
+            loop {
+                let on = Accepting {
+                    listener: description,
+                    admission,
+                };
+                let accepted = match which {
+                    Which::Next => accept.accept(on).await,
+                    Which::First => accept.accept_first(on).await,
+                };
+                match accepted {
+                    Ok(connection) => return Ok(connection),
+                    Err(AcceptError::Accept(error)) => policy.recover(error, description).await?,
+                    Err(AcceptError::Open(error)) => return Err(error),
                 }
-            };
-            match accepted {
-                Ok(connection) => return Ok(connection),
-                Err(e) => self.recover(e).await?,
+            }
+        };
+        match *accept_timeout {
+            Some(after) => {
+                tokio::time::timeout(after, accepting)
+                    .await
+                    .map_err(|_| OpenError::NoPeer {
+                        listener: description.clone(),
+                        after,
+                    })?
+            }
+            None => accepting.await,
+        }
+    }
+}
+
+/// The data options and the layers (`length-prefix`) of the address, on a new connection.
+async fn prepare(
+    data: DataOptions,
+    layers: &Stack,
+    tls: Option<Arc<crate::tls::TlsServerConfig>>,
+    mut connection: Connection,
+) -> Result<Connection, OpenError> {
+    connection.data = data;
+    connection.tls_pending = tls;
+    connection.stack(layers).await
+}
+
+/// Which peer [`Listener::next`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// Any peer, with more to come (`fork`).
+    Next,
+    /// The only peer this listener will serve.
+    First,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A family whose accepting follows a script, and then waits forever.
+    #[derive(Debug)]
+    struct Scripted(VecDeque<Result<&'static str, i32>>);
+
+    impl Accept for Scripted {
+        fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+            Box::pin(async move {
+                match self.0.pop_front() {
+                    Some(Ok(peer)) => Ok(Connection::new(
+                        None,
+                        None,
+                        format!("{peer} on {}", on.listener),
+                    )),
+                    Some(Err(errno)) => {
+                        Err(AcceptError::Accept(io::Error::from_raw_os_error(errno)))
+                    }
+                    None => std::future::pending().await,
+                }
+            })
+        }
+    }
+
+    fn listener(script: Vec<Result<&'static str, i32>>) -> Listener {
+        Listener::new(
+            Scripted(script.into()),
+            "SCRIPT".to_owned(),
+            &Options::default(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn passing_errors_and_shortages_are_retried_and_any_other_ends_the_listener() {
+        use nix::libc::{EBADF, ECONNABORTED, EMFILE};
+        let mut listener = listener(vec![
+            Err(EMFILE),
+            Err(ECONNABORTED),
+            Err(EMFILE),
+            Ok("peer"),
+            Err(EBADF),
+        ]);
+        let started = tokio::time::Instant::now();
+        let connection = listener.accept().await.unwrap();
+        assert_eq!(connection.description, "peer on SCRIPT");
+        // Each shortage waits the backoff before the next try; an aborted handshake does not.
+        assert_eq!(started.elapsed(), SHORTAGE_BACKOFF * 2);
+        let error = listener.accept().await.unwrap_err();
+        assert_eq!(error.to_string(), "accepting on SCRIPT: Bad file number");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_peer_within_the_accept_timeout_is_its_own_error() {
+        let mut listener = listener(Vec::new());
+        listener.accept_timeout = Some(Duration::from_secs(3));
+        let error = listener.accept_once().await.unwrap_err();
+        assert!(
+            matches!(error, OpenError::NoPeer { after, .. } if after == Duration::from_secs(3))
+        );
+        assert_eq!(
+            error.to_string(),
+            "no peer on SCRIPT within 3s (accept-timeout)"
+        );
+    }
+
+    /// Refuses one port, and says which rule it is.
+    #[derive(Debug)]
+    struct NotPort(u16, &'static str);
+
+    impl Admit for NotPort {
+        fn refusal(&self, peer: &Peer) -> Option<String> {
+            match peer {
+                Peer::Internet(addr) if addr.port() == self.0 => Some(self.1.to_owned()),
+                _ => None,
             }
         }
     }
 
-    /// Decides whether an accept error is passing (out of descriptors, an aborted handshake)
-    /// and waits a little before the next try, or ends the listener.
-    async fn recover(&mut self, error: io::Error) -> Result<(), OpenError> {
-        use nix::libc::{ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO};
-        match error.raw_os_error() {
-            Some(ECONNABORTED | EPROTO) => Ok(()),
-            Some(EMFILE | ENFILE | ENOBUFS | ENOMEM) => {
-                // Said once per shortage, not once per retry; the backoff keeps the loop from
-                // spinning on a backlog it cannot take from.
-                let ongoing = self
-                    .last_shortage
-                    .is_some_and(|at| at.elapsed() < SHORTAGE_QUIET);
-                if ongoing {
-                    tracing::trace!(
-                        "accepting on {}: still {}; retrying",
-                        self.description,
-                        crate::sys::error_text(&error)
-                    );
-                } else {
-                    tracing::warn!(
-                        "accepting on {}: {}; retrying as resources free up",
-                        self.description,
-                        crate::sys::error_text(&error)
-                    );
-                }
-                tokio::time::sleep(SHORTAGE_BACKOFF).await;
-                self.last_shortage = Some(Instant::now());
-                Ok(())
-            }
-            _ => Err(OpenError::Io {
-                action: format!("accepting on {}", self.description),
-                source: error,
-            }),
-        }
+    #[test]
+    fn admission_refuses_by_the_first_rule_that_refuses_and_admits_what_none_refuses() {
+        let mut admission = Admission::default();
+        let peer = |port| Peer::Internet(SocketAddr::from(([127, 0, 0, 1], port)));
+        assert_eq!(admission.refusal(&peer(1)), None);
+        admission.add(NotPort(1, "first"));
+        admission.add(NotPort(1, "second"));
+        admission.add(NotPort(2, "third"));
+        assert_eq!(admission.refusal(&peer(1)).as_deref(), Some("first"));
+        assert_eq!(admission.refusal(&peer(2)).as_deref(), Some("third"));
+        assert!(admission.admit(&peer(3), "SCRIPT"));
+        assert!(!admission.admit(&peer(2), "SCRIPT"));
+        assert_eq!(admission.refusal(&Peer::Unix(None)), None);
+        assert_eq!(Peer::Unix(None).to_string(), "an unknown peer");
     }
-}
-
-/// Checks a Unix connection's peer against `filter` before reading anything from it:
-/// `Some(credentials)` admits it (with its credentials, if the kernel gave them), `None`
-/// refuses it, which is logged; the caller then closes it.
-fn admit(
-    socket: &impl std::os::fd::AsFd,
-    filter: &CredentialFilter,
-    listener: &str,
-) -> Option<Option<PeerCredentials>> {
-    let credentials = super::unix::ancillary::peer_credentials(socket).ok();
-    let who = credentials.map_or_else(|| "an unknown peer".to_owned(), |c| c.to_string());
-    match filter.refusal(credentials.as_ref()) {
-        None => {
-            tracing::info!("accepting connection from {who} on {listener}");
-            Some(credentials)
-        }
-        Some(why) => {
-            tracing::warn!("refusing connection from {who} on {listener}: {why}");
-            None
-        }
-    }
-}
-
-async fn accept_seqpacket(fd: &AsyncFd<socket2::Socket>) -> io::Result<socket2::Socket> {
-    loop {
-        let mut guard = fd.readable().await?;
-        if let Ok(result) = guard.try_io(|fd| fd.get_ref().accept().map(|(s, _)| s)) {
-            return result;
-        }
-    }
-}
-
-/// Receives the next datagram from an admitted peer.
-async fn receive_admitted(
-    socket: &MessageSocket,
-    filter: &PeerFilter,
-) -> Result<Received, OpenError> {
-    let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
-    let (n, peer, credentials) =
-        std::future::poll_fn(|cx| socket.poll_recv_admitted(cx, &mut buf, filter))
-            .await
-            .map_err(OpenError::io("receiving a datagram"))?;
-    tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
-    Ok(Received {
-        first: buf[..n].to_vec(),
-        peer,
-        credentials,
-    })
-}
-
-/// The first datagram of a peer, who sent it, and the credentials it came with.
-struct Received {
-    first: Vec<u8>,
-    peer: SockAddr,
-    credentials: Option<PeerCredentials>,
 }

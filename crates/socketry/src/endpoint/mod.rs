@@ -5,6 +5,7 @@
 
 pub mod combinations;
 pub mod connection;
+pub mod datagrams;
 pub mod error;
 pub mod exec;
 pub mod file;
@@ -21,6 +22,7 @@ pub mod shm;
 pub mod socket;
 pub mod socketpair;
 pub mod stdio;
+pub mod stream;
 pub mod tcp;
 pub mod terminal;
 pub mod tls;

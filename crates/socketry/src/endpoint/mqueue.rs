@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
+use super::listener::{Accept, AcceptFuture, Accepting, Listener};
 use crate::address::{MqRole, OptionId, Options, QueueName};
 use crate::channel::{MessageRecv, MessageSend, Reader, Writer};
 use crate::endpoint::connection::{Connection, Opened};
@@ -54,30 +55,18 @@ impl Drop for Queue {
 
 impl Queue {
     fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, u32)>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            match guard.try_io(|fd| fd.get_ref().receive(buf)) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        sys::ready::poll_read(&self.fd, cx, |queue| queue.receive(buf))
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, msg: &[u8], priority: u32) -> Poll<io::Result<()>> {
         if msg.len() > self.message_size {
             return Poll::Ready(Err(self.too_large(msg.len())));
         }
-        loop {
-            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
-            match guard.try_io(|fd| fd.get_ref().send(msg, priority)) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EMSGSIZE) => {
-                    return Poll::Ready(Err(self.too_large(msg.len())))
-                }
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
+        match ready!(sys::ready::poll_write(&self.fd, cx, |queue| queue.send(msg, priority))) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::EMSGSIZE) => {
+                Poll::Ready(Err(self.too_large(msg.len())))
             }
+            result => Poll::Ready(result),
         }
     }
 
@@ -215,8 +204,15 @@ enum Sessions {
     },
 }
 
+impl Accept for QueueListener {
+    fn accept<'a>(&'a mut self, _on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move { Ok(self.next_session().await?) })
+    }
+}
+
 impl QueueListener {
-    pub(crate) async fn accept(&mut self) -> Result<Connection, OpenError> {
+    /// The next session: a message received, or room to send one.
+    async fn next_session(&mut self) -> Result<Connection, OpenError> {
         match &mut self.sessions {
             Sessions::PerMessage => {
                 let (message, priority) =
@@ -350,11 +346,11 @@ pub(crate) fn open(
     };
     let fork = options.flag(OptionId::Fork, false);
     let listener = |sessions: Sessions, description: String| {
-        Opened::Listener(super::listener::Listener::new(
-            super::listener::ListenerKind::Queue(QueueListener {
+        Opened::Listener(Listener::new(
+            QueueListener {
                 queue: queue.clone(),
                 sessions,
-            }),
+            },
             description,
             options,
         ))

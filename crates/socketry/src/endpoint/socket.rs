@@ -124,14 +124,7 @@ impl MessageSocket {
 
     /// Receives the next message on a connected socket, `Ok(len)` of it in `buf`.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            match guard.try_io(|fd| sys::socket::recv(fd.get_ref(), buf)) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        sys::ready::poll_read(&self.fd, cx, |socket| sys::socket::recv(socket, buf))
     }
 
     /// Receives the next message and who sent it, on an unconnected socket.
@@ -140,14 +133,7 @@ impl MessageSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SockAddr)>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            match guard.try_io(|fd| sys::socket::recv_from(fd.get_ref(), buf)) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        sys::ready::poll_read(&self.fd, cx, |socket| sys::socket::recv_from(socket, buf))
     }
 
     /// Waits for the next message and who sent it.
@@ -161,17 +147,10 @@ impl MessageSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SockAddr, Option<PeerCredentials>)>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            match guard.try_io(|fd| ancillary::recv_message(fd.get_ref(), &mut *buf, 0)) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Ok(Ok(received)) => {
-                    return Poll::Ready(Ok((received.len, received.from, received.credentials)));
-                }
-                Err(_would_block) => continue,
-            }
-        }
+        let received = ready!(sys::ready::poll_read(&self.fd, cx, |socket| {
+            ancillary::recv_message(socket, &mut *buf, 0)
+        }))?;
+        Poll::Ready(Ok((received.len, received.from, received.credentials)))
     }
 
     /// Receives the next datagram from a peer `filter` admits; others are dropped and logged.
@@ -209,25 +188,17 @@ impl MessageSocket {
         msg: &[u8],
         to: Option<&SockAddr>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
-            let sent = guard.try_io(|fd| match to {
-                Some(addr) => fd.get_ref().send_to(msg, addr),
-                None => fd.get_ref().send(msg),
-            });
-            match sent {
-                Ok(Ok(n)) if n == msg.len() => return Poll::Ready(Ok(())),
-                Ok(Ok(n)) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        format!("message of {} bytes sent as {n}", msg.len()),
-                    )))
-                }
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
+        let sent = ready!(sys::ready::poll_write(&self.fd, cx, |socket| match to {
+            Some(addr) => socket.send_to(msg, addr),
+            None => socket.send(msg),
+        }))?;
+        if sent == msg.len() {
+            return Poll::Ready(Ok(()));
         }
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("message of {} bytes sent as {sent}", msg.len()),
+        )))
     }
 }
 

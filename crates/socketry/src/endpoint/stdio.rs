@@ -21,6 +21,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use crate::channel::{ByteRead, ByteWrite, Descriptor};
+use crate::sys;
 use crate::sys::fd::{self, FileKind};
 
 /// A descriptor socketry reads from or writes to, pollable or not.
@@ -160,25 +161,21 @@ impl AsyncRead for FdStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match &mut self.inner {
-            Inner::Polled { fd, .. } => loop {
-                let mut guard = ready!(fd.poll_read_ready(cx))?;
+            Inner::Polled { fd, .. } => {
                 let unfilled = buf.initialize_unfilled();
-                match guard.try_io(|fd| {
-                    nix::unistd::read(fd.get_ref().as_raw_fd(), unfilled).map_err(io::Error::from)
-                }) {
-                    Ok(Ok(n)) => {
+                let read = ready!(sys::ready::poll_read(fd, cx, |fd| {
+                    nix::unistd::read(fd.as_raw_fd(), unfilled).map_err(io::Error::from)
+                }));
+                match read {
+                    Ok(n) => {
                         buf.advance(n);
-                        return Poll::Ready(Ok(()));
+                        Poll::Ready(Ok(()))
                     }
                     // A terminal whose other end is gone reads EIO: that is its EOF.
-                    Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => {
-                        return Poll::Ready(Ok(()))
-                    }
-                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Ok(Err(e)) => return Poll::Ready(Err(e)),
-                    Err(_would_block) => continue,
+                    Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => Poll::Ready(Ok(())),
+                    Err(e) => Poll::Ready(Err(e)),
                 }
-            },
+            }
             Inner::Blocking(file) => Pin::new(file).poll_read(cx, buf),
             Inner::Retired => Poll::Ready(Ok(())),
         }
@@ -192,16 +189,9 @@ impl AsyncWrite for FdStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         match &mut self.inner {
-            Inner::Polled { fd, .. } => loop {
-                let mut guard = ready!(fd.poll_write_ready(cx))?;
-                match guard
-                    .try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from))
-                {
-                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Ok(result) => return Poll::Ready(result),
-                    Err(_would_block) => continue,
-                }
-            },
+            Inner::Polled { fd, .. } => sys::ready::poll_write(fd, cx, |fd| {
+                nix::unistd::write(fd, data).map_err(io::Error::from)
+            }),
             Inner::Blocking(file) => Pin::new(file).poll_write(cx, data),
             Inner::Retired => Poll::Ready(Err(retired())),
         }

@@ -6,15 +6,13 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use super::listener::{Listener, ListenerKind};
+use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
 use super::socket::{apply_common_options, PeerFilter};
+use super::stream::stream_connection;
+use super::{Connection, OpenContext, OpenError};
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
-use crate::channel::{Reader, Writer};
-use crate::endpoint::connection::{Connection, OpenContext};
-use crate::endpoint::error::OpenError;
 
-/// The listen(2) backlog when none is given: room for bursts of connections.
-pub const DEFAULT_BACKLOG: u32 = 1024;
+pub use super::listener::DEFAULT_BACKLOG;
 
 /// Which family an address uses: its own option, then its type, then the command line.
 pub(crate) fn effective_family(
@@ -175,28 +173,6 @@ async fn connect_one(
 
 crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);
 
-/// Splits a connected stream into the two halves of a connection.
-pub(crate) fn stream_connection(stream: TcpStream, description: String) -> Connection {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-    let addresses = match (stream.local_addr(), stream.peer_addr()) {
-        (Ok(local), Ok(peer)) => Some(crate::endpoint::peer::SocketAddresses { local, peer }),
-        _ => None,
-    };
-    let (read, write) = stream.into_split();
-    let (handover, write) = super::unix::fdpass::Handover::for_stream(fd, write);
-    let connection = Connection::new(
-        Some(Reader::Bytes(Box::new(read))),
-        Some(Writer::Bytes(Box::new(write))),
-        description,
-    );
-    Connection {
-        report_on_demand: true,
-        addresses,
-        handover: Some(handover),
-        ..connection
-    }
-}
-
 /// The address a server socket binds to: `bind=` if given, else every local address of the
 /// family (IPv4 unless IPv6 is asked for).
 pub(crate) fn listen_address(
@@ -290,14 +266,63 @@ pub fn listen(
         .has(OptionId::NoDelay)
         .then(|| options.flag(OptionId::NoDelay, false));
     Ok(Listener::new(
-        ListenerKind::Tcp {
-            listener,
-            filter: PeerFilter::for_server(options),
-            nodelay,
-        },
+        TcpAccept { listener, nodelay },
         format!("TCP-LISTEN {bound}"),
         options,
-    ))
+    )
+    .admitting(PeerFilter::for_server(options)))
+}
+
+/// TCP's accepting: each connection, with `nodelay` applied.
+#[derive(Debug)]
+pub(crate) struct TcpAccept {
+    listener: TcpListener,
+    nodelay: Option<bool>,
+}
+
+impl TcpAccept {
+    /// Accepts on `listener`, setting `TCP_NODELAY` on each connection when `nodelay` says.
+    pub(crate) fn new(listener: TcpListener, nodelay: Option<bool>) -> TcpAccept {
+        TcpAccept { listener, nodelay }
+    }
+}
+
+impl Accept for TcpAccept {
+    fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move {
+            loop {
+                let (stream, peer) = self.listener.accept().await.map_err(AcceptError::Accept)?;
+                if !on.admission.admit(&Peer::Internet(peer), on.listener) {
+                    continue;
+                }
+                let local = stream
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                tracing::info!("accepting connection from {peer} on {local}");
+                if let Some(nodelay) = self.nodelay {
+                    stream
+                        .set_nodelay(nodelay)
+                        .map_err(OpenError::io("setting TCP_NODELAY"))?;
+                }
+                return Ok(stream_connection(stream, format!("TCP {local} <- {peer}")));
+            }
+        })
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+}
+
+/// `range` and a server's `sourceport`, for internet peers.
+impl Admit for PeerFilter {
+    fn refusal(&self, peer: &Peer) -> Option<String> {
+        match peer {
+            Peer::Internet(addr) => PeerFilter::refusal(self, addr),
+            Peer::Unix(_) => None,
+        }
+    }
 }
 
 // ---- The family's address types: TCP, TCP-LISTEN and their 4/6 variants ----

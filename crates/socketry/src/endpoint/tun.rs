@@ -50,37 +50,22 @@ struct Device {
 
 impl Device {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            let read = guard.try_io(|fd| {
-                nix::unistd::read(fd.get_ref().as_raw_fd(), buf).map_err(io::Error::from)
-            });
-            match read {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        sys::ready::poll_read(&self.fd, cx, |fd| {
+            nix::unistd::read(fd.as_raw_fd(), buf).map_err(io::Error::from)
+        })
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, packet: &[u8]) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
-            let written = guard
-                .try_io(|fd| nix::unistd::write(fd.get_ref(), packet).map_err(io::Error::from));
-            match written {
-                Ok(Ok(n)) if n == packet.len() => return Poll::Ready(Ok(())),
-                Ok(Ok(n)) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        format!("packet of {} bytes written as {n}", packet.len()),
-                    )))
-                }
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
+        let written = ready!(sys::ready::poll_write(&self.fd, cx, |fd| {
+            nix::unistd::write(fd, packet).map_err(io::Error::from)
+        }))?;
+        if written == packet.len() {
+            return Poll::Ready(Ok(()));
         }
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("packet of {} bytes written as {written}", packet.len()),
+        )))
     }
 }
 

@@ -29,7 +29,9 @@ use socket2::{Protocol, SockAddr, Type};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use super::listener::{Listener, ListenerKind};
+use super::datagrams::DatagramPeers;
+pub use super::datagrams::DEFAULT_SESSION_CAP;
+use super::listener::{Accept, AcceptFuture, Accepting, Listener};
 use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
 use super::tcp::{effective_family, listen_address, new_socket, resolve, source_address};
 use crate::address::{Local, OptionId, Options, Remote};
@@ -40,10 +42,6 @@ use crate::sys::datagram::{Received, BATCH};
 
 /// How long a UDP-LISTEN session lives without a datagram from its peer, unless told.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How many UDP-LISTEN (and UDP-RECVFROM) sessions with `fork` may be open at once when
-/// `max-children` is not given: enough for any ordinary service, and a bound on what a flood
-/// of source addresses can make socketry open (each session has its own second endpoint).
-pub const DEFAULT_SESSION_CAP: usize = 1024;
 
 /// Datagrams queued for one session before further ones from that peer are dropped.
 const SESSION_QUEUE: usize = 256;
@@ -278,10 +276,7 @@ pub fn recvfrom(
         bound_socket(transport, listen_address(local, options, context)?, options)?;
     let socket = Arc::new(socket);
     Ok(Listener::new(
-        ListenerKind::Datagrams {
-            socket,
-            filter: PeerFilter::for_server(options),
-        },
+        DatagramPeers::new(socket, PeerFilter::for_server(options)),
         format!("{}-RECVFROM {addr}", transport.name()),
         options,
     ))
@@ -328,7 +323,7 @@ pub fn listen(
         }),
     };
     Ok(Listener::new(
-        ListenerKind::Sessions(sessions),
+        sessions,
         format!("{}-LISTEN {addr}", transport.name()),
         options,
     ))
@@ -648,6 +643,29 @@ impl Sessions {
                 format!("UDP session with {peer}"),
             ));
         }
+    }
+}
+
+/// UDP-LISTEN admits each datagram's sender itself, as it routes datagrams to sessions.
+impl Accept for Sessions {
+    fn accept<'a>(&'a mut self, _on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move { Ok(Sessions::accept(self).await?) })
+    }
+
+    fn accept_first<'a>(&'a mut self, _on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move { Ok(Sessions::accept_first(self).await?) })
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        Sessions::local_addr(self)
+    }
+
+    fn caps_its_own_sessions(&self) -> bool {
+        true
+    }
+
+    fn count_drops_in(&mut self, total: DroppedDatagrams) {
+        Sessions::count_drops_in(self, total);
     }
 }
 

@@ -14,6 +14,7 @@
 //! CPUs. A mechanism that cannot carry a size (a UDP datagram of 64 KiB, a message queue message
 //! above the system's limit) says why, in [`Outcome::Unsupported`].
 
+mod mechanism;
 mod shm;
 mod transport;
 
@@ -21,96 +22,8 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub use mechanism::Mechanism;
 use transport::{Endpoint, Opened, Received};
-
-/// What is measured: each local mechanism socketry relays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Mechanism {
-    /// Anonymous pipes (`PIPE`, a program's pipes).
-    Pipe,
-    /// Named pipes (`PIPE:path`).
-    Fifo,
-    /// Unix stream sockets (`UNIX-CONNECT`, `UNIX-LISTEN`).
-    UnixStream,
-    /// Unix datagram sockets (`UNIX-SENDTO`, `UNIX-RECV`).
-    UnixDatagram,
-    /// Unix seqpacket sockets (`socktype=5`).
-    UnixSeqpacket,
-    /// TCP over the loopback interface.
-    Tcp,
-    /// UDP over the loopback interface, where messages can be lost.
-    Udp,
-    /// POSIX message queues (`POSIXMQ-*`).
-    MessageQueue,
-    /// socketry's shared-memory rings (`SHM-*`), whose waiting side spins.
-    SharedMemorySpin,
-    /// socketry's shared-memory rings, whose waiting side sleeps on an eventfd.
-    SharedMemoryEvent,
-}
-
-impl Mechanism {
-    /// Every mechanism, in the order reports list them.
-    pub const ALL: [Mechanism; 10] = [
-        Mechanism::Pipe,
-        Mechanism::Fifo,
-        Mechanism::UnixStream,
-        Mechanism::UnixDatagram,
-        Mechanism::UnixSeqpacket,
-        Mechanism::Tcp,
-        Mechanism::Udp,
-        Mechanism::MessageQueue,
-        Mechanism::SharedMemorySpin,
-        Mechanism::SharedMemoryEvent,
-    ];
-
-    /// A short name for tables and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::Pipe => "pipe",
-            Mechanism::Fifo => "fifo",
-            Mechanism::UnixStream => "unix-stream",
-            Mechanism::UnixDatagram => "unix-dgram",
-            Mechanism::UnixSeqpacket => "unix-seqpacket",
-            Mechanism::Tcp => "tcp",
-            Mechanism::Udp => "udp",
-            Mechanism::MessageQueue => "posix-mq",
-            Mechanism::SharedMemorySpin => "shm-spin",
-            Mechanism::SharedMemoryEvent => "shm-eventfd",
-        }
-    }
-
-    /// What exactly is measured.
-    pub fn description(self) -> &'static str {
-        match self {
-            Mechanism::Pipe => "two anonymous pipes, one each way",
-            Mechanism::Fifo => "two named pipes in a private temporary directory",
-            Mechanism::UnixStream => "a Unix stream socket pair",
-            Mechanism::UnixDatagram => "a Unix datagram socket pair",
-            Mechanism::UnixSeqpacket => "a Unix seqpacket socket pair",
-            Mechanism::Tcp => "a TCP connection over 127.0.0.1, TCP_NODELAY",
-            Mechanism::Udp => "two UDP sockets on 127.0.0.1, connected to each other",
-            Mechanism::MessageQueue => "two POSIX message queues, unlinked once open",
-            Mechanism::SharedMemorySpin => {
-                "socketry's shared-memory rings (a sealed memfd), waiting by spinning"
-            }
-            Mechanism::SharedMemoryEvent => {
-                "socketry's shared-memory rings (a sealed memfd), waiting on an eventfd"
-            }
-        }
-    }
-
-    /// Whether it carries messages (else a byte stream).
-    pub fn carries_messages(self) -> bool {
-        matches!(
-            self,
-            Mechanism::UnixDatagram
-                | Mechanism::UnixSeqpacket
-                | Mechanism::Udp
-                | Mechanism::MessageQueue
-        )
-    }
-}
 
 /// The message sizes measured by default: a small request, a page, a large buffer.
 pub const SIZES: [usize; 3] = [64, 4096, 65536];

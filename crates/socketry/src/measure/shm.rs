@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use super::transport::ByteStream;
+use super::mechanism::ByteStream;
 use crate::endpoint::shm::ring::{self, Layout, Ring};
 use crate::sys::shm::{self as sys_shm, SharedMemory};
 

@@ -1,4 +1,4 @@
-//! Each mechanism [`super::Mechanism`] names, opened as a pair of connected endpoints that two
+//! Each mechanism [`Mechanism`] names, opened as a pair of connected endpoints that two
 //! threads drive with blocking calls: a byte stream (pipes, FIFOs, Unix and TCP streams,
 //! shared memory) or a message channel (Unix datagram and seqpacket sockets, UDP, POSIX
 //! message queues), the two models kept apart as in [`crate::channel`].
@@ -23,8 +23,8 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::stat::Mode;
 use socket2::{Domain, Socket, Type};
 
+use super::mechanism::{ByteStream, Mechanism, MessageChannel};
 use super::shm::{self, Wake};
-use super::Mechanism;
 use crate::sys::mqueue::{self, Access, Create, MessageQueue};
 
 /// How long a blocked receive waits before the measurement gives up on its peer.
@@ -35,23 +35,6 @@ pub(crate) const UDP_MAX_PAYLOAD: usize = 65_507;
 
 /// Ends a message channel's sending: shorter than any measured message.
 const END_MARKER: &[u8] = &[0xE0];
-
-/// The byte streams: a stream ends when its writing half is closed.
-pub(crate) trait ByteStream: Read + Write + Send {
-    /// EOF for the peer: it reads what was written, then the end.
-    fn close_write(&mut self) -> io::Result<()>;
-}
-
-/// The message channels: each send is one message, each receive takes one whole.
-pub(crate) trait MessageChannel: Send {
-    fn send(&mut self, message: &[u8]) -> io::Result<()>;
-    /// Takes one message into `buf` (which holds the largest expected) and returns its length.
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
-    /// Whether a message can be dropped on the way (UDP, when the receiver falls behind).
-    fn lossy(&self) -> bool {
-        false
-    }
-}
 
 /// One end of an opened mechanism.
 pub(crate) enum Endpoint {

@@ -19,34 +19,17 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use tokio::io::Interest;
+use tokio::time::Instant;
 
+use super::config::{RelayConfig, Stop, Transfer};
 use super::dump::Dump;
+use super::outcome::{direction_name, Direction, RelayError, Totals};
 use super::pool::{Buffer, LentPipe};
-use super::{direction_name, Activity, RelayConfig, RelayError, Stop, Totals, Transfer};
 use crate::channel::{Descriptor, MessageBatch, Reader, Writer, MIN_MESSAGE_BUFFER};
 use crate::sys;
 
 /// How often a reader with `ignoreeof` is read again after EOF.
 const IGNORE_EOF_POLL: Duration = Duration::from_millis(50);
-
-/// Which way data moves, from the first address's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the first address to the second.
-    LeftToRight,
-    /// From the second address to the first.
-    RightToLeft,
-}
-
-impl Direction {
-    /// The marker socat's dumps use: `>` for left to right, `<` for right to left.
-    pub fn arrow(self) -> char {
-        match self {
-            Direction::LeftToRight => '>',
-            Direction::RightToLeft => '<',
-        }
-    }
-}
 
 /// Line-ending conversion for one direction.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,6 +43,31 @@ pub struct LineEndings {
 impl LineEndings {
     fn convert(self) -> bool {
         self.strip_cr || self.add_cr
+    }
+}
+
+/// When data last moved, shared by both directions.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    pub(super) fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub(super) fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
     }
 }
 

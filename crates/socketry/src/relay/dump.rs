@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use super::direction::Direction;
+use super::outcome::Direction;
 use crate::clock;
 
 /// How transferred data is shown.
@@ -32,6 +32,7 @@ impl std::fmt::Debug for Dump {
 }
 
 impl Dump {
+    /// Dumps in `format` to `out`.
     pub fn new(format: DumpFormat, out: Box<dyn Write + Send>) -> Dump {
         Dump {
             format,

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Direction, Ending, Linger};
+use super::config::Linger;
+use super::outcome::{Direction, Ending};
 
 /// The ending rules of one relay, with the directions that were started.
 #[derive(Debug)]

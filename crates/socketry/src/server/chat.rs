@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-use super::{Idle, Traffic};
+use super::traffic::{Idle, Traffic};
 use crate::endpoint::Connection;
 
 /// The default bound of each client's outgoing queue.

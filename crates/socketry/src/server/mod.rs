@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod chat;
+mod traffic;
 
 use std::io;
 use std::net::IpAddr;
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 
 pub use access::{AccessList, Refusal};
 pub use chat::Broker;
+pub use traffic::Traffic;
 
 use crate::endpoint::{self, Connection, Listener, OpenContext, OpenError};
 use crate::registry::{Address, Spec};
@@ -94,15 +96,6 @@ pub enum Phase {
     Draining,
     /// Close every connection now.
     Closing,
-}
-
-/// Bytes moved through one connection, as its peer sees it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Bytes received from the peer.
-    pub bytes_in: u64,
-    /// Bytes sent to the peer.
-    pub bytes_out: u64,
 }
 
 /// What a server did, when it stopped.
@@ -228,44 +221,6 @@ pub enum ServeError {
         /// Why accepting failed.
         source: OpenError,
     },
-}
-
-/// One connection's view of when data last moved, and the idle deadline that follows.
-#[derive(Debug)]
-pub(crate) struct Idle {
-    limit: Option<Duration>,
-    start: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Idle {
-    pub(crate) fn new(limit: Option<Duration>) -> Idle {
-        Idle {
-            limit,
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Resolves once nothing moved for the limit; never, without one.
-    pub(crate) async fn expired(&self) {
-        let Some(limit) = self.limit else {
-            return std::future::pending().await;
-        };
-        loop {
-            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = last + limit;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep_until(deadline).await;
-        }
-    }
 }
 
 /// Who the peer is, for logs: its socket address, a Unix peer's credentials, or what the

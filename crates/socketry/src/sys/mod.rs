@@ -5,6 +5,7 @@ pub mod datagram;
 pub mod fd;
 pub mod mqueue;
 pub mod process;
+pub mod ready;
 pub mod shm;
 pub mod socket;
 pub mod splice;

@@ -22,14 +22,18 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::ancillary::{self, MAX_FDS_PER_MESSAGE};
 use super::credentials::CredentialFilter;
-use super::{display_name, listening_socket, socket_type, type_label};
+use super::socket::{
+    connect_socket, display_name, listening_socket, seqpacket_connection, socket_type, type_label,
+};
 use crate::address::{Options, UnixName};
-use crate::endpoint::connection::Connection;
-use crate::endpoint::error::OpenError;
-use crate::endpoint::listener::{Listener, ListenerKind};
+use crate::endpoint::handover::Handover;
+use crate::endpoint::listener::{
+    Accept, AcceptFuture, AcceptPolicy, Accepting, Admission, Listener, Peer,
+};
+use crate::endpoint::socket::{connected_messages, describe_sockaddr, MessageSocket};
+use crate::endpoint::stream::stream_connection;
+use crate::endpoint::{Connection, OpenError};
 use crate::sys;
-
-pub(crate) use crate::endpoint::handover::Handover;
 
 /// How many passed connections wait for the relay to take them before senders are slowed
 /// down (their acknowledgement waits).
@@ -55,88 +59,91 @@ impl Drop for PassedConnections {
     }
 }
 
+impl Accept for PassedConnections {
+    fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move {
+            loop {
+                let Some(fd) = self.next().await else {
+                    return Err(OpenError::Refused(format!(
+                        "{} stopped receiving connections",
+                        on.listener
+                    ))
+                    .into());
+                };
+                match passed_connection(fd, on.listener) {
+                    Ok(connection) => return Ok(connection),
+                    Err(why) => {
+                        tracing::warn!("refusing a descriptor passed on {}: {why}", on.listener)
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// Listens on `name` for processes passing connections.
 pub(crate) fn listen(
     name: &UnixName,
     options: &crate::address::Options,
 ) -> Result<Listener, OpenError> {
     let shown = display_name(name);
-    let filter = CredentialFilter::from_options(options)?;
+    let mut admission = Admission::default();
+    admission.add(CredentialFilter::from_options(options)?);
     let (socket, ty, guard) = listening_socket(name, options, "UNIX-RECVFD-LISTEN")?;
     let socket = sys::register(socket).map_err(OpenError::io("registering the listener"))?;
     let description = format!("{} {shown} (passed connections)", type_label(ty));
     let (sink, queue) = mpsc::channel(QUEUE);
-    let receiving = tokio::spawn(receive_passers(socket, filter, sink, description.clone()));
-    let listener = Listener::new(
-        ListenerKind::Passed(PassedConnections { queue, receiving }),
-        description,
-        options,
-    );
-    Ok(match guard {
-        Some(guard) => listener.with_guard(guard),
-        None => listener,
-    })
+    let receiving = tokio::spawn(receive_passers(
+        socket,
+        admission,
+        sink,
+        description.clone(),
+    ));
+    Ok(
+        Listener::new(PassedConnections { queue, receiving }, description, options)
+            .with_guard(guard),
+    )
 }
 
-/// Accepts every sender that the credential filter admits and receives from each.
+/// Accepts every sender that `admission` admits and receives from each. The senders are
+/// accepted here, not by the listener, so that they are served while the relay is busy; the
+/// accept errors follow the listener's policy all the same.
 async fn receive_passers(
     socket: AsyncFd<Socket>,
-    filter: CredentialFilter,
+    admission: Admission,
     sink: mpsc::Sender<OwnedFd>,
     description: String,
 ) {
     let mut senders = JoinSet::new();
+    let mut policy = AcceptPolicy::default();
     loop {
-        let accepted = loop {
-            let mut guard = match socket.readable().await {
-                Ok(guard) => guard,
-                Err(e) => break Err(e),
-            };
-            if let Ok(result) = guard.try_io(|fd| fd.get_ref().accept().map(|(s, _)| s)) {
-                break result;
-            }
-        };
+        let accepted = sys::ready::read(&socket, |s| s.accept().map(|(s, _)| s)).await;
         while senders.try_join_next().is_some() {}
         let sender = match accepted {
             Ok(sender) => sender,
-            Err(e) if is_passing(&e) => {
-                tracing::warn!("accepting on {description}: {}", sys::error_text(&e));
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-            Err(e) => {
-                tracing::error!(
-                    "accepting on {description}: {}; no more connections will be received",
-                    sys::error_text(&e)
-                );
-                return;
-            }
+            Err(e) => match policy.recover(e, &description).await {
+                Ok(()) => continue,
+                Err(e) => {
+                    tracing::error!("{e}; no more connections will be received");
+                    return;
+                }
+            },
         };
-        let credentials = ancillary::peer_credentials(&sender).ok();
-        let who = credentials.map_or_else(|| "an unknown sender".to_owned(), |c| c.to_string());
-        if let Some(why) = filter.refusal(credentials.as_ref()) {
-            tracing::warn!("refusing connection from {who} on {description}: {why}");
+        let peer = Peer::Unix(ancillary::peer_credentials(&sender).ok());
+        if !admission.admit(&peer, &description) {
             continue;
         }
-        tracing::debug!("receiving passed connections from {who} on {description}");
+        tracing::debug!("receiving passed connections from {peer} on {description}");
         let registered = sender
             .set_nonblocking(true)
             .and_then(|()| sys::register(sender));
         match registered {
             Ok(sender) => {
-                senders.spawn(receive_from(sender, sink.clone(), who));
+                senders.spawn(receive_from(sender, sink.clone(), peer.to_string()));
             }
             Err(e) => tracing::warn!("registering a sender on {description}: {e}"),
         }
     }
-}
-
-fn is_passing(error: &io::Error) -> bool {
-    use nix::libc::{ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO};
-    matches!(
-        error.raw_os_error(),
-        Some(ECONNABORTED | EPROTO | EMFILE | ENFILE | ENOBUFS | ENOMEM)
-    )
 }
 
 /// Receives the descriptors one sender passes until it closes, acknowledging each message
@@ -144,17 +151,10 @@ fn is_passing(error: &io::Error) -> bool {
 async fn receive_from(sender: AsyncFd<Socket>, sink: mpsc::Sender<OwnedFd>, who: String) {
     let mut buf = [0u8; 256];
     loop {
-        let received = loop {
-            let mut guard = match sender.readable().await {
-                Ok(guard) => guard,
-                Err(e) => break Err(e),
-            };
-            let result = guard
-                .try_io(|fd| ancillary::recv_message(fd.get_ref(), &mut buf, MAX_FDS_PER_MESSAGE));
-            if let Ok(result) = result {
-                break result;
-            }
-        };
+        let received = sys::ready::read(&sender, |s| {
+            ancillary::recv_message(s, &mut buf, MAX_FDS_PER_MESSAGE)
+        })
+        .await;
         let received = match received {
             Ok(received) => received,
             Err(e) => {
@@ -174,10 +174,7 @@ async fn receive_from(sender: AsyncFd<Socket>, sink: mpsc::Sender<OwnedFd>, who:
         if count > 0 {
             // The sender may already be gone; it then offers the connection again, if at all,
             // and the one we queued is served anyway.
-            let _ = sender
-                .writable()
-                .await
-                .map(|mut guard| guard.try_io(|fd| fd.get_ref().send(b"\x01")));
+            let _ = sys::ready::write(&sender, |s| s.send(b"\x01")).await;
         }
     }
 }
@@ -199,7 +196,7 @@ pub(crate) fn passed_connection(fd: OwnedFd, via: &str) -> Result<Connection, St
     let peer = socket
         .peer_addr()
         .map_err(|_| "it is not connected".to_owned())?;
-    let shown_peer = super::super::socket::describe_sockaddr(&peer);
+    let shown_peer = describe_sockaddr(&peer);
     let failed = |e: io::Error| sys::error_text(&e);
     socket.set_nonblocking(true).map_err(failed)?;
     let connection = if ty == Type::STREAM && (domain == Domain::IPV4 || domain == Domain::IPV6) {
@@ -208,14 +205,14 @@ pub(crate) fn passed_connection(fd: OwnedFd, via: &str) -> Result<Connection, St
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        crate::endpoint::tcp::stream_connection(
+        stream_connection(
             stream,
             format!("TCP {local} <- {shown_peer} (passed on {via})"),
         )
     } else if ty == Type::STREAM && domain == Domain::UNIX {
         let credentials = ancillary::peer_credentials(&socket).ok();
         let stream = tokio::net::UnixStream::from_std(socket.into()).map_err(failed)?;
-        let mut connection = super::stream_connection(
+        let mut connection = stream_connection(
             stream,
             format!("UNIX stream <- {shown_peer} (passed on {via})"),
         );
@@ -223,7 +220,7 @@ pub(crate) fn passed_connection(fd: OwnedFd, via: &str) -> Result<Connection, St
         connection
     } else if ty == Type::SEQPACKET {
         let credentials = ancillary::peer_credentials(&socket).ok();
-        let mut connection = super::seqpacket_connection(
+        let mut connection = seqpacket_connection(
             socket,
             format!("seqpacket <- {shown_peer} (passed on {via})"),
         )
@@ -231,9 +228,8 @@ pub(crate) fn passed_connection(fd: OwnedFd, via: &str) -> Result<Connection, St
         connection.peer_credentials = credentials;
         connection
     } else if ty == Type::DGRAM {
-        let socket =
-            std::sync::Arc::new(super::super::socket::MessageSocket::new(socket).map_err(failed)?);
-        super::super::socket::connected_messages(
+        let socket = std::sync::Arc::new(MessageSocket::new(socket).map_err(failed)?);
+        connected_messages(
             socket.clone(),
             socket,
             false,
@@ -284,30 +280,20 @@ async fn hand_over_once(
     options: &crate::address::Options,
 ) -> Result<(), OpenError> {
     let action = format!("handing the connection over to {}", display_name(name));
-    let (socket, _guard) = super::connect_socket(name, ty, options).await?;
+    let (socket, _guard) = connect_socket(name, ty, options).await?;
     let socket = sys::register(socket).map_err(OpenError::io(action.clone()))?;
     let exchange = async {
-        loop {
-            let mut guard = socket.writable().await?;
-            if let Ok(sent) =
-                guard.try_io(|s| ancillary::send_raw_fds(s.get_ref().as_fd(), b"\x01", &[fd]))
-            {
-                sent?;
-                break;
-            }
-        }
+        sys::ready::write(&socket, |s| {
+            ancillary::send_raw_fds(s.as_fd(), b"\x01", &[fd])
+        })
+        .await?;
         let mut ack = [0u8; 1];
-        loop {
-            let mut guard = socket.readable().await?;
-            if let Ok(read) = guard.try_io(|s| sys::socket::recv(s.get_ref(), &mut ack)) {
-                return match read? {
-                    0 => Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "the receiver closed without taking it",
-                    )),
-                    _ => Ok(()),
-                };
-            }
+        match sys::ready::read(&socket, |s| sys::socket::recv(s, &mut ack)).await? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the receiver closed without taking it",
+            )),
+            _ => Ok(()),
         }
     };
     exchange.await.map_err(OpenError::io(action))

@@ -9,106 +9,29 @@ pub mod ancillary;
 pub mod credentials;
 pub mod fdpass;
 pub mod path;
+pub mod socket;
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Socket, Type};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::listener::{Listener, ListenerKind};
-use super::socket::{
-    apply_common_options, MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender,
-};
-use crate::address::{BindAddr, OptionId, Options, UnixName, UnixRole};
+use super::datagrams::DatagramPeers;
+use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
+use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
+use super::stream::stream_connection;
+use crate::address::{OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
 use crate::endpoint::connection::{Connection, Opened};
 use crate::endpoint::error::OpenError;
 use crate::sys;
 pub use address_types::{UnixSpec, FAMILY};
 use credentials::CredentialFilter;
-use path::PathGuard;
-
-/// The `sockaddr_un` for a name.
-pub fn sockaddr(name: &UnixName) -> std::io::Result<SockAddr> {
-    match name {
-        UnixName::Path(path) => SockAddr::unix(path),
-        UnixName::Abstract(text) => {
-            let mut bytes = vec![0u8];
-            bytes.extend_from_slice(text.as_bytes());
-            SockAddr::unix(OsStr::from_bytes(&bytes))
-        }
-    }
-}
-
-/// How a name is written in logs: the path, or `@name` for the abstract namespace.
-pub fn display_name(name: &UnixName) -> String {
-    match name {
-        UnixName::Path(_) => name.text(),
-        UnixName::Abstract(a) => format!("@{a}"),
-    }
-}
-
-pub(crate) fn socket_type(options: &Options) -> Type {
-    match options.socktype() {
-        Some(5) => Type::SEQPACKET,
-        Some(2) => Type::DGRAM,
-        _ => Type::STREAM,
-    }
-}
-
-fn new_socket(ty: Type, options: &Options) -> Result<Socket, OpenError> {
-    let socket =
-        Socket::new(Domain::UNIX, ty, None).map_err(OpenError::io("creating a Unix socket"))?;
-    apply_common_options(&socket, options).map_err(OpenError::io("setting socket options"))?;
-    Ok(socket)
-}
-
-/// Binds `socket` to `name`, applying the socket-file rules to paths.
-fn bind(
-    socket: &Socket,
-    name: &UnixName,
-    options: &Options,
-) -> Result<Option<PathGuard>, OpenError> {
-    let shown = display_name(name);
-    let addr = sockaddr(name).map_err(OpenError::io(format!("naming {shown}")))?;
-    let UnixName::Path(path) = name else {
-        socket
-            .bind(&addr)
-            .map_err(OpenError::io(format!("binding to {shown}")))?;
-        return Ok(None);
-    };
-    let mode = options.mode();
-    if let Some(mode) = mode.filter(|m| m & !0o777 != 0) {
-        return Err(OpenError::Refused(format!(
-            "mode={mode:o} on the Unix socket {shown}: a socket file takes permission bits only (expected a mode from 0 to 777)"
-        )));
-    }
-    path::prepare(path, options.flag(OptionId::UnlinkEarly, false))?;
-    match mode {
-        Some(mode) => sys::socket::bind_with_mode(socket, &addr, mode),
-        None => socket.bind(&addr),
-    }
-    .map_err(OpenError::io(format!("binding to {shown}")))?;
-    Ok(Some(PathGuard::bound(
-        path,
-        mode,
-        options.flag(OptionId::UnlinkClose, true),
-    )?))
-}
-
-/// Binds to `bind=` if given, else to a kernel-chosen abstract name so datagram peers can reply.
-fn bind_client(socket: &Socket, options: &Options) -> Result<Option<PathGuard>, OpenError> {
-    match options.bind() {
-        Some(BindAddr::Unix(name)) => bind(socket, name, options),
-        _ => {
-            sys::socket::autobind(socket)
-                .map_err(OpenError::io("binding to an automatic abstract name"))?;
-            Ok(None)
-        }
-    }
-}
+pub(crate) use socket::{
+    bind, bind_client, connect_socket, listening_socket, new_socket, seqpacket_connection,
+    socket_type, type_label,
+};
+pub use socket::{display_name, sockaddr};
 
 /// Refuses options that cannot work on a Unix address of this role: `bind` on a server,
 /// whose own name is its address, and `socktype=2` on one that listens or hands over
@@ -239,15 +162,14 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
                 }
                 Opened::Connection(connection)
             } else {
-                let listener = Listener::new(
-                    ListenerKind::Datagrams { socket, filter },
-                    format!("UNIX-RECVFROM {shown}"),
-                    options,
-                );
-                Opened::Listener(match guard {
-                    Some(guard) => listener.with_guard(guard),
-                    None => listener,
-                })
+                Opened::Listener(
+                    Listener::new(
+                        DatagramPeers::new(socket, filter),
+                        format!("UNIX-RECVFROM {shown}"),
+                        options,
+                    )
+                    .with_guard(guard),
+                )
             }
         }
     })
@@ -276,60 +198,6 @@ async fn connect(name: &UnixName, ty: Type, options: &Options) -> Result<Connect
     Ok(connection)
 }
 
-/// A socket of type `ty` connected to `name` (bound first to `bind=`, or for datagrams to an
-/// automatic name), within `connect-timeout`; the guard removes a bound socket file.
-pub(crate) async fn connect_socket(
-    name: &UnixName,
-    ty: Type,
-    options: &Options,
-) -> Result<(Socket, Option<PathGuard>), OpenError> {
-    let shown = display_name(name);
-    let action = format!("connecting to {shown}");
-    let socket = new_socket(ty, options)?;
-    let guard = match options.bind() {
-        Some(BindAddr::Unix(local)) => bind(&socket, local, options)?,
-        _ if ty == Type::DGRAM => bind_client(&socket, options)?,
-        _ => None,
-    };
-    let addr = sockaddr(name).map_err(OpenError::io(action.clone()))?;
-    let connecting = async {
-        socket.set_nonblocking(true)?;
-        match socket.connect(&addr) {
-            Ok(()) => {}
-            Err(e)
-                if e.raw_os_error() == Some(nix::libc::EINPROGRESS)
-                    || e.raw_os_error() == Some(nix::libc::EAGAIN) =>
-            {
-                let fd = crate::sys::register(socket.try_clone()?)?;
-                let _ = fd.writable().await?;
-                if let Some(e) = socket.take_error()? {
-                    return Err(e);
-                }
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    };
-    crate::endpoint::error::within(
-        options.seconds(OptionId::ConnectTimeout),
-        &action,
-        connecting,
-    )
-    .await?;
-    tracing::info!("successfully connected to {shown}");
-    Ok((socket, guard))
-}
-
-pub(crate) fn type_label(ty: Type) -> &'static str {
-    if ty == Type::SEQPACKET {
-        "UNIX seqpacket"
-    } else if ty == Type::DGRAM {
-        "UNIX datagram"
-    } else {
-        "UNIX stream"
-    }
-}
-
 /// UNIX-CLIENT: whatever type the peer socket is.
 async fn client(name: &UnixName, options: &Options) -> Result<Connection, OpenError> {
     if options.socktype().is_some() {
@@ -356,87 +224,107 @@ fn listen(name: &UnixName, options: &Options) -> Result<Listener, OpenError> {
     let shown = display_name(name);
     let filter = CredentialFilter::from_options(options)?;
     let (socket, ty, guard) = listening_socket(name, options, "UNIX-LISTEN")?;
-    let kind = if ty == Type::SEQPACKET {
-        ListenerKind::Seqpacket {
-            fd: crate::sys::register(socket).map_err(OpenError::io("registering the listener"))?,
-            filter,
-        }
+    let description = format!("{} {shown}", type_label(ty));
+    Ok(accepting(socket, ty, description, options)?
+        .admitting(filter)
+        .with_guard(guard))
+}
+
+/// A listener over the listening Unix `socket` of type `ty` (stream or seqpacket).
+pub(crate) fn accepting(
+    socket: Socket,
+    ty: Type,
+    description: String,
+    options: &Options,
+) -> Result<Listener, OpenError> {
+    let register = OpenError::io("registering the listener");
+    Ok(if ty == Type::SEQPACKET {
+        Listener::new(
+            SeqpacketAccept {
+                fd: sys::register(socket).map_err(register)?,
+            },
+            description,
+            options,
+        )
     } else {
         let listener = UnixListener::from_std(std::os::unix::net::UnixListener::from(
             std::os::fd::OwnedFd::from(socket),
         ))
-        .map_err(OpenError::io("registering the listener"))?;
-        ListenerKind::UnixStream { listener, filter }
-    };
-    let listener = Listener::new(kind, format!("{} {shown}", type_label(ty)), options);
-    Ok(match guard {
-        Some(guard) => listener.with_guard(guard),
-        None => listener,
+        .map_err(register)?;
+        Listener::new(StreamAccept { listener }, description, options)
     })
 }
 
-/// A non-blocking stream (or, with `socktype=5`, seqpacket) socket bound to `name` and
-/// listening, with the guard of its socket file.
-pub(crate) fn listening_socket(
-    name: &UnixName,
-    options: &Options,
-    type_name: &str,
-) -> Result<(Socket, Type, Option<PathGuard>), OpenError> {
-    let shown = display_name(name);
-    let ty = socket_type(options);
-    if ty == Type::DGRAM {
-        return Err(OpenError::Refused(datagrams_cannot_listen(
-            type_name, &shown,
-        )));
+/// Whether the Unix peer on `socket` may come in: its credentials (if the kernel gave them)
+/// when it may, `None` (logged) when it is refused and is to be closed unread.
+pub(crate) fn admit(
+    socket: &impl std::os::fd::AsFd,
+    on: Accepting<'_>,
+) -> Option<Option<ancillary::PeerCredentials>> {
+    let credentials = ancillary::peer_credentials(socket).ok();
+    let peer = Peer::Unix(credentials);
+    if !on.admission.admit(&peer, on.listener) {
+        return None;
     }
-    let socket = new_socket(ty, options)?;
-    let guard = bind(&socket, name, options)?;
-    let backlog = options
-        .count(OptionId::Backlog)
-        .map_or(super::tcp::DEFAULT_BACKLOG, |b| {
-            u32::try_from(b).unwrap_or(u32::MAX)
-        });
-    socket
-        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-        .map_err(OpenError::io(format!("listening on {shown}")))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(OpenError::io("setting O_NONBLOCK"))?;
-    tracing::info!("listening on {shown}");
-    Ok((socket, ty, guard))
+    tracing::info!("accepting connection from {peer} on {}", on.listener);
+    Some(credentials)
+}
+
+/// UNIX-LISTEN's accepting, for stream sockets.
+#[derive(Debug)]
+struct StreamAccept {
+    listener: UnixListener,
+}
+
+impl Accept for StreamAccept {
+    fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move {
+            loop {
+                let (stream, _) = self.listener.accept().await.map_err(AcceptError::Accept)?;
+                let Some(credentials) = admit(&stream, on) else {
+                    continue;
+                };
+                let mut connection = stream_connection(stream, on.listener.to_owned());
+                connection.peer_credentials = credentials;
+                return Ok(connection);
+            }
+        })
+    }
+}
+
+/// UNIX-LISTEN's accepting, for seqpacket sockets (`socktype=5`).
+#[derive(Debug)]
+struct SeqpacketAccept {
+    fd: tokio::io::unix::AsyncFd<Socket>,
+}
+
+impl Accept for SeqpacketAccept {
+    fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move {
+            loop {
+                let socket = sys::ready::read(&self.fd, |s| s.accept().map(|(s, _)| s))
+                    .await
+                    .map_err(AcceptError::Accept)?;
+                let Some(credentials) = admit(&socket, on) else {
+                    continue;
+                };
+                let mut connection = seqpacket_connection(socket, on.listener.to_owned())
+                    .map_err(AcceptError::Accept)?;
+                connection.peer_credentials = credentials;
+                return Ok(connection);
+            }
+        })
+    }
+}
+
+/// `peer-uid`, `peer-gid` and `peer-pid`, for Unix peers.
+impl Admit for CredentialFilter {
+    fn refusal(&self, peer: &Peer) -> Option<String> {
+        match peer {
+            Peer::Unix(credentials) => CredentialFilter::refusal(self, credentials.as_ref()),
+            Peer::Internet(_) => None,
+        }
+    }
 }
 
 crate::channel::splittable_stream!(UnixStream, tokio::net::unix);
-
-pub(crate) fn stream_connection(stream: UnixStream, description: String) -> Connection {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-    let (read, write) = stream.into_split();
-    let (handover, write) = fdpass::Handover::for_stream(fd, write);
-    let connection = Connection::new(
-        Some(Reader::Bytes(Box::new(read))),
-        Some(Writer::Bytes(Box::new(write))),
-        description,
-    );
-    Connection {
-        report_on_demand: true,
-        handover: Some(handover),
-        ..connection
-    }
-}
-
-pub(crate) fn seqpacket_connection(
-    socket: Socket,
-    description: String,
-) -> std::io::Result<Connection> {
-    let socket_report = Some(super::socket::report(socket2::SockRef::from(&socket)));
-    let handover = Some(fdpass::Handover::for_socket(
-        std::os::fd::AsRawFd::as_raw_fd(&socket),
-    ));
-    let socket = Arc::new(MessageSocket::new(socket)?);
-    let connection = super::socket::connected_messages(socket.clone(), socket, true, description);
-    Ok(Connection {
-        socket_report,
-        handover,
-        ..connection
-    })
-}

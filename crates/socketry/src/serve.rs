@@ -1,4 +1,5 @@
-//! Running two addresses against each other: open the first, then the second, then relay.
+//! The application: running two addresses against each other. Open the first, then the
+//! second, then relay (with the engine in [`crate::relay`]).
 //! A first address that listens with `fork` serves every peer concurrently, each in its own
 //! task with its own second endpoint, at most `max-children` at once. A datagram receiver
 //! without `max-children` keeps at most its default number of sessions, ending the oldest to
@@ -10,17 +11,19 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinSet};
 
-use super::{relay, Directions, Ending, RelayConfig, RelayError, Stats};
 use crate::address::{OptionId, UnixRole};
 use crate::endpoint::exec::Exit;
 use crate::endpoint::unix::UnixSpec;
 use crate::endpoint::{self, Access, Connection, OpenContext, OpenError, Opened, Process};
 use crate::registry::{self, Address, Kind, Spec};
+use crate::relay::{self, relay, Directions, Ending, RelayConfig, RelayError, Stats};
 
 /// Everything a run needs besides the two addresses.
 #[derive(Debug, Clone, Default)]
 pub struct RunConfig {
+    /// How each connection pair is relayed.
     pub relay: RelayConfig,
+    /// How the addresses open (`-4`/`-6`, the listen family).
     pub open: OpenContext,
     /// `-s`: a forking server logs an accept error and keeps accepting instead of ending.
     pub sloppy: bool,
@@ -63,15 +66,28 @@ fn is_nofork_program(spec: &Spec) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
+    /// An address could not be opened.
     #[error("{address}: {source}")]
-    Open { address: String, source: OpenError },
+    Open {
+        /// The address, as written.
+        address: String,
+        /// Why it could not be opened.
+        source: OpenError,
+    },
+    /// Relaying between the two connections failed.
     #[error(transparent)]
     Relay(#[from] RelayError),
+    /// The two addresses cannot be run against each other as given.
     #[error("{0}")]
     Usage(String),
     /// A program run by EXEC, SYSTEM or SHELL failed.
     #[error("{program} {exit}")]
-    Child { program: String, exit: Exit },
+    Child {
+        /// The program, for the message.
+        program: String,
+        /// How it ended.
+        exit: Exit,
+    },
 }
 
 impl RunError {
@@ -96,7 +112,9 @@ pub enum Peer {
 /// How a run ended: the bytes moved (summed over every connection served).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// The bytes moved each way.
     pub stats: Stats,
+    /// The connections relayed.
     pub connections: u64,
 }
 
@@ -212,7 +230,7 @@ async fn relay_connections(
 ) -> Result<(Stats, Ending), RunError> {
     processes.extend(left.take_processes());
     match peer {
-        Peer::Echo => Ok(super::echo(left, &config.relay).await?),
+        Peer::Echo => Ok(relay::echo(left, &config.relay).await?),
         Peer::Address(Address::Single(spec))
             if matches!(
                 &spec.kind,

@@ -1,0 +1,125 @@
+//! Datagram receivers as listeners (UDP-RECVFROM, UNIX-RECVFROM): each datagram from an
+//! admitted sender is a peer, whose session gets that datagram and sends its replies back
+//! to the sender. Shared by the internet and Unix families.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use socket2::SockAddr;
+
+use super::listener::{Accept, AcceptFuture, Accepting};
+use super::socket::{
+    describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
+};
+use super::unix::ancillary::PeerCredentials;
+use super::{Connection, OpenError};
+use crate::channel::{Reader, Writer};
+
+/// How many UDP-LISTEN (and UDP-RECVFROM) sessions with `fork` may be open at once when
+/// `max-children` is not given: enough for any ordinary service, and a bound on what a flood
+/// of source addresses can make socketry open (each session has its own second endpoint).
+pub const DEFAULT_SESSION_CAP: usize = 1024;
+
+/// A datagram socket whose senders are its peers. Senders are admitted by `filter` as each
+/// datagram is received, so that a refused sender's datagrams are dropped unread whether
+/// they open a session or belong to one.
+#[derive(Debug)]
+pub(crate) struct DatagramPeers {
+    socket: Arc<MessageSocket>,
+    filter: PeerFilter,
+}
+
+impl DatagramPeers {
+    /// The peers of `socket` that `filter` admits.
+    pub(crate) fn new(socket: Arc<MessageSocket>, filter: PeerFilter) -> DatagramPeers {
+        DatagramPeers { socket, filter }
+    }
+
+    /// Receives the next datagram from an admitted peer.
+    async fn receive(&self) -> Result<Received, OpenError> {
+        let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
+        let (n, peer, credentials) =
+            std::future::poll_fn(|cx| self.socket.poll_recv_admitted(cx, &mut buf, &self.filter))
+                .await
+                .map_err(OpenError::io("receiving a datagram"))?;
+        tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
+        Ok(Received {
+            first: buf[..n].to_vec(),
+            peer,
+            credentials,
+        })
+    }
+}
+
+impl Accept for DatagramPeers {
+    /// With fork: a session per datagram, replying to its sender.
+    fn accept<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move {
+            let Received {
+                first,
+                peer,
+                credentials,
+            } = self.receive().await?;
+            let mut connection = Connection::new(
+                Some(Reader::Messages(Box::new(Prefixed::new(first, None)))),
+                Some(Writer::Messages(Box::new(Sender {
+                    socket: self.socket.clone(),
+                    to: Some(ReplyTo::Fixed(peer.clone())),
+                    shutdown_on_close: false,
+                }))),
+                format!("{} <- {}", on.listener, describe_sockaddr(&peer)),
+            );
+            connection.peer_credentials = credentials;
+            Ok(connection)
+        })
+    }
+
+    /// Without fork: one session that goes on receiving from every admitted sender, and
+    /// replies to whoever sent last.
+    fn accept_first<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        Box::pin(async move {
+            let Received {
+                first,
+                peer,
+                credentials,
+            } = self.receive().await?;
+            let latest = Arc::new(Mutex::new(Some(peer.clone())));
+            let rest = Receiver {
+                socket: self.socket.clone(),
+                mode: ReceiveMode::From {
+                    filter: self.filter.clone(),
+                    latest: Some(latest.clone()),
+                },
+            };
+            let mut connection = Connection::new(
+                Some(Reader::Messages(Box::new(Prefixed::new(
+                    first,
+                    Some(Box::new(rest)),
+                )))),
+                Some(Writer::Messages(Box::new(Sender {
+                    socket: self.socket.clone(),
+                    to: Some(ReplyTo::Latest(latest)),
+                    shutdown_on_close: false,
+                }))),
+                format!("{} <- {}", on.listener, describe_sockaddr(&peer)),
+            );
+            connection.peer_credentials = credentials;
+            Ok(connection)
+        })
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.socket.socket().local_addr().ok()?.as_socket()
+    }
+
+    fn default_session_cap(&self) -> Option<usize> {
+        Some(DEFAULT_SESSION_CAP)
+    }
+}
+
+/// The first datagram of a peer, who sent it, and the credentials it came with.
+struct Received {
+    first: Vec<u8>,
+    peer: SockAddr,
+    credentials: Option<PeerCredentials>,
+}
