@@ -167,6 +167,7 @@ impl MessageBatch {
     /// The most messages a batch holds.
     pub const CAPACITY: usize = crate::sys::datagram::BATCH;
 
+    /// An empty batch, with room for [`Self::CAPACITY`] messages.
     pub fn new() -> MessageBatch {
         MessageBatch {
             messages: Vec::with_capacity(Self::CAPACITY),
@@ -178,18 +179,22 @@ impl MessageBatch {
         self.messages.push((start, len));
     }
 
+    /// How many messages the batch holds.
     pub fn len(&self) -> usize {
         self.messages.len()
     }
 
+    /// Whether the batch holds no message.
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }
 
+    /// Whether the batch has no room for another message.
     pub fn is_full(&self) -> bool {
         self.messages.len() >= Self::CAPACITY
     }
 
+    /// Forgets every message, so the batch can be filled again.
     pub fn clear(&mut self) {
         self.messages.clear();
     }

@@ -45,6 +45,8 @@
 //! - [`users`]: the user and group names of options, resolved when the address is read.
 //! - `sys`: the thin wrappers over system calls; the only module with `unsafe`.
 
+#![warn(missing_docs)]
+
 pub mod address;
 pub mod channel;
 mod clock;

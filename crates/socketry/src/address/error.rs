@@ -87,7 +87,12 @@ pub enum ParseErrorKind {
         type_name: &'static str,
     },
     /// One of socat's options that socketry refuses rather than ignore, with the reason.
-    OptionRefused { name: String, reason: &'static str },
+    OptionRefused {
+        /// The option as written.
+        name: String,
+        /// Why socketry does not offer it.
+        reason: &'static str,
+    },
     /// An option value that does not parse.
     InvalidOptionValue {
         /// The option's canonical name.

@@ -18,6 +18,7 @@ use crate::users::{self, Account, GroupId, LookupError, UserId};
 pub struct Groups(u32);
 
 impl Groups {
+    /// No group: the empty set, to build unions from.
     pub const NONE: Groups = Groups(0);
     /// Every address: options of the data channel itself (line endings, EOF handling).
     pub const ALL: Groups = Groups(1);
@@ -124,6 +125,7 @@ impl Groups {
         self.0 & other.0 != 0
     }
 
+    /// Whether every group of `other` is in `self` (never for an empty `other`).
     pub const fn contains(self, other: Groups) -> bool {
         self.0 & other.0 == other.0 && other.0 != 0
     }
@@ -134,143 +136,6 @@ impl std::ops::BitOr for Groups {
     fn bitor(self, other: Groups) -> Groups {
         self.union(other)
     }
-}
-
-/// Every option socketry knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum OptionId {
-    Fork,
-    MaxChildren,
-    ReuseAddr,
-    ReusePort,
-    Bind,
-    SourcePort,
-    ConnectTimeout,
-    AcceptTimeout,
-    Backlog,
-    ProtocolFamily,
-    V6Only,
-    Range,
-    NoDelay,
-    KeepAlive,
-    RcvBuf,
-    SndBuf,
-    SockType,
-    UnlinkEarly,
-    UnlinkClose,
-    Mode,
-    Crnl,
-    IgnoreEof,
-    IdleTimeout,
-    Retry,
-    Interval,
-    Forever,
-    Pipes,
-    Stderr,
-    Setsid,
-    Setpgid,
-    Nofork,
-    Su,
-    Chdir,
-    Setenv,
-    FdIn,
-    FdOut,
-    ReadOnly,
-    WriteOnly,
-    ReadWrite,
-    Creat,
-    Excl,
-    Append,
-    Trunc,
-    Nonblock,
-    User,
-    Group,
-    Lock,
-    Seek,
-    FlockExNb,
-    FlockSh,
-    FlockShNb,
-    SetLk,
-    SetLkw,
-    SetLkRd,
-    SetLkwRd,
-    Ftruncate,
-    ReadBytes,
-    Pty,
-    Ctty,
-    Openpty,
-    Ptmx,
-    Link,
-    WaitSlave,
-    PtyInterval,
-    Raw,
-    Rawer,
-    Sane,
-    Echo,
-    EchoE,
-    EchoK,
-    EchoCtl,
-    Icanon,
-    Isig,
-    Iexten,
-    Icrnl,
-    Inlcr,
-    Igncr,
-    Istrip,
-    Ixon,
-    Ixoff,
-    Ixany,
-    Opost,
-    Onlcr,
-    Ocrnl,
-    Onlret,
-    MqPriority,
-    MqFlush,
-    MqMaxMsg,
-    MqMsgSize,
-    TunDevice,
-    TunName,
-    TunType,
-    NoPi,
-    Mtu,
-    IffUp,
-    IffNoArp,
-    IffPromisc,
-    IffAllMulti,
-    IffMulticast,
-    IffDebug,
-    IffNoTrailers,
-    IffPortSel,
-    IffAutoMedia,
-    LengthPrefix,
-    UdpliteSendCscov,
-    UdpliteRecvCscov,
-    PeerUid,
-    PeerGid,
-    PeerPid,
-    ShmSize,
-    ShmSpin,
-    ShmMessages,
-    TlsCert,
-    TlsKey,
-    TlsCafile,
-    TlsCapath,
-    TlsVerify,
-    TlsCommonName,
-    TlsSniHost,
-    TlsNoSni,
-    TlsMinVersion,
-    TlsMaxVersion,
-    TlsCipher,
-    TlsCompress,
-    TlsAlpn,
-    TlsFingerprint,
-    TlsMethod,
-    TlsEgd,
-    TlsDhparams,
-    TlsFips,
-    TlsPseudo,
 }
 
 /// The kind of value an option takes.
@@ -386,7 +251,9 @@ pub fn parse_seconds(text: &str) -> Option<Duration> {
 /// that nothing later has to convert it with a loss or overflow a computation with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
+    /// The smallest value accepted.
     pub min: u64,
+    /// The largest value accepted.
     pub max: u64,
     /// The range in words, for help and error messages.
     pub expected: &'static str,
@@ -411,13 +278,13 @@ impl Bounds {
         max: i32::MAX as u64,
         expected: "a count from 1 to 2147483647",
     };
-    /// Byte counts the kernel takes as an `int` (socket buffers, MTU).
     /// UDP-Lite's checksum coverage: up to a whole datagram's 65535 bytes.
     pub const COVERAGE: Bounds = Bounds {
         min: 0,
         max: 65535,
         expected: "a byte count from 0 to 65535",
     };
+    /// Byte counts the kernel takes as an `int` (socket buffers, MTU).
     pub const INT_BYTES: Bounds = Bounds {
         min: 0,
         max: i32::MAX as u64,
@@ -454,6 +321,7 @@ impl Bounds {
         expected: "microseconds from 0 to 1000000",
     };
 
+    /// Whether `n` lies within the bounds, both ends included.
     pub fn contains(self, n: u64) -> bool {
         (self.min..=self.max).contains(&n)
     }
@@ -462,16 +330,61 @@ impl Bounds {
 /// One row of the option table.
 #[derive(Debug)]
 pub struct OptionDef {
+    /// The option this row describes.
     pub id: OptionId,
+    /// The name help shows and `Display` writes.
     pub name: &'static str,
+    /// Other names accepted for it (socat's spellings among them).
     pub aliases: &'static [&'static str],
+    /// The addresses it applies to.
     pub group: Groups,
+    /// The value it takes, and how that value is checked.
     pub kind: ValueKind,
+    /// One line for `-hh` help.
     pub help: &'static str,
 }
 
-/// The option table: it drives option parsing, `-hh` help and error messages.
-pub static OPTIONS: &[OptionDef] = &[
+/// Defines [`OptionId`] and [`OPTIONS`] from one list of rows, so that every option has exactly
+/// one row and its variant is documented by the row's help text.
+macro_rules! option_table {
+    ($(
+        OptionDef {
+            id: OptionId::$id:ident,
+            name: $name:expr,
+            aliases: $aliases:expr,
+            group: $group:expr,
+            kind: $kind:expr,
+            help: $help:expr $(,)?
+        },
+    )*) => {
+        /// Every option socketry knows; each variant's row in [`OPTIONS`] gives its name,
+        /// aliases, group and value.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum OptionId {
+            $(
+                #[doc = $help]
+                $id,
+            )*
+        }
+
+        /// The option table: it drives option parsing, `-hh` help and error messages.
+        pub static OPTIONS: &[OptionDef] = &[
+            $(
+                OptionDef {
+                    id: OptionId::$id,
+                    name: $name,
+                    aliases: $aliases,
+                    group: $group,
+                    kind: $kind,
+                    help: $help,
+                },
+            )*
+        ];
+    };
+}
+
+option_table! {
     OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD, kind: ValueKind::Bool,
         help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first" },
     OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count(Bounds::CHILDREN),
@@ -734,7 +647,7 @@ pub static OPTIONS: &[OptionDef] = &[
         help: "refused: no FIPS mode" },
     OptionDef { id: OptionId::TlsPseudo, name: "pseudo", aliases: &["openssl-pseudo"], group: Groups::TLS, kind: ValueKind::Refused("rustls never falls back to a pseudo-random source: the operating system's is always there"),
         help: "refused: no pseudo-random fallback" },
-];
+}
 
 impl OptionId {
     /// This option's row in [`OPTIONS`].
@@ -762,7 +675,9 @@ pub fn names<'a>(
 /// An internet address range, as given to `range=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpRange {
+    /// The network's address.
     pub addr: IpAddr,
+    /// How many leading bits of a peer's address must match `addr`.
     pub prefix: u8,
 }
 
@@ -830,7 +745,10 @@ impl IpRange {
 /// takes, also read by servers' allow and deny lists.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("\"{0}\" is not an address range (expected an address, ADDR/BITS or ADDR:MASK, e.g. 10.0.0.0/8 or ::1)")]
-pub struct IpRangeError(pub String);
+pub struct IpRangeError(
+    /// The text that was refused.
+    pub String,
+);
 
 impl std::str::FromStr for IpRange {
     type Err = IpRangeError;
@@ -864,7 +782,9 @@ impl fmt::Display for IpRange {
 pub enum BindAddr {
     /// An internet address: host, port, or both.
     Ip {
+        /// The local host to bind; none leaves it to the kernel.
         host: Option<Host>,
+        /// The local port to bind; none leaves it to the kernel.
         port: Option<u16>,
     },
     /// A Unix socket name.
@@ -874,15 +794,25 @@ pub enum BindAddr {
 /// The value of one option, typed by its [`ValueKind`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A flag's value ([`ValueKind::Bool`]).
     Bool(bool),
+    /// An integer or byte count, within its option's [`Bounds`].
     Count(u64),
+    /// A duration ([`ValueKind::Seconds`]).
     Seconds(Duration),
+    /// A port number, service names already resolved.
     Port(u16),
+    /// Permission bits, read as octal.
     Mode(u32),
+    /// An address family (`pf=`).
     Family(Family),
+    /// A socket type number (`socktype=`).
     SockType(i32),
+    /// A local address (`bind=`).
     Bind(BindAddr),
+    /// An address range (`range=`).
     Range(IpRange),
+    /// Free text, taken as given.
     Text(String),
     /// A user, resolved when the address was read.
     User(UserId),
@@ -899,7 +829,9 @@ pub enum Value {
 pub enum BindDomain {
     /// An internet socket; ports may be service names of the protocol, if it has one.
     Ip(Option<Protocol>),
+    /// A Unix socket bound to a filesystem path.
     UnixPath,
+    /// A Unix socket in Linux's abstract namespace.
     UnixAbstract,
 }
 
@@ -1172,6 +1104,7 @@ impl Options {
         }
     }
 
+    /// An integer or byte-count option's value, if given.
     pub fn count(&self, id: OptionId) -> Option<u64> {
         match self.get(id) {
             Some(Value::Count(n)) => Some(*n),
@@ -1179,6 +1112,7 @@ impl Options {
         }
     }
 
+    /// A duration option's value, if given.
     pub fn seconds(&self, id: OptionId) -> Option<Duration> {
         match self.get(id) {
             Some(Value::Seconds(d)) => Some(*d),
@@ -1186,6 +1120,7 @@ impl Options {
         }
     }
 
+    /// A port option's value, if given.
     pub fn port(&self, id: OptionId) -> Option<u16> {
         match self.get(id) {
             Some(Value::Port(p)) => Some(*p),
@@ -1193,6 +1128,7 @@ impl Options {
         }
     }
 
+    /// The permission bits given to `mode=`.
     pub fn mode(&self) -> Option<u32> {
         match self.get(OptionId::Mode) {
             Some(Value::Mode(m)) => Some(*m),
@@ -1200,6 +1136,7 @@ impl Options {
         }
     }
 
+    /// The address family given to `pf=`.
     pub fn family(&self) -> Option<Family> {
         match self.get(OptionId::ProtocolFamily) {
             Some(Value::Family(f)) => Some(*f),
@@ -1207,6 +1144,7 @@ impl Options {
         }
     }
 
+    /// The socket type number given to `socktype=`.
     pub fn socktype(&self) -> Option<i32> {
         match self.get(OptionId::SockType) {
             Some(Value::SockType(t)) => Some(*t),
@@ -1214,6 +1152,7 @@ impl Options {
         }
     }
 
+    /// The local address given to `bind=`.
     pub fn bind(&self) -> Option<&BindAddr> {
         match self.get(OptionId::Bind) {
             Some(Value::Bind(b)) => Some(b),
@@ -1274,10 +1213,12 @@ impl Options {
         self.0.push((id, value));
     }
 
+    /// Every option given, with its value, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = (OptionId, &Value)> {
         self.0.iter().map(|(i, v)| (*i, v))
     }
 
+    /// Whether no option was given.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -15,7 +15,9 @@ pub const UNIX_PATH_MAX: usize = 107;
 pub enum Family {
     /// Whatever the host resolves to (IPv4 for listeners unless told otherwise).
     Any,
+    /// IPv4 only.
     V4,
+    /// IPv6 only.
     V6,
 }
 
@@ -41,6 +43,7 @@ impl Family {
 /// A host to connect or send to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
+    /// A literal address, used as is.
     Ip(IpAddr),
     /// A name to resolve when the address is opened.
     Name(String),
@@ -78,7 +81,9 @@ impl fmt::Display for Host {
 /// The name of a Unix domain socket: a filesystem path, or a name in Linux's abstract namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UnixName {
+    /// A socket file at this path.
     Path(PathBuf),
+    /// A name in the abstract namespace (no file; gone when the last socket closes).
     Abstract(String),
 }
 
@@ -229,7 +234,9 @@ impl fmt::Display for QueueName {
 /// The IPv4 address and prefix length a TUN interface is given (`TUN:10.0.0.1/24`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InterfaceAddr {
+    /// The interface's own address.
     pub addr: Ipv4Addr,
+    /// The length of its network's prefix, in bits.
     pub prefix: u8,
 }
 
@@ -266,15 +273,20 @@ impl fmt::Display for InterfaceAddr {
 /// The remote end of an internet address: where to connect or send.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Remote {
+    /// The peer's host, a literal address or a name to resolve.
     pub host: Host,
+    /// The peer's port.
     pub port: u16,
+    /// Which address family the host may resolve to.
     pub family: Family,
 }
 
 /// The local end of an internet server address: the port to bind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Local {
+    /// The port to bind (0 for one the kernel picks).
     pub port: u16,
+    /// Which address family to listen on.
     pub family: Family,
 }
 

@@ -41,6 +41,7 @@ impl CredentialFilter {
         Ok(filter)
     }
 
+    /// Whether the filter names nobody, and so admits every peer.
     pub fn is_empty(&self) -> bool {
         self.uids.is_empty() && self.gids.is_empty() && self.pids.is_empty()
     }
