@@ -33,6 +33,7 @@ pub(crate) use socket::{
 };
 pub use socket::{display_name, sockaddr};
 
+/// Opens a Unix domain address of `role` at `name`.
 pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<Opened, OpenError> {
     let shown = display_name(name);
     check(role, name, options).map_err(super::combinations::refused)?;
