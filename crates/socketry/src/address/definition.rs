@@ -34,7 +34,7 @@ pub trait FamilySpec {
     fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
     /// Refuses, when the address is parsed, options that cannot work with this spec (a pure
     /// function of the address; the error names both options). Most families have none.
-    fn check(&self, _options: &super::Options) -> Result<(), super::ParseErrorKind> {
+    fn check(&self, _options: &super::options::Options) -> Result<(), ParseErrorKind> {
         Ok(())
     }
 }

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use socket2::SockAddr;
 
+use super::connection::Connection;
+use super::error::OpenError;
 use super::listener::{Accept, AcceptFuture, Accepting};
 use super::socket::{
     describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
 };
 use super::unix::ancillary::PeerCredentials;
-use super::{Connection, OpenError};
 use crate::channel::{Reader, Writer};
 
 /// How many UDP-LISTEN (and UDP-RECVFROM) sessions with `fork` may be open at once when

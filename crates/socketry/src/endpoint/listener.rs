@@ -75,7 +75,7 @@ pub trait Accept: fmt::Debug + Send {
     }
 
     /// Counts the datagrams this listener drops into `total` as well (UDP-LISTEN with fork).
-    fn count_drops_in(&mut self, _total: crate::endpoint::udp::DroppedDatagrams) {}
+    fn count_drops_in(&mut self, _total: DroppedDatagrams) {}
 
     /// Whether this listener limits its own sessions; see [`Listener::caps_its_own_sessions`].
     fn caps_its_own_sessions(&self) -> bool {
@@ -285,7 +285,7 @@ impl Listener {
     }
 
     /// Counts the datagrams the listener drops (UDP-LISTEN with fork) into `total` as well.
-    pub(crate) fn count_drops_in(&mut self, total: crate::endpoint::udp::DroppedDatagrams) {
+    pub(crate) fn count_drops_in(&mut self, total: DroppedDatagrams) {
         self.accept.count_drops_in(total);
     }
 
@@ -381,6 +381,23 @@ enum Which {
     Next,
     /// The only peer this listener will serve.
     First,
+}
+
+/// How many datagrams were dropped in a run, whatever dropped them: shared by a run's
+/// listeners and its `--statistics`.
+#[derive(Debug, Clone, Default)]
+pub struct DroppedDatagrams(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl DroppedDatagrams {
+    /// Counts `n` more dropped datagrams.
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The datagrams dropped so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use super::connection::{Connection, OpenContext};
+use super::error::OpenError;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
 use super::socket::{apply_common_options, PeerFilter};
 use super::stream::stream_connection;
-use super::{Connection, OpenContext, OpenError};
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
 
 pub use super::listener::DEFAULT_BACKLOG;

@@ -11,7 +11,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Connection, Listener, OpenContext, OpenError, Opened};
+use super::connection::{Connection, OpenContext, Opened};
+use super::error::OpenError;
+use super::listener::Listener;
 use crate::address::{
     AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, Local,
     OptionId, Options, Remote,

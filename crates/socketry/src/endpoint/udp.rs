@@ -20,7 +20,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -31,6 +30,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::datagrams::DatagramPeers;
 pub use super::datagrams::DEFAULT_SESSION_CAP;
+pub use super::listener::DroppedDatagrams;
 use super::listener::{Accept, AcceptFuture, Accepting, Listener};
 use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
 use super::tcp::{effective_family, listen_address, new_socket, resolve, source_address};
@@ -343,22 +343,6 @@ enum SessionCap {
 struct Session {
     queue: mpsc::Sender<Vec<u8>>,
     last_heard: Instant,
-}
-
-/// How many datagrams were dropped in a run, whatever dropped them: shared by a run's
-/// listeners and its `--statistics`.
-#[derive(Debug, Clone, Default)]
-pub struct DroppedDatagrams(Arc<AtomicU64>);
-
-impl DroppedDatagrams {
-    fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The datagrams dropped so far.
-    pub fn count(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// The datagrams a UDP-LISTEN socket dropped since its last warning about them, by why.

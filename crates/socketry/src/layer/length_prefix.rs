@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{Data, Handshake, Layer, LayerError};
+use super::base::{Data, Handshake, Layer, LayerError};
 use crate::channel::{
     ByteReader, ByteWriter, MessageRecv, MessageSend, Reader, Writer, MIN_MESSAGE_BUFFER,
 };

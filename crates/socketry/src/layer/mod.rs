@@ -35,66 +35,15 @@
 //! # Ok(()) }
 //! ```
 
+mod base;
 pub mod length_prefix;
 
-use std::fmt;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::address::{OptionId, Options};
-use crate::channel::{Reader, Writer};
 
+pub use base::{Data, Handshake, Layer, LayerError};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
-
-/// What a connection reads from and writes to: the part of it a layer works on. A read-only
-/// endpoint has no writer, a write-only one no reader.
-#[derive(Debug, Default)]
-pub struct Data {
-    /// Where the relay reads what this side sends.
-    pub reader: Option<Reader>,
-    /// Where the relay writes what this side receives.
-    pub writer: Option<Writer>,
-}
-
-/// The future a [`Layer::apply`] returns: the handshake, then the layered data.
-pub type Handshake<'a> = Pin<Box<dyn Future<Output = Result<Data, LayerError>> + Send + 'a>>;
-
-/// A protocol stacked over a connection's data.
-///
-/// `apply` runs the layer's handshake, if it has one, over `below` (which may read and write
-/// both halves before giving them on), and returns the halves its peer's data travels in from
-/// then on. It must give back every half it was given, wrapped or not, so that a read-only or
-/// write-only endpoint stays so. `description` names what lies below, for error messages.
-pub trait Layer: fmt::Debug + Send + Sync {
-    /// The layer's name as the address language spells it (`length-prefix`), for logs and
-    /// errors.
-    fn name(&self) -> &str;
-
-    /// Stacks this layer over `below`.
-    fn apply<'a>(&'a self, below: Data, description: &'a str) -> Handshake<'a>;
-}
-
-/// Why a layer could not be stacked over a connection.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LayerError {
-    /// The layer cannot work over what it was given (a stream layer over messages): no
-    /// retry changes that.
-    #[error("{0}")]
-    Refused(String),
-    /// The handshake failed on the connection below.
-    #[error("{layer} handshake over {below}: {source}")]
-    Handshake {
-        /// The layer's name.
-        layer: String,
-        /// What the layer was being stacked over.
-        below: String,
-        /// What reading or writing the connection below gave.
-        source: io::Error,
-    },
-}
 
 /// Layers to stack over a connection, outermost first (as a chain is written, `A|B`, left of
 /// the transport). Cloning is cheap: a listener hands the same stack to every connection.
@@ -151,7 +100,9 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{ByteReader, ByteWriter, MIN_MESSAGE_BUFFER};
+    use crate::channel::{ByteReader, ByteWriter, Reader, Writer, MIN_MESSAGE_BUFFER};
+    use std::io;
+    use std::pin::Pin;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A layer with a handshake that leaves the bytes alone afterwards: each end sends a

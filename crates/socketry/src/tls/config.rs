@@ -14,9 +14,13 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use super::error::TlsError;
 use super::error::{Attempt, Side};
+use super::peer::PeerInfo;
+use super::pem;
+use super::settings::{Fingerprint, Sni, TlsSettings, ValueError};
+use super::stream::TlsStream;
 use super::verify::{self, Checks, ClientVerifier, Seen, ServerVerifier};
-use super::{pem, Fingerprint, PeerInfo, Sni, TlsError, TlsSettings, TlsStream, ValueError};
 
 fn provider(settings: &TlsSettings) -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::ring::default_provider();

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use rustls::{AlertDescription, CertificateError};
 
 use super::peer::CertificateSummary;
-use super::{Fingerprint, ValueError};
+use super::settings::{Fingerprint, ValueError};
 
 /// A TLS error: a setting that cannot be used, a file that cannot be read, or a handshake or
 /// a connection that failed.
@@ -169,7 +169,7 @@ fn bare_name(name: &str) -> &str {
 }
 
 fn date(seconds: u64) -> String {
-    crate::timestamp(UNIX_EPOCH + Duration::from_secs(seconds), false)
+    crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(seconds), false)
         .split('.')
         .next()
         .map(|s| format!("{} UTC", s.replace('/', "-")))

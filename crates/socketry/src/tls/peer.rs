@@ -5,7 +5,7 @@ use rustls::CommonState;
 use x509_parser::objects::{oid2abbrev, oid_registry};
 use x509_parser::x509::X509Name;
 
-use super::{Fingerprint, ProtocolVersion};
+use super::settings::{Fingerprint, ProtocolVersion};
 
 /// The parts of a certificate a user recognises it by.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 
 use super::error::Side;
-use super::{PeerInfo, TlsError};
+use super::error::TlsError;
+use super::peer::PeerInfo;
 use crate::channel::{ByteRead, ByteWrite};
 
 /// A stream after a successful handshake. Reading gives the peer's application data and EOF

@@ -18,7 +18,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::error::PinMismatch;
 use super::peer::CertificateSummary;
-use super::Fingerprint;
+use super::settings::Fingerprint;
 
 /// Where a verifier leaves the peer's certificate.
 pub(super) type Seen = Arc<Mutex<Option<CertificateSummary>>>;

@@ -2,11 +2,8 @@
 //! `SYSTEM` (`/bin/sh -c`) and `SHELL` (`$SHELL -c`).
 
 use crate::address::{
-    escape, join_command_line, split_command_line, AddressType, Definition, FamilySpec,
-    FamilyTypes, Groups, Options, Params, ParseErrorKind,
+    split_command_line, AddressType, Definition, FamilyTypes, Groups, Params, ParseErrorKind,
 };
-use crate::endpoint::connection::{OpenContext, Opened};
-use crate::endpoint::error::OpenError;
 
 /// The program an address runs, as its type and parameter give it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -53,7 +50,7 @@ fn shell_command(params: &Params<'_>) -> Result<String, ParseErrorKind> {
     Ok(command.to_owned())
 }
 
-static EXEC: Definition<Program> = Definition {
+pub(super) static EXEC: Definition<Program> = Definition {
     ty: AddressType::new(
         "EXEC",
         &[],
@@ -63,7 +60,7 @@ static EXEC: Definition<Program> = Definition {
     ),
     parse: argv,
 };
-static SYSTEM: Definition<Program> = Definition {
+pub(super) static SYSTEM: Definition<Program> = Definition {
     ty: AddressType::new(
         "SYSTEM",
         &[],
@@ -73,7 +70,7 @@ static SYSTEM: Definition<Program> = Definition {
     ),
     parse: |p| shell_command(p).map(Program::System),
 };
-static SHELL: Definition<Program> = Definition {
+pub(super) static SHELL: Definition<Program> = Definition {
     ty: AddressType::new(
         "SHELL",
         &[],
@@ -89,39 +86,3 @@ pub static FAMILY: FamilyTypes<Program> = FamilyTypes {
     features: &["EXEC", "SYSTEM", "SHELL"],
     types: &[&EXEC, &SYSTEM, &SHELL],
 };
-
-impl FamilySpec for Program {
-    fn address_type(&self) -> &'static AddressType {
-        match self {
-            Program::Exec(_) => &EXEC.ty,
-            Program::System(_) => &SYSTEM.ty,
-            Program::Shell(_) => &SHELL.ty,
-        }
-    }
-
-    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Program::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
-            Program::System(command) | Program::Shell(command) => {
-                write!(f, ":{}", escape(command))
-            }
-        }
-    }
-
-    /// A program's options are read into its [`ProgramSpec`](super::ProgramSpec) now, so
-    /// that what cannot run is refused before anything listens.
-    fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
-        super::ProgramSpec::parse(self, options).map(drop)
-    }
-}
-
-impl Program {
-    /// Starts the program, its channel connected as the options say.
-    pub async fn open(
-        &self,
-        options: &Options,
-        context: &OpenContext,
-    ) -> Result<Opened, OpenError> {
-        super::open(self, options, context).map(Opened::Connection)
-    }
-}

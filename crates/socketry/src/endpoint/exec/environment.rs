@@ -3,8 +3,8 @@
 //! `chdir`, and the user `su` names, whose name, home and shell go into the environment as
 //! a login would put them.
 
+use super::address_types::Program;
 use super::spec::ProgramSpec;
-use super::Program;
 use crate::endpoint::connection::OpenContext;
 use crate::sys::process::Credentials;
 

@@ -29,8 +29,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::fcntl::OFlag;
 
+use crate::address::{escape, join_command_line, AddressType, FamilySpec, ParseErrorKind};
 use crate::address::{OptionId, Options};
-use crate::endpoint::connection::{Connection, OpenContext};
+use crate::endpoint::connection::{Connection, OpenContext, Opened};
 use crate::endpoint::error::OpenError;
 use crate::sys::process::{self as child_setup, ChildSetup};
 
@@ -196,4 +197,40 @@ pub(crate) fn start_direct(
         "started {description} as pid {pid} on the first address's descriptors (nofork)"
     );
     Ok(Process::new(child, pid, description, false))
+}
+
+impl FamilySpec for Program {
+    fn address_type(&self) -> &'static AddressType {
+        match self {
+            Program::Exec(_) => &address_types::EXEC.ty,
+            Program::System(_) => &address_types::SYSTEM.ty,
+            Program::Shell(_) => &address_types::SHELL.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Program::Exec(argv) => write!(f, ":{}", escape(&join_command_line(argv))),
+            Program::System(command) | Program::Shell(command) => {
+                write!(f, ":{}", escape(command))
+            }
+        }
+    }
+
+    /// A program's options are read into its [`ProgramSpec`](ProgramSpec) now, so
+    /// that what cannot run is refused before anything listens.
+    fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
+        ProgramSpec::parse(self, options).map(drop)
+    }
+}
+
+impl Program {
+    /// Starts the program, its channel connected as the options say.
+    pub async fn open(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Opened, OpenError> {
+        open(self, options, context).map(Opened::Connection)
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::os::fd::RawFd;
 
-use super::Program;
+use super::address_types::Program;
 use crate::address::{OptionId, Options, ParseErrorKind};
 use crate::endpoint::pty::Allocation;
 use crate::endpoint::terminal;

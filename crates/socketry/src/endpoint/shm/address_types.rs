@@ -2,11 +2,8 @@
 //! rendezvous Unix socket.
 
 use crate::address::{
-    AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups, Namespace, Options,
-    UnixName,
+    AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups, Namespace, UnixName,
 };
-use crate::endpoint::connection::{OpenContext, Opened};
-use crate::endpoint::error::OpenError;
 
 /// A shared-memory address: listen or connect at a rendezvous socket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -72,15 +69,5 @@ impl FamilySpec for ShmSpec {
         match self {
             ShmSpec::Listen(name) | ShmSpec::Connect(name) => write!(f, ":{}", name.escaped()),
         }
-    }
-}
-
-impl ShmSpec {
-    /// Listens at, or connects to, the rendezvous socket.
-    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
-        Ok(match self {
-            ShmSpec::Listen(name) => Opened::Listener(super::listen(name, options)?),
-            ShmSpec::Connect(name) => Opened::Connection(super::connect(name, options).await?),
-        })
     }
 }

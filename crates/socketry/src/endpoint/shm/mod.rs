@@ -32,6 +32,7 @@ use std::sync::Arc;
 use socket2::Type;
 use tokio::net::UnixListener;
 
+use super::connection::{OpenContext, Opened};
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Listener};
 use super::unix::ancillary;
 use super::unix::credentials::CredentialFilter;
@@ -206,4 +207,14 @@ pub async fn connect(name: &UnixName, options: &Options) -> Result<Connection, O
         ),
     )
     .map_err(OpenError::io(action))
+}
+
+impl ShmSpec {
+    /// Listens at, or connects to, the rendezvous socket.
+    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
+        Ok(match self {
+            ShmSpec::Listen(name) => Opened::Listener(listen(name, options)?),
+            ShmSpec::Connect(name) => Opened::Connection(connect(name, options).await?),
+        })
+    }
 }

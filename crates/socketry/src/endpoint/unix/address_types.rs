@@ -1,12 +1,14 @@
 //! The Unix domain family's address types: `UNIX-*` on filesystem paths and `ABSTRACT-*` in
 //! Linux's abstract namespace, each with its role.
 
+use super::socket::{display_name, socket_type};
+use crate::address::OptionId;
 use crate::address::{
     AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups, Namespace, Options,
     UnixName, UnixRole,
 };
-use crate::endpoint::connection::{OpenContext, Opened};
-use crate::endpoint::error::OpenError;
+use crate::endpoint::combinations::conflict;
+use socket2::Type;
 
 /// A Unix domain address: what it does with its socket, and the socket's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -272,13 +274,57 @@ impl FamilySpec for UnixSpec {
     }
 
     fn check(&self, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
-        super::check(self.role, &self.name, options)
+        check(self.role, &self.name, options)
     }
 }
 
-impl UnixSpec {
-    /// Opens the socket for its role.
-    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
-        super::open(self.role, &self.name, options).await
+/// Refuses options that cannot work on a Unix address of this role: `bind` on a server,
+/// whose own name is its address, and `socktype=2` on one that listens or hands over
+/// connections, which a datagram socket has none of.
+pub fn check(
+    role: UnixRole,
+    name: &UnixName,
+    options: &Options,
+) -> Result<(), crate::address::ParseErrorKind> {
+    let shown = display_name(name);
+    let server = match role {
+        UnixRole::Listen => Some("UNIX-LISTEN"),
+        UnixRole::Recvfrom => Some("UNIX-RECVFROM"),
+        UnixRole::Recv => Some("UNIX-RECV"),
+        UnixRole::RecvFd => Some("UNIX-RECVFD"),
+        _ => None,
+    };
+    if let Some(type_name) = server.filter(|_| options.bind().is_some()) {
+        return Err(conflict(
+            OptionId::Bind,
+            type_name,
+            format!(
+                "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
+            ),
+        ));
     }
+    if socket_type(options) == Type::DGRAM {
+        let (type_name, message) = match role {
+            UnixRole::Listen => ("UNIX-LISTEN", datagrams_cannot_listen("UNIX-LISTEN", &shown)),
+            UnixRole::RecvFd => (
+                "UNIX-RECVFD",
+                datagrams_cannot_listen("UNIX-RECVFD-LISTEN", &shown),
+            ),
+            UnixRole::SendFd => (
+                "UNIX-SENDFD",
+                format!(
+                    "UNIX-SENDFD:{shown}: socktype=2 cannot hand over connections (expected socktype=1 or 5)"
+                ),
+            ),
+            _ => return Ok(()),
+        };
+        return Err(conflict(OptionId::SockType, type_name, message));
+    }
+    Ok(())
+}
+
+fn datagrams_cannot_listen(type_name: &str, shown: &str) -> String {
+    format!(
+        "{type_name} on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
+    )
 }

@@ -20,70 +20,18 @@ use super::datagrams::DatagramPeers;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
 use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
 use super::stream::stream_connection;
-use crate::address::{OptionId, Options, UnixName, UnixRole};
+use crate::address::{Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
-use crate::endpoint::connection::{Connection, Opened};
+use crate::endpoint::connection::{Connection, OpenContext, Opened};
 use crate::endpoint::error::OpenError;
 use crate::sys;
-pub use address_types::{UnixSpec, FAMILY};
+pub use address_types::{check, UnixSpec, FAMILY};
 use credentials::CredentialFilter;
 pub(crate) use socket::{
     bind, bind_client, connect_socket, listening_socket, new_socket, seqpacket_connection,
     socket_type, type_label,
 };
 pub use socket::{display_name, sockaddr};
-
-/// Refuses options that cannot work on a Unix address of this role: `bind` on a server,
-/// whose own name is its address, and `socktype=2` on one that listens or hands over
-/// connections, which a datagram socket has none of.
-pub fn check(
-    role: UnixRole,
-    name: &UnixName,
-    options: &Options,
-) -> Result<(), crate::address::ParseErrorKind> {
-    use super::combinations::conflict;
-    let shown = display_name(name);
-    let server = match role {
-        UnixRole::Listen => Some("UNIX-LISTEN"),
-        UnixRole::Recvfrom => Some("UNIX-RECVFROM"),
-        UnixRole::Recv => Some("UNIX-RECV"),
-        UnixRole::RecvFd => Some("UNIX-RECVFD"),
-        _ => None,
-    };
-    if let Some(type_name) = server.filter(|_| options.bind().is_some()) {
-        return Err(conflict(
-            OptionId::Bind,
-            type_name,
-            format!(
-                "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
-            ),
-        ));
-    }
-    if socket_type(options) == Type::DGRAM {
-        let (type_name, message) = match role {
-            UnixRole::Listen => ("UNIX-LISTEN", datagrams_cannot_listen("UNIX-LISTEN", &shown)),
-            UnixRole::RecvFd => (
-                "UNIX-RECVFD",
-                datagrams_cannot_listen("UNIX-RECVFD-LISTEN", &shown),
-            ),
-            UnixRole::SendFd => (
-                "UNIX-SENDFD",
-                format!(
-                    "UNIX-SENDFD:{shown}: socktype=2 cannot hand over connections (expected socktype=1 or 5)"
-                ),
-            ),
-            _ => return Ok(()),
-        };
-        return Err(conflict(OptionId::SockType, type_name, message));
-    }
-    Ok(())
-}
-
-fn datagrams_cannot_listen(type_name: &str, shown: &str) -> String {
-    format!(
-        "{type_name} on {shown}: socktype=2 (datagram) cannot listen (expected socktype=1 or 5; use UNIX-RECVFROM for datagrams)"
-    )
-}
 
 /// Opens a Unix domain address of `role` at `name`.
 pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<Opened, OpenError> {
@@ -328,3 +276,10 @@ impl Admit for CredentialFilter {
 }
 
 crate::channel::splittable_stream!(UnixStream, tokio::net::unix);
+
+impl UnixSpec {
+    /// Opens the socket for its role.
+    pub async fn open(&self, options: &Options, _: &OpenContext) -> Result<Opened, OpenError> {
+        open(self.role, &self.name, options).await
+    }
+}

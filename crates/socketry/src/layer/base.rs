@@ -1,0 +1,58 @@
+//! What every layer and its users share: the data a layer works on ([`Data`]), the
+//! [`Layer`] trait and its [`Handshake`], and [`LayerError`]. The layers themselves and the
+//! [`Stack`](super::Stack) use these; the parent module re-exports them.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+use crate::channel::{Reader, Writer};
+
+/// What a connection reads from and writes to: the part of it a layer works on. A read-only
+/// endpoint has no writer, a write-only one no reader.
+#[derive(Debug, Default)]
+pub struct Data {
+    /// Where the relay reads what this side sends.
+    pub reader: Option<Reader>,
+    /// Where the relay writes what this side receives.
+    pub writer: Option<Writer>,
+}
+
+/// The future a [`Layer::apply`] returns: the handshake, then the layered data.
+pub type Handshake<'a> = Pin<Box<dyn Future<Output = Result<Data, LayerError>> + Send + 'a>>;
+
+/// A protocol stacked over a connection's data.
+///
+/// `apply` runs the layer's handshake, if it has one, over `below` (which may read and write
+/// both halves before giving them on), and returns the halves its peer's data travels in from
+/// then on. It must give back every half it was given, wrapped or not, so that a read-only or
+/// write-only endpoint stays so. `description` names what lies below, for error messages.
+pub trait Layer: fmt::Debug + Send + Sync {
+    /// The layer's name as the address language spells it (`length-prefix`), for logs and
+    /// errors.
+    fn name(&self) -> &str;
+
+    /// Stacks this layer over `below`.
+    fn apply<'a>(&'a self, below: Data, description: &'a str) -> Handshake<'a>;
+}
+
+/// Why a layer could not be stacked over a connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// The layer cannot work over what it was given (a stream layer over messages): no
+    /// retry changes that.
+    #[error("{0}")]
+    Refused(String),
+    /// The handshake failed on the connection below.
+    #[error("{layer} handshake over {below}: {source}")]
+    Handshake {
+        /// The layer's name.
+        layer: String,
+        /// What the layer was being stacked over.
+        below: String,
+        /// What reading or writing the connection below gave.
+        source: io::Error,
+    },
+}
