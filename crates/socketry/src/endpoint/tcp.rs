@@ -340,14 +340,14 @@ pub enum TcpSpec {
     Listen(Local),
 }
 
-const BIND: BindDomain = BindDomain::Ip(Some(crate::services::Protocol::Tcp));
-const CONNECT: Groups = Groups::ALL
+pub(crate) const BIND: BindDomain = BindDomain::Ip(Some(crate::services::Protocol::Tcp));
+pub(crate) const CONNECT: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::IP)
     .union(Groups::TCP)
     .union(Groups::CONNECT);
-const LISTEN: Groups = Groups::ALL
+pub(crate) const LISTEN: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::IP)

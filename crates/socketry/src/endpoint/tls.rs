@@ -97,14 +97,7 @@ pub(crate) async fn connect(
         .connect(Duplex::new(reader, writer))
         .await
         .map_err(|e| handshake_error(&connection.description, e))?;
-    tracing::info!(
-        "{}: TLS established: {}",
-        connection.description,
-        stream.peer().describe()
-    );
-    connection.tls = Some(stream.peer().clone());
-    let (reader, writer) = stream.split();
-    over_tls(&mut connection, Box::new(reader), Box::new(writer));
+    over_tls(&mut connection, stream);
     Ok(connection)
 }
 
@@ -130,14 +123,7 @@ pub(crate) async fn accept(
         .accept(Duplex::new(reader, writer))
         .await
         .map_err(|e| handshake_error(&connection.description, e))?;
-    tracing::info!(
-        "{}: TLS established: {}",
-        connection.description,
-        stream.peer().describe()
-    );
-    connection.tls = Some(stream.peer().clone());
-    let (reader, writer) = stream.split();
-    over_tls(connection, Box::new(reader), Box::new(writer));
+    over_tls(connection, stream);
     Ok(())
 }
 
@@ -158,10 +144,21 @@ fn byte_halves(connection: &mut Connection) -> Result<(ByteReader, ByteWriter), 
     }
 }
 
-/// Puts the TLS halves in place of the stream's: they have no descriptor to splice or hand
+/// Logs the handshake and puts the TLS halves in place of the stream's: they have no descriptor to splice or hand
 /// over, since the bytes on the wire are not the bytes read. The socket's `-D` report is
 /// read now, while its descriptor can still be reached (a handshake costs far more).
-fn over_tls(connection: &mut Connection, reader: ByteReader, writer: ByteWriter) {
+fn over_tls(
+    connection: &mut Connection,
+    stream: crate::tls::TlsStream<Duplex<ByteReader, ByteWriter>>,
+) {
+    tracing::info!(
+        "{}: TLS established: {}",
+        connection.description,
+        stream.peer().describe()
+    );
+    connection.tls = Some(stream.peer().clone());
+    let (reader, writer) = stream.split();
+    let (reader, writer): (ByteReader, ByteWriter) = (Box::new(reader), Box::new(writer));
     connection.reader = Some(Reader::Bytes(reader));
     connection.writer = Some(Writer::Bytes(writer));
     connection.handover = None;
@@ -184,24 +181,11 @@ pub enum TlsSpec {
     Listen(Local),
 }
 
-const BIND: BindDomain = BindDomain::Ip(Some(crate::services::Protocol::Tcp));
-const CONNECT: Groups = Groups::ALL
-    .union(Groups::STREAM)
-    .union(Groups::SOCKET)
-    .union(Groups::IP)
-    .union(Groups::TCP)
-    .union(Groups::CONNECT)
+const BIND: BindDomain = super::tcp::BIND;
+const CONNECT: Groups = super::tcp::CONNECT
     .union(Groups::TLS)
     .union(Groups::TLS_CLIENT);
-const LISTEN: Groups = Groups::ALL
-    .union(Groups::STREAM)
-    .union(Groups::SOCKET)
-    .union(Groups::IP)
-    .union(Groups::TCP)
-    .union(Groups::LISTEN)
-    .union(Groups::CHILD)
-    .union(Groups::RANGE)
-    .union(Groups::TLS);
+const LISTEN: Groups = super::tcp::LISTEN.union(Groups::TLS);
 
 // socat has no OPENSSL4/OPENSSL6 types: pf= chooses the family.
 static OPENSSL: Definition<TlsSpec> = Definition {
