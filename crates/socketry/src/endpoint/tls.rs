@@ -144,9 +144,9 @@ fn byte_halves(connection: &mut Connection) -> Result<(ByteReader, ByteWriter), 
     }
 }
 
-/// Logs the handshake and puts the TLS halves in place of the stream's: they have no descriptor to splice or hand
-/// over, since the bytes on the wire are not the bytes read. The socket's `-D` report is
-/// read now, while its descriptor can still be reached (a handshake costs far more).
+/// Logs the handshake and puts the TLS halves in place of the stream's: they have no
+/// descriptor to splice or hand over, since the bytes on the wire are not the bytes read. The
+/// socket's `-D` report was read before the handshake, while its descriptor could be reached.
 fn over_tls(
     connection: &mut Connection,
     stream: crate::tls::TlsStream<Duplex<ByteReader, ByteWriter>>,
