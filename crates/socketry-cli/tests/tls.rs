@@ -421,3 +421,37 @@ fn a_certificate_that_cannot_be_read_is_named_before_anything_listens() {
     );
     assert!(!out.stderr.contains("listening on"), "{}", out.stderr);
 }
+
+#[test]
+fn the_echo_server_runs_the_handshake_of_each_peer_in_its_own_task() {
+    // The server subcommand serves TLS the way the relay does: every accepted peer gets the
+    // server's handshake before it is echoed to, and a peer that fails it is logged while the
+    // others are served.
+    let mut server = Proc::spawn(&["server", "OPENSSL-LISTEN:0,bind=127.0.0.1"]);
+    let pin = server
+        .wait_log("fingerprint=")
+        .rsplit("fingerprint=")
+        .next()
+        .unwrap()
+        .to_owned();
+    let port = server.listening_port();
+    let mut plaintext = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plaintext.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let client = run(
+        &["-", &format!("OPENSSL:127.0.0.1:{port},fingerprint={pin}")],
+        b"echoed by the server over TLS\n",
+    );
+    assert_eq!(
+        client.stdout, b"echoed by the server over TLS\n",
+        "{}",
+        client.stderr
+    );
+    assert_eq!(client.code(), Some(0), "{}", client.stderr);
+    let refused = server.wait_log("the peer does not speak TLS");
+    assert!(
+        refused.ends_with(": the peer does not speak TLS (it sent plaintext, or another protocol)"),
+        "{refused}"
+    );
+    drop(plaintext);
+    server.terminate();
+}

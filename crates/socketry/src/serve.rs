@@ -475,7 +475,7 @@ async fn accept_forever(
             None => None,
         };
         let accepted = tokio::select! {
-            accepted = listener.accept(), if !stop.is_requested() => accepted,
+            accepted = listener.accept_pending(), if !stop.is_requested() => accepted,
             () = stop.requested() => {
                 // Stop accepting at once; the relays under way write out what they read.
                 drop(listener);
@@ -509,15 +509,17 @@ async fn accept_forever(
         }
         let peer = peer.clone();
         let config = config.clone();
-        let description = connection.description.clone();
+        let description = connection.connection().description.clone();
         let task = tasks.spawn(async move {
             let _permit = permit;
-            let mut connection = connection;
-            // A peer that fails the TLS handshake is logged, and the server serves on.
-            if let Err(e) = connection.finish_handshake().await {
-                tracing::error!("{e}");
-                return;
-            }
+            // A peer that fails its handshake (TLS) is logged, and the server serves on.
+            let connection = match connection.ready().await {
+                Ok(connection) => connection,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return;
+                }
+            };
             let description = connection.description.clone();
             let result = relay_with(connection, &peer, &config).await;
             match &result {

@@ -20,22 +20,7 @@ use std::path::{Path, PathBuf};
 /// without endpoint/mod.rs and address/. Each entry must match a component exactly: a new
 /// cycle, or a known one that grew, fails the test, and so does an entry that no longer
 /// occurs, so that the list shrinks as the cycles are removed.
-const KNOWN_CYCLES: &[&[&str]] = &[
-    // What is left after the layer/, tls/, unix/, shm/ and exec/ children stopped importing
-    // their parents (and tls/ stopped reaching lib.rs for `timestamp`), the endpoint
-    // families stopped naming endpoint/mod.rs's re-exports, and DroppedDatagrams moved down
-    // into listener.rs: the core of endpoint/ (connection.rs's Opened naming the Listener,
-    // and Connection reaching socket.rs's report and tls.rs's accept). Issue 10 stays open
-    // until this list is empty; the test fails on any cycle that is not exactly one of these.
-    &[
-        "endpoint/connection.rs",
-        "endpoint/listener.rs",
-        "endpoint/socket.rs",
-        "endpoint/stream.rs",
-        "endpoint/tcp.rs",
-        "endpoint/tls.rs",
-    ],
-];
+const KNOWN_CYCLES: &[&[&str]] = &[];
 
 /// The files the known cycles may go through. Without them the graph must have no cycle at
 /// all, so that no other circle hides inside a known one.

@@ -1,5 +1,5 @@
 //! The connection core (layer 3): what opening an endpoint gives ([`Connection`], or a
-//! [`Listener`] in [`Opened`]), the settings opening takes ([`OpenContext`], [`Access`]) and
+//! listener, in [`Opened`](super::Opened)), the settings opening takes ([`OpenContext`], [`Access`]) and
 //! the data options every endpoint shares. It imports no family: families build connections
 //! from it, and the registry dispatches to them.
 
@@ -10,7 +10,6 @@ use std::os::fd::RawFd;
 
 use super::error::OpenError;
 use super::handover::Handover;
-use super::listener::Listener;
 use super::peer::{PeerCredentials, SocketAddresses};
 use super::process::Process;
 use crate::address::{Family, OptionId, Options};
@@ -73,9 +72,8 @@ pub struct Connection {
     pub(crate) processes: Vec<Process>,
     /// What the TLS handshake established, for a TLS connection.
     pub tls: Option<crate::tls::PeerInfo>,
-    /// The server handshake still to run over an accepted connection: it runs in the task
-    /// that serves the peer ([`Connection::finish_handshake`]), not in the accept loop.
-    pub(crate) tls_pending: Option<std::sync::Arc<crate::tls::TlsServerConfig>>,
+    /// Variables its layers give a program run as the other address (`SOCAT_OPENSSL_...`).
+    pub environment: Vec<(String, String)>,
     /// Things that must live as long as the connection (a listener's socket file).
     pub(crate) keep: Vec<Box<dyn Any + Send>>,
 }
@@ -106,17 +104,8 @@ impl Connection {
             descriptors: None,
             processes: Vec::new(),
             tls: None,
-            tls_pending: None,
+            environment: Vec::new(),
             keep: Vec::new(),
-        }
-    }
-
-    /// Runs the handshake an accepted connection still owes its peer (an `OPENSSL-LISTEN`
-    /// server's), if any; a connection without one is left as it is.
-    pub async fn finish_handshake(&mut self) -> Result<(), OpenError> {
-        match self.tls_pending.take() {
-            Some(config) => super::tls::accept(self, &config).await,
-            None => Ok(()),
         }
     }
 
@@ -131,7 +120,7 @@ impl Connection {
             _ => None,
         };
         let fd = descriptor.and_then(|d| d.fd())?;
-        Some(super::socket::report(socket2::SockRef::from(&fd)))
+        Some(super::report::report(socket2::SockRef::from(&fd)))
     }
 
     /// Reads what is available (one message, for a message channel). `None` is EOF.
@@ -230,33 +219,47 @@ impl Connection {
     }
 
     /// Stacks `layers` over this connection's data (the `length-prefix` framing an address
-    /// asks for, and the protocols to come), running their handshakes. Opening an address
-    /// stacks the layers its options ask for already; this is for layers of one's own.
+    /// asks for, TLS, the protocols to come), running their handshakes, and keeps what they
+    /// learned about the peer. Opening an address stacks the layers it asks for already; this
+    /// is for layers of one's own.
+    ///
+    /// A layer that changes the bytes hides the socket below it: once a half reports no
+    /// descriptor, the connection can no longer be handed over or given to a `nofork`
+    /// program, and its `-D` report is the one read before the layers ran.
     pub async fn stack(mut self, layers: &Stack) -> Result<Connection, OpenError> {
         if layers.is_empty() {
             return Ok(self);
         }
-        let below = Data {
-            reader: self.reader.take(),
-            writer: self.writer.take(),
-        };
+        if self.report_on_demand {
+            self.socket_report = self.report();
+            self.report_on_demand = false;
+        }
+        let below = Data::new(self.reader.take(), self.writer.take());
         let layered = layers.apply(below, &self.description).await?;
         self.reader = layered.reader;
         self.writer = layered.writer;
+        let hidden = |d: Option<&dyn crate::channel::Descriptor>| d.is_none();
+        let reader_hidden = self.reader.as_ref().is_some_and(|r| hidden(r.descriptor()));
+        let writer_hidden = self.writer.as_ref().is_some_and(|w| hidden(w.descriptor()));
+        if reader_hidden || writer_hidden {
+            self.handover = None;
+            self.descriptors = None;
+        }
+        let learned = layered.learned;
+        if learned.tls.is_some() {
+            self.tls = learned.tls;
+        }
+        if let Some(peer) = learned.peer_address {
+            if let Some(addresses) = &mut self.addresses {
+                addresses.peer = peer;
+            }
+        }
+        self.environment.extend(learned.environment);
+        for what in learned.over {
+            self.description = format!("{} over {what}", self.description);
+        }
         Ok(self)
     }
-}
-
-/// What opening an address gave.
-// An Opened is moved once, straight after opening: boxing the connection would cost every
-// connection an allocation to save a copy of a few hundred bytes.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Opened {
-    /// A ready connection.
-    Connection(Connection),
-    /// A listener that yields connections.
-    Listener(Listener),
 }
 
 /// Which ways data moves through an endpoint as the relay uses it. An address used only for
@@ -312,41 +315,5 @@ impl Default for OpenContext {
             access: Access::ReadWrite,
             first_credentials: None,
         }
-    }
-}
-
-/// What every opened endpoint gets after its family opened it: `readbytes=N`, the data
-/// options (line endings, EOF handling), then the layers the options ask for (`length-prefix`).
-pub(crate) async fn finish_open(opened: Opened, options: &Options) -> Result<Opened, OpenError> {
-    Ok(match opened {
-        Opened::Connection(mut c) => {
-            if let Some(limit) = options.count(OptionId::ReadBytes) {
-                c.reader = c
-                    .reader
-                    .take()
-                    .map(|r| limit_reading(r, limit))
-                    .transpose()?;
-            }
-            c.data = DataOptions::from_options(options);
-            Opened::Connection(c.stack(&Stack::from_options(options)).await?)
-        }
-        Opened::Listener(l) => Opened::Listener(
-            l.with_data_options(DataOptions::from_options(options))
-                .with_layers(Stack::from_options(options)),
-        ),
-    })
-}
-
-/// A reader cut off after N bytes keeps to the copy path: a splice would not stop at N.
-impl crate::channel::ByteRead for tokio::io::Take<crate::channel::ByteReader> {}
-
-/// `readbytes=N`: the reader ends after N bytes.
-fn limit_reading(reader: Reader, limit: u64) -> Result<Reader, OpenError> {
-    use tokio::io::AsyncReadExt;
-    match reader {
-        Reader::Bytes(stream) => Ok(Reader::Bytes(Box::new(stream.take(limit)))),
-        Reader::Messages(_) => Err(OpenError::Refused(
-            "readbytes applies to byte streams; this address carries messages".to_owned(),
-        )),
     }
 }

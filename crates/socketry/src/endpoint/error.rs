@@ -68,6 +68,10 @@ impl From<LayerError> for OpenError {
                 action: format!("{layer} handshake over {below}"),
                 source,
             },
+            LayerError::Tls { below, source } => OpenError::Tls {
+                connection: below,
+                source,
+            },
         }
     }
 }

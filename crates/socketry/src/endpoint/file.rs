@@ -19,8 +19,9 @@ use super::stdio::FdStream;
 use super::terminal;
 use crate::address::{OptionId, Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
-use crate::endpoint::connection::{Access, Connection, Opened};
+use crate::endpoint::connection::{Access, Connection};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::opened::Opened;
 use crate::sys;
 
 fn open_flags(access: Access) -> OFlag {

@@ -229,7 +229,8 @@ mod tests {
 
 use crate::address::ParseErrorKind;
 use crate::address::{escape, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::connection::OpenContext;
+use crate::endpoint::opened::Opened;
 
 /// Which inherited listening socket an address serves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

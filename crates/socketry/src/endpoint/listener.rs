@@ -17,7 +17,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::unix::ancillary::PeerCredentials;
@@ -204,15 +203,14 @@ pub struct Listener {
     description: String,
     admission: Admission,
     data: DataOptions,
-    /// The layers each accepted connection gets (`length-prefix`).
+    /// The layers each accepted connection gets (a TLS server's handshake, `length-prefix`),
+    /// in the task that serves it.
     layers: Stack,
     accept_timeout: Option<Duration>,
     /// The socket file's guard: it lives as long as the listener, or without `fork` as long
     /// as its one connection.
     guard: Option<Box<dyn Any + Send>>,
     policy: AcceptPolicy,
-    /// The TLS server each accepted connection owes a handshake to (OPENSSL-LISTEN).
-    tls: Option<Arc<crate::tls::TlsServerConfig>>,
 }
 
 impl fmt::Debug for Listener {
@@ -239,15 +237,7 @@ impl Listener {
             accept_timeout: options.seconds(OptionId::AcceptTimeout),
             guard: None,
             policy: AcceptPolicy::default(),
-            tls: None,
         }
-    }
-
-    /// Gives each accepted connection a TLS handshake to make as this server (OPENSSL-LISTEN),
-    /// in the task that serves it rather than in the accept loop.
-    pub(crate) fn with_tls(mut self, config: Arc<crate::tls::TlsServerConfig>) -> Listener {
-        self.tls = Some(config);
-        self
     }
 
     /// Adds an admission rule that every peer must pass.
@@ -268,8 +258,10 @@ impl Listener {
         self
     }
 
-    pub(crate) fn with_layers(mut self, layers: Stack) -> Listener {
-        self.layers = layers;
+    /// Stacks `layers` over each accepted connection, above the layers it has already (a
+    /// TLS server's handshake runs first, then the `length-prefix` its options ask for).
+    pub fn with_layers(mut self, layers: Stack) -> Listener {
+        self.layers = layers.over(&self.layers);
         self
     }
 
@@ -304,21 +296,34 @@ impl Listener {
         self.accept.default_session_cap()
     }
 
-    /// Waits for the next peer (bounded by `accept-timeout`).
+    /// Waits for the next peer (bounded by `accept-timeout`), and stacks the listener's layers
+    /// over its connection. A server that serves peers side by side takes
+    /// [`accept_pending`](Listener::accept_pending) instead, so that one peer's handshake
+    /// never holds up accepting the next.
     pub async fn accept(&mut self) -> Result<Connection, OpenError> {
-        let connection = self.next(Which::Next).await?;
-        prepare(self.data, &self.layers, self.tls.clone(), connection).await
+        self.accept_pending().await?.ready().await
     }
 
-    /// Waits for the first peer, then stops listening; the listener's socket file stays until
-    /// the connection ends.
+    /// Waits for the next peer (bounded by `accept-timeout`); its layers' handshakes are still
+    /// to run ([`Accepted::ready`]), in the task that serves it.
+    pub async fn accept_pending(&mut self) -> Result<Accepted, OpenError> {
+        let mut connection = self.next(Which::Next).await?;
+        connection.data = self.data;
+        Ok(Accepted {
+            connection,
+            layers: self.layers.clone(),
+        })
+    }
+
+    /// Waits for the first peer, then stops listening, and stacks the listener's layers over
+    /// its connection; the listener's socket file stays until the connection ends.
     pub async fn accept_once(mut self) -> Result<Connection, OpenError> {
-        let connection = self.next(Which::First).await?;
-        let mut connection = prepare(self.data, &self.layers, self.tls.clone(), connection).await?;
+        let mut connection = self.next(Which::First).await?;
+        connection.data = self.data;
         if let Some(guard) = self.guard.take() {
             connection.keep_alive(guard);
         }
-        Ok(connection)
+        connection.stack(&self.layers).await
     }
 
     /// The family's next connection within `accept-timeout`, through the accept error policy.
@@ -362,16 +367,27 @@ impl Listener {
     }
 }
 
-/// The data options and the layers (`length-prefix`) of the address, on a new connection.
-async fn prepare(
-    data: DataOptions,
-    layers: &Stack,
-    tls: Option<Arc<crate::tls::TlsServerConfig>>,
-    mut connection: Connection,
-) -> Result<Connection, OpenError> {
-    connection.data = data;
-    connection.tls_pending = tls;
-    connection.stack(layers).await
+/// A peer accepted whose layers' handshakes (a TLS server's, `length-prefix`) are still to
+/// run: [`ready`](Accepted::ready) runs them, in the task that serves the peer. Until then it
+/// is only the connection the family accepted, which admission and logs may look at.
+#[must_use = "an accepted peer is served only once its layers are ready"]
+#[derive(Debug)]
+pub struct Accepted {
+    connection: Connection,
+    layers: Stack,
+}
+
+impl Accepted {
+    /// The connection as accepted, before its layers ran.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Runs the listener's layers over the connection: the connection to serve, or why the
+    /// peer failed its handshake.
+    pub async fn ready(self) -> Result<Connection, OpenError> {
+        self.connection.stack(&self.layers).await
+    }
 }
 
 /// Which peer [`Listener::next`] waits for.

@@ -17,8 +17,9 @@ use tokio::time::Instant;
 use super::listener::{Accept, AcceptFuture, Accepting, Listener};
 use crate::address::{MqRole, OptionId, Options, QueueName};
 use crate::channel::{MessageRecv, MessageSend, Reader, Writer};
-use crate::endpoint::connection::{Connection, Opened};
+use crate::endpoint::connection::Connection;
 use crate::endpoint::error::OpenError;
+use crate::endpoint::opened::Opened;
 use crate::sys;
 use crate::sys::mqueue::{Access, Attributes, Create, MessageQueue};
 

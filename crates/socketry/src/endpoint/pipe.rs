@@ -163,7 +163,8 @@ async fn open_named(
 // ---- The family's address type: PIPE ----
 
 use crate::address::{fmt_path, AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::connection::OpenContext;
+use crate::endpoint::opened::Opened;
 
 /// A pipe: anonymous, or a named pipe (FIFO) at a path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

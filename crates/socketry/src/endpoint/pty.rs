@@ -295,7 +295,8 @@ impl Drop for Link {
 // ---- The family's address type: PTY ----
 
 use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::connection::OpenContext;
+use crate::endpoint::opened::Opened;
 
 /// A new pseudo-terminal. It takes no parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -36,7 +36,8 @@ pub fn open(options: &Options) -> Result<Connection, OpenError> {
 // ---- The family's address type: SOCKETPAIR ----
 
 use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::connection::OpenContext;
+use crate::endpoint::opened::Opened;
 
 /// A connected socket pair: what is written is read back. It takes no parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

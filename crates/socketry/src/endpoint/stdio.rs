@@ -236,8 +236,9 @@ use crate::address::{
     AddressType, Definition, FamilySpec, FamilyTypes, Groups, Options, Shorthand,
 };
 use crate::channel::{Reader, Writer};
-use crate::endpoint::connection::{Connection, OpenContext, Opened};
+use crate::endpoint::connection::{Connection, OpenContext};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::opened::Opened;
 use crate::endpoint::terminal;
 
 /// Which standard stream, or which inherited descriptor, an address names.

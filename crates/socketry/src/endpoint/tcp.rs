@@ -329,7 +329,7 @@ impl Admit for PeerFilter {
 // ---- The family's address types: TCP, TCP-LISTEN and their 4/6 variants ----
 
 use crate::address::{AddressType, BindDomain, Definition, FamilySpec, FamilyTypes, Groups};
-use crate::endpoint::connection::Opened;
+use crate::endpoint::opened::Opened;
 
 /// What a TCP address does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -3,23 +3,25 @@
 //! option. The TLS engine itself is [`crate::tls`]; this module reads the address's options
 //! into its settings and runs the handshake over a connection's byte streams.
 //!
-//! A server's handshake is not run by the listener: it runs in the task that serves the
-//! peer ([`Connection::finish_handshake`]), so that a slow or plaintext client never holds
+//! Both handshakes are layers ([`crate::layer::TlsClient`], [`crate::layer::TlsServer`]).
+//! A server's is not run by the listener: it runs in the task that serves the peer
+//! ([`Accepted::ready`](super::listener::Accepted::ready)), so that a slow or plaintext client never holds
 //! up the accepting of others, and before the second address opens, so that a program
 //! started for a peer sees who it is and nothing is opened for a peer that failed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::connection::{Connection, OpenContext, Opened};
+use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
 use super::listener::Listener;
+use super::opened::Opened;
 use crate::address::{
     AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, Local,
     OptionId, Options, Remote,
 };
-use crate::channel::{ByteReader, ByteWriter, Reader, Writer};
-use crate::tls::{Duplex, Sni, TlsClientConfig, TlsError, TlsServerConfig, TlsSettings};
+use crate::layer::{Stack, TlsClient, TlsServer};
+use crate::tls::{Sni, TlsClientConfig, TlsError, TlsServerConfig, TlsSettings};
 
 /// The TLS settings an address's options give. Every value was checked when the address was
 /// parsed; a value that no longer parses here is refused all the same.
@@ -90,84 +92,24 @@ pub(crate) async fn connect(
 ) -> Result<Connection, OpenError> {
     let config = TlsClientConfig::new(&settings(options)?, &host_name(&remote.host))
         .map_err(setting_error)?;
-    let mut connection = super::tcp::connect(remote, options, context).await?;
-    connection.socket_report = connection.report();
-    let (reader, writer) = byte_halves(&mut connection)?;
-    let stream = config
-        .connect(Duplex::new(reader, writer))
+    let tls = Stack::new(vec![Arc::new(TlsClient(Arc::new(config)))]);
+    super::tcp::connect(remote, options, context)
+        .await?
+        .stack(&tls)
         .await
-        .map_err(|e| handshake_error(&connection.description, e))?;
-    over_tls(&mut connection, stream);
-    Ok(connection)
 }
 
-/// `OPENSSL-LISTEN:<port>`: a TCP listener whose connections get the server's handshake.
-/// The settings (certificate, authorities) are read now, before anything listens.
+/// `OPENSSL-LISTEN:<port>`: a TCP listener whose connections get the server's handshake, in
+/// the task that serves each. The settings (certificate, authorities) are read now, before
+/// anything listens.
 pub(crate) fn listen(
     local: &Local,
     options: &Options,
     context: &OpenContext,
 ) -> Result<Listener, OpenError> {
     let config = TlsServerConfig::new(&settings(options)?).map_err(setting_error)?;
-    Ok(super::tcp::listen(local, options, context)?.with_tls(Arc::new(config)))
-}
-
-/// Runs a server's handshake over an accepted connection.
-pub(crate) async fn accept(
-    connection: &mut Connection,
-    config: &TlsServerConfig,
-) -> Result<(), OpenError> {
-    connection.socket_report = connection.report();
-    let (reader, writer) = byte_halves(connection)?;
-    let stream = config
-        .accept(Duplex::new(reader, writer))
-        .await
-        .map_err(|e| handshake_error(&connection.description, e))?;
-    over_tls(connection, stream);
-    Ok(())
-}
-
-fn handshake_error(description: &str, error: TlsError) -> OpenError {
-    OpenError::Tls {
-        connection: description.to_owned(),
-        source: Box::new(error),
-    }
-}
-
-fn byte_halves(connection: &mut Connection) -> Result<(ByteReader, ByteWriter), OpenError> {
-    match (connection.reader.take(), connection.writer.take()) {
-        (Some(Reader::Bytes(reader)), Some(Writer::Bytes(writer))) => Ok((reader, writer)),
-        _ => Err(OpenError::Refused(format!(
-            "TLS runs over a byte stream both ways, and {} is not one",
-            connection.description
-        ))),
-    }
-}
-
-/// Logs the handshake and puts the TLS halves in place of the stream's: they have no
-/// descriptor to splice or hand over, since the bytes on the wire are not the bytes read. The
-/// socket's `-D` report was read before the handshake, while its descriptor could be reached.
-fn over_tls(
-    connection: &mut Connection,
-    stream: crate::tls::TlsStream<Duplex<ByteReader, ByteWriter>>,
-) {
-    tracing::info!(
-        "{}: TLS established: {}",
-        connection.description,
-        stream.peer().describe()
-    );
-    connection.tls = Some(stream.peer().clone());
-    let (reader, writer) = stream.split();
-    let (reader, writer): (ByteReader, ByteWriter) = (Box::new(reader), Box::new(writer));
-    connection.reader = Some(Reader::Bytes(reader));
-    connection.writer = Some(Writer::Bytes(writer));
-    connection.handover = None;
-    connection.descriptors = None;
-    connection.report_on_demand = false;
-    if let Some(peer) = &connection.tls {
-        let version = peer.version.map(|v| v.to_string()).unwrap_or_default();
-        connection.description = format!("{} over {version}", connection.description);
-    }
+    let tls = Stack::new(vec![Arc::new(TlsServer(Arc::new(config)))]);
+    Ok(super::tcp::listen(local, options, context)?.with_layers(tls))
 }
 
 // ---- The family's address types: OPENSSL and OPENSSL-LISTEN ----

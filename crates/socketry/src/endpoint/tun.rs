@@ -226,7 +226,8 @@ fn configure(name: &str, addr: Option<&InterfaceAddr>, options: &Options) -> Res
 // ---- The family's address type: TUN ----
 
 use crate::address::{AddressType, Definition, FamilySpec, FamilyTypes, Groups, ParseErrorKind};
-use crate::endpoint::connection::{OpenContext, Opened};
+use crate::endpoint::connection::OpenContext;
+use crate::endpoint::opened::Opened;
 
 /// A new TUN or TAP network interface, optionally given an IPv4 address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

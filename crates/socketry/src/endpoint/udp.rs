@@ -194,7 +194,7 @@ pub async fn connect(
         .socket()
         .connect(&target.into())
         .map_err(OpenError::io(format!("connecting to {target}")))?;
-    let report = super::socket::report(socket2::SockRef::from(socket.socket()));
+    let report = super::report::report(socket2::SockRef::from(socket.socket()));
     let socket = Arc::new(socket);
     let connection = super::socket::connected_messages(
         socket.clone(),
@@ -797,7 +797,7 @@ impl MessageRecv for SessionRecv {
 use crate::address::{
     AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups,
 };
-use crate::endpoint::connection::Opened;
+use crate::endpoint::opened::Opened;
 
 /// What a UDP address does with its socket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

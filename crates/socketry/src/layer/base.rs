@@ -5,6 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 
 use crate::channel::{Reader, Writer};
@@ -17,6 +18,51 @@ pub struct Data {
     pub reader: Option<Reader>,
     /// Where the relay writes what this side receives.
     pub writer: Option<Writer>,
+    /// What the layers stacked so far found out about the peer.
+    pub learned: Learned,
+}
+
+impl Data {
+    /// The data of `reader` and `writer`, with nothing learned yet.
+    pub fn new(reader: Option<Reader>, writer: Option<Writer>) -> Data {
+        Data {
+            reader,
+            writer,
+            learned: Learned::default(),
+        }
+    }
+}
+
+/// What a layer's handshake found out about the peer, for the connection to keep: the
+/// [`Stack`](super::Stack) gathers it from every layer, and
+/// [`Connection::stack`](crate::Connection::stack) puts it in place.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Learned {
+    /// What a TLS handshake established: version, cipher suite, the peer's certificate.
+    pub tls: Option<crate::tls::PeerInfo>,
+    /// The peer's own address, when a layer carried it (the PROXY protocol's header): it takes
+    /// the place of the socket's peer address for admission, logs and a program's environment.
+    pub peer_address: Option<SocketAddr>,
+    /// Variables for a program run as the other address (`SOCAT_OPENSSL_...`).
+    pub environment: Vec<(String, String)>,
+    /// What the connection's description gains, one entry per layer that says
+    /// (`TLSv1.3`, read as `TCP ... over TLSv1.3`).
+    pub over: Vec<String>,
+}
+
+impl Learned {
+    /// Adds what a layer above learned: a later value replaces an earlier one.
+    pub(crate) fn merge(&mut self, above: Learned) {
+        if above.tls.is_some() {
+            self.tls = above.tls;
+        }
+        if above.peer_address.is_some() {
+            self.peer_address = above.peer_address;
+        }
+        self.environment.extend(above.environment);
+        self.over.extend(above.over);
+    }
 }
 
 /// The future a [`Layer::apply`] returns: the handshake, then the layered data.
@@ -54,5 +100,13 @@ pub enum LayerError {
         below: String,
         /// What reading or writing the connection below gave.
         source: io::Error,
+    },
+    /// A TLS handshake failed: the peer got no application data.
+    #[error("{below}: {source}")]
+    Tls {
+        /// What TLS was being stacked over.
+        below: String,
+        /// What went wrong.
+        source: Box<crate::tls::TlsError>,
     },
 }

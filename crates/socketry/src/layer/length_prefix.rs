@@ -102,7 +102,7 @@ impl Layer for LengthPrefix {
                 Some(Writer::Messages(_)) => return Err(refuse()),
                 None => None,
             };
-            Ok(Data { reader, writer })
+            Ok(Data::new(reader, writer))
         })();
         Box::pin(std::future::ready(framed))
     }

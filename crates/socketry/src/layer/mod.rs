@@ -37,13 +37,15 @@
 
 mod base;
 pub mod length_prefix;
+pub mod tls;
 
 use std::sync::Arc;
 
 use crate::address::{OptionId, Options};
 
-pub use base::{Data, Handshake, Layer, LayerError};
+pub use base::{Data, Handshake, Layer, LayerError, Learned};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
+pub use tls::{ClientLayer as TlsClient, ServerLayer as TlsServer};
 
 /// Layers to stack over a connection, outermost first (as a chain is written, `A|B`, left of
 /// the transport). Cloning is cheap: a listener hands the same stack to every connection.
@@ -87,13 +89,25 @@ impl Stack {
 
     /// Applies every layer to `data`, innermost first, each over what the one before gave.
     /// `description` names the transport, for errors.
+    /// What each layer learned is gathered into the data given back.
     pub async fn apply(&self, mut data: Data, description: &str) -> Result<Data, LayerError> {
+        let mut learned = std::mem::take(&mut data.learned);
         let mut below = description.to_owned();
         for layer in self.outermost_first.iter().rev() {
             data = layer.apply(data, &below).await?;
+            learned.merge(std::mem::take(&mut data.learned));
             below = format!("{} over {below}", layer.name());
         }
+        data.learned = learned;
         Ok(data)
+    }
+
+    /// This stack over `inner`: `inner`'s layers run first, then these (a listener's own
+    /// layers, the TLS server's handshake, under the ones its options ask for).
+    pub fn over(&self, inner: &Stack) -> Stack {
+        let mut layers = self.outermost_first.clone();
+        layers.extend(inner.outermost_first.iter().cloned());
+        Stack::new(layers)
     }
 }
 
@@ -138,10 +152,10 @@ mod tests {
                         format!("the peer said {heard:?}"),
                     )));
                 }
-                Ok(Data {
-                    reader: Some(Reader::Bytes(reader)),
-                    writer: Some(Writer::Bytes(writer)),
-                })
+                Ok(Data::new(
+                    Some(Reader::Bytes(reader)),
+                    Some(Writer::Bytes(writer)),
+                ))
             })
         }
     }
@@ -180,10 +194,7 @@ mod tests {
                     }
                     other => other,
                 };
-                Ok(Data {
-                    reader,
-                    writer: below.writer,
-                })
+                Ok(Data::new(reader, below.writer))
             })
         }
     }
@@ -193,10 +204,10 @@ mod tests {
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
         let data = |stream: tokio::net::UnixStream| {
             let (read, write) = stream.into_split();
-            Data {
-                reader: Some(Reader::Bytes(Box::new(read) as ByteReader)),
-                writer: Some(Writer::Bytes(Box::new(write) as ByteWriter)),
-            }
+            Data::new(
+                Some(Reader::Bytes(Box::new(read) as ByteReader)),
+                Some(Writer::Bytes(Box::new(write) as ByteWriter)),
+            )
         };
         (data(a), data(b))
     }

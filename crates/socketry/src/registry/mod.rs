@@ -338,7 +338,7 @@ impl fmt::Display for Address {
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     endpoint::retry::with_retries(&spec.options, spec, || async {
         let opened = spec.kind.open(&spec.options, context).await?;
-        endpoint::connection::finish_open(opened, &spec.options).await
+        endpoint::opened::finish_open(opened, &spec.options).await
     })
     .await
 }
@@ -349,11 +349,7 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
     match address {
         Address::Single(spec) => match open_spec(spec, context).await? {
             Opened::Connection(c) => Ok(c),
-            Opened::Listener(l) => {
-                let mut connection = l.accept_once().await?;
-                connection.finish_handshake().await?;
-                Ok(connection)
-            }
+            Opened::Listener(l) => l.accept_once().await,
         },
         Address::Dual { read, write } => {
             let half = |access| OpenContext { access, ..*context };

@@ -23,7 +23,7 @@ pub use access::{AccessList, Refusal};
 pub use chat::Broker;
 pub use traffic::Traffic;
 
-use crate::endpoint::{self, Connection, Listener, OpenContext, OpenError};
+use crate::endpoint::{self, Accepted, Connection, Listener, OpenContext, OpenError};
 use crate::registry::{Address, Spec};
 use crate::relay::{self, Linger, RelayConfig};
 
@@ -256,7 +256,7 @@ pub async fn serve(
     let (accepted, mut incoming) = mpsc::channel(1);
     let accepting = tokio::spawn(async move {
         loop {
-            let result = listener.accept().await;
+            let result = listener.accept_pending().await;
             let failed = result.is_err();
             if accepted.send(result).await.is_err() || failed {
                 return;
@@ -346,15 +346,15 @@ fn record(done: Result<Traffic, tokio::task::JoinError>, report: &mut Report, re
 
 /// Checks a new connection against the access lists and the cap, and serves it if admitted.
 fn admit(
-    connection: Connection,
+    accepted: Accepted,
     config: &Arc<Config>,
     slots: &Option<Arc<Semaphore>>,
     broker: &Option<Arc<Broker>>,
     tasks: &mut JoinSet<Traffic>,
     report: &mut Report,
 ) {
-    let description = connection.description.clone();
-    let peer = peer_text(&connection);
+    let description = accepted.connection().description.clone();
+    let peer = peer_text(accepted.connection());
     let refuse = |why: &str, report: &mut Report| {
         tracing::warn!(
             event = "connection_refused",
@@ -366,7 +366,7 @@ fn admit(
         report.refused += 1;
         *config.registry.lock_report() = *report;
     };
-    if let Some(why) = config.access.refusal(peer_ip(&connection)) {
+    if let Some(why) = config.access.refusal(peer_ip(accepted.connection())) {
         refuse(&why.to_string(), report);
         return;
     }
@@ -407,6 +407,20 @@ fn admit(
             peer = peer.as_str(),
             "connection {description} opened"
         );
+        // A peer that fails its handshake (TLS) is logged, and the server serves on.
+        let connection = match accepted.ready().await {
+            Ok(connection) => connection,
+            Err(e) => {
+                config.registry.lock_open().remove(&id);
+                tracing::warn!(
+                    event = "connection_closed",
+                    connection = description.as_str(),
+                    peer = peer.as_str(),
+                    "{e}"
+                );
+                return Traffic::default();
+            }
+        };
         let (traffic, outcome) = handle(connection, &config, broker.as_deref(), totals).await;
         config.registry.lock_open().remove(&id);
         let seconds = started.elapsed().as_secs_f64();

@@ -31,8 +31,9 @@ use nix::fcntl::OFlag;
 
 use crate::address::{escape, join_command_line, AddressType, FamilySpec, ParseErrorKind};
 use crate::address::{OptionId, Options};
-use crate::endpoint::connection::{Connection, OpenContext, Opened};
+use crate::endpoint::connection::{Connection, OpenContext};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::opened::Opened;
 use crate::sys::process::{self as child_setup, ChildSetup};
 
 pub use crate::endpoint::peer::SocketAddresses;

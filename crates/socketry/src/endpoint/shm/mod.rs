@@ -32,8 +32,9 @@ use std::sync::Arc;
 use socket2::Type;
 use tokio::net::UnixListener;
 
-use super::connection::{OpenContext, Opened};
+use super::connection::OpenContext;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Listener};
+use super::opened::Opened;
 use super::unix::ancillary;
 use super::unix::credentials::CredentialFilter;
 use super::unix::{admit, connect_socket, display_name, listening_socket};

@@ -22,8 +22,9 @@ use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, S
 use super::stream::stream_connection;
 use crate::address::{Options, UnixName, UnixRole};
 use crate::channel::{Reader, Writer};
-use crate::endpoint::connection::{Connection, OpenContext, Opened};
+use crate::endpoint::connection::{Connection, OpenContext};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::opened::Opened;
 use crate::sys;
 pub use address_types::{check, UnixSpec, FAMILY};
 use credentials::CredentialFilter;

@@ -14,7 +14,8 @@ use crate::address::{BindAddr, OptionId, Options, UnixName};
 use crate::endpoint::connection::Connection;
 use crate::endpoint::error::OpenError;
 use crate::endpoint::handover::Handover;
-use crate::endpoint::socket::{apply_common_options, connected_messages, report, MessageSocket};
+use crate::endpoint::report::report;
+use crate::endpoint::socket::{apply_common_options, connected_messages, MessageSocket};
 use crate::sys;
 
 /// The `sockaddr_un` for a name.
