@@ -3,12 +3,12 @@
 //! the data options every endpoint shares. It imports no family: families build connections
 //! from it, and the registry dispatches to them.
 
-use std::any::Any;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
 
 use super::error::OpenError;
+use super::guard::Guard;
 use super::handover::Handover;
 use super::peer::{PeerCredentials, SocketAddresses};
 use super::process::Process;
@@ -74,8 +74,12 @@ pub struct Connection {
     pub tls: Option<crate::tls::PeerInfo>,
     /// Variables its layers give a program run as the other address (`SOCAT_OPENSSL_...`).
     pub environment: Vec<(String, String)>,
-    /// Things that must live as long as the connection (a listener's socket file).
-    pub(crate) keep: Vec<Box<dyn Any + Send>>,
+    /// What the connection owns besides its data: files socketry made for it (a listener's
+    /// socket file, a named pipe), terminal settings to put back, descriptors kept open.
+    pub(crate) guards: Vec<Guard>,
+    /// The connections a dual address (`READ!!WRITE`) was joined from, which own what is
+    /// behind its halves.
+    pub(crate) halves: Vec<Connection>,
 }
 
 impl fmt::Debug for Connection {
@@ -105,7 +109,8 @@ impl Connection {
             processes: Vec::new(),
             tls: None,
             environment: Vec::new(),
-            keep: Vec::new(),
+            guards: Vec::new(),
+            halves: Vec::new(),
         }
     }
 
@@ -187,9 +192,10 @@ impl Connection {
         drop(self);
     }
 
-    /// Keeps `value` alive as long as this connection.
-    pub fn keep_alive(&mut self, value: impl Any + Send) {
-        self.keep.push(Box::new(value));
+    /// Keeps `guard` as long as this connection: what it guards is released when the
+    /// connection is dropped.
+    pub fn keep_alive(&mut self, guard: impl Into<Guard>) {
+        self.guards.push(guard.into());
     }
 
     /// The connection of a dual address: the reader of `reading` and the writer of `writing`,
@@ -213,8 +219,7 @@ impl Connection {
         ));
         joined.processes = reading.take_processes();
         joined.processes.extend(writing.take_processes());
-        joined.keep_alive(reading);
-        joined.keep_alive(writing);
+        joined.halves = vec![reading, writing];
         joined
     }
 

@@ -11,7 +11,6 @@
 //! `peer-uid` and its kin: rules a family adds, checked before anything is read from a peer),
 //! and the socket file's guard. This module knows no family.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -23,6 +22,7 @@ use super::unix::ancillary::PeerCredentials;
 use crate::address::{OptionId, Options};
 use crate::endpoint::connection::{Connection, DataOptions};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::guard::Guard;
 use crate::layer::Stack;
 
 /// What [`Accept::accept`] returns: a boxed future, so that listeners of every family fit
@@ -209,7 +209,7 @@ pub struct Listener {
     accept_timeout: Option<Duration>,
     /// The socket file's guard: it lives as long as the listener, or without `fork` as long
     /// as its one connection.
-    guard: Option<Box<dyn Any + Send>>,
+    guard: Option<Guard>,
     policy: AcceptPolicy,
 }
 
@@ -248,8 +248,8 @@ impl Listener {
 
     /// Keeps `guard` (a socket file's) alive as long as the listener, or without `fork` as
     /// long as its one connection. `None` keeps nothing.
-    pub fn with_guard(mut self, guard: Option<impl Any + Send>) -> Listener {
-        self.guard = guard.map(|g| Box::new(g) as Box<dyn Any + Send>);
+    pub fn with_guard(mut self, guard: Option<impl Into<Guard>>) -> Listener {
+        self.guard = guard.map(Into::into);
         self
     }
 

@@ -9,6 +9,7 @@ pub mod datagrams;
 pub mod error;
 pub mod exec;
 pub mod file;
+pub mod guard;
 pub mod handover;
 pub mod inherited;
 pub mod listener;

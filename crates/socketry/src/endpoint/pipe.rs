@@ -16,6 +16,7 @@ use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::endpoint::connection::{Access, Connection};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::guard::FileGuard;
 use crate::sys;
 
 /// Refuses options of a named pipe on an anonymous one (`PIPE,mode=600`): only a pipe with
@@ -55,7 +56,7 @@ pub async fn open(
             let created = create_named(path, options)?;
             // Removed on close if socketry made it, unless unlink-close says otherwise.
             let remove = options.flag(OptionId::UnlinkClose, created);
-            let removal = remove.then(|| Removal(path.to_owned()));
+            let removal = remove.then(|| FileGuard::fifo(path));
             let (r, w) = open_named(path, access, options).await?;
             (r, w, format!("PIPE {}", path.display()), removal)
         }
@@ -76,20 +77,6 @@ pub async fn open(
         connection.keep_alive(removal);
     }
     Ok(connection)
-}
-
-/// A named pipe to remove when the endpoint closes.
-#[derive(Debug)]
-struct Removal(std::path::PathBuf);
-
-impl Drop for Removal {
-    fn drop(&mut self) {
-        use std::os::unix::fs::FileTypeExt;
-        // Only while it is still a named pipe: never a file someone put there since.
-        if std::fs::symlink_metadata(&self.0).is_ok_and(|m| m.file_type().is_fifo()) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
 }
 
 /// Creates the named pipe at `path` with `mode` (default 0600) if it is missing; whether it

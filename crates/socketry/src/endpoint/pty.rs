@@ -26,6 +26,7 @@ use crate::address::{OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::endpoint::connection::Connection;
 use crate::endpoint::error::OpenError;
+use crate::endpoint::guard::FileGuard;
 
 /// How often `wait-slave` looks for a program on the slave side, unless `pty-interval` says.
 const DEFAULT_WAIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -123,7 +124,7 @@ pub async fn open(options: &Options) -> Result<Connection, OpenError> {
     let pair = allocate(options)?;
     let link = options
         .text(OptionId::Link)
-        .map(|path| Link::create(&pair.name, Path::new(path)))
+        .map(|path| create_link(&pair.name, Path::new(path)))
         .transpose()?;
     // Logged once the link exists: whoever waits for this line may open the link at once.
     tracing::info!("PTY is {}", pair.name.display());
@@ -246,50 +247,30 @@ impl AsyncWrite for TerminalWriter {
     }
 }
 
-/// The `link=path` symbolic link to the slave side, removed when the endpoint closes.
-#[derive(Debug)]
-struct Link {
-    path: PathBuf,
-    target: PathBuf,
-}
-
-impl Link {
-    /// Creates the link, replacing one left at `path` by an earlier run (never a file that is
-    /// not a symbolic link).
-    fn create(target: &Path, path: &Path) -> Result<Link, OpenError> {
-        let failed = |e: io::Error| OpenError::Io {
-            action: format!("linking {} to {}", path.display(), target.display()),
-            source: e,
-        };
-        match std::os::unix::fs::symlink(target, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let existing = std::fs::symlink_metadata(path).map_err(failed)?;
-                if !existing.file_type().is_symlink() {
-                    return Err(OpenError::Refused(format!(
-                        "link={}: the path exists and is not a symbolic link",
-                        path.display()
-                    )));
-                }
-                std::fs::remove_file(path).map_err(failed)?;
-                std::os::unix::fs::symlink(target, path).map_err(failed)?;
+/// Makes the `link=path` symbolic link to the slave side, replacing one left at `path` by an
+/// earlier run (never a file that is not a symbolic link); its guard removes it when the
+/// endpoint closes.
+fn create_link(target: &Path, path: &Path) -> Result<FileGuard, OpenError> {
+    let failed = |e: io::Error| OpenError::Io {
+        action: format!("linking {} to {}", path.display(), target.display()),
+        source: e,
+    };
+    match std::os::unix::fs::symlink(target, path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let existing = std::fs::symlink_metadata(path).map_err(failed)?;
+            if !existing.file_type().is_symlink() {
+                return Err(OpenError::Refused(format!(
+                    "link={}: the path exists and is not a symbolic link",
+                    path.display()
+                )));
             }
-            Err(e) => return Err(failed(e)),
+            std::fs::remove_file(path).map_err(failed)?;
+            std::os::unix::fs::symlink(target, path).map_err(failed)?;
         }
-        Ok(Link {
-            path: path.to_owned(),
-            target: target.to_owned(),
-        })
+        Err(e) => return Err(failed(e)),
     }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        // Only our own link: another run may have replaced it since.
-        if std::fs::read_link(&self.path).is_ok_and(|t| t == self.target) {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+    Ok(FileGuard::symlink(path, target))
 }
 
 // ---- The family's address type: PTY ----

@@ -1,13 +1,14 @@
 //! The life cycle of a Unix socket file: before binding, a path held by a live socket is
 //! refused, a stale socket file (nobody accepts on it) is replaced, and anything that is not a
-//! socket is never removed. After binding, [`PathGuard`] removes the file when socketry is done
+//! socket is never removed. After binding, a [`FileGuard`] ([`bound`]) removes the file when socketry is done
 //! with it, unless someone else has replaced it in the meantime.
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::endpoint::error::OpenError;
+use crate::endpoint::guard::FileGuard;
 
 /// Makes `path` free to bind: refuses live sockets and non-sockets, removes stale sockets.
 /// With `unlink_early`, a socket file there is removed even if something listens on it.
@@ -66,54 +67,27 @@ fn is_live(path: &Path) -> bool {
     false
 }
 
-/// Removes the socket file socketry bound when dropped, if it is still the same file.
-#[derive(Debug)]
-pub struct PathGuard {
-    path: PathBuf,
-    identity: Option<(u64, u64)>,
-    remove: bool,
-}
-
-impl PathGuard {
-    /// Records the file just bound at `path`, which the bind gave `mode` (if any) itself.
-    /// The file is only looked at, never changed: if it is not a socket with that mode (a
-    /// default ACL on the directory overrides the umask the bind used, or something replaced
-    /// the file), that is an error.
-    pub fn bound(path: &Path, mode: Option<u32>, remove: bool) -> Result<PathGuard, OpenError> {
-        let metadata = std::fs::symlink_metadata(path).ok();
-        if mode.is_some() && !metadata.as_ref().is_some_and(|m| m.file_type().is_socket()) {
-            return Err(OpenError::Refused(format!(
-                "the socket file {} was replaced right after it was bound",
-                path.display()
-            )));
-        }
-        // Dropped on the error below, the guard removes the socket file with the wrong mode.
-        let guard = PathGuard {
-            path: path.to_owned(),
-            identity: metadata.as_ref().map(|m| (m.dev(), m.ino())),
-            remove,
-        };
-        match (mode, metadata) {
-            (Some(mode), Some(m)) if m.mode() & 0o7777 != mode => Err(OpenError::Refused(format!(
-                "the socket file {} was created with mode {:o}, not the {mode:o} asked for (a default ACL on its directory?)",
-                path.display(),
-                m.mode() & 0o7777
-            ))),
-            _ => Ok(guard),
-        }
+/// The guard of the socket file just bound at `path`, which the bind gave `mode` (if any)
+/// itself: it removes the file when socketry is done with it (unless `remove` is false),
+/// and only while it is still the same file. The file is only looked at, never changed:
+/// if it is not a socket with that mode (a default ACL on the directory overrides the umask
+/// the bind used, or something replaced the file), that is an error.
+pub fn bound(path: &Path, mode: Option<u32>, remove: bool) -> Result<FileGuard, OpenError> {
+    let metadata = std::fs::symlink_metadata(path).ok();
+    if mode.is_some() && !metadata.as_ref().is_some_and(|m| m.file_type().is_socket()) {
+        return Err(OpenError::Refused(format!(
+            "the socket file {} was replaced right after it was bound",
+            path.display()
+        )));
     }
-}
-
-impl Drop for PathGuard {
-    fn drop(&mut self) {
-        if !self.remove {
-            return;
-        }
-        let current = std::fs::symlink_metadata(&self.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        if current.is_some() && current == self.identity {
-            let _ = std::fs::remove_file(&self.path);
-        }
+    // Dropped on the error below, the guard removes the socket file with the wrong mode.
+    let guard = FileGuard::socket(path, remove);
+    match (mode, metadata) {
+        (Some(mode), Some(m)) if m.mode() & 0o7777 != mode => Err(OpenError::Refused(format!(
+            "the socket file {} was created with mode {:o}, not the {mode:o} asked for (a default ACL on its directory?)",
+            path.display(),
+            m.mode() & 0o7777
+        ))),
+        _ => Ok(guard),
     }
 }

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::path::{self, PathGuard};
+use super::path;
 use crate::address::{BindAddr, OptionId, Options, UnixName};
 use crate::endpoint::connection::Connection;
 use crate::endpoint::error::OpenError;
+use crate::endpoint::guard::FileGuard;
 use crate::endpoint::handover::Handover;
 use crate::endpoint::report::report;
 use crate::endpoint::socket::{apply_common_options, connected_messages, MessageSocket};
@@ -58,7 +59,7 @@ pub(crate) fn bind(
     socket: &Socket,
     name: &UnixName,
     options: &Options,
-) -> Result<Option<PathGuard>, OpenError> {
+) -> Result<Option<FileGuard>, OpenError> {
     let shown = display_name(name);
     let addr = sockaddr(name).map_err(OpenError::io(format!("naming {shown}")))?;
     let UnixName::Path(path) = name else {
@@ -79,7 +80,7 @@ pub(crate) fn bind(
         None => socket.bind(&addr),
     }
     .map_err(OpenError::io(format!("binding to {shown}")))?;
-    Ok(Some(PathGuard::bound(
+    Ok(Some(path::bound(
         path,
         mode,
         options.flag(OptionId::UnlinkClose, true),
@@ -90,7 +91,7 @@ pub(crate) fn bind(
 pub(crate) fn bind_client(
     socket: &Socket,
     options: &Options,
-) -> Result<Option<PathGuard>, OpenError> {
+) -> Result<Option<FileGuard>, OpenError> {
     match options.bind() {
         Some(BindAddr::Unix(name)) => bind(socket, name, options),
         _ => {
@@ -107,7 +108,7 @@ pub(crate) async fn connect_socket(
     name: &UnixName,
     ty: Type,
     options: &Options,
-) -> Result<(Socket, Option<PathGuard>), OpenError> {
+) -> Result<(Socket, Option<FileGuard>), OpenError> {
     let shown = display_name(name);
     let action = format!("connecting to {shown}");
     let socket = new_socket(ty, options)?;
@@ -161,7 +162,7 @@ pub(crate) fn listening_socket(
     name: &UnixName,
     options: &Options,
     type_name: &str,
-) -> Result<(Socket, Type, Option<PathGuard>), OpenError> {
+) -> Result<(Socket, Type, Option<FileGuard>), OpenError> {
     let shown = display_name(name);
     let ty = socket_type(options);
     if ty == Type::DGRAM {
