@@ -1,5 +1,5 @@
 //! What opening an address gives ([`Opened`]: a connection or a listener), and what every
-//! opened endpoint gets after its family opened it ([`finish_open`]).
+//! opened endpoint gets after its family opened it (`finish_open`).
 
 use super::connection::{Connection, DataOptions};
 use super::error::OpenError;
