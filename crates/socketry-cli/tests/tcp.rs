@@ -246,3 +246,48 @@ fn a_forking_listener_out_of_descriptors_warns_once_backs_off_and_recovers() {
     let out = server.terminate();
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
 }
+
+/// `mptcp` on both ends: the relay runs over Multipath TCP sockets, as `-D` shows, and the
+/// bytes arrive as over TCP.
+#[test]
+fn mptcp_makes_both_ends_multipath_sockets() {
+    common::in_network_namespace(|| {
+        let mut server = Proc::spawn(&["-D", "TCP-LISTEN:0,bind=127.0.0.1,mptcp", "PIPE"]);
+        let port = server.listening_port();
+        let client = run(
+            &["-D", "-", &format!("TCP:127.0.0.1:{port},mptcp")],
+            b"over several paths\n",
+        );
+        assert_eq!(client.stdout, b"over several paths\n", "{}", client.stderr);
+        assert_eq!(client.code(), Some(0), "{}", client.stderr);
+        assert!(client.stderr.contains(" MPTCP=1 "), "{}", client.stderr);
+        let served = server.wait_log("first address: TCP");
+        assert!(served.contains(" MPTCP=1 "), "{served}");
+        server.terminate();
+    });
+}
+
+/// Where the kernel refuses MPTCP (here: disabled in a namespace of the test's own), `mptcp`
+/// falls back to plain TCP and says so, and the data still flows.
+#[test]
+fn mptcp_falls_back_to_tcp_where_the_kernel_refuses_it() {
+    common::in_network_namespace(|| {
+        std::fs::write("/proc/sys/net/mptcp/enabled", "0")
+            .expect("net.mptcp.enabled in the test's namespace");
+        let mut server = Proc::spawn(&["-d", "TCP-LISTEN:0,bind=127.0.0.1,mptcp", "PIPE"]);
+        let warning = server.wait_log("mptcp:");
+        assert!(warning.ends_with("; using plain TCP"), "{warning}");
+        let port = server.listening_port();
+        let client = run(&["-", &format!("TCP:127.0.0.1:{port},mptcp")], b"plain\n");
+        assert_eq!(client.stdout, b"plain\n", "{}", client.stderr);
+        assert_eq!(client.code(), Some(0), "{}", client.stderr);
+        assert!(
+            client.stderr.contains(
+                " W mptcp: the kernel refused a Multipath TCP socket (Protocol not available (os error 92)); using plain TCP"
+            ),
+            "{}",
+            client.stderr
+        );
+        server.terminate();
+    });
+}

@@ -411,6 +411,8 @@ option_table! {
         help: "admit only peers in this address range; others are closed at once and logged" },
     OptionDef { id: OptionId::NoDelay, name: "nodelay", aliases: &["tcp-nodelay"], group: Groups::TCP, kind: ValueKind::Bool,
         help: "set TCP_NODELAY" },
+    OptionDef { id: OptionId::Mptcp, name: "mptcp", aliases: &[], group: Groups::TCP, kind: ValueKind::Bool,
+        help: "use Multipath TCP (IPPROTO_MPTCP); where the kernel refuses it, plain TCP, logged" },
     OptionDef { id: OptionId::KeepAlive, name: "keepalive", aliases: &["so-keepalive"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_KEEPALIVE" },
     OptionDef { id: OptionId::RcvBuf, name: "rcvbuf", aliases: &["so-rcvbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),

@@ -23,6 +23,13 @@ pub fn report(socket: socket2::SockRef<'_>) -> String {
             .is_ok_and(|d| d == socket2::Domain::IPV4 || d == socket2::Domain::IPV6)
     {
         text.push_str(&format!(" TCP_NODELAY={}", flag(socket.nodelay())));
+        // IPPROTO_MPTCP: the socket is Multipath TCP (`mptcp`).
+        if socket
+            .protocol()
+            .is_ok_and(|p| p == Some(socket2::Protocol::from(262)))
+        {
+            text.push_str(" MPTCP=1");
+        }
     }
     if socket.domain().is_ok_and(|d| d == socket2::Domain::IPV6) {
         text.push_str(&format!(" IPV6_V6ONLY={}", flag(socket.only_v6())));

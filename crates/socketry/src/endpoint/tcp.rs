@@ -113,6 +113,39 @@ pub(crate) fn new_socket(
     Ok(socket)
 }
 
+/// IPPROTO_MPTCP: Multipath TCP, a stream socket that can use several paths at once.
+const MPTCP: i32 = 262;
+
+/// A stream socket for `addr`: Multipath TCP with `mptcp`, or plain TCP. A kernel without
+/// MPTCP (or with it disabled: `net.mptcp.enabled=0`) refuses the socket; then the address
+/// uses plain TCP and says so once, as a peer without MPTCP would make it fall back anyway.
+fn stream_socket(addr: &SocketAddr, options: &Options) -> std::io::Result<Socket> {
+    if options.flag(OptionId::Mptcp, false) {
+        match new_socket(addr, Type::STREAM, Protocol::from(MPTCP), options) {
+            Ok(socket) => return Ok(socket),
+            Err(e) if mptcp_unavailable(&e) => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!(
+                        "mptcp: the kernel refused a Multipath TCP socket ({e}); using plain TCP"
+                    );
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    new_socket(addr, Type::STREAM, Protocol::TCP, options)
+}
+
+/// Whether creating an MPTCP socket failed because the kernel has no MPTCP to give.
+fn mptcp_unavailable(error: &std::io::Error) -> bool {
+    use nix::libc::{EAFNOSUPPORT, EINVAL, ENOPROTOOPT, EPROTONOSUPPORT};
+    matches!(
+        error.raw_os_error(),
+        Some(EPROTONOSUPPORT | ENOPROTOOPT | EINVAL | EAFNOSUPPORT)
+    )
+}
+
 /// Connects to `remote`, trying each resolved address until one accepts.
 pub async fn connect(
     remote: &Remote,
@@ -155,8 +188,7 @@ async fn connect_one(
     timeout: Option<Duration>,
 ) -> Result<TcpStream, OpenError> {
     let action = format!("connecting to {addr}");
-    let socket = new_socket(&addr, Type::STREAM, Protocol::TCP, options)
-        .map_err(OpenError::io(action.clone()))?;
+    let socket = stream_socket(&addr, options).map_err(OpenError::io(action.clone()))?;
     if let Some(local) = source_address(options, &addr)? {
         socket
             .set_reuse_address(true)
@@ -240,7 +272,7 @@ pub fn listen(
     context: &OpenContext,
 ) -> Result<Listener, OpenError> {
     let addr = listen_address(local, options, context)?;
-    let socket = new_socket(&addr, Type::STREAM, Protocol::TCP, options)
+    let socket = stream_socket(&addr, options)
         .map_err(OpenError::io(format!("creating a socket for {addr}")))?;
     if !options.has(OptionId::ReuseAddr) {
         socket
