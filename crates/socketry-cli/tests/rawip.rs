@@ -175,6 +175,31 @@ fn ip4_recvfrom_replies_to_the_sender_and_refuses_those_out_of_range() {
         let (packet, from) = recv(&client);
         assert_eq!(from, "127.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(ipv4_payload(&packet), b"echo me");
+        // Without fork the session took that one packet: then its reading ended, and so,
+        // once PIPE had given the echo back, did the relay.
+        let out = relay.finish();
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    });
+}
+
+#[test]
+fn ip4_recvfrom_with_fork_answers_each_packet_in_its_own_session() {
+    in_network_namespace(|| {
+        let mut relay = Proc::spawn(&[
+            "-d",
+            &format!("IP4-RECVFROM:{PROTOCOL},bind=127.0.0.1,fork"),
+            "SYSTEM:tr a-z A-Z",
+        ]);
+        relay.wait_log(&format!("receiving IP protocol {PROTOCOL} on 127.0.0.1"));
+        for (ip, data, answer) in [
+            ("127.0.0.2", &b"first"[..], &b"FIRST"[..]),
+            ("127.0.0.3", b"second", b"SECOND"),
+        ] {
+            let client = peer(ip);
+            send(&client, data, "127.0.0.1");
+            let (packet, _) = recv(&client);
+            assert_eq!(ipv4_payload(&packet), answer);
+        }
         let out = relay.terminate();
         assert_eq!(out.code(), Some(TERMINATED), "{}", out.stderr);
     });

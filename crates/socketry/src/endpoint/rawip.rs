@@ -3,7 +3,9 @@
 //! packet's payload: an IPv4 packet's header, which the kernel hands over with it, is taken
 //! off (except for protocol 255, whose sender writes the header itself). There are no ports,
 //! so a socket takes every packet of its protocol addressed to it: IP-SENDTO takes only what
-//! its peer host sends, IP-DATAGRAM what `range` admits. Raw sockets need `CAP_NET_RAW`.
+//! its peer host sends, IP-DATAGRAM what `range` admits. For the same reason IP-RECVFROM's
+//! session takes one packet and then ends its reading, with or without `fork`: its replies to
+//! a sender on its own address come back to it. Raw sockets need `CAP_NET_RAW`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -12,11 +14,13 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::combinations::conflict;
 use super::connection::{Connection, OpenContext};
-use super::opened::Opened;
 use super::datagrams::DatagramPeers;
 use super::error::OpenError;
 use super::listener::Listener;
-use super::socket::{apply_common_options, MessageSocket, PeerFilter, ReceiveMode, Receiver};
+use super::opened::Opened;
+use super::socket::{
+    apply_common_options, apply_multicast_options, MessageSocket, PeerFilter, ReceiveMode, Receiver,
+};
 use super::socket::{ReplyTo, Sender};
 use super::tcp::{effective_family, listen_address, resolve, source_address};
 use crate::address::{
@@ -261,6 +265,7 @@ fn raw_socket(
         "creating a raw {name} socket of protocol {protocol}"
     )))?;
     apply_common_options(&socket, options)
+        .and_then(|()| apply_multicast_options(&socket, options))
         .map_err(OpenError::io("setting the socket's options"))?;
     if family_of.is_ipv6() && options.has(OptionId::V6Only) {
         socket
@@ -369,7 +374,7 @@ fn recvfrom(
 ) -> Result<Listener, OpenError> {
     let (socket, addr) = bound_socket(local, options, context)?;
     Ok(Listener::new(
-        DatagramPeers::new(Arc::new(socket), PeerFilter::from_options(options)),
+        DatagramPeers::first_only(Arc::new(socket), PeerFilter::from_options(options)),
         format!("IP-RECVFROM protocol {} on {addr}", local.protocol),
         options,
     ))

@@ -615,6 +615,88 @@ pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()
     Ok(())
 }
 
+/// Applies the broadcast and multicast options to an internet socket, before it binds:
+/// `so-broadcast`, the groups to join, and how multicast is sent. An error names the option.
+pub fn apply_multicast_options(socket: &Socket, options: &Options) -> io::Result<()> {
+    use socket2::{Domain, InterfaceIndexOrAddress};
+    use std::net::{IpAddr, Ipv4Addr};
+    let failed = |what: String| {
+        move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {}", sys::error_text(&e)))
+    };
+    let ipv6 = socket.domain()? == Domain::IPV6;
+    if options.has(OptionId::Broadcast) {
+        socket
+            .set_broadcast(options.flag(OptionId::Broadcast, false))
+            .map_err(failed("setting SO_BROADCAST".to_owned()))?;
+    }
+    for membership in options.memberships() {
+        let what = format!("joining multicast group {membership}");
+        let index = match &membership.interface.name {
+            Some(name) => Some(nix::net::if_::if_nametoindex(name.as_str()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{what}: no interface {name}: {}", e.desc()),
+                )
+            })?),
+            None => None,
+        };
+        match (membership.group, membership.source) {
+            (IpAddr::V4(group), Some(source)) => {
+                let interface = membership
+                    .interface
+                    .address
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
+                socket.join_ssm_v4(&source, &group, &interface)
+            }
+            (IpAddr::V4(group), None) => match index {
+                Some(index) => {
+                    socket.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+                }
+                None => socket.join_multicast_v4(
+                    &group,
+                    &membership
+                        .interface
+                        .address
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED),
+                ),
+            },
+            (IpAddr::V6(_), _) if !ipv6 => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an IPv6 group needs an IPv6 socket (ipv6-join-group on an IPv4 address)",
+            )),
+            (IpAddr::V6(group), _) => socket.join_multicast_v6(&group, index.unwrap_or(0)),
+        }
+        .map_err(failed(what))?;
+    }
+    if let Some(IpAddr::V4(interface)) = options.address(OptionId::IpMulticastIf) {
+        socket
+            .set_multicast_if_v4(&interface)
+            .map_err(failed(format!("setting IP_MULTICAST_IF to {interface}")))?;
+    }
+    if options.has(OptionId::IpMulticastLoop) {
+        let on = options.flag(OptionId::IpMulticastLoop, true);
+        if ipv6 {
+            socket.set_multicast_loop_v6(on)
+        } else {
+            socket.set_multicast_loop_v4(on)
+        }
+        .map_err(failed(
+            "setting multicast loopback (ip-multicast-loop)".to_owned(),
+        ))?;
+    }
+    if let Some(ttl) = options.count(OptionId::IpMulticastTtl) {
+        // Bounded to 255 by the option's table row.
+        let ttl = u32::try_from(ttl).unwrap_or(255);
+        if ipv6 {
+            socket.set_multicast_hops_v6(ttl)
+        } else {
+            socket.set_multicast_ttl_v4(ttl)
+        }
+        .map_err(failed(format!("setting the multicast TTL to {ttl}")))?;
+    }
+    Ok(())
+}
+
 pub use super::report::describe_sockaddr;
 
 /// A message already received, followed by whatever `rest` receives (or EOF without it).

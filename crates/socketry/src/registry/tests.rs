@@ -981,6 +981,26 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     ),
                     options::ValueKind::Alpn => Value::Text(format!("h2:p{n}")),
                     options::ValueKind::Compress => Value::Text("none".to_owned()),
+                    options::ValueKind::Membership(form) => {
+                        let text = match form {
+                            crate::address::MembershipForm::Ipv4 if b => {
+                                format!("239.0.0.{}:lo", n % 256)
+                            }
+                            crate::address::MembershipForm::Ipv4 => {
+                                format!("224.0.{}.1:{}", n % 256, Ipv4Addr::from(n))
+                            }
+                            crate::address::MembershipForm::Ipv4Source => {
+                                format!("232.1.1.1:10.0.0.1:{}", Ipv4Addr::from(n))
+                            }
+                            crate::address::MembershipForm::Ipv6 => {
+                                format!("[ff02::{:x}]:eth{}", n % 65536, n % 10)
+                            }
+                        };
+                        Value::Membership(form.parse(&text).expect("a membership"))
+                    }
+                    options::ValueKind::Ipv4Address => {
+                        Value::Address(IpAddr::V4(Ipv4Addr::from(n)))
+                    }
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
