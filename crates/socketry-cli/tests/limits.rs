@@ -72,6 +72,8 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Ciphers
         | ValueKind::Alpn
         | ValueKind::Compress
+        | ValueKind::Membership(_)
+        | ValueKind::Ipv4Address
         | ValueKind::Refused(_) => false,
     }
 }

@@ -55,6 +55,7 @@ pub mod endpoint;
 pub mod fuzzing;
 pub mod layer;
 pub mod measure;
+pub mod protocols;
 pub mod registry;
 pub mod relay;
 pub mod scan;

@@ -10,6 +10,7 @@
 pub mod definition;
 mod error;
 mod lexer;
+pub mod multicast;
 pub mod options;
 pub mod params;
 pub mod suggest;
@@ -19,6 +20,7 @@ mod types;
 pub use definition::{Definition, FamilySpec, FamilyTypes};
 pub use error::{display_bytes, escape_controls, ParseError, ParseErrorKind, Quoted, QUOTE_MAX};
 pub use lexer::{escape, escape_bytes};
+pub use multicast::{GroupInterface, Membership, MembershipForm};
 pub use options::{BindAddr, BindDomain, Groups, IpRange, IpRangeError, OptionId, Options, Value};
 pub use params::{Namespace, Params};
 pub use table::{AddressType, Shorthand};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use std::os::unix::ffi::OsStrExt;
 
+use super::multicast::{Membership, MembershipForm};
 use super::types::{Family, Host, UnixName};
 use crate::services::{self, Protocol};
 use crate::users::{self, Account, GroupId, LookupError, UserId};
@@ -192,6 +193,10 @@ pub enum ValueKind {
     Compress,
     /// An option of socat's that rustls cannot honour: refused with this reason.
     Refused(&'static str),
+    /// A multicast group to join, in one option's form.
+    Membership(MembershipForm),
+    /// An IPv4 address (an interface's, for `ip-multicast-if`).
+    Ipv4Address,
 }
 
 impl ValueKind {
@@ -226,6 +231,8 @@ impl ValueKind {
             ValueKind::Alpn => "protocol names separated by ':', such as h2:http/1.1",
             ValueKind::Compress => "none (TLS compression is unsafe, and rustls never compresses)",
             ValueKind::Refused(reason) => reason,
+            ValueKind::Membership(form) => form.expected(),
+            ValueKind::Ipv4Address => "an IPv4 address, e.g. 192.168.1.10",
         }
     }
 }
@@ -260,6 +267,12 @@ pub struct Bounds {
 }
 
 impl Bounds {
+    /// An IP hop limit or time to live: a byte.
+    pub const HOPS: Bounds = Bounds {
+        min: 0,
+        max: 255,
+        expected: "an integer from 0 to 255",
+    };
     /// What a C `int` holds from 0 (listen backlogs, retry counts).
     pub const INT: Bounds = Bounds {
         min: 0,
@@ -649,6 +662,20 @@ option_table! {
         help: "refused: no FIPS mode" },
     OptionDef { id: OptionId::TlsPseudo, name: "pseudo", aliases: &["openssl-pseudo"], group: Groups::TLS, kind: ValueKind::Refused("rustls never falls back to a pseudo-random source: the operating system's is always there"),
         help: "refused: no pseudo-random fallback" },
+    OptionDef { id: OptionId::Broadcast, name: "so-broadcast", aliases: &["broadcast"], group: Groups::IP, kind: ValueKind::Bool,
+        help: "set SO_BROADCAST: send to (and take from) broadcast addresses" },
+    OptionDef { id: OptionId::IpAddMembership, name: "ip-add-membership", aliases: &["add-membership"], group: Groups::IP, kind: ValueKind::Membership(MembershipForm::Ipv4),
+        help: "join an IPv4 multicast group on an interface (group:if-address, group:if-name); may be given more than once" },
+    OptionDef { id: OptionId::IpAddSourceMembership, name: "ip-add-source-membership", aliases: &["source-membership"], group: Groups::IP, kind: ValueKind::Membership(MembershipForm::Ipv4Source),
+        help: "join an IPv4 multicast group for one source only (group:if-address:source)" },
+    OptionDef { id: OptionId::IpMulticastIf, name: "ip-multicast-if", aliases: &["multicast-if"], group: Groups::IP, kind: ValueKind::Ipv4Address,
+        help: "send IPv4 multicast out of the interface with this address" },
+    OptionDef { id: OptionId::IpMulticastLoop, name: "ip-multicast-loop", aliases: &["multicast-loop"], group: Groups::IP, kind: ValueKind::Bool,
+        help: "whether multicast sent is looped back to this host's own members (IPv4 and IPv6)" },
+    OptionDef { id: OptionId::IpMulticastTtl, name: "ip-multicast-ttl", aliases: &["multicast-ttl"], group: Groups::IP, kind: ValueKind::Count(Bounds::HOPS),
+        help: "the time to live (IPv6: hop limit) of multicast sent" },
+    OptionDef { id: OptionId::Ipv6JoinGroup, name: "ipv6-join-group", aliases: &["join-group"], group: Groups::IP, kind: ValueKind::Membership(MembershipForm::Ipv6),
+        help: "join an IPv6 multicast group on an interface ([group]:if-name); may be given more than once" },
 }
 
 impl OptionId {
@@ -824,6 +851,10 @@ pub enum Value {
     Account(Box<Account>),
     /// An environment variable's name and value.
     Assignment(String, String),
+    /// A multicast group to join.
+    Membership(Membership),
+    /// An IP address.
+    Address(IpAddr),
 }
 
 /// Which kind of socket name a `bind=` value is read as.
@@ -952,6 +983,11 @@ pub(crate) fn parse_value(
                 .map_err(|_| ()),
         },
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
+        ValueKind::Membership(form) => form.parse(text).map(Value::Membership).ok_or(()),
+        ValueKind::Ipv4Address => text
+            .parse::<std::net::Ipv4Addr>()
+            .map(|ip| Value::Address(IpAddr::V4(ip)))
+            .map_err(|_| ()),
         ValueKind::Text if text.is_empty() => Err(()),
         ValueKind::Text => Ok(Value::Text(text.to_owned())),
         ValueKind::User | ValueKind::Group | ValueKind::Account if text.contains('\0') => Err(()),
@@ -1078,6 +1114,9 @@ impl fmt::Display for Value {
                 let escape = super::lexer::escape;
                 write!(f, "{}={}", escape(name), escape(value))
             }
+            // Addresses and interface names only: nothing the lexer reads specially.
+            Value::Membership(m) => write!(f, "{m}"),
+            Value::Address(ip) => write!(f, "{ip}"),
         }
     }
 }
@@ -1158,6 +1197,23 @@ impl Options {
     pub fn bind(&self) -> Option<&BindAddr> {
         match self.get(OptionId::Bind) {
             Some(Value::Bind(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Every multicast group to join, of `ip-add-membership`, `ip-add-source-membership` and
+    /// `ipv6-join-group`, in the order given.
+    pub fn memberships(&self) -> impl Iterator<Item = &Membership> {
+        self.0.iter().filter_map(|(_, v)| match v {
+            Value::Membership(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// An address option's value (`ip-multicast-if`).
+    pub fn address(&self, id: OptionId) -> Option<IpAddr> {
+        match self.get(id) {
+            Some(Value::Address(ip)) => Some(*ip),
             _ => None,
         }
     }

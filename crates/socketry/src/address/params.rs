@@ -79,7 +79,16 @@ impl<'a> Params<'a> {
 
     /// Parameters 0 and 1 as a host and a port, the host checked against `family`.
     pub fn remote(&self, family: Family) -> Result<Remote, ParseErrorKind> {
-        let host_text = self.text(0)?;
+        Ok(Remote {
+            host: self.host(0, family)?,
+            port: self.port(1)?,
+            family,
+        })
+    }
+
+    /// Parameter `i` as a host: an IP address (of `family`, if it is not `Any`) or a name.
+    pub fn host(&self, i: usize, family: Family) -> Result<Host, ParseErrorKind> {
+        let host_text = self.text(i)?;
         let host = Host::parse(host_text).ok_or_else(|| ParseErrorKind::InvalidHost {
             text: host_text.to_owned(),
         })?;
@@ -90,10 +99,16 @@ impl<'a> Params<'a> {
                 });
             }
         }
-        Ok(Remote {
-            host,
-            port: self.port(1)?,
-            family,
+        Ok(host)
+    }
+
+    /// Parameter `i` as an IP protocol: a number from 0 to 255, or a name of /etc/protocols.
+    pub fn protocol(&self, i: usize) -> Result<u8, ParseErrorKind> {
+        let given = self.text(i)?;
+        crate::protocols::parse(given).ok_or_else(|| ParseErrorKind::InvalidParameter {
+            what: "IP protocol",
+            text: given.to_owned(),
+            expected: "a number from 0 to 255 or a name in /etc/protocols",
         })
     }
 

@@ -28,12 +28,36 @@ pub const DEFAULT_SESSION_CAP: usize = 1024;
 pub(crate) struct DatagramPeers {
     socket: Arc<MessageSocket>,
     filter: PeerFilter,
+    without_fork: Session,
+}
+
+/// What the one session of a receiver without `fork` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    /// Every datagram from an admitted sender, replying to whoever sent last.
+    Every,
+    /// The first datagram only, then EOF; replies go to its sender.
+    First,
 }
 
 impl DatagramPeers {
     /// The peers of `socket` that `filter` admits.
     pub(crate) fn new(socket: Arc<MessageSocket>, filter: PeerFilter) -> DatagramPeers {
-        DatagramPeers { socket, filter }
+        DatagramPeers {
+            socket,
+            filter,
+            without_fork: Session::Every,
+        }
+    }
+
+    /// As [`DatagramPeers::new`], but without `fork` the session takes only the first
+    /// datagram (then EOF), as with `fork`: for raw IP, where nothing tells a peer's later
+    /// packets from the session's own replies to a sender of the same address.
+    pub(crate) fn first_only(socket: Arc<MessageSocket>, filter: PeerFilter) -> DatagramPeers {
+        DatagramPeers {
+            without_fork: Session::First,
+            ..DatagramPeers::new(socket, filter)
+        }
     }
 
     /// Receives the next datagram from an admitted peer.
@@ -78,6 +102,9 @@ impl Accept for DatagramPeers {
     /// Without fork: one session that goes on receiving from every admitted sender, and
     /// replies to whoever sent last.
     fn accept_first<'a>(&'a mut self, on: Accepting<'a>) -> AcceptFuture<'a> {
+        if self.without_fork == Session::First {
+            return self.accept(on);
+        }
         Box::pin(async move {
             let Received {
                 first,

@@ -19,6 +19,7 @@ pub mod peer;
 pub mod pipe;
 pub mod process;
 pub mod pty;
+pub mod rawip;
 pub mod report;
 pub mod retry;
 pub mod shm;

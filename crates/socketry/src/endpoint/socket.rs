@@ -26,6 +26,26 @@ pub struct MessageSocket {
     /// Whether a run of equal datagrams may go in one send the kernel cuts up
     /// (`UDP_SEGMENT`): UDP sockets only, until the kernel refuses it once.
     segments: AtomicBool,
+    /// What comes before each received message's data: nothing, or (raw IPv4) its IP header.
+    framing: Framing,
+}
+
+/// What the kernel puts before the data of each message a socket receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Nothing: the message is the data.
+    Bare,
+    /// The packet's IPv4 header, which a raw IPv4 socket gives with every packet it receives
+    /// (IPv6 raw sockets give the payload only); receivers take it off.
+    Ipv4Header,
+}
+
+/// Where the payload of IPv4 packet `packet` lies in it: after the header, whose length (in
+/// 32-bit words) is the low half of its first byte. A packet too short for the header it
+/// claims has no payload.
+fn ipv4_payload(packet: &[u8]) -> std::ops::Range<usize> {
+    let header = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+    header.min(packet.len())..packet.len()
 }
 
 impl MessageSocket {
@@ -35,7 +55,30 @@ impl MessageSocket {
         Ok(MessageSocket {
             fd: sys::register(socket)?,
             segments: AtomicBool::new(false),
+            framing: Framing::Bare,
         })
+    }
+
+    /// A raw IPv4 socket: as [`MessageSocket::new`], and every message received gives only
+    /// the packet's payload, its IP header taken off.
+    pub fn new_raw_ipv4(socket: Socket) -> io::Result<MessageSocket> {
+        let mut socket = MessageSocket::new(socket)?;
+        socket.framing = Framing::Ipv4Header;
+        Ok(socket)
+    }
+
+    /// Moves a received message of `n` bytes at the start of `buf` down over its framing, and
+    /// gives its data's length.
+    fn unframe(&self, buf: &mut [u8], n: usize) -> usize {
+        match self.framing {
+            Framing::Bare => n,
+            Framing::Ipv4Header => {
+                let payload = ipv4_payload(&buf[..n]);
+                let len = payload.len();
+                buf.copy_within(payload, 0);
+                len
+            }
+        }
     }
 
     /// A UDP socket: as [`MessageSocket::new`], and runs of datagrams of one size are sent
@@ -58,9 +101,20 @@ impl MessageSocket {
     ) -> Poll<io::Result<BatchInfo>> {
         loop {
             let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            let first = out.len();
             match guard.try_io(|fd| sys::datagram::recv_batch(fd.as_fd(), buf, slot, out)) {
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return Poll::Ready(result),
+                Ok(result) => {
+                    if self.framing == Framing::Ipv4Header {
+                        for datagram in &mut out[first..] {
+                            let packet = &buf[datagram.start..datagram.start + datagram.len];
+                            let payload = ipv4_payload(packet);
+                            datagram.start += payload.start;
+                            datagram.len = payload.len();
+                        }
+                    }
+                    return Poll::Ready(result);
+                }
                 Err(_would_block) => continue,
             }
         }
@@ -124,7 +178,10 @@ impl MessageSocket {
 
     /// Receives the next message on a connected socket, `Ok(len)` of it in `buf`.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        sys::ready::poll_read(&self.fd, cx, |socket| sys::socket::recv(socket, buf))
+        let n = ready!(sys::ready::poll_read(&self.fd, cx, |socket| {
+            sys::socket::recv(socket, &mut *buf)
+        }))?;
+        Poll::Ready(Ok(self.unframe(buf, n)))
     }
 
     /// Receives the next message and who sent it, on an unconnected socket.
@@ -133,7 +190,10 @@ impl MessageSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SockAddr)>> {
-        sys::ready::poll_read(&self.fd, cx, |socket| sys::socket::recv_from(socket, buf))
+        let (n, from) = ready!(sys::ready::poll_read(&self.fd, cx, |socket| {
+            sys::socket::recv_from(socket, &mut *buf)
+        }))?;
+        Poll::Ready(Ok((self.unframe(buf, n), from)))
     }
 
     /// Waits for the next message and who sent it.
@@ -265,6 +325,9 @@ pub struct PeerFilter {
     ranges: Vec<IpRange>,
     /// A server's `sourceport`: peers must send from this port.
     source_port: Option<u16>,
+    /// A raw IP sender's peer: only what this host sends is taken (there is no port to tell
+    /// its answers from other traffic of the protocol).
+    host: Option<std::net::IpAddr>,
     /// Unix receivers: every datagram is received with its sender's credentials (the socket
     /// has `SO_PASSCRED`), and these decide who is admitted.
     credentials: Option<CredentialFilter>,
@@ -276,7 +339,16 @@ impl PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: None,
+            host: None,
             credentials: None,
+        }
+    }
+
+    /// This filter, admitting only what `host` sends.
+    pub fn only_from(self, host: std::net::IpAddr) -> PeerFilter {
+        PeerFilter {
+            host: Some(host),
+            ..self
         }
     }
 
@@ -299,6 +371,7 @@ impl PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: options.port(OptionId::SourcePort),
+            host: None,
             credentials: None,
         }
     }
@@ -307,6 +380,9 @@ impl PeerFilter {
     pub fn refusal(&self, peer: &SocketAddr) -> Option<String> {
         if !self.ranges.is_empty() && !self.ranges.iter().any(|r| r.contains(peer.ip())) {
             return Some("not in range".to_owned());
+        }
+        if let Some(host) = self.host.filter(|host| *host != peer.ip()) {
+            return Some(format!("not from {host}"));
         }
         match self.source_port {
             Some(port) if peer.port() != port => Some(format!("not from source port {port}")),
@@ -535,6 +611,88 @@ pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()
     }
     if let Some(size) = options.count(OptionId::SndBuf) {
         socket.set_send_buffer_size(usize::try_from(size).unwrap_or(usize::MAX))?;
+    }
+    Ok(())
+}
+
+/// Applies the broadcast and multicast options to an internet socket, before it binds:
+/// `so-broadcast`, the groups to join, and how multicast is sent. An error names the option.
+pub fn apply_multicast_options(socket: &Socket, options: &Options) -> io::Result<()> {
+    use socket2::{Domain, InterfaceIndexOrAddress};
+    use std::net::{IpAddr, Ipv4Addr};
+    let failed = |what: String| {
+        move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {}", sys::error_text(&e)))
+    };
+    let ipv6 = socket.domain()? == Domain::IPV6;
+    if options.has(OptionId::Broadcast) {
+        socket
+            .set_broadcast(options.flag(OptionId::Broadcast, false))
+            .map_err(failed("setting SO_BROADCAST".to_owned()))?;
+    }
+    for membership in options.memberships() {
+        let what = format!("joining multicast group {membership}");
+        let index = match &membership.interface.name {
+            Some(name) => Some(nix::net::if_::if_nametoindex(name.as_str()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{what}: no interface {name}: {}", e.desc()),
+                )
+            })?),
+            None => None,
+        };
+        match (membership.group, membership.source) {
+            (IpAddr::V4(group), Some(source)) => {
+                let interface = membership
+                    .interface
+                    .address
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
+                socket.join_ssm_v4(&source, &group, &interface)
+            }
+            (IpAddr::V4(group), None) => match index {
+                Some(index) => {
+                    socket.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+                }
+                None => socket.join_multicast_v4(
+                    &group,
+                    &membership
+                        .interface
+                        .address
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED),
+                ),
+            },
+            (IpAddr::V6(_), _) if !ipv6 => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an IPv6 group needs an IPv6 socket (ipv6-join-group on an IPv4 address)",
+            )),
+            (IpAddr::V6(group), _) => socket.join_multicast_v6(&group, index.unwrap_or(0)),
+        }
+        .map_err(failed(what))?;
+    }
+    if let Some(IpAddr::V4(interface)) = options.address(OptionId::IpMulticastIf) {
+        socket
+            .set_multicast_if_v4(&interface)
+            .map_err(failed(format!("setting IP_MULTICAST_IF to {interface}")))?;
+    }
+    if options.has(OptionId::IpMulticastLoop) {
+        let on = options.flag(OptionId::IpMulticastLoop, true);
+        if ipv6 {
+            socket.set_multicast_loop_v6(on)
+        } else {
+            socket.set_multicast_loop_v4(on)
+        }
+        .map_err(failed(
+            "setting multicast loopback (ip-multicast-loop)".to_owned(),
+        ))?;
+    }
+    if let Some(ttl) = options.count(OptionId::IpMulticastTtl) {
+        // Bounded to 255 by the option's table row.
+        let ttl = u32::try_from(ttl).unwrap_or(255);
+        if ipv6 {
+            socket.set_multicast_hops_v6(ttl)
+        } else {
+            socket.set_multicast_ttl_v4(ttl)
+        }
+        .map_err(failed(format!("setting the multicast TTL to {ttl}")))?;
     }
     Ok(())
 }

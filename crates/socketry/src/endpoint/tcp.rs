@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
-use super::socket::{apply_common_options, PeerFilter};
+use super::socket::{apply_common_options, apply_multicast_options, PeerFilter};
 use super::stream::stream_connection;
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
 
@@ -107,6 +107,7 @@ pub(crate) fn new_socket(
 ) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(*addr), ty, Some(protocol))?;
     apply_common_options(&socket, options)?;
+    apply_multicast_options(&socket, options)?;
     if addr.is_ipv6() && options.has(OptionId::V6Only) {
         socket.set_only_v6(options.flag(OptionId::V6Only, false))?;
     }

@@ -19,8 +19,8 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, pty, shm, socketpair, stdio, tcp, tls, tun, udp,
-    unix, Access, Connection, OpenContext, OpenError, Opened,
+    self, exec, file, inherited, mqueue, pipe, pty, rawip, shm, socketpair, stdio, tcp, tls, tun,
+    udp, unix, Access, Connection, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -121,6 +121,8 @@ registry! {
     Udp(udp::UdpSpec) = udp::FAMILY;
     /// UDP-Lite (`UDPLITE-CONNECT`, `UDPLITE-LISTEN`, ...).
     UdpLite(udp::UdpLiteSpec) = udp::UDPLITE_FAMILY;
+    /// Raw IP (`IP-SENDTO`, `IP-DATAGRAM`, `IP-RECVFROM`, `IP-RECV`).
+    RawIp(rawip::RawIpSpec) = rawip::FAMILY;
     /// Unix domain sockets, by path or abstract name (`UNIX-*`, `ABSTRACT-*`).
     Unix(unix::UnixSpec) = unix::FAMILY;
     /// Inherited listening sockets (`ACCEPT-FD`, `SYSTEMD-LISTEN`).
@@ -150,8 +152,6 @@ pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
     "SOCKS4", "SOCKS", "SOCKS4A", "SOCKS5-CONNECT", "SOCKS5", "SOCKS5-LISTEN",
     "PROXY", "PROXY-CONNECT",
-    "IP-SENDTO", "IP4-SENDTO", "IP6-SENDTO", "IP-DATAGRAM", "IP4-DATAGRAM", "IP6-DATAGRAM",
-    "IP-RECVFROM", "IP4-RECVFROM", "IP6-RECVFROM", "IP-RECV", "IP4-RECV", "IP6-RECV",
     "INTERFACE", "READLINE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",

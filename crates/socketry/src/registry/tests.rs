@@ -15,6 +15,7 @@ use crate::endpoint::inherited::InheritedSpec;
 use crate::endpoint::mqueue::MqSpec;
 use crate::endpoint::pipe::PipeSpec;
 use crate::endpoint::pty::PtySpec;
+use crate::endpoint::rawip::{RawIpSpec, RawLocal, RawRemote};
 use crate::endpoint::shm::ShmSpec;
 use crate::endpoint::socketpair::SocketPairSpec;
 use crate::endpoint::stdio::StdioSpec;
@@ -226,6 +227,44 @@ fn parses_every_address_form() {
         (
             "UDPLITE-DATAGRAM:127.0.0.1:9",
             udplite(UdpSpec::Datagram(remote(v4(127, 0, 0, 1), 9, Family::Any))),
+        ),
+        (
+            "IP4:127.0.0.1:253",
+            Kind::RawIp(RawIpSpec::Sendto(RawRemote {
+                host: v4(127, 0, 0, 1),
+                protocol: 253,
+                family: Family::V4,
+            })),
+        ),
+        (
+            "IP-SENDTO:localhost:gre",
+            Kind::RawIp(RawIpSpec::Sendto(RawRemote {
+                host: Host::Name("localhost".into()),
+                protocol: 47,
+                family: Family::Any,
+            })),
+        ),
+        (
+            "ip6-dgram:[::1]:0",
+            Kind::RawIp(RawIpSpec::Datagram(RawRemote {
+                host: Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                protocol: 0,
+                family: Family::V6,
+            })),
+        ),
+        (
+            "IP-RECVFROM:icmp",
+            Kind::RawIp(RawIpSpec::Recvfrom(RawLocal {
+                protocol: 1,
+                family: Family::Any,
+            })),
+        ),
+        (
+            "IP4-RECV:255",
+            Kind::RawIp(RawIpSpec::Recv(RawLocal {
+                protocol: 255,
+                family: Family::V4,
+            })),
         ),
         (
             "UNIX-CONNECT:/tmp/s",
@@ -787,6 +826,29 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
             1 => UdpSpec::Recvfrom(l),
             _ => UdpSpec::Recv(l),
         })),
+        (arb_remote(), any::<u8>(), any::<bool>()).prop_map(|(r, protocol, datagram)| {
+            let remote = RawRemote {
+                host: r.host,
+                protocol,
+                family: r.family,
+            };
+            Kind::RawIp(if datagram {
+                RawIpSpec::Datagram(remote)
+            } else {
+                RawIpSpec::Sendto(remote)
+            })
+        }),
+        (arb_local(), any::<u8>(), any::<bool>()).prop_map(|(l, protocol, recv)| {
+            let local = RawLocal {
+                protocol,
+                family: l.family,
+            };
+            Kind::RawIp(if recv {
+                RawIpSpec::Recv(local)
+            } else {
+                RawIpSpec::Recvfrom(local)
+            })
+        }),
         (arb_role(), arb_unix_name()).prop_map(|(r, n)| unix(r, n)),
         Just(Kind::SocketPair(SocketPairSpec)),
         Just(Kind::Pty(PtySpec)),
@@ -919,6 +981,26 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     ),
                     options::ValueKind::Alpn => Value::Text(format!("h2:p{n}")),
                     options::ValueKind::Compress => Value::Text("none".to_owned()),
+                    options::ValueKind::Membership(form) => {
+                        let text = match form {
+                            crate::address::MembershipForm::Ipv4 if b => {
+                                format!("239.0.0.{}:lo", n % 256)
+                            }
+                            crate::address::MembershipForm::Ipv4 => {
+                                format!("224.0.{}.1:{}", n % 256, Ipv4Addr::from(n))
+                            }
+                            crate::address::MembershipForm::Ipv4Source => {
+                                format!("232.1.1.1:10.0.0.1:{}", Ipv4Addr::from(n))
+                            }
+                            crate::address::MembershipForm::Ipv6 => {
+                                format!("[ff02::{:x}]:eth{}", n % 65536, n % 10)
+                            }
+                        };
+                        Value::Membership(form.parse(&text).expect("a membership"))
+                    }
+                    options::ValueKind::Ipv4Address => {
+                        Value::Address(IpAddr::V4(Ipv4Addr::from(n)))
+                    }
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
@@ -988,6 +1070,7 @@ fn sample(param: &str) -> &'static str {
         "command-line" | "shell-command" => "cat",
         "mqueue" => "/q",
         "if-addr/bits" => "10.0.0.1/24",
+        "protocol" => "253",
         other => panic!("no sample for parameter <{other}>: add one"),
     }
 }
