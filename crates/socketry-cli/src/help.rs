@@ -7,12 +7,17 @@ use socketry::address::options::{Groups, ValueKind, OPTIONS};
 
 use crate::flags::FLAGS;
 
+/// The socat release whose address language and test suite socketry follows.
+pub const SOCAT_LANGUAGE: &str = "1.8.0.3";
+
 /// The `-V` text. socat's test suite reads the `#define WITH_*` lines to decide which tests
 /// apply, so only features that work are listed.
 pub fn version() -> String {
-    // socat's test suite reads the version from the second line.
+    // socat's test suite reads the version from the second line, its last version number:
+    // the socat release whose address language socketry speaks, so that the suite runs the
+    // tests it gates on a version.
     let mut text = format!(
-        "socketry - client/server communication over sockets, in socat's address language\nsocketry version {}\n",
+        "socketry - client/server communication over sockets, in socat's address language\nsocketry version {}, speaking the address language of socat {SOCAT_LANGUAGE}\n",
         env!("CARGO_PKG_VERSION")
     );
     if let Ok(uname) = nix::sys::utsname::uname() {

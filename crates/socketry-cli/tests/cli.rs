@@ -19,7 +19,10 @@ fn version_lists_only_built_features_with_the_version_on_line_two() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[1],
-        format!("socketry version {}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "socketry version {}, speaking the address language of socat 1.8.0.3",
+            env!("CARGO_PKG_VERSION")
+        )
     );
     for feature in [
         "STDIO",
