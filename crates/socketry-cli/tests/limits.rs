@@ -72,6 +72,7 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Ciphers
         | ValueKind::Alpn
         | ValueKind::Compress
+        | ValueKind::DaemonName
         | ValueKind::Refused(_) => false,
     }
 }

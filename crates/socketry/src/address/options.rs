@@ -192,6 +192,9 @@ pub enum ValueKind {
     Compress,
     /// An option of socat's that rustls cannot honour: refused with this reason.
     Refused(&'static str),
+    /// The daemon name TCP wrappers' rules are matched against; written without a value,
+    /// the program's name.
+    DaemonName,
 }
 
 impl ValueKind {
@@ -208,7 +211,9 @@ impl ValueKind {
             ValueKind::Family => "ip4 or ip6",
             ValueKind::SockType => "1 (stream), 2 (datagram) or 5 (seqpacket)",
             ValueKind::Bind => "a local address: host, host:port, :port, or a socket path",
-            ValueKind::Range => "addr/bits or addr:mask, e.g. 127.0.0.0/8 or [::1]/128",
+            ValueKind::Range => {
+                "addr/bits or addr:mask (addr may be a host name), e.g. 127.0.0.0/8 or [::1]/128"
+            }
             ValueKind::Text => "text",
             ValueKind::User => "a user name or a uid",
             ValueKind::Group => "a group name or a gid",
@@ -226,6 +231,7 @@ impl ValueKind {
             ValueKind::Alpn => "protocol names separated by ':', such as h2:http/1.1",
             ValueKind::Compress => "none (TLS compression is unsafe, and rustls never compresses)",
             ValueKind::Refused(reason) => reason,
+            ValueKind::DaemonName => "a daemon name for hosts.allow and hosts.deny (default: the program's name)",
         }
     }
 }
@@ -397,6 +403,8 @@ option_table! {
         help: "bind the socket to this local address before use" },
     OptionDef { id: OptionId::SourcePort, name: "sourceport", aliases: &["sp"], group: Groups::IP, kind: ValueKind::Port,
         help: "connect or send from this local port" },
+    OptionDef { id: OptionId::LowPort, name: "lowport", aliases: &[], group: Groups::IP, kind: ValueKind::Bool,
+        help: "a client sends from a free port from 640 to 1023 (needs root); a server admits only peers on ports below 1024" },
     OptionDef { id: OptionId::ConnectTimeout, name: "connect-timeout", aliases: &[], group: Groups::CONNECT, kind: ValueKind::Seconds,
         help: "give up connecting after this many seconds" },
     OptionDef { id: OptionId::AcceptTimeout, name: "accept-timeout", aliases: &["listen-timeout"], group: Groups::LISTEN, kind: ValueKind::Seconds,
@@ -409,6 +417,14 @@ option_table! {
         help: "set IPV6_V6ONLY on an IPv6 socket" },
     OptionDef { id: OptionId::Range, name: "range", aliases: &[], group: Groups::RANGE, kind: ValueKind::Range,
         help: "admit only peers in this address range; others are closed at once and logged" },
+    OptionDef { id: OptionId::TcpWrap, name: "tcpwrap", aliases: &["tcpwrapper", "tcpwrappers", "libwrap"], group: Groups::RANGE, kind: ValueKind::DaemonName,
+        help: "admit peers as TCP wrappers would (hosts_access(5), read by socketry), by this daemon name (default: the program's name)" },
+    OptionDef { id: OptionId::TcpWrapEtc, name: "tcpwrap-etc", aliases: &["tcpwrap-dir"], group: Groups::RANGE, kind: ValueKind::Text,
+        help: "tcpwrap: the directory of hosts.allow and hosts.deny (default /etc); turns tcpwrap on" },
+    OptionDef { id: OptionId::HostsAllow, name: "hosts-allow", aliases: &["allow-table", "tcpwrap-hosts-allow-table"], group: Groups::RANGE, kind: ValueKind::Text,
+        help: "tcpwrap: the allow table, instead of hosts.allow; turns tcpwrap on" },
+    OptionDef { id: OptionId::HostsDeny, name: "hosts-deny", aliases: &["deny-table", "tcpwrap-hosts-deny-table"], group: Groups::RANGE, kind: ValueKind::Text,
+        help: "tcpwrap: the deny table, instead of hosts.deny; turns tcpwrap on" },
     OptionDef { id: OptionId::NoDelay, name: "nodelay", aliases: &["tcp-nodelay"], group: Groups::TCP, kind: ValueKind::Bool,
         help: "set TCP_NODELAY" },
     OptionDef { id: OptionId::Mptcp, name: "mptcp", aliases: &[], group: Groups::TCP, kind: ValueKind::Bool,
@@ -717,7 +733,10 @@ impl IpRange {
                 None => (text, ""),
             }
         };
-        let addr: IpAddr = addr.parse().ok()?;
+        let addr: IpAddr = match addr.parse() {
+            Ok(ip) => ip,
+            Err(_) => resolve_range_host(addr, rest)?,
+        };
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = if let Some(bits) = rest.strip_prefix('/') {
             bits.parse::<u8>().ok().filter(|b| *b <= max)?
@@ -740,6 +759,32 @@ impl IpRange {
             return None;
         };
         Some(IpRange { addr, prefix })
+    }
+}
+
+/// A host name in a range (`range=localhost:255.255.255.255`), resolved when the address is
+/// read, as users and service names are: its first address of the mask's family (an IPv6
+/// mask, or more than 32 bits, asks for IPv6), or its first address at all.
+fn resolve_range_host(name: &str, rest: &str) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return None;
+    }
+    let wants_v6 = match rest.strip_prefix(':') {
+        Some(mask) => Some(mask.contains(':') || mask.starts_with('[')),
+        None => rest
+            .strip_prefix('/')
+            .and_then(|bits| bits.parse::<u8>().ok())
+            .map(|bits| bits > 32),
+    };
+    let found: Vec<IpAddr> = (name, 0).to_socket_addrs().ok()?.map(|a| a.ip()).collect();
+    match wants_v6 {
+        Some(v6) => found.into_iter().find(|ip| ip.is_ipv6() == v6),
+        None => found.into_iter().next(),
     }
 }
 
@@ -915,6 +960,7 @@ pub(crate) fn parse_value(
     let Some(text) = text else {
         return match kind {
             ValueKind::Bool => Ok(Value::Bool(true)),
+            ValueKind::DaemonName => Ok(Value::Text(program_name())),
             _ => Err(()),
         };
     };
@@ -952,8 +998,8 @@ pub(crate) fn parse_value(
                 .map_err(|_| ()),
         },
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
-        ValueKind::Text if text.is_empty() => Err(()),
-        ValueKind::Text => Ok(Value::Text(text.to_owned())),
+        ValueKind::Text | ValueKind::DaemonName if text.is_empty() => Err(()),
+        ValueKind::Text | ValueKind::DaemonName => Ok(Value::Text(text.to_owned())),
         ValueKind::User | ValueKind::Group | ValueKind::Account if text.contains('\0') => Err(()),
         ValueKind::User | ValueKind::Group | ValueKind::Account => {
             resolve(kind, text).map_err(|_| ())
@@ -1003,6 +1049,15 @@ pub(crate) fn parse_value(
             .map_err(|_| ()),
         ValueKind::Refused(_) => Err(()),
     }
+}
+
+/// The program's name, as TCP wrappers know a daemon by: the base name it was run by.
+pub(crate) fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "socketry".to_owned())
 }
 
 fn parse_count(text: &str) -> Result<u64, ()> {
@@ -1392,6 +1447,9 @@ mod tests {
         assert!(r.contains("::1".parse().unwrap()));
         assert!(!r.contains("::2".parse().unwrap()));
         assert!(IpRange::parse("1.2.3.4/33").is_none());
+        let r = IpRange::parse("localhost:255.255.255.255").unwrap();
+        assert_eq!(r.to_string(), "127.0.0.1/32");
+        assert!(IpRange::parse("no host name here:255.0.0.0").is_none());
         assert_eq!(
             IpRange::parse("0.0.0.0/0").map(|r| r.contains("8.8.8.8".parse().unwrap())),
             Some(true)

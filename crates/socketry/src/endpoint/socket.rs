@@ -12,6 +12,7 @@ use std::os::fd::AsFd;
 use socket2::{SockAddr, Socket};
 use tokio::io::unix::AsyncFd;
 
+use super::tcpwrap::TcpWrap;
 use super::unix::ancillary::{self, PeerCredentials};
 use super::unix::credentials::CredentialFilter;
 use crate::address::{IpRange, OptionId, Options};
@@ -265,17 +266,24 @@ pub struct PeerFilter {
     ranges: Vec<IpRange>,
     /// A server's `sourceport`: peers must send from this port.
     source_port: Option<u16>,
+    /// A server's `lowport`: peers must send from a reserved port, below 1024.
+    low_port: bool,
+    /// TCP wrappers' tables (`tcpwrap` and its kin), checked after the rest.
+    tcpwrap: Option<TcpWrap>,
     /// Unix receivers: every datagram is received with its sender's credentials (the socket
     /// has `SO_PASSCRED`), and these decide who is admitted.
     credentials: Option<CredentialFilter>,
 }
 
 impl PeerFilter {
-    /// A client's filter of who may answer: `range` only (its `sourceport` is its own port).
+    /// A client's filter of who may answer: `range` and `tcpwrap` (its `sourceport` and
+    /// `lowport` are its own port's).
     pub fn from_options(options: &Options) -> PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: None,
+            low_port: false,
+            tcpwrap: TcpWrap::from_options(options),
             credentials: None,
         }
     }
@@ -293,12 +301,14 @@ impl PeerFilter {
         self.credentials.is_some()
     }
 
-    /// A server's filter of who may come in: `range`, and `sourceport` as the port peers must
-    /// send from.
+    /// A server's filter of who may come in: `range`, `sourceport` as the port peers must
+    /// send from, and `lowport`.
     pub fn for_server(options: &Options) -> PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: options.port(OptionId::SourcePort),
+            low_port: options.flag(OptionId::LowPort, false),
+            tcpwrap: TcpWrap::from_options(options),
             credentials: None,
         }
     }
@@ -309,9 +319,15 @@ impl PeerFilter {
             return Some("not in range".to_owned());
         }
         match self.source_port {
-            Some(port) if peer.port() != port => Some(format!("not from source port {port}")),
-            _ => None,
+            Some(port) if peer.port() != port => {
+                return Some(format!("not from source port {port}"))
+            }
+            _ => {}
         }
+        if self.low_port && peer.port() >= 1024 {
+            return Some(format!("port {} is not below 1024 (lowport)", peer.port()));
+        }
+        self.tcpwrap.as_ref().and_then(|wrap| wrap.refusal(peer))
     }
 
     /// Whether `peer` may come in.

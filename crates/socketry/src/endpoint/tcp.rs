@@ -79,7 +79,7 @@ pub(crate) fn source_address(
         _ => (None, None),
     };
     let port = options.port(OptionId::SourcePort).or(port);
-    if host.is_none() && port.is_none() {
+    if host.is_none() && port.is_none() && !options.flag(OptionId::LowPort, false) {
         return Ok(None);
     }
     let ip = match host {
@@ -96,6 +96,61 @@ pub(crate) fn source_address(
         None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     Ok(Some(SocketAddr::new(ip, port.unwrap_or(0))))
+}
+
+/// The ports `lowport` binds a client to: reserved ports (below 1024) that no well-known
+/// service uses, as socat and rsh have always taken them.
+const LOW_PORTS: std::ops::RangeInclusive<u16> = 640..=1023;
+
+/// Binds a client's `socket` to `local`. With `lowport` and no port chosen, that is the
+/// first free port of [`LOW_PORTS`] from a random one on (binding one needs root, or
+/// `CAP_NET_BIND_SERVICE`: what a server's `lowport` relies on).
+pub(crate) fn bind_source(
+    socket: &Socket,
+    local: SocketAddr,
+    options: &Options,
+) -> Result<SocketAddr, OpenError> {
+    if local.port() != 0 || !options.flag(OptionId::LowPort, false) {
+        socket
+            .bind(&local.into())
+            .map_err(OpenError::io(format!("binding to {local}")))?;
+        return Ok(local);
+    }
+    let count = LOW_PORTS.len();
+    let start = usize::from(rand_start()) % count;
+    for i in 0..count {
+        let offset = u16::try_from((start + i) % count).unwrap_or(0);
+        let candidate = SocketAddr::new(local.ip(), LOW_PORTS.start() + offset);
+        let family = if candidate.is_ipv4() { 2 } else { 10 };
+        tracing::trace!("bind(lowport, {{AF={family} {candidate}}}, ...)");
+        match socket.bind(&candidate.into()) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => {
+                return Err(OpenError::Io {
+                    action: format!("binding to {candidate} for lowport"),
+                    source: e,
+                })
+            }
+        }
+    }
+    Err(OpenError::Refused(format!(
+        "lowport: every port from {} to {} of {} is in use",
+        LOW_PORTS.start(),
+        LOW_PORTS.end(),
+        local.ip()
+    )))
+}
+
+/// Where a search for a free low port starts: varied per process and call, so that clients
+/// started together do not all race for the same port. Not a secret, so no CSPRNG.
+fn rand_start() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    #[allow(clippy::cast_possible_truncation)]
+    let value = hasher.finish() as u16;
+    value
 }
 
 /// A socket of `ty` for `addr`'s family with the shared options applied.
@@ -193,9 +248,7 @@ async fn connect_one(
         socket
             .set_reuse_address(true)
             .map_err(OpenError::io(action.clone()))?;
-        socket
-            .bind(&local.into())
-            .map_err(OpenError::io(format!("binding to {local}")))?;
+        bind_source(&socket, local, options)?;
     }
     socket
         .set_nonblocking(true)
@@ -459,7 +512,7 @@ static TCP6_LISTEN: Definition<TcpSpec> = Definition {
 
 /// The TCP family: its address types and features.
 pub static FAMILY: FamilyTypes<TcpSpec> = FamilyTypes {
-    features: &["IP4", "IP6", "TCP", "LISTEN"],
+    features: &["IP4", "IP6", "TCP", "LISTEN", "LIBWRAP"],
     types: &[&TCP, &TCP4, &TCP6, &TCP_LISTEN, &TCP4_LISTEN, &TCP6_LISTEN],
 };
 

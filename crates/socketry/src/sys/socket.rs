@@ -198,3 +198,31 @@ fn control_space(bytes: usize) -> usize {
     let space = unsafe { libc::CMSG_SPACE(bytes) };
     usize::try_from(space).unwrap_or(usize::MAX)
 }
+
+/// The host name the resolver gives for `addr` (`getnameinfo` with `NI_NAMEREQD`): the
+/// reverse lookup that hosts_access(5) name patterns are matched against. `None` when no
+/// name is known.
+pub fn host_name_of(addr: &std::net::SocketAddr) -> Option<String> {
+    let addr = SockAddr::from(*addr);
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: `addr.as_ptr()` points at a valid socket address of `addr.len()` bytes, which
+    // outlives the call; `host` is a writable buffer of the length passed, into which
+    // getnameinfo writes a NUL-terminated string; no service buffer is passed (null, 0).
+    let rc = unsafe {
+        libc::getnameinfo(
+            addr.as_ptr().cast(),
+            addr.len(),
+            host.as_mut_ptr(),
+            libc::socklen_t::try_from(host.len()).unwrap_or(0),
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: on success getnameinfo wrote a NUL-terminated string into `host`.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    name.to_str().ok().map(str::to_owned)
+}
