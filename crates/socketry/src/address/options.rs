@@ -290,6 +290,42 @@ impl Bounds {
         max: 65535,
         expected: "a byte count from 0 to 65535",
     };
+    /// What a C `unsigned int` holds (`so-mark`).
+    pub const UINT: Bounds = Bounds {
+        min: 0,
+        max: u32::MAX as u64,
+        expected: "an integer from 0 to 4294967295",
+    };
+    /// One byte of a header (`ip-tos`, `ipv6-tclass`).
+    pub const BYTE: Bounds = Bounds {
+        min: 0,
+        max: 255,
+        expected: "an integer from 0 to 255",
+    };
+    /// A time to live or hop limit.
+    pub const TTL: Bounds = Bounds {
+        min: 1,
+        max: 255,
+        expected: "a hop count from 1 to 255",
+    };
+    /// TCP keepalive's idle time and interval, as Linux bounds them.
+    pub const KEEPALIVE_SECONDS: Bounds = Bounds {
+        min: 1,
+        max: 32767,
+        expected: "seconds from 1 to 32767",
+    };
+    /// TCP keepalive's probe count, as Linux bounds it.
+    pub const KEEPALIVE_PROBES: Bounds = Bounds {
+        min: 1,
+        max: 127,
+        expected: "a count from 1 to 127",
+    };
+    /// TCP's maximum segment size, as Linux bounds it.
+    pub const SEGMENT: Bounds = Bounds {
+        min: 88,
+        max: 32767,
+        expected: "a byte count from 88 to 32767",
+    };
     /// Byte counts the kernel takes as an `int` (socket buffers, MTU).
     pub const INT_BYTES: Bounds = Bounds {
         min: 0,
@@ -431,6 +467,36 @@ option_table! {
         help: "use Multipath TCP (IPPROTO_MPTCP); where the kernel refuses it, plain TCP, logged" },
     OptionDef { id: OptionId::KeepAlive, name: "keepalive", aliases: &["so-keepalive"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_KEEPALIVE" },
+    OptionDef { id: OptionId::TcpKeepIdle, name: "tcp-keepidle", aliases: &["keepidle"], group: Groups::TCP, kind: ValueKind::Count(Bounds::KEEPALIVE_SECONDS),
+        help: "with keepalive: seconds idle before the first probe (TCP_KEEPIDLE; turns keepalive on)" },
+    OptionDef { id: OptionId::TcpKeepIntvl, name: "tcp-keepintvl", aliases: &["keepintvl"], group: Groups::TCP, kind: ValueKind::Count(Bounds::KEEPALIVE_SECONDS),
+        help: "with keepalive: seconds between probes (TCP_KEEPINTVL; turns keepalive on)" },
+    OptionDef { id: OptionId::TcpKeepCnt, name: "tcp-keepcnt", aliases: &["keepcnt"], group: Groups::TCP, kind: ValueKind::Count(Bounds::KEEPALIVE_PROBES),
+        help: "with keepalive: unanswered probes before the connection is dropped (TCP_KEEPCNT; turns keepalive on)" },
+    OptionDef { id: OptionId::TcpUserTimeout, name: "tcp-user-timeout", aliases: &["user-timeout"], group: Groups::TCP, kind: ValueKind::Count(Bounds::INT),
+        help: "milliseconds sent data may stay unacknowledged before the connection is dropped (TCP_USER_TIMEOUT; 0: the system's)" },
+    OptionDef { id: OptionId::TcpMaxSeg, name: "tcp-maxseg", aliases: &["mss"], group: Groups::TCP, kind: ValueKind::Size(Bounds::SEGMENT),
+        help: "the largest segment sent, in bytes (TCP_MAXSEG)" },
+    OptionDef { id: OptionId::TcpQuickAck, name: "tcp-quickack", aliases: &["quickack"], group: Groups::TCP, kind: ValueKind::Bool,
+        help: "acknowledge at once instead of delaying ACKs (TCP_QUICKACK)" },
+    OptionDef { id: OptionId::RcvTimeo, name: "so-rcvtimeo", aliases: &["rcvtimeo"], group: Groups::SOCKET, kind: ValueKind::Seconds,
+        help: "set SO_RCVTIMEO (0: none): a blocking read of a program that takes the socket over (nofork) times out; socketry's own reads never block" },
+    OptionDef { id: OptionId::SndTimeo, name: "so-sndtimeo", aliases: &["sndtimeo"], group: Groups::SOCKET, kind: ValueKind::Seconds,
+        help: "set SO_SNDTIMEO (0: none), as so-rcvtimeo for writes" },
+    OptionDef { id: OptionId::Linger, name: "so-linger", aliases: &["linger"], group: Groups::SOCKET, kind: ValueKind::Count(Bounds::INT),
+        help: "set SO_LINGER: closing waits up to this many seconds for unsent data (0: reset the connection)" },
+    OptionDef { id: OptionId::Priority, name: "so-priority", aliases: &["priority"], group: Groups::SOCKET, kind: ValueKind::Count(Bounds::INT),
+        help: "set SO_PRIORITY, the queueing priority of what is sent (above 6 needs CAP_NET_ADMIN)" },
+    OptionDef { id: OptionId::Mark, name: "so-mark", aliases: &["mark"], group: Groups::SOCKET, kind: ValueKind::Count(Bounds::UINT),
+        help: "set SO_MARK, the firewall mark of what is sent (needs CAP_NET_ADMIN)" },
+    OptionDef { id: OptionId::BindToDevice, name: "so-bindtodevice", aliases: &["bindtodevice", "interface", "if"], group: Groups::SOCKET, kind: ValueKind::Text,
+        help: "set SO_BINDTODEVICE: send and receive only through this network interface" },
+    OptionDef { id: OptionId::IpTos, name: "ip-tos", aliases: &["tos"], group: Groups::IP, kind: ValueKind::Count(Bounds::BYTE),
+        help: "set IP_TOS, the type of service byte of what is sent" },
+    OptionDef { id: OptionId::IpTtl, name: "ip-ttl", aliases: &["ttl"], group: Groups::IP, kind: ValueKind::Count(Bounds::TTL),
+        help: "set IP_TTL (IPV6_UNICAST_HOPS on IPv6): the hops what is sent may take" },
+    OptionDef { id: OptionId::Ipv6Tclass, name: "ipv6-tclass", aliases: &["tclass"], group: Groups::IP, kind: ValueKind::Count(Bounds::BYTE),
+        help: "set IPV6_TCLASS, the traffic class of what an IPv6 socket sends" },
     OptionDef { id: OptionId::RcvBuf, name: "rcvbuf", aliases: &["so-rcvbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),
         help: "set SO_RCVBUF" },
     OptionDef { id: OptionId::SndBuf, name: "sndbuf", aliases: &["so-sndbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),

@@ -532,7 +532,8 @@ impl MessageSend for Sender {
     }
 }
 
-/// Applies the options every socket family shares, before bind/connect/listen.
+/// Applies the options every socket family shares, before bind/connect/listen. Accepted
+/// sockets inherit them from their listener (the kernel copies them at accept).
 pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()> {
     if let Some(on) = options
         .get(OptionId::ReuseAddr)
@@ -552,7 +553,55 @@ pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()
     if let Some(size) = options.count(OptionId::SndBuf) {
         socket.set_send_buffer_size(usize::try_from(size).unwrap_or(usize::MAX))?;
     }
+    if let Some(timeout) = options.seconds(OptionId::RcvTimeo) {
+        socket
+            .set_read_timeout(Some(timeout).filter(|t| !t.is_zero()))
+            .map_err(setting("SO_RCVTIMEO"))?;
+    }
+    if let Some(timeout) = options.seconds(OptionId::SndTimeo) {
+        socket
+            .set_write_timeout(Some(timeout).filter(|t| !t.is_zero()))
+            .map_err(setting("SO_SNDTIMEO"))?;
+    }
+    if let Some(secs) = options.count(OptionId::Linger) {
+        socket
+            .set_linger(Some(std::time::Duration::from_secs(secs)))
+            .map_err(setting("SO_LINGER"))?;
+    }
+    set_priority(socket, options)?;
+    if let Some(mark) = options.count(OptionId::Mark) {
+        socket
+            .set_mark(u32::try_from(mark).unwrap_or(u32::MAX))
+            .map_err(setting("SO_MARK"))?;
+    }
+    if let Some(crate::address::Value::Text(device)) = options.get(OptionId::BindToDevice) {
+        socket
+            .bind_device(Some(device.as_bytes()))
+            .map_err(setting(&format!("SO_BINDTODEVICE to {device}")))?;
+    }
     Ok(())
+}
+
+/// `so-priority`, if given. Setting `IP_TOS` resets the priority, so an internet socket sets
+/// it again after its type of service.
+pub(crate) fn set_priority(socket: &impl AsFd, options: &Options) -> io::Result<()> {
+    if let Some(priority) = options.count(OptionId::Priority) {
+        let priority = i32::try_from(priority).unwrap_or(i32::MAX);
+        nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::Priority, &priority)
+            .map_err(|e| setting("SO_PRIORITY")(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Names the socket option that failed in the error, so that "Operation not permitted"
+/// says what was not permitted.
+pub(crate) fn setting(what: &str) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| {
+        io::Error::new(
+            e.kind(),
+            format!("setting {what}: {}", crate::sys::error_text(&e)),
+        )
+    }
 }
 
 pub use super::report::describe_sockaddr;

@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
-use super::socket::{apply_common_options, PeerFilter};
+use super::socket::{apply_common_options, set_priority, setting, PeerFilter};
 use super::stream::stream_connection;
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
 
@@ -165,6 +165,10 @@ pub(crate) fn new_socket(
     if addr.is_ipv6() && options.has(OptionId::V6Only) {
         socket.set_only_v6(options.flag(OptionId::V6Only, false))?;
     }
+    apply_ip_options(&socket, addr, options)?;
+    if protocol == Protocol::TCP {
+        apply_tcp_options(&socket, options)?;
+    }
     Ok(socket)
 }
 
@@ -199,6 +203,87 @@ fn mptcp_unavailable(error: &std::io::Error) -> bool {
         error.raw_os_error(),
         Some(EPROTONOSUPPORT | ENOPROTOOPT | EINVAL | EAFNOSUPPORT)
     )
+}
+
+/// The IP-level options: the type of service, the time to live (hop limit on IPv6) and
+/// IPv6's traffic class.
+fn apply_ip_options(socket: &Socket, addr: &SocketAddr, options: &Options) -> std::io::Result<()> {
+    let byte = |id| {
+        options
+            .count(id)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    if let Some(tos) = byte(OptionId::IpTos) {
+        socket.set_tos(tos).map_err(setting("IP_TOS"))?;
+        set_priority(socket, options)?;
+    }
+    if let Some(ttl) = byte(OptionId::IpTtl) {
+        if addr.is_ipv6() {
+            socket
+                .set_unicast_hops_v6(ttl)
+                .map_err(setting("IPV6_UNICAST_HOPS"))?;
+        } else {
+            socket.set_ttl(ttl).map_err(setting("IP_TTL"))?;
+        }
+    }
+    if let Some(class) = byte(OptionId::Ipv6Tclass) {
+        if !addr.is_ipv6() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("ipv6-tclass applies to IPv6 sockets, and {addr} is IPv4"),
+            ));
+        }
+        socket
+            .set_tclass_v6(class)
+            .map_err(setting("IPV6_TCLASS"))?;
+    }
+    Ok(())
+}
+
+/// TCP's own options: keepalive timing, the user timeout, the segment size, quick ACKs.
+fn apply_tcp_options(socket: &Socket, options: &Options) -> std::io::Result<()> {
+    let int = |id| {
+        options
+            .count(id)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    let mut keepalive = socket2::TcpKeepalive::new();
+    let mut timing = false;
+    if let Some(idle) = int(OptionId::TcpKeepIdle) {
+        keepalive = keepalive.with_time(Duration::from_secs(u64::from(idle)));
+        timing = true;
+    }
+    if let Some(interval) = int(OptionId::TcpKeepIntvl) {
+        keepalive = keepalive.with_interval(Duration::from_secs(u64::from(interval)));
+        timing = true;
+    }
+    if let Some(count) = int(OptionId::TcpKeepCnt) {
+        keepalive = keepalive.with_retries(count);
+        timing = true;
+    }
+    if timing {
+        // socket2 turns SO_KEEPALIVE on with the timing; `keepalive=0` turns it back off.
+        socket
+            .set_tcp_keepalive(&keepalive)
+            .map_err(setting("TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT"))?;
+        if options.has(OptionId::KeepAlive) {
+            socket.set_keepalive(options.flag(OptionId::KeepAlive, false))?;
+        }
+    }
+    if let Some(ms) = options.count(OptionId::TcpUserTimeout) {
+        socket
+            .set_tcp_user_timeout(Some(Duration::from_millis(ms)).filter(|t| !t.is_zero()))
+            .map_err(setting("TCP_USER_TIMEOUT"))?;
+    }
+    if let Some(mss) = int(OptionId::TcpMaxSeg) {
+        socket.set_mss(mss).map_err(setting("TCP_MAXSEG"))?;
+    }
+    if options.has(OptionId::TcpQuickAck) {
+        socket
+            .set_quickack(options.flag(OptionId::TcpQuickAck, false))
+            .map_err(setting("TCP_QUICKACK"))?;
+    }
+    Ok(())
 }
 
 /// Connects to `remote`, trying each resolved address until one accepts.
@@ -352,7 +437,11 @@ pub fn listen(
         .has(OptionId::NoDelay)
         .then(|| options.flag(OptionId::NoDelay, false));
     Ok(Listener::new(
-        TcpAccept { listener, nodelay },
+        TcpAccept {
+            listener,
+            nodelay,
+            priority: options.count(OptionId::Priority).map(|_| options.clone()),
+        },
         format!("TCP-LISTEN {bound}"),
         options,
     )
@@ -364,12 +453,19 @@ pub fn listen(
 pub(crate) struct TcpAccept {
     listener: TcpListener,
     nodelay: Option<bool>,
+    /// The listener's options when they set `so-priority`, which the kernel does not pass
+    /// on to accepted connections, so each gets it again.
+    priority: Option<Options>,
 }
 
 impl TcpAccept {
     /// Accepts on `listener`, setting `TCP_NODELAY` on each connection when `nodelay` says.
     pub(crate) fn new(listener: TcpListener, nodelay: Option<bool>) -> TcpAccept {
-        TcpAccept { listener, nodelay }
+        TcpAccept {
+            listener,
+            nodelay,
+            priority: None,
+        }
     }
 }
 
@@ -390,6 +486,10 @@ impl Accept for TcpAccept {
                     stream
                         .set_nodelay(nodelay)
                         .map_err(OpenError::io("setting TCP_NODELAY"))?;
+                }
+                if let Some(options) = &self.priority {
+                    set_priority(&stream, options)
+                        .map_err(OpenError::io("setting SO_PRIORITY"))?;
                 }
                 return Ok(stream_connection(stream, format!("TCP {local} <- {peer}")));
             }
