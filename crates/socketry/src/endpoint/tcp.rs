@@ -488,8 +488,7 @@ impl Accept for TcpAccept {
                         .map_err(OpenError::io("setting TCP_NODELAY"))?;
                 }
                 if let Some(options) = &self.priority {
-                    set_priority(&stream, options)
-                        .map_err(OpenError::io("setting SO_PRIORITY"))?;
+                    set_priority(&stream, options).map_err(OpenError::io("setting SO_PRIORITY"))?;
                 }
                 return Ok(stream_connection(stream, format!("TCP {local} <- {peer}")));
             }
