@@ -505,10 +505,12 @@ option_table! {
         help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket" },
     OptionDef { id: OptionId::UnlinkEarly, name: "unlink-early", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ), kind: ValueKind::Bool,
         help: "remove a socket file left at the path before binding (never a file that is not a socket), or the message queue before opening it" },
-    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ).union(Groups::NAMED_PIPE), kind: ValueKind::Bool,
-        help: "remove the socket file (default 1), the named pipe (default 1 if socketry made it) or the message queue (default 0) on exit" },
+    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ).union(Groups::NAMED_PIPE).union(Groups::FILE), kind: ValueKind::Bool,
+        help: "remove the socket file (default 1), the named pipe (default 1 if socketry made it), the file (default 0) or the message queue (default 0) on exit" },
     OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::POSIXMQ), kind: ValueKind::Mode,
         help: "permissions of the socket file, named pipe, file or new message queue" },
+    OptionDef { id: OptionId::Umask, name: "umask", aliases: &[], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::EXEC), kind: ValueKind::Mode,
+        help: "the file creation mask for the socket file, named pipe or file the address creates, or the program it runs, instead of socketry's (mode= still wins)" },
     OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
         help: "convert NL to CR NL when writing, CR NL to NL when reading" },
     OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
@@ -533,8 +535,8 @@ option_table! {
         help: "the program takes the first address's own descriptors: no relay between it and its peer" },
     OptionDef { id: OptionId::Su, name: "su", aliases: &["substuser"], group: Groups::EXEC, kind: ValueKind::Account,
         help: "run the program as this user (name or uid), with its groups" },
-    OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC, kind: ValueKind::Text,
-        help: "run the program in this directory" },
+    OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC.union(Groups::FILE), kind: ValueKind::Text,
+        help: "run the program in this directory; a file's relative path is taken from it (socketry's own directory does not change)" },
     OptionDef { id: OptionId::Setenv, name: "setenv", aliases: &[], group: Groups::EXEC, kind: ValueKind::Assignment,
         help: "set an environment variable for the program (repeatable)" },
     OptionDef { id: OptionId::FdIn, name: "fdin", aliases: &[], group: Groups::EXEC, kind: ValueKind::Descriptor,
@@ -1254,6 +1256,14 @@ impl Options {
     /// The permission bits given to `mode=`.
     pub fn mode(&self) -> Option<u32> {
         match self.get(OptionId::Mode) {
+            Some(Value::Mode(m)) => Some(*m),
+            _ => None,
+        }
+    }
+
+    /// The file creation mask given to `umask=`.
+    pub fn umask(&self) -> Option<u32> {
+        match self.get(OptionId::Umask) {
             Some(Value::Mode(m)) => Some(*m),
             _ => None,
         }

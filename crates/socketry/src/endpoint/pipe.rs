@@ -22,7 +22,12 @@ use crate::sys;
 /// Refuses options of a named pipe on an anonymous one (`PIPE,mode=600`): only a pipe with
 /// a path has a mode, a file to remove, or an open that could block.
 pub fn check(path: Option<&Path>, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
-    let named_only = [OptionId::Mode, OptionId::UnlinkClose, OptionId::Nonblock];
+    let named_only = [
+        OptionId::Mode,
+        OptionId::UnlinkClose,
+        OptionId::Nonblock,
+        OptionId::Umask,
+    ];
     match named_only.into_iter().find(|id| options.has(*id)) {
         Some(id) if path.is_none() => Err(super::combinations::conflict(
             id,
@@ -82,8 +87,22 @@ pub async fn open(
 /// Creates the named pipe at `path` with `mode` (default 0600) if it is missing; whether it
 /// did.
 fn create_named(path: &Path, options: &Options) -> Result<bool, OpenError> {
-    let mode = options.mode().unwrap_or(0o600);
-    match nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)) {
+    let made = match options.umask() {
+        // Under its own umask, a named pipe gets what mkfifo(1) would give it: 0666 less it.
+        Some(mask) => sys::fd::with_umask(mask, || {
+            let mode = options.mode().unwrap_or(0o666);
+            Ok(nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)))
+        })
+        .map_err(|e| OpenError::Io {
+            action: format!("creating named pipe {}", path.display()),
+            source: e,
+        })?,
+        None => nix::unistd::mkfifo(
+            path,
+            Mode::from_bits_truncate(options.mode().unwrap_or(0o600)),
+        ),
+    };
+    match made {
         Ok(()) => {
             tracing::info!("created named pipe {}", path.display());
             Ok(true)

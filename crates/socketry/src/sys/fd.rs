@@ -89,3 +89,24 @@ pub fn own(fd: RawFd) -> OwnedFd {
     // owns or will close.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
+
+/// Runs `create` under the file creation mask `mask`, whatever the process's is: on a thread
+/// of its own that has unshared its filesystem attributes (`CLONE_FS`) and set its umask.
+/// The umask is process-wide only for threads that share it, so no other thread's files are
+/// affected, and nothing has to be put back.
+pub fn with_umask<T: Send>(
+    mask: u32,
+    create: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    let mask = nix::sys::stat::Mode::from_bits_truncate(mask & 0o777);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+                nix::sys::stat::umask(mask);
+                create()
+            })
+            .join()
+    })
+    .unwrap_or_else(|_| Err(io::Error::other("the thread creating the file panicked")))
+}

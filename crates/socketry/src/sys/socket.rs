@@ -37,21 +37,9 @@ pub fn autobind(socket: &Socket) -> io::Result<()> {
 /// Binds `socket` to the path in `addr` so that the socket file the kernel creates has the
 /// permission bits `mode` from its first moment. A socket's file cannot be fchmod-ed, and
 /// chmod by path after bind would follow whatever was swapped in meanwhile; instead the bind
-/// runs on a thread of its own that has unshared its filesystem attributes (`CLONE_FS`) and
-/// set its umask to the complement of `mode`. The umask is process-wide only for threads
-/// that share it, so no other thread's files are affected.
+/// runs under the umask that is the complement of `mode` ([`super::fd::with_umask`]).
 pub fn bind_with_mode(socket: &Socket, addr: &SockAddr, mode: u32) -> io::Result<()> {
-    let mask = nix::sys::stat::Mode::from_bits_truncate(!mode & 0o777);
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
-                nix::sys::stat::umask(mask);
-                socket.bind(addr)
-            })
-            .join()
-    })
-    .unwrap_or_else(|_| Err(io::Error::other("the thread binding the socket panicked")))
+    super::fd::with_umask(!mode & 0o777, || socket.bind(addr))
 }
 
 /// The room a control-message buffer needs for `count` descriptors (`CMSG_SPACE`).
