@@ -135,7 +135,7 @@ pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Op
         connection.keep_alive(restore);
     }
     if options.flag(OptionId::UnlinkClose, false) {
-        connection.keep_alive(Removal(path));
+        connection.keep_alive(super::guard::FileGuard::file(&path));
     }
     Ok(Opened::Connection(connection))
 }
@@ -146,22 +146,6 @@ fn from_chdir(path: &Path, options: &Options) -> PathBuf {
     match options.get(OptionId::Chdir) {
         Some(crate::address::Value::Text(dir)) if path.is_relative() => Path::new(dir).join(path),
         _ => path.to_path_buf(),
-    }
-}
-
-/// With `unlink-close`: removes the file when the connection ends.
-#[derive(Debug)]
-struct Removal(PathBuf);
-
-impl Drop for Removal {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.0) {
-            tracing::warn!(
-                "unlink-close: removing {}: {}",
-                self.0.display(),
-                crate::sys::error_text(&e)
-            );
-        }
     }
 }
 
