@@ -158,3 +158,30 @@ fn umask_is_refused_where_nothing_is_created() {
         ["invalid value \"0999\" for option umask in \"CREATE:/x,umask=0999\" (expected an octal mode such as 0600)"]
     );
 }
+
+#[test]
+fn user_and_group_own_socket_files_and_named_pipes() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempdir();
+    let socket = dir.path().join("s");
+    let mut server = Proc::spawn(&[
+        "-d",
+        &format!("UNIX-LISTEN:{},user=65534,group=65534", socket.display()),
+        "-",
+    ]);
+    server.wait_log("listening on");
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    server.terminate();
+
+    let fifo = dir.path().join("p");
+    let reader = Proc::spawn(&["-u", &format!("PIPE:{},user=65534", fifo.display()), "-"]);
+    let deadline = Instant::now() + WAIT;
+    // The owner changes just after the pipe appears: wait for it, within the deadline.
+    while std::fs::metadata(&fifo).map_or(true, |m| m.uid() != 65534) {
+        assert!(Instant::now() < deadline, "the named pipe never got its owner");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::write(&fifo, b"x").unwrap();
+    assert_eq!(reader.finish().stdout, b"x");
+}

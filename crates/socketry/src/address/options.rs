@@ -559,10 +559,10 @@ option_table! {
         help: "truncate the file to size 0 when opening it" },
     OptionDef { id: OptionId::Nonblock, name: "nonblock", aliases: &["o-nonblock"], group: Groups::OPEN.union(Groups::NAMED_PIPE), kind: ValueKind::Bool,
         help: "open without blocking: a named pipe opened for writing with no reader is an error" },
-    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE, kind: ValueKind::User,
-        help: "give the file to this user (name or uid)" },
-    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE, kind: ValueKind::Group,
-        help: "give the file to this group (name or gid)" },
+    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE), kind: ValueKind::User,
+        help: "give the file, socket file or named pipe to this user (name or uid)" },
+    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE), kind: ValueKind::Group,
+        help: "give the file, socket file or named pipe to this group (name or gid)" },
     OptionDef { id: OptionId::Lock, name: "lock", aliases: &["flock", "flock-ex"], group: Groups::FILE, kind: ValueKind::Bool,
         help: "take an exclusive flock on the file, waiting for it if someone holds it" },
     OptionDef { id: OptionId::FlockExNb, name: "flock-ex-nb", aliases: &["flock-nb"], group: Groups::FILE, kind: ValueKind::Bool,
@@ -1259,6 +1259,14 @@ impl Options {
             Some(Value::Mode(m)) => Some(*m),
             _ => None,
         }
+    }
+
+    /// The owner `user=` and `group=` give a file, if either is given: uid and gid, `None`
+    /// for the one that stays.
+    pub fn owner(&self) -> Option<(Option<u32>, Option<u32>)> {
+        let uid = self.user(OptionId::User).map(|u| u.uid);
+        let gid = self.group(OptionId::Group).map(|g| g.gid);
+        (uid.is_some() || gid.is_some()).then_some((uid, gid))
     }
 
     /// The file creation mask given to `umask=`.

@@ -27,6 +27,8 @@ pub fn check(path: Option<&Path>, options: &Options) -> Result<(), crate::addres
         OptionId::UnlinkClose,
         OptionId::Nonblock,
         OptionId::Umask,
+        OptionId::User,
+        OptionId::Group,
     ];
     match named_only.into_iter().find(|id| options.has(*id)) {
         Some(id) if path.is_none() => Err(super::combinations::conflict(
@@ -59,6 +61,12 @@ pub async fn open(
         }
         Some(path) => {
             let created = create_named(path, options)?;
+            if let Some((uid, gid)) = options.owner() {
+                sys::fd::chown_path(path, uid, gid).map_err(|e| OpenError::Io {
+                    action: format!("changing the owner of {}", path.display()),
+                    source: e,
+                })?;
+            }
             // Removed on close if socketry made it, unless unlink-close says otherwise.
             let remove = options.flag(OptionId::UnlinkClose, created);
             let removal = remove.then(|| FileGuard::fifo(path));

@@ -110,3 +110,16 @@ pub fn with_umask<T: Send>(
     })
     .unwrap_or_else(|_| Err(io::Error::other("the thread creating the file panicked")))
 }
+
+/// Gives the file at `path` (not a symbolic link's target) to `uid` and `gid`; `None` leaves
+/// that one as it is. For socket files and named pipes, which have no descriptor to fchown.
+pub fn chown_path(path: &std::path::Path, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    nix::unistd::fchownat(
+        None,
+        path,
+        uid.map(nix::unistd::Uid::from_raw),
+        gid.map(nix::unistd::Gid::from_raw),
+        nix::unistd::FchownatFlags::NoFollowSymlink,
+    )?;
+    Ok(())
+}

@@ -83,6 +83,10 @@ pub(crate) fn bind(
         None => socket.bind(&addr),
     }
     .map_err(OpenError::io(format!("binding to {shown}")))?;
+    if let Some((uid, gid)) = options.owner() {
+        sys::fd::chown_path(path, uid, gid)
+            .map_err(OpenError::io(format!("changing the owner of {shown}")))?;
+    }
     Ok(Some(path::bound(
         path,
         mode,
