@@ -179,7 +179,10 @@ fn user_and_group_own_socket_files_and_named_pipes() {
     let deadline = Instant::now() + WAIT;
     // The owner changes just after the pipe appears: wait for it, within the deadline.
     while std::fs::metadata(&fifo).map_or(true, |m| m.uid() != 65534) {
-        assert!(Instant::now() < deadline, "the named pipe never got its owner");
+        assert!(
+            Instant::now() < deadline,
+            "the named pipe never got its owner"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     std::fs::write(&fifo, b"x").unwrap();

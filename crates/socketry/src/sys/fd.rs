@@ -119,7 +119,7 @@ pub fn chown_path(path: &std::path::Path, uid: Option<u32>, gid: Option<u32>) ->
         path,
         uid.map(nix::unistd::Uid::from_raw),
         gid.map(nix::unistd::Gid::from_raw),
-        nix::unistd::FchownatFlags::NoFollowSymlink,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )?;
     Ok(())
 }
