@@ -74,6 +74,7 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Compress
         | ValueKind::Membership(_)
         | ValueKind::Ipv4Address
+        | ValueKind::DaemonName
         | ValueKind::Refused(_) => false,
     }
 }

@@ -197,6 +197,9 @@ pub enum ValueKind {
     Membership(MembershipForm),
     /// An IPv4 address (an interface's, for `ip-multicast-if`).
     Ipv4Address,
+    /// The daemon name TCP wrappers' rules are matched against; written without a value,
+    /// the program's name.
+    DaemonName,
 }
 
 impl ValueKind {
@@ -213,7 +216,9 @@ impl ValueKind {
             ValueKind::Family => "ip4 or ip6",
             ValueKind::SockType => "1 (stream), 2 (datagram) or 5 (seqpacket)",
             ValueKind::Bind => "a local address: host, host:port, :port, or a socket path",
-            ValueKind::Range => "addr/bits or addr:mask, e.g. 127.0.0.0/8 or [::1]/128",
+            ValueKind::Range => {
+                "addr/bits or addr:mask (addr may be a host name), e.g. 127.0.0.0/8 or [::1]/128"
+            }
             ValueKind::Text => "text",
             ValueKind::User => "a user name or a uid",
             ValueKind::Group => "a group name or a gid",
@@ -233,6 +238,7 @@ impl ValueKind {
             ValueKind::Refused(reason) => reason,
             ValueKind::Membership(form) => form.expected(),
             ValueKind::Ipv4Address => "an IPv4 address, e.g. 192.168.1.10",
+            ValueKind::DaemonName => "a daemon name for hosts.allow and hosts.deny (default: the program's name)",
         }
     }
 }
@@ -296,6 +302,42 @@ impl Bounds {
         min: 0,
         max: 65535,
         expected: "a byte count from 0 to 65535",
+    };
+    /// What a C `unsigned int` holds (`so-mark`).
+    pub const UINT: Bounds = Bounds {
+        min: 0,
+        max: u32::MAX as u64,
+        expected: "an integer from 0 to 4294967295",
+    };
+    /// One byte of a header (`ip-tos`, `ipv6-tclass`).
+    pub const BYTE: Bounds = Bounds {
+        min: 0,
+        max: 255,
+        expected: "an integer from 0 to 255",
+    };
+    /// A time to live or hop limit.
+    pub const TTL: Bounds = Bounds {
+        min: 1,
+        max: 255,
+        expected: "a hop count from 1 to 255",
+    };
+    /// TCP keepalive's idle time and interval, as Linux bounds them.
+    pub const KEEPALIVE_SECONDS: Bounds = Bounds {
+        min: 1,
+        max: 32767,
+        expected: "seconds from 1 to 32767",
+    };
+    /// TCP keepalive's probe count, as Linux bounds it.
+    pub const KEEPALIVE_PROBES: Bounds = Bounds {
+        min: 1,
+        max: 127,
+        expected: "a count from 1 to 127",
+    };
+    /// TCP's maximum segment size, as Linux bounds it.
+    pub const SEGMENT: Bounds = Bounds {
+        min: 88,
+        max: 32767,
+        expected: "a byte count from 88 to 32767",
     };
     /// Byte counts the kernel takes as an `int` (socket buffers, MTU).
     pub const INT_BYTES: Bounds = Bounds {
@@ -410,6 +452,8 @@ option_table! {
         help: "bind the socket to this local address before use" },
     OptionDef { id: OptionId::SourcePort, name: "sourceport", aliases: &["sp"], group: Groups::IP, kind: ValueKind::Port,
         help: "connect or send from this local port" },
+    OptionDef { id: OptionId::LowPort, name: "lowport", aliases: &[], group: Groups::IP, kind: ValueKind::Bool,
+        help: "a client sends from a free port from 640 to 1023 (needs root); a server admits only peers on ports below 1024" },
     OptionDef { id: OptionId::ConnectTimeout, name: "connect-timeout", aliases: &[], group: Groups::CONNECT, kind: ValueKind::Seconds,
         help: "give up connecting after this many seconds" },
     OptionDef { id: OptionId::AcceptTimeout, name: "accept-timeout", aliases: &["listen-timeout"], group: Groups::LISTEN, kind: ValueKind::Seconds,
@@ -422,12 +466,50 @@ option_table! {
         help: "set IPV6_V6ONLY on an IPv6 socket" },
     OptionDef { id: OptionId::Range, name: "range", aliases: &[], group: Groups::RANGE, kind: ValueKind::Range,
         help: "admit only peers in this address range; others are closed at once and logged" },
+    OptionDef { id: OptionId::TcpWrap, name: "tcpwrap", aliases: &["tcpwrapper", "tcpwrappers", "libwrap"], group: Groups::RANGE, kind: ValueKind::DaemonName,
+        help: "admit peers as TCP wrappers would (hosts_access(5), read by socketry), by this daemon name (default: the program's name)" },
+    OptionDef { id: OptionId::TcpWrapEtc, name: "tcpwrap-etc", aliases: &["tcpwrap-dir"], group: Groups::RANGE, kind: ValueKind::Text,
+        help: "tcpwrap: the directory of hosts.allow and hosts.deny (default /etc); turns tcpwrap on" },
+    OptionDef { id: OptionId::HostsAllow, name: "hosts-allow", aliases: &["allow-table", "tcpwrap-hosts-allow-table"], group: Groups::RANGE, kind: ValueKind::Text,
+        help: "tcpwrap: the allow table, instead of hosts.allow; turns tcpwrap on" },
+    OptionDef { id: OptionId::HostsDeny, name: "hosts-deny", aliases: &["deny-table", "tcpwrap-hosts-deny-table"], group: Groups::RANGE, kind: ValueKind::Text,
+        help: "tcpwrap: the deny table, instead of hosts.deny; turns tcpwrap on" },
     OptionDef { id: OptionId::NoDelay, name: "nodelay", aliases: &["tcp-nodelay"], group: Groups::TCP, kind: ValueKind::Bool,
         help: "set TCP_NODELAY" },
     OptionDef { id: OptionId::Mptcp, name: "mptcp", aliases: &[], group: Groups::TCP, kind: ValueKind::Bool,
         help: "use Multipath TCP (IPPROTO_MPTCP); where the kernel refuses it, plain TCP, logged" },
     OptionDef { id: OptionId::KeepAlive, name: "keepalive", aliases: &["so-keepalive"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_KEEPALIVE" },
+    OptionDef { id: OptionId::TcpKeepIdle, name: "tcp-keepidle", aliases: &["keepidle"], group: Groups::TCP, kind: ValueKind::Count(Bounds::KEEPALIVE_SECONDS),
+        help: "with keepalive: seconds idle before the first probe (TCP_KEEPIDLE; turns keepalive on)" },
+    OptionDef { id: OptionId::TcpKeepIntvl, name: "tcp-keepintvl", aliases: &["keepintvl"], group: Groups::TCP, kind: ValueKind::Count(Bounds::KEEPALIVE_SECONDS),
+        help: "with keepalive: seconds between probes (TCP_KEEPINTVL; turns keepalive on)" },
+    OptionDef { id: OptionId::TcpKeepCnt, name: "tcp-keepcnt", aliases: &["keepcnt"], group: Groups::TCP, kind: ValueKind::Count(Bounds::KEEPALIVE_PROBES),
+        help: "with keepalive: unanswered probes before the connection is dropped (TCP_KEEPCNT; turns keepalive on)" },
+    OptionDef { id: OptionId::TcpUserTimeout, name: "tcp-user-timeout", aliases: &["user-timeout"], group: Groups::TCP, kind: ValueKind::Count(Bounds::INT),
+        help: "milliseconds sent data may stay unacknowledged before the connection is dropped (TCP_USER_TIMEOUT; 0: the system's)" },
+    OptionDef { id: OptionId::TcpMaxSeg, name: "tcp-maxseg", aliases: &["mss"], group: Groups::TCP, kind: ValueKind::Size(Bounds::SEGMENT),
+        help: "the largest segment sent, in bytes (TCP_MAXSEG)" },
+    OptionDef { id: OptionId::TcpQuickAck, name: "tcp-quickack", aliases: &["quickack"], group: Groups::TCP, kind: ValueKind::Bool,
+        help: "acknowledge at once instead of delaying ACKs (TCP_QUICKACK)" },
+    OptionDef { id: OptionId::RcvTimeo, name: "so-rcvtimeo", aliases: &["rcvtimeo"], group: Groups::SOCKET, kind: ValueKind::Seconds,
+        help: "set SO_RCVTIMEO (0: none): a blocking read of a program that takes the socket over (nofork) times out; socketry's own reads never block" },
+    OptionDef { id: OptionId::SndTimeo, name: "so-sndtimeo", aliases: &["sndtimeo"], group: Groups::SOCKET, kind: ValueKind::Seconds,
+        help: "set SO_SNDTIMEO (0: none), as so-rcvtimeo for writes" },
+    OptionDef { id: OptionId::Linger, name: "so-linger", aliases: &["linger"], group: Groups::SOCKET, kind: ValueKind::Count(Bounds::INT),
+        help: "set SO_LINGER: closing waits up to this many seconds for unsent data (0: reset the connection)" },
+    OptionDef { id: OptionId::Priority, name: "so-priority", aliases: &["priority"], group: Groups::SOCKET, kind: ValueKind::Count(Bounds::INT),
+        help: "set SO_PRIORITY, the queueing priority of what is sent (above 6 needs CAP_NET_ADMIN)" },
+    OptionDef { id: OptionId::Mark, name: "so-mark", aliases: &["mark"], group: Groups::SOCKET, kind: ValueKind::Count(Bounds::UINT),
+        help: "set SO_MARK, the firewall mark of what is sent (needs CAP_NET_ADMIN)" },
+    OptionDef { id: OptionId::BindToDevice, name: "so-bindtodevice", aliases: &["bindtodevice", "interface", "if"], group: Groups::SOCKET, kind: ValueKind::Text,
+        help: "set SO_BINDTODEVICE: send and receive only through this network interface" },
+    OptionDef { id: OptionId::IpTos, name: "ip-tos", aliases: &["tos"], group: Groups::IP, kind: ValueKind::Count(Bounds::BYTE),
+        help: "set IP_TOS, the type of service byte of what is sent" },
+    OptionDef { id: OptionId::IpTtl, name: "ip-ttl", aliases: &["ttl"], group: Groups::IP, kind: ValueKind::Count(Bounds::TTL),
+        help: "set IP_TTL (IPV6_UNICAST_HOPS on IPv6): the hops what is sent may take" },
+    OptionDef { id: OptionId::Ipv6Tclass, name: "ipv6-tclass", aliases: &["tclass"], group: Groups::IP, kind: ValueKind::Count(Bounds::BYTE),
+        help: "set IPV6_TCLASS, the traffic class of what an IPv6 socket sends" },
     OptionDef { id: OptionId::RcvBuf, name: "rcvbuf", aliases: &["so-rcvbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),
         help: "set SO_RCVBUF" },
     OptionDef { id: OptionId::SndBuf, name: "sndbuf", aliases: &["so-sndbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),
@@ -436,10 +518,12 @@ option_table! {
         help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket" },
     OptionDef { id: OptionId::UnlinkEarly, name: "unlink-early", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ), kind: ValueKind::Bool,
         help: "remove a socket file left at the path before binding (never a file that is not a socket), or the message queue before opening it" },
-    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ).union(Groups::NAMED_PIPE), kind: ValueKind::Bool,
-        help: "remove the socket file (default 1), the named pipe (default 1 if socketry made it) or the message queue (default 0) on exit" },
+    OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ).union(Groups::NAMED_PIPE).union(Groups::FILE), kind: ValueKind::Bool,
+        help: "remove the socket file (default 1), the named pipe (default 1 if socketry made it), the file (default 0) or the message queue (default 0) on exit" },
     OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::POSIXMQ), kind: ValueKind::Mode,
         help: "permissions of the socket file, named pipe, file or new message queue" },
+    OptionDef { id: OptionId::Umask, name: "umask", aliases: &[], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::EXEC), kind: ValueKind::Mode,
+        help: "the file creation mask for the socket file, named pipe or file the address creates, or the program it runs, instead of socketry's (mode= still wins)" },
     OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
         help: "convert NL to CR NL when writing, CR NL to NL when reading" },
     OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
@@ -464,8 +548,8 @@ option_table! {
         help: "the program takes the first address's own descriptors: no relay between it and its peer" },
     OptionDef { id: OptionId::Su, name: "su", aliases: &["substuser"], group: Groups::EXEC, kind: ValueKind::Account,
         help: "run the program as this user (name or uid), with its groups" },
-    OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC, kind: ValueKind::Text,
-        help: "run the program in this directory" },
+    OptionDef { id: OptionId::Chdir, name: "chdir", aliases: &["cd"], group: Groups::EXEC.union(Groups::FILE), kind: ValueKind::Text,
+        help: "run the program in this directory; a file's relative path is taken from it (socketry's own directory does not change)" },
     OptionDef { id: OptionId::Setenv, name: "setenv", aliases: &[], group: Groups::EXEC, kind: ValueKind::Assignment,
         help: "set an environment variable for the program (repeatable)" },
     OptionDef { id: OptionId::FdIn, name: "fdin", aliases: &[], group: Groups::EXEC, kind: ValueKind::Descriptor,
@@ -488,10 +572,10 @@ option_table! {
         help: "truncate the file to size 0 when opening it" },
     OptionDef { id: OptionId::Nonblock, name: "nonblock", aliases: &["o-nonblock"], group: Groups::OPEN.union(Groups::NAMED_PIPE), kind: ValueKind::Bool,
         help: "open without blocking: a named pipe opened for writing with no reader is an error" },
-    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE, kind: ValueKind::User,
-        help: "give the file to this user (name or uid)" },
-    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE, kind: ValueKind::Group,
-        help: "give the file to this group (name or gid)" },
+    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE), kind: ValueKind::User,
+        help: "give the file, socket file or named pipe to this user (name or uid)" },
+    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE), kind: ValueKind::Group,
+        help: "give the file, socket file or named pipe to this group (name or gid)" },
     OptionDef { id: OptionId::Lock, name: "lock", aliases: &["flock", "flock-ex"], group: Groups::FILE, kind: ValueKind::Bool,
         help: "take an exclusive flock on the file, waiting for it if someone holds it" },
     OptionDef { id: OptionId::FlockExNb, name: "flock-ex-nb", aliases: &["flock-nb"], group: Groups::FILE, kind: ValueKind::Bool,
@@ -744,7 +828,10 @@ impl IpRange {
                 None => (text, ""),
             }
         };
-        let addr: IpAddr = addr.parse().ok()?;
+        let addr: IpAddr = match addr.parse() {
+            Ok(ip) => ip,
+            Err(_) => resolve_range_host(addr, rest)?,
+        };
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = if let Some(bits) = rest.strip_prefix('/') {
             bits.parse::<u8>().ok().filter(|b| *b <= max)?
@@ -767,6 +854,32 @@ impl IpRange {
             return None;
         };
         Some(IpRange { addr, prefix })
+    }
+}
+
+/// A host name in a range (`range=localhost:255.255.255.255`), resolved when the address is
+/// read, as users and service names are: its first address of the mask's family (an IPv6
+/// mask, or more than 32 bits, asks for IPv6), or its first address at all.
+fn resolve_range_host(name: &str, rest: &str) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return None;
+    }
+    let wants_v6 = match rest.strip_prefix(':') {
+        Some(mask) => Some(mask.contains(':') || mask.starts_with('[')),
+        None => rest
+            .strip_prefix('/')
+            .and_then(|bits| bits.parse::<u8>().ok())
+            .map(|bits| bits > 32),
+    };
+    let found: Vec<IpAddr> = (name, 0).to_socket_addrs().ok()?.map(|a| a.ip()).collect();
+    match wants_v6 {
+        Some(v6) => found.into_iter().find(|ip| ip.is_ipv6() == v6),
+        None => found.into_iter().next(),
     }
 }
 
@@ -946,6 +1059,7 @@ pub(crate) fn parse_value(
     let Some(text) = text else {
         return match kind {
             ValueKind::Bool => Ok(Value::Bool(true)),
+            ValueKind::DaemonName => Ok(Value::Text(program_name())),
             _ => Err(()),
         };
     };
@@ -988,8 +1102,8 @@ pub(crate) fn parse_value(
             .parse::<std::net::Ipv4Addr>()
             .map(|ip| Value::Address(IpAddr::V4(ip)))
             .map_err(|_| ()),
-        ValueKind::Text if text.is_empty() => Err(()),
-        ValueKind::Text => Ok(Value::Text(text.to_owned())),
+        ValueKind::Text | ValueKind::DaemonName if text.is_empty() => Err(()),
+        ValueKind::Text | ValueKind::DaemonName => Ok(Value::Text(text.to_owned())),
         ValueKind::User | ValueKind::Group | ValueKind::Account if text.contains('\0') => Err(()),
         ValueKind::User | ValueKind::Group | ValueKind::Account => {
             resolve(kind, text).map_err(|_| ())
@@ -1039,6 +1153,15 @@ pub(crate) fn parse_value(
             .map_err(|_| ()),
         ValueKind::Refused(_) => Err(()),
     }
+}
+
+/// The program's name, as TCP wrappers know a daemon by: the base name it was run by.
+pub(crate) fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "socketry".to_owned())
 }
 
 fn parse_count(text: &str) -> Result<u64, ()> {
@@ -1172,6 +1295,22 @@ impl Options {
     /// The permission bits given to `mode=`.
     pub fn mode(&self) -> Option<u32> {
         match self.get(OptionId::Mode) {
+            Some(Value::Mode(m)) => Some(*m),
+            _ => None,
+        }
+    }
+
+    /// The owner `user=` and `group=` give a file, if either is given: uid and gid, `None`
+    /// for the one that stays.
+    pub fn owner(&self) -> Option<(Option<u32>, Option<u32>)> {
+        let uid = self.user(OptionId::User).map(|u| u.uid);
+        let gid = self.group(OptionId::Group).map(|g| g.gid);
+        (uid.is_some() || gid.is_some()).then_some((uid, gid))
+    }
+
+    /// The file creation mask given to `umask=`.
+    pub fn umask(&self) -> Option<u32> {
+        match self.get(OptionId::Umask) {
             Some(Value::Mode(m)) => Some(*m),
             _ => None,
         }
@@ -1448,6 +1587,9 @@ mod tests {
         assert!(r.contains("::1".parse().unwrap()));
         assert!(!r.contains("::2".parse().unwrap()));
         assert!(IpRange::parse("1.2.3.4/33").is_none());
+        let r = IpRange::parse("localhost:255.255.255.255").unwrap();
+        assert_eq!(r.to_string(), "127.0.0.1/32");
+        assert!(IpRange::parse("no host name here:255.0.0.0").is_none());
         assert_eq!(
             IpRange::parse("0.0.0.0/0").map(|r| r.contains("8.8.8.8".parse().unwrap())),
             Some(true)

@@ -36,14 +36,20 @@ fn open_flags(access: Access) -> OFlag {
 /// Without rdonly, wronly or rdwr, a file is opened the way the relay uses it (`used`).
 pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Opened, OpenError> {
     let (path, access, mut flags, name) = match kind {
-        FileSpec::Open(path) => (path, access(options, used), OFlag::empty(), "OPEN"),
+        FileSpec::Open(path) => (
+            from_chdir(path, options),
+            access(options, used),
+            OFlag::empty(),
+            "OPEN",
+        ),
         FileSpec::Create(path) => (
-            path,
+            from_chdir(path, options),
             Access::Write,
             OFlag::O_CREAT | OFlag::O_TRUNC,
             "CREATE",
         ),
         FileSpec::Gopen(path) => {
+            let path = &from_chdir(path, options);
             if is_socket(path) {
                 let name = UnixName::path(path).map_err(|too_long| {
                     OpenError::Refused(format!(
@@ -62,7 +68,7 @@ pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Op
                 return super::unix::open(UnixRole::Client, &name, options).await;
             }
             (
-                path,
+                path.clone(),
                 access(options, used),
                 OFlag::O_CREAT | OFlag::O_APPEND,
                 "GOPEN",
@@ -128,7 +134,19 @@ pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Op
     if let Some(restore) = restore {
         connection.keep_alive(restore);
     }
+    if options.flag(OptionId::UnlinkClose, false) {
+        connection.keep_alive(super::guard::FileGuard::file(&path));
+    }
     Ok(Opened::Connection(connection))
+}
+
+/// `path`, taken from `chdir=` when it is relative: the directory socat changes into while
+/// it opens the file, without changing socketry's own.
+fn from_chdir(path: &Path, options: &Options) -> PathBuf {
+    match options.get(OptionId::Chdir) {
+        Some(crate::address::Value::Text(dir)) if path.is_relative() => Path::new(dir).join(path),
+        _ => path.to_path_buf(),
+    }
 }
 
 fn access(options: &Options, used: Access) -> Access {
@@ -167,9 +185,15 @@ fn open_blocking(
         }
     };
     let create_mode = Mode::from_bits_truncate(options.mode().unwrap_or(0o666));
-    let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, create_mode)
-        .map(sys::fd::own)
-        .map_err(io("opening"))?;
+    let open = || nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, create_mode);
+    let opened = match options.umask() {
+        Some(mask) => sys::fd::with_umask(mask, || Ok(open())).map_err(|e| OpenError::Io {
+            action: format!("opening {}", path.display()),
+            source: e,
+        })?,
+        None => open(),
+    };
+    let fd = opened.map(sys::fd::own).map_err(io("opening"))?;
     // Resolved when the address was read.
     let owner = options
         .user(OptionId::User)

@@ -59,6 +59,8 @@ enum Made {
     },
     /// A named pipe: still a named pipe.
     Fifo,
+    /// A file opened with `unlink-close`: still the same inode.
+    File { identity: Option<(u64, u64)> },
     /// A symbolic link: still pointing at `target`.
     Symlink { target: PathBuf },
 }
@@ -80,6 +82,15 @@ impl FileGuard {
         FileGuard {
             path: path.to_owned(),
             made: Made::Fifo,
+        }
+    }
+
+    /// The file just opened at `path` with `unlink-close`, as it is now.
+    pub fn file(path: &Path) -> FileGuard {
+        let identity = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        FileGuard {
+            path: path.to_owned(),
+            made: Made::File { identity },
         }
     }
 
@@ -106,6 +117,13 @@ impl FileGuard {
                     .ok()
                     .map(|m| (m.dev(), m.ino()));
                 *remove && current.is_some() && current == *identity
+            }
+            Made::File { identity } => {
+                identity.is_some()
+                    && std::fs::metadata(&self.path)
+                        .ok()
+                        .map(|m| (m.dev(), m.ino()))
+                        == *identity
             }
             Made::Fifo => {
                 std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_fifo())

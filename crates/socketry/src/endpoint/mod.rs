@@ -28,6 +28,7 @@ pub mod socketpair;
 pub mod stdio;
 pub mod stream;
 pub mod tcp;
+pub mod tcpwrap;
 pub mod terminal;
 pub mod tls;
 pub mod tun;

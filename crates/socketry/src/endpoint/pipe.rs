@@ -22,7 +22,14 @@ use crate::sys;
 /// Refuses options of a named pipe on an anonymous one (`PIPE,mode=600`): only a pipe with
 /// a path has a mode, a file to remove, or an open that could block.
 pub fn check(path: Option<&Path>, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
-    let named_only = [OptionId::Mode, OptionId::UnlinkClose, OptionId::Nonblock];
+    let named_only = [
+        OptionId::Mode,
+        OptionId::UnlinkClose,
+        OptionId::Nonblock,
+        OptionId::Umask,
+        OptionId::User,
+        OptionId::Group,
+    ];
     match named_only.into_iter().find(|id| options.has(*id)) {
         Some(id) if path.is_none() => Err(super::combinations::conflict(
             id,
@@ -54,6 +61,12 @@ pub async fn open(
         }
         Some(path) => {
             let created = create_named(path, options)?;
+            if let Some((uid, gid)) = options.owner() {
+                sys::fd::chown_path(path, uid, gid).map_err(|e| OpenError::Io {
+                    action: format!("changing the owner of {}", path.display()),
+                    source: e,
+                })?;
+            }
             // Removed on close if socketry made it, unless unlink-close says otherwise.
             let remove = options.flag(OptionId::UnlinkClose, created);
             let removal = remove.then(|| FileGuard::fifo(path));
@@ -82,8 +95,22 @@ pub async fn open(
 /// Creates the named pipe at `path` with `mode` (default 0600) if it is missing; whether it
 /// did.
 fn create_named(path: &Path, options: &Options) -> Result<bool, OpenError> {
-    let mode = options.mode().unwrap_or(0o600);
-    match nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)) {
+    let made = match options.umask() {
+        // Under its own umask, a named pipe gets what mkfifo(1) would give it: 0666 less it.
+        Some(mask) => sys::fd::with_umask(mask, || {
+            let mode = options.mode().unwrap_or(0o666);
+            Ok(nix::unistd::mkfifo(path, Mode::from_bits_truncate(mode)))
+        })
+        .map_err(|e| OpenError::Io {
+            action: format!("creating named pipe {}", path.display()),
+            source: e,
+        })?,
+        None => nix::unistd::mkfifo(
+            path,
+            Mode::from_bits_truncate(options.mode().unwrap_or(0o600)),
+        ),
+    };
+    match made {
         Ok(()) => {
             tracing::info!("created named pipe {}", path.display());
             Ok(true)

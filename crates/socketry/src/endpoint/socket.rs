@@ -12,6 +12,7 @@ use std::os::fd::AsFd;
 use socket2::{SockAddr, Socket};
 use tokio::io::unix::AsyncFd;
 
+use super::tcpwrap::TcpWrap;
 use super::unix::ancillary::{self, PeerCredentials};
 use super::unix::credentials::CredentialFilter;
 use crate::address::{IpRange, OptionId, Options};
@@ -328,18 +329,25 @@ pub struct PeerFilter {
     /// A raw IP sender's peer: only what this host sends is taken (there is no port to tell
     /// its answers from other traffic of the protocol).
     host: Option<std::net::IpAddr>,
+    /// A server's `lowport`: peers must send from a reserved port, below 1024.
+    low_port: bool,
+    /// TCP wrappers' tables (`tcpwrap` and its kin), checked after the rest.
+    tcpwrap: Option<TcpWrap>,
     /// Unix receivers: every datagram is received with its sender's credentials (the socket
     /// has `SO_PASSCRED`), and these decide who is admitted.
     credentials: Option<CredentialFilter>,
 }
 
 impl PeerFilter {
-    /// A client's filter of who may answer: `range` only (its `sourceport` is its own port).
+    /// A client's filter of who may answer: `range` and `tcpwrap` (its `sourceport` and
+    /// `lowport` are its own port's).
     pub fn from_options(options: &Options) -> PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: None,
             host: None,
+            low_port: false,
+            tcpwrap: TcpWrap::from_options(options),
             credentials: None,
         }
     }
@@ -365,13 +373,15 @@ impl PeerFilter {
         self.credentials.is_some()
     }
 
-    /// A server's filter of who may come in: `range`, and `sourceport` as the port peers must
-    /// send from.
+    /// A server's filter of who may come in: `range`, `sourceport` as the port peers must
+    /// send from, and `lowport`.
     pub fn for_server(options: &Options) -> PeerFilter {
         PeerFilter {
             ranges: options.ranges().copied().collect(),
             source_port: options.port(OptionId::SourcePort),
             host: None,
+            low_port: options.flag(OptionId::LowPort, false),
+            tcpwrap: TcpWrap::from_options(options),
             credentials: None,
         }
     }
@@ -385,9 +395,15 @@ impl PeerFilter {
             return Some(format!("not from {host}"));
         }
         match self.source_port {
-            Some(port) if peer.port() != port => Some(format!("not from source port {port}")),
-            _ => None,
+            Some(port) if peer.port() != port => {
+                return Some(format!("not from source port {port}"))
+            }
+            _ => {}
         }
+        if self.low_port && peer.port() >= 1024 {
+            return Some(format!("port {} is not below 1024 (lowport)", peer.port()));
+        }
+        self.tcpwrap.as_ref().and_then(|wrap| wrap.refusal(peer))
     }
 
     /// Whether `peer` may come in.
@@ -592,7 +608,8 @@ impl MessageSend for Sender {
     }
 }
 
-/// Applies the options every socket family shares, before bind/connect/listen.
+/// Applies the options every socket family shares, before bind/connect/listen. Accepted
+/// sockets inherit them from their listener (the kernel copies them at accept).
 pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()> {
     if let Some(on) = options
         .get(OptionId::ReuseAddr)
@@ -611,6 +628,32 @@ pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()
     }
     if let Some(size) = options.count(OptionId::SndBuf) {
         socket.set_send_buffer_size(usize::try_from(size).unwrap_or(usize::MAX))?;
+    }
+    if let Some(timeout) = options.seconds(OptionId::RcvTimeo) {
+        socket
+            .set_read_timeout(Some(timeout).filter(|t| !t.is_zero()))
+            .map_err(setting("SO_RCVTIMEO"))?;
+    }
+    if let Some(timeout) = options.seconds(OptionId::SndTimeo) {
+        socket
+            .set_write_timeout(Some(timeout).filter(|t| !t.is_zero()))
+            .map_err(setting("SO_SNDTIMEO"))?;
+    }
+    if let Some(secs) = options.count(OptionId::Linger) {
+        socket
+            .set_linger(Some(std::time::Duration::from_secs(secs)))
+            .map_err(setting("SO_LINGER"))?;
+    }
+    set_priority(socket, options)?;
+    if let Some(mark) = options.count(OptionId::Mark) {
+        socket
+            .set_mark(u32::try_from(mark).unwrap_or(u32::MAX))
+            .map_err(setting("SO_MARK"))?;
+    }
+    if let Some(crate::address::Value::Text(device)) = options.get(OptionId::BindToDevice) {
+        socket
+            .bind_device(Some(device.as_bytes()))
+            .map_err(setting(&format!("SO_BINDTODEVICE to {device}")))?;
     }
     Ok(())
 }
@@ -695,6 +738,28 @@ pub fn apply_multicast_options(socket: &Socket, options: &Options) -> io::Result
         .map_err(failed(format!("setting the multicast TTL to {ttl}")))?;
     }
     Ok(())
+}
+
+/// `so-priority`, if given. Setting `IP_TOS` resets the priority, so an internet socket sets
+/// it again after its type of service.
+pub(crate) fn set_priority(socket: &impl AsFd, options: &Options) -> io::Result<()> {
+    if let Some(priority) = options.count(OptionId::Priority) {
+        let priority = i32::try_from(priority).unwrap_or(i32::MAX);
+        nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::Priority, &priority)
+            .map_err(|e| setting("SO_PRIORITY")(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Names the socket option that failed in the error, so that "Operation not permitted"
+/// says what was not permitted.
+pub(crate) fn setting(what: &str) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| {
+        io::Error::new(
+            e.kind(),
+            format!("setting {what}: {}", crate::sys::error_text(&e)),
+        )
+    }
 }
 
 pub use super::report::describe_sockaddr;

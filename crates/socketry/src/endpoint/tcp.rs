@@ -9,7 +9,9 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
-use super::socket::{apply_common_options, apply_multicast_options, PeerFilter};
+use super::socket::{
+    apply_common_options, apply_multicast_options, set_priority, setting, PeerFilter,
+};
 use super::stream::stream_connection;
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
 
@@ -79,7 +81,7 @@ pub(crate) fn source_address(
         _ => (None, None),
     };
     let port = options.port(OptionId::SourcePort).or(port);
-    if host.is_none() && port.is_none() {
+    if host.is_none() && port.is_none() && !options.flag(OptionId::LowPort, false) {
         return Ok(None);
     }
     let ip = match host {
@@ -98,6 +100,61 @@ pub(crate) fn source_address(
     Ok(Some(SocketAddr::new(ip, port.unwrap_or(0))))
 }
 
+/// The ports `lowport` binds a client to: reserved ports (below 1024) that no well-known
+/// service uses, as socat and rsh have always taken them.
+const LOW_PORTS: std::ops::RangeInclusive<u16> = 640..=1023;
+
+/// Binds a client's `socket` to `local`. With `lowport` and no port chosen, that is the
+/// first free port of [`LOW_PORTS`] from a random one on (binding one needs root, or
+/// `CAP_NET_BIND_SERVICE`: what a server's `lowport` relies on).
+pub(crate) fn bind_source(
+    socket: &Socket,
+    local: SocketAddr,
+    options: &Options,
+) -> Result<SocketAddr, OpenError> {
+    if local.port() != 0 || !options.flag(OptionId::LowPort, false) {
+        socket
+            .bind(&local.into())
+            .map_err(OpenError::io(format!("binding to {local}")))?;
+        return Ok(local);
+    }
+    let count = LOW_PORTS.len();
+    let start = usize::from(rand_start()) % count;
+    for i in 0..count {
+        let offset = u16::try_from((start + i) % count).unwrap_or(0);
+        let candidate = SocketAddr::new(local.ip(), LOW_PORTS.start() + offset);
+        let family = if candidate.is_ipv4() { 2 } else { 10 };
+        tracing::trace!("bind(lowport, {{AF={family} {candidate}}}, ...)");
+        match socket.bind(&candidate.into()) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => {
+                return Err(OpenError::Io {
+                    action: format!("binding to {candidate} for lowport"),
+                    source: e,
+                })
+            }
+        }
+    }
+    Err(OpenError::Refused(format!(
+        "lowport: every port from {} to {} of {} is in use",
+        LOW_PORTS.start(),
+        LOW_PORTS.end(),
+        local.ip()
+    )))
+}
+
+/// Where a search for a free low port starts: varied per process and call, so that clients
+/// started together do not all race for the same port. Not a secret, so no CSPRNG.
+fn rand_start() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    #[allow(clippy::cast_possible_truncation)]
+    let value = hasher.finish() as u16;
+    value
+}
+
 /// A socket of `ty` for `addr`'s family with the shared options applied.
 pub(crate) fn new_socket(
     addr: &SocketAddr,
@@ -110,6 +167,10 @@ pub(crate) fn new_socket(
     apply_multicast_options(&socket, options)?;
     if addr.is_ipv6() && options.has(OptionId::V6Only) {
         socket.set_only_v6(options.flag(OptionId::V6Only, false))?;
+    }
+    apply_ip_options(&socket, addr, options)?;
+    if protocol == Protocol::TCP {
+        apply_tcp_options(&socket, options)?;
     }
     Ok(socket)
 }
@@ -145,6 +206,87 @@ fn mptcp_unavailable(error: &std::io::Error) -> bool {
         error.raw_os_error(),
         Some(EPROTONOSUPPORT | ENOPROTOOPT | EINVAL | EAFNOSUPPORT)
     )
+}
+
+/// The IP-level options: the type of service, the time to live (hop limit on IPv6) and
+/// IPv6's traffic class.
+fn apply_ip_options(socket: &Socket, addr: &SocketAddr, options: &Options) -> std::io::Result<()> {
+    let byte = |id| {
+        options
+            .count(id)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    if let Some(tos) = byte(OptionId::IpTos) {
+        socket.set_tos(tos).map_err(setting("IP_TOS"))?;
+        set_priority(socket, options)?;
+    }
+    if let Some(ttl) = byte(OptionId::IpTtl) {
+        if addr.is_ipv6() {
+            socket
+                .set_unicast_hops_v6(ttl)
+                .map_err(setting("IPV6_UNICAST_HOPS"))?;
+        } else {
+            socket.set_ttl(ttl).map_err(setting("IP_TTL"))?;
+        }
+    }
+    if let Some(class) = byte(OptionId::Ipv6Tclass) {
+        if !addr.is_ipv6() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("ipv6-tclass applies to IPv6 sockets, and {addr} is IPv4"),
+            ));
+        }
+        socket
+            .set_tclass_v6(class)
+            .map_err(setting("IPV6_TCLASS"))?;
+    }
+    Ok(())
+}
+
+/// TCP's own options: keepalive timing, the user timeout, the segment size, quick ACKs.
+fn apply_tcp_options(socket: &Socket, options: &Options) -> std::io::Result<()> {
+    let int = |id| {
+        options
+            .count(id)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    let mut keepalive = socket2::TcpKeepalive::new();
+    let mut timing = false;
+    if let Some(idle) = int(OptionId::TcpKeepIdle) {
+        keepalive = keepalive.with_time(Duration::from_secs(u64::from(idle)));
+        timing = true;
+    }
+    if let Some(interval) = int(OptionId::TcpKeepIntvl) {
+        keepalive = keepalive.with_interval(Duration::from_secs(u64::from(interval)));
+        timing = true;
+    }
+    if let Some(count) = int(OptionId::TcpKeepCnt) {
+        keepalive = keepalive.with_retries(count);
+        timing = true;
+    }
+    if timing {
+        // socket2 turns SO_KEEPALIVE on with the timing; `keepalive=0` turns it back off.
+        socket
+            .set_tcp_keepalive(&keepalive)
+            .map_err(setting("TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT"))?;
+        if options.has(OptionId::KeepAlive) {
+            socket.set_keepalive(options.flag(OptionId::KeepAlive, false))?;
+        }
+    }
+    if let Some(ms) = options.count(OptionId::TcpUserTimeout) {
+        socket
+            .set_tcp_user_timeout(Some(Duration::from_millis(ms)).filter(|t| !t.is_zero()))
+            .map_err(setting("TCP_USER_TIMEOUT"))?;
+    }
+    if let Some(mss) = int(OptionId::TcpMaxSeg) {
+        socket.set_mss(mss).map_err(setting("TCP_MAXSEG"))?;
+    }
+    if options.has(OptionId::TcpQuickAck) {
+        socket
+            .set_quickack(options.flag(OptionId::TcpQuickAck, false))
+            .map_err(setting("TCP_QUICKACK"))?;
+    }
+    Ok(())
 }
 
 /// Connects to `remote`, trying each resolved address until one accepts.
@@ -194,9 +336,7 @@ async fn connect_one(
         socket
             .set_reuse_address(true)
             .map_err(OpenError::io(action.clone()))?;
-        socket
-            .bind(&local.into())
-            .map_err(OpenError::io(format!("binding to {local}")))?;
+        bind_source(&socket, local, options)?;
     }
     socket
         .set_nonblocking(true)
@@ -300,7 +440,11 @@ pub fn listen(
         .has(OptionId::NoDelay)
         .then(|| options.flag(OptionId::NoDelay, false));
     Ok(Listener::new(
-        TcpAccept { listener, nodelay },
+        TcpAccept {
+            listener,
+            nodelay,
+            priority: options.count(OptionId::Priority).map(|_| options.clone()),
+        },
         format!("TCP-LISTEN {bound}"),
         options,
     )
@@ -312,12 +456,19 @@ pub fn listen(
 pub(crate) struct TcpAccept {
     listener: TcpListener,
     nodelay: Option<bool>,
+    /// The listener's options when they set `so-priority`, which the kernel does not pass
+    /// on to accepted connections, so each gets it again.
+    priority: Option<Options>,
 }
 
 impl TcpAccept {
     /// Accepts on `listener`, setting `TCP_NODELAY` on each connection when `nodelay` says.
     pub(crate) fn new(listener: TcpListener, nodelay: Option<bool>) -> TcpAccept {
-        TcpAccept { listener, nodelay }
+        TcpAccept {
+            listener,
+            nodelay,
+            priority: None,
+        }
     }
 }
 
@@ -338,6 +489,9 @@ impl Accept for TcpAccept {
                     stream
                         .set_nodelay(nodelay)
                         .map_err(OpenError::io("setting TCP_NODELAY"))?;
+                }
+                if let Some(options) = &self.priority {
+                    set_priority(&stream, options).map_err(OpenError::io("setting SO_PRIORITY"))?;
                 }
                 return Ok(stream_connection(stream, format!("TCP {local} <- {peer}")));
             }
@@ -460,7 +614,7 @@ static TCP6_LISTEN: Definition<TcpSpec> = Definition {
 
 /// The TCP family: its address types and features.
 pub static FAMILY: FamilyTypes<TcpSpec> = FamilyTypes {
-    features: &["IP4", "IP6", "TCP", "LISTEN"],
+    features: &["IP4", "IP6", "TCP", "LISTEN", "LIBWRAP"],
     types: &[&TCP, &TCP4, &TCP6, &TCP_LISTEN, &TCP4_LISTEN, &TCP6_LISTEN],
 };
 

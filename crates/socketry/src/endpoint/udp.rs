@@ -172,9 +172,7 @@ fn client_socket(
         OpenError::io(format!("creating a {name} socket for {}", remote.host)),
     )?;
     transport.apply_options(&socket, options)?;
-    socket
-        .bind(&local.into())
-        .map_err(OpenError::io(format!("binding to {local}")))?;
+    super::tcp::bind_source(&socket, local, options)?;
     transport
         .register(socket)
         .map_err(OpenError::io(format!("registering a {name} socket")))

@@ -944,6 +944,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         prefix: (n % 33) as u8,
                     }),
                     options::ValueKind::Text => Value::Text(format!("u:{n},x=y!")),
+                    options::ValueKind::DaemonName => Value::Text(format!("daemon{n}")),
                     // Numbers are taken as they are; root (uid 0) exists everywhere.
                     options::ValueKind::User => Value::User(crate::users::UserId {
                         given: n.to_string(),

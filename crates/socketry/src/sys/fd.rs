@@ -89,3 +89,37 @@ pub fn own(fd: RawFd) -> OwnedFd {
     // owns or will close.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
+
+/// Runs `create` under the file creation mask `mask`, whatever the process's is: on a thread
+/// of its own that has unshared its filesystem attributes (`CLONE_FS`) and set its umask.
+/// The umask is process-wide only for threads that share it, so no other thread's files are
+/// affected, and nothing has to be put back.
+pub fn with_umask<T: Send>(
+    mask: u32,
+    create: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    let mask = nix::sys::stat::Mode::from_bits_truncate(mask & 0o777);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+                nix::sys::stat::umask(mask);
+                create()
+            })
+            .join()
+    })
+    .unwrap_or_else(|_| Err(io::Error::other("the thread creating the file panicked")))
+}
+
+/// Gives the file at `path` (not a symbolic link's target) to `uid` and `gid`; `None` leaves
+/// that one as it is. For socket files and named pipes, which have no descriptor to fchown.
+pub fn chown_path(path: &std::path::Path, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    nix::unistd::fchownat(
+        None,
+        path,
+        uid.map(nix::unistd::Uid::from_raw),
+        gid.map(nix::unistd::Gid::from_raw),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )?;
+    Ok(())
+}

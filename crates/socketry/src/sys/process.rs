@@ -31,6 +31,8 @@ pub struct ChildSetup {
     /// session.
     pub controlling_terminal: Option<RawFd>,
     pub credentials: Option<Credentials>,
+    /// The file creation mask the program starts with, instead of the parent's.
+    pub umask: Option<u32>,
 }
 
 /// Installs `setup` to run in the child of `command` between `fork` and `exec`.
@@ -100,6 +102,12 @@ fn set_up_child(setup: &ChildSetup) -> io::Result<()> {
     if let Some(terminal) = setup.controlling_terminal {
         // SAFETY: see above.
         check(unsafe { libc::ioctl(terminal, libc::TIOCSCTTY, 0) })?;
+    }
+    if let Some(mask) = setup.umask {
+        // SAFETY: see above.
+        unsafe {
+            libc::umask(mask & 0o777);
+        }
     }
     if let Some(credentials) = &setup.credentials {
         // SAFETY: see above; the group slice was allocated before the fork.

@@ -37,21 +37,9 @@ pub fn autobind(socket: &Socket) -> io::Result<()> {
 /// Binds `socket` to the path in `addr` so that the socket file the kernel creates has the
 /// permission bits `mode` from its first moment. A socket's file cannot be fchmod-ed, and
 /// chmod by path after bind would follow whatever was swapped in meanwhile; instead the bind
-/// runs on a thread of its own that has unshared its filesystem attributes (`CLONE_FS`) and
-/// set its umask to the complement of `mode`. The umask is process-wide only for threads
-/// that share it, so no other thread's files are affected.
+/// runs under the umask that is the complement of `mode` ([`super::fd::with_umask`]).
 pub fn bind_with_mode(socket: &Socket, addr: &SockAddr, mode: u32) -> io::Result<()> {
-    let mask = nix::sys::stat::Mode::from_bits_truncate(!mode & 0o777);
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
-                nix::sys::stat::umask(mask);
-                socket.bind(addr)
-            })
-            .join()
-    })
-    .unwrap_or_else(|_| Err(io::Error::other("the thread binding the socket panicked")))
+    super::fd::with_umask(!mode & 0o777, || socket.bind(addr))
 }
 
 /// The room a control-message buffer needs for `count` descriptors (`CMSG_SPACE`).
@@ -197,4 +185,32 @@ fn control_space(bytes: usize) -> usize {
     // SAFETY: CMSG_SPACE is arithmetic on its argument; it touches no memory.
     let space = unsafe { libc::CMSG_SPACE(bytes) };
     usize::try_from(space).unwrap_or(usize::MAX)
+}
+
+/// The host name the resolver gives for `addr` (`getnameinfo` with `NI_NAMEREQD`): the
+/// reverse lookup that hosts_access(5) name patterns are matched against. `None` when no
+/// name is known.
+pub fn host_name_of(addr: &std::net::SocketAddr) -> Option<String> {
+    let addr = SockAddr::from(*addr);
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: `addr.as_ptr()` points at a valid socket address of `addr.len()` bytes, which
+    // outlives the call; `host` is a writable buffer of the length passed, into which
+    // getnameinfo writes a NUL-terminated string; no service buffer is passed (null, 0).
+    let rc = unsafe {
+        libc::getnameinfo(
+            addr.as_ptr().cast(),
+            addr.len(),
+            host.as_mut_ptr(),
+            libc::socklen_t::try_from(host.len()).unwrap_or(0),
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: on success getnameinfo wrote a NUL-terminated string into `host`.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    name.to_str().ok().map(str::to_owned)
 }

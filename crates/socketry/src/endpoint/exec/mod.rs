@@ -127,6 +127,7 @@ pub fn open(
             .collect(),
         setsid: spec.setsid,
         setpgid: spec.setpgid,
+        umask: spec.umask,
         // The terminal is the program's controlling terminal, as for a login session.
         controlling_terminal: controlling_terminal.then_some(if access.writes() {
             fdin
@@ -184,6 +185,7 @@ pub(crate) fn start_direct(
         channels,
         setsid: spec.setsid,
         setpgid: spec.setpgid,
+        umask: spec.umask,
         controlling_terminal: None,
         credentials,
     };

@@ -57,6 +57,8 @@ pub struct ProgramSpec {
     pub user: Option<Account>,
     /// The directory it runs in (`chdir`).
     pub chdir: Option<String>,
+    /// Its file creation mask (`umask`), instead of socketry's.
+    pub umask: Option<u32>,
     /// Variables added to its environment (`setenv`), in order.
     pub environment: Vec<(String, String)>,
 }
@@ -115,6 +117,7 @@ impl ProgramSpec {
             setpgid: options.flag(OptionId::Setpgid, false),
             user: options.account(OptionId::Su).cloned(),
             chdir: options.text(OptionId::Chdir).map(str::to_owned),
+            umask: options.umask(),
             environment: options
                 .assignments()
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))

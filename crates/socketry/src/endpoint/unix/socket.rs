@@ -68,7 +68,10 @@ pub(crate) fn bind(
             .map_err(OpenError::io(format!("binding to {shown}")))?;
         return Ok(None);
     };
-    let mode = options.mode();
+    // Without mode=, a umask= gives the bits bind(2) would under it.
+    let mode = options
+        .mode()
+        .or_else(|| options.umask().map(|mask| 0o777 & !mask));
     if let Some(mode) = mode.filter(|m| m & !0o777 != 0) {
         return Err(OpenError::Refused(format!(
             "mode={mode:o} on the Unix socket {shown}: a socket file takes permission bits only (expected a mode from 0 to 777)"
@@ -80,6 +83,10 @@ pub(crate) fn bind(
         None => socket.bind(&addr),
     }
     .map_err(OpenError::io(format!("binding to {shown}")))?;
+    if let Some((uid, gid)) = options.owner() {
+        sys::fd::chown_path(path, uid, gid)
+            .map_err(OpenError::io(format!("changing the owner of {shown}")))?;
+    }
     Ok(Some(path::bound(
         path,
         mode,
