@@ -37,6 +37,7 @@
 
 mod base;
 pub mod length_prefix;
+pub mod proxy_protocol;
 pub mod tls;
 
 use std::sync::Arc;
