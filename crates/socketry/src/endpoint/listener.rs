@@ -265,6 +265,13 @@ impl Listener {
         self
     }
 
+    /// Stacks `layers` straight over each accepted connection, below the layers it has
+    /// already (a PROXY protocol header is read before a TLS handshake).
+    pub fn with_first_layers(mut self, layers: Stack) -> Listener {
+        self.layers = self.layers.over(&layers);
+        self
+    }
+
     /// What this listener listens on, for logs.
     pub fn description(&self) -> &str {
         &self.description

@@ -7,13 +7,22 @@
 //! the reader is handed back unchanged (a socket's reader keeps its splice). A v1 line is at
 //! most [`V1_MAX`] bytes; a v2 header is its 16 bytes and the length they give.
 //! [`build`] writes either version.
+//!
+//! [`ProxyProtocolReader`] is the layer a listener's `proxy-protocol` option stacks under
+//! its other layers: it reads the header and reports the client it names
+//! ([`Learned::peer_address`](super::Learned)), which then stands for the peer in logs,
+//! admission and a program's `SOCAT_PEERADDR`/`SOCAT_PEERPORT`. With `proxy-protocol-from`,
+//! only senders in those ranges are read a header from; any other sender is taken as it is,
+//! its data untouched, so that direct clients and a load balancer can share one port.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::io::AsyncReadExt as _;
 
-use crate::channel::ByteReader;
+use super::base::{Data, Handshake, Layer, LayerError};
+use crate::address::IpRange;
+use crate::channel::{ByteReader, Reader};
 
 /// The longest v1 header, CRLF included (the specification's 107 bytes).
 pub const V1_MAX: usize = 107;
@@ -372,6 +381,83 @@ pub async fn read_header(reader: &mut ByteReader) -> Result<Header, ReadError> {
                 }
             }
         }
+    }
+}
+
+/// The layer that reads a PROXY protocol header before a peer's data (`proxy-protocol`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyProtocolReader {
+    /// `proxy-protocol-from`: the senders that send a header; empty means every sender must.
+    pub trusted: Vec<IpRange>,
+}
+
+/// The internet address of the socket behind `reader`'s peer, when it has one.
+fn sender(reader: &ByteReader) -> Option<SocketAddr> {
+    let fd = reader.descriptor()?.fd()?;
+    socket2::SockRef::from(&fd).peer_addr().ok()?.as_socket()
+}
+
+impl Layer for ProxyProtocolReader {
+    fn name(&self) -> &str {
+        "proxy-protocol"
+    }
+
+    fn apply<'a>(&'a self, below: Data, description: &'a str) -> Handshake<'a> {
+        Box::pin(async move {
+            let Data {
+                reader,
+                writer,
+                mut learned,
+            } = below;
+            let mut reader = match reader {
+                Some(Reader::Bytes(reader)) => reader,
+                Some(Reader::Messages(_)) => {
+                    return Err(LayerError::Refused(format!(
+                        "proxy-protocol reads a header from a byte stream, but {description} carries messages"
+                    )))
+                }
+                None => {
+                    return Err(LayerError::Refused(format!(
+                        "proxy-protocol reads a header from the peer, but {description} is not read from"
+                    )))
+                }
+            };
+            let failed = |e: ReadError| LayerError::Handshake {
+                layer: "proxy-protocol".to_owned(),
+                below: description.to_owned(),
+                source: match e {
+                    ReadError::Io(e) => e,
+                    other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+                },
+            };
+            if !self.trusted.is_empty() {
+                let Some(from) = sender(&reader) else {
+                    return Err(LayerError::Refused(format!(
+                        "proxy-protocol-from needs to know who sent the connection, and {description} does not say"
+                    )));
+                };
+                if !self.trusted.iter().any(|range| range.contains(from.ip())) {
+                    // Not a proxy: its own address stands and its data is left alone.
+                    return Ok(Data {
+                        reader: Some(Reader::Bytes(reader)),
+                        writer,
+                        learned,
+                    });
+                }
+            }
+            let header = read_header(&mut reader).await.map_err(failed)?;
+            if let Some(source) = header.source() {
+                learned.peer_address = Some(source);
+                learned
+                    .over
+                    .push(format!("PROXY v{} from {source}", header.version.number()));
+            }
+            Ok(Data {
+                reader: Some(Reader::Bytes(reader)),
+                writer,
+                learned,
+            })
+        })
     }
 }
 
