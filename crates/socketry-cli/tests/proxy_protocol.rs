@@ -161,3 +161,38 @@ fn only_senders_in_proxy_protocol_from_send_a_header() {
     stream.read_to_string(&mut printed).unwrap();
     assert_eq!(printed, "198.51.100.1:1234\n");
 }
+
+#[test]
+fn range_admits_by_the_client_the_header_names() {
+    let (mut socketry, port) = socketry(",proxy-protocol,range=192.0.2.0/24");
+    // The socket's own peer, 127.0.0.1, is outside the range; the client named is inside.
+    let (printed, _) = read_all(port, b"PROXY TCP4 192.0.2.7 127.0.0.1 4711 80\r\n");
+    assert_eq!(printed, "192.0.2.7:4711\n");
+    let (printed, _) = read_all(port, b"PROXY TCP4 198.51.100.1 127.0.0.1 4711 80\r\n");
+    assert_eq!(printed, "");
+    socketry.wait_log("refusing connection from 198.51.100.1:4711 on ");
+    let (printed, _) = read_all(port, b"PROXY TCP4 192.0.2.8 127.0.0.1 1 80\r\n");
+    assert_eq!(printed, "192.0.2.8:1\n");
+}
+
+#[test]
+fn the_proxy_server_checks_and_logs_the_client_the_header_names() {
+    let mut proxy = Proc::spawn(&[
+        "proxy",
+        "TCP-LISTEN:0,bind=127.0.0.1,proxy-protocol",
+        "--deny",
+        "192.0.2.0/24",
+    ]);
+    let port = proxy.listening_port();
+    let mut request = b"PROXY TCP4 192.0.2.7 127.0.0.1 4711 1080\r\n".to_vec();
+    request.extend_from_slice(b"\x04\x01\x00\x50\x7f\x00\x00\x01\x00");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(&request).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, [0, 91, 0, 0, 0, 0, 0, 0]);
+    proxy.wait_log(
+        "refusing SOCKS4 request from 192.0.2.7:4711 for 127.0.0.1:80: client denied by --deny 192.0.2.0/24",
+    );
+}

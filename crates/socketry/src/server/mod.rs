@@ -370,12 +370,14 @@ fn admit(
         report.refused += 1;
         *config.registry.lock_report() = *report;
     };
-    // A proxy checks its clients itself, to refuse them in their own protocol.
+    // A proxy checks its clients itself, to refuse them in their own protocol; a peer named
+    // by a PROXY protocol header is checked once the header is read.
     let proxy = matches!(config.mode, Mode::Proxy(_));
+    let check_later = accepted.peer_from_layers();
     if let Some(why) = config
         .access
         .refusal(peer_ip(accepted.connection()))
-        .filter(|_| !proxy)
+        .filter(|_| !proxy && !check_later)
     {
         refuse(&why.to_string(), report);
         return;
@@ -431,6 +433,20 @@ fn admit(
                 return Traffic::default();
             }
         };
+        if check_later && !proxy {
+            if let Some(why) = config.access.refusal(peer_ip(&connection)) {
+                config.registry.lock_open().remove(&id);
+                let peer = peer_text(&connection);
+                tracing::warn!(
+                    event = "connection_refused",
+                    connection = description.as_str(),
+                    peer = peer.as_str(),
+                    reason = %why,
+                    "refusing connection {description} from {peer}: {why}"
+                );
+                return Traffic::default();
+            }
+        }
         let (traffic, outcome) = handle(connection, &config, broker.as_deref(), totals).await;
         config.registry.lock_open().remove(&id);
         let seconds = started.elapsed().as_secs_f64();
