@@ -178,7 +178,7 @@ fn a_denied_destination_is_refused_in_each_protocol() {
         exchange(port, &socks5),
         b"\x05\x00\x05\x02\x00\x01\x00\x00\x00\x00\x00\x00"
     );
-    proxy.wait_log(&format!("refusing SOCKS5 request from 127.0.0.1:"));
+    proxy.wait_log("refusing SOCKS5 request from 127.0.0.1:");
     proxy.wait_log(&format!(
         "for 127.0.0.1:{web}: destination not allowed by --to"
     ));
