@@ -35,7 +35,8 @@ use tokio::time::Instant;
 pub use request::{Destination, Host, RequestError};
 pub use rules::{DestinationRule, DestinationRuleError, Users, UsersError};
 
-use super::{AccessList, Refusal, Traffic};
+use super::access::{AccessList, Refusal};
+use super::traffic::Traffic;
 use crate::channel::{ByteReader, ByteWriter, Reader, Writer};
 use crate::endpoint::Connection;
 use crate::relay::{self, Linger, RelayConfig};
