@@ -57,6 +57,12 @@ fn verbs() -> Vec<Verb> {
             command: Some(crate::server::ServerArgs::command()),
         },
         Verb {
+            name: "proxy",
+            usage: "proxy [flags] [PORT|ADDRESS]",
+            about: "a SOCKS4/4a/5 and HTTP CONNECT proxy server",
+            command: Some(crate::proxy::ProxyArgs::command()),
+        },
+        Verb {
             name: "nc",
             usage: "nc [flags] [HOST] PORT",
             about: "netcat, with the flags OpenBSD nc and ncat share",

@@ -7,6 +7,7 @@ mod generate;
 mod help;
 mod logging;
 mod nc;
+mod proxy;
 mod scan;
 mod server;
 mod subcommand;

@@ -1,4 +1,4 @@
-//! socketry's own subcommands beside socat's two-address form: `server`, `nc`, `scan`,
+//! socketry's own subcommands beside socat's two-address form: `server`, `proxy`, `nc`, `scan`,
 //! `send` and `recv`. Each defines its flags once, with clap, and `--help` comes from that
 //! definition. The global flags before the subcommand (`-d`, `-lf`, ...) still apply.
 
@@ -12,6 +12,7 @@ use crate::flags::Plan;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subcommand {
     Server,
+    Proxy,
     Scan,
     Nc,
     Send,
@@ -36,6 +37,7 @@ impl Subcommand {
         match verb {
             "listen" if keeps_accepting => Some(Subcommand::ListenKeep),
             "server" => Some(Subcommand::Server),
+            "proxy" => Some(Subcommand::Proxy),
             "scan" => Some(Subcommand::Scan),
             "nc" | "netcat" => Some(Subcommand::Nc),
             "send" => Some(Subcommand::Send),
@@ -50,7 +52,9 @@ impl Subcommand {
     pub fn verbosity(self, asked: usize) -> usize {
         match self {
             // The server reports each connection, a transfer what it moved and its digest.
-            Subcommand::Server | Subcommand::Send | Subcommand::Recv => asked.max(1),
+            Subcommand::Server | Subcommand::Proxy | Subcommand::Send | Subcommand::Recv => {
+                asked.max(1)
+            }
             Subcommand::Scan
             | Subcommand::Nc
             | Subcommand::ListenKeep
@@ -97,6 +101,7 @@ pub fn parse<T: Parser>(name: &str, args: &[String]) -> anyhow::Result<Parsed<T>
 pub async fn run(subcommand: Subcommand, args: &[String], plan: &Plan) -> anyhow::Result<ExitCode> {
     match subcommand {
         Subcommand::Server => crate::server::run(args, plan).await,
+        Subcommand::Proxy => crate::proxy::run(args, plan).await,
         Subcommand::Scan => crate::scan::run(args, plan).await,
         Subcommand::Nc => crate::nc::run(args, plan).await,
         Subcommand::Send => crate::transfer::send(args, plan).await,

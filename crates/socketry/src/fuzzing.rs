@@ -202,3 +202,100 @@ pub fn accepts_transfer(data: &[u8]) -> bool {
         Err(_) => false,
     }
 }
+
+/// Checks one of the proxy server's request parsers on `data`: whatever it takes is inside
+/// the input, what it accepts it accepts again from exactly the bytes it took, and no shorter
+/// start of those bytes is taken as a whole request.
+fn proxy_parser<T: PartialEq + std::fmt::Debug>(
+    data: &[u8],
+    parse: fn(&[u8]) -> crate::server::proxy::request::Parse<T>,
+) {
+    if let Ok(Some((value, used))) = parse(data) {
+        assert!(used <= data.len(), "took {used} of {} bytes", data.len());
+        match parse(&data[..used]) {
+            Ok(Some((again, used_again))) => {
+                assert_eq!(again, value);
+                assert_eq!(used_again, used);
+            }
+            other => panic!("{:?} parses whole, but not alone: {other:?}", &data[..used]),
+        }
+        for end in 0..used {
+            assert!(
+                matches!(parse(&data[..end]), Ok(None)),
+                "{:?} is a request before its end",
+                &data[..end]
+            );
+        }
+    }
+}
+
+/// The proxy server's request parsers (`socketry proxy`): the first byte chooses SOCKS4/4a,
+/// SOCKS5's greeting, RFC 1929's credentials, SOCKS5's request, a UDP ASSOCIATE datagram or
+/// an HTTP request head; the rest is what a client sent.
+pub fn proxy_request(data: &[u8]) {
+    use crate::server::proxy::{http, socks};
+    let Some((&control, request)) = data.split_first() else {
+        return;
+    };
+    match control % 6 {
+        0 => proxy_parser(request, socks::socks4_request),
+        1 => proxy_parser(request, socks::socks5_greeting),
+        2 => proxy_parser(request, socks::username_password),
+        3 => proxy_parser(request, socks::socks5_request),
+        4 => {
+            if let Ok((_, start)) = socks::udp_datagram(request) {
+                // The shortest header: 3 bytes, a one-byte name with its length, a port.
+                assert!((8..=request.len()).contains(&start));
+            }
+        }
+        _ => {
+            proxy_parser(request, http::head);
+            if let Ok(Some((head, _))) = http::head(request) {
+                let _ = head.connect_destination();
+                let _ = head.basic_credentials();
+            }
+        }
+    }
+}
+
+/// The PROXY protocol header reader (`proxy-protocol` on a listener), fed exactly the bytes
+/// it asks for, as a connection would: it ends, never asks for more than a header can be,
+/// takes exactly what it asked for, and what it reads is what its builder writes back.
+pub fn proxy_protocol(data: &[u8]) {
+    use crate::layer::proxy_protocol::{build, parse, Addresses, Parsed, V1_MAX};
+    let mut at = 0;
+    loop {
+        match parse(&data[..at]) {
+            Ok(Parsed::Incomplete(more)) => {
+                assert!(more > 0);
+                at += more;
+                assert!(at <= 16 + usize::from(u16::MAX), "asked for {at} bytes");
+                if at > data.len() {
+                    return;
+                }
+            }
+            Ok(Parsed::Complete(header, used)) => {
+                assert_eq!(used, at, "took other than what it asked for");
+                if data.starts_with(b"PROXY") {
+                    assert!(used <= V1_MAX);
+                }
+                if let Addresses::Inet {
+                    source,
+                    destination,
+                } = header.addresses
+                {
+                    let built = build(header.version, Some((source, destination)));
+                    match parse(&built) {
+                        Ok(Parsed::Complete(again, n)) => {
+                            assert_eq!(n, built.len());
+                            assert_eq!(again.addresses, header.addresses);
+                        }
+                        other => panic!("{built:?} does not parse back: {other:?}"),
+                    }
+                }
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}

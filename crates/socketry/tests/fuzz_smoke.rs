@@ -186,3 +186,17 @@ fn the_seeds_say_what_they_are_named_for() {
         );
     }
 }
+
+#[test]
+fn proxy_request_target_survives_its_corpus_and_mutations() {
+    smoke("proxy_request", &[], socketry::fuzzing::proxy_request);
+}
+
+#[test]
+fn proxy_protocol_target_survives_its_corpus_and_mutations() {
+    smoke(
+        "proxy_protocol",
+        b"PROXY TCP46UNKOW:.0123456789 \r\n\x00QUIT\x21\x11\x20",
+        socketry::fuzzing::proxy_protocol,
+    );
+}

@@ -694,6 +694,10 @@ option_table! {
         help: "how many bytes of each datagram sent, header included, the checksum covers (0: all; 1 to 7 count as 8)" },
     OptionDef { id: OptionId::UdpliteRecvCscov, name: "udplite-recv-cscov", aliases: &[], group: Groups::UDPLITE, kind: ValueKind::Count(Bounds::COVERAGE),
         help: "the least checksum coverage a received datagram must have; the kernel drops the rest (0: full coverage)" },
+    OptionDef { id: OptionId::ProxyProtocol, name: "proxy-protocol", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Bool,
+        help: "socketry's own: read a PROXY protocol header (HAProxy's v1 or v2) before each peer's data and take the client it names as the peer; a peer without one is refused" },
+    OptionDef { id: OptionId::ProxyProtocolFrom, name: "proxy-protocol-from", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Range,
+        help: "only peers in this range send a PROXY protocol header (repeatable; implies proxy-protocol); any other peer is taken as it is, its data untouched" },
     OptionDef { id: OptionId::LengthPrefix, name: "length-prefix", aliases: &[], group: Groups::STREAM, kind: ValueKind::PrefixWidth,
         help: "socketry's own: carry messages over this byte stream, each as its big-endian length in 2 or 4 bytes and then its bytes" },
     OptionDef { id: OptionId::PeerUid, name: "peer-uid", aliases: &[], group: Groups::PEERCRED, kind: ValueKind::User,
@@ -1359,8 +1363,13 @@ impl Options {
 
     /// Every `range=` given; empty means every peer is admitted.
     pub fn ranges(&self) -> impl Iterator<Item = &IpRange> {
-        self.0.iter().filter_map(|(_, v)| match v {
-            Value::Range(r) => Some(r),
+        self.ranges_of(OptionId::Range)
+    }
+
+    /// Every range given to `id` (`range=`, `proxy-protocol-from=`), in order.
+    pub fn ranges_of(&self, id: OptionId) -> impl Iterator<Item = &IpRange> {
+        self.0.iter().filter_map(move |(i, v)| match v {
+            Value::Range(r) if *i == id => Some(r),
             _ => None,
         })
     }

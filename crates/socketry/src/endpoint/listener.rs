@@ -206,6 +206,9 @@ pub struct Listener {
     /// The layers each accepted connection gets (a TLS server's handshake, `length-prefix`),
     /// in the task that serves it.
     layers: Stack,
+    /// When a layer tells who the peer is (the PROXY protocol), the admission rules, to be
+    /// checked once the layers ran, against that peer instead of the socket's.
+    admission_after_layers: Option<std::sync::Arc<Admission>>,
     accept_timeout: Option<Duration>,
     /// The socket file's guard: it lives as long as the listener, or without `fork` as long
     /// as its one connection.
@@ -234,6 +237,7 @@ impl Listener {
             admission: Admission::default(),
             data: DataOptions::default(),
             layers: Stack::default(),
+            admission_after_layers: None,
             accept_timeout: options.seconds(OptionId::AcceptTimeout),
             guard: None,
             policy: AcceptPolicy::default(),
@@ -262,6 +266,20 @@ impl Listener {
     /// TLS server's handshake runs first, then the `length-prefix` its options ask for).
     pub fn with_layers(mut self, layers: Stack) -> Listener {
         self.layers = layers.over(&self.layers);
+        self
+    }
+
+    /// Stacks `layers`, which tell who the peer is (a PROXY protocol header), straight over
+    /// each accepted connection, below the layers it has already (the header comes before a
+    /// TLS handshake). The admission rules (`range`, ...) are then checked once the layers
+    /// ran, against the peer they name.
+    pub fn with_peer_layers(mut self, layers: Stack) -> Listener {
+        if layers.is_empty() {
+            return self;
+        }
+        self.layers = self.layers.over(&layers);
+        let admission = std::mem::take(&mut self.admission);
+        self.admission_after_layers = Some(std::sync::Arc::new(admission));
         self
     }
 
@@ -312,6 +330,8 @@ impl Listener {
         Ok(Accepted {
             connection,
             layers: self.layers.clone(),
+            admission: self.admission_after_layers.clone(),
+            listener: self.description.clone(),
         })
     }
 
@@ -323,7 +343,14 @@ impl Listener {
         if let Some(guard) = self.guard.take() {
             connection.keep_alive(guard);
         }
-        connection.stack(&self.layers).await
+        Accepted {
+            connection,
+            layers: self.layers,
+            admission: self.admission_after_layers,
+            listener: self.description,
+        }
+        .ready()
+        .await
     }
 
     /// The family's next connection within `accept-timeout`, through the accept error policy.
@@ -375,6 +402,9 @@ impl Listener {
 pub struct Accepted {
     connection: Connection,
     layers: Stack,
+    /// The admission still to check, against the peer the layers name.
+    admission: Option<std::sync::Arc<Admission>>,
+    listener: String,
 }
 
 impl Accepted {
@@ -383,10 +413,29 @@ impl Accepted {
         &self.connection
     }
 
+    /// Whether a layer (the PROXY protocol's) will say who the peer is, so that checks of
+    /// the peer belong after [`ready`](Accepted::ready).
+    pub fn peer_from_layers(&self) -> bool {
+        self.admission.is_some()
+    }
+
     /// Runs the listener's layers over the connection: the connection to serve, or why the
-    /// peer failed its handshake.
+    /// peer failed its handshake or, named by a layer, is not admitted.
     pub async fn ready(self) -> Result<Connection, OpenError> {
-        self.connection.stack(&self.layers).await
+        let connection = self.connection.stack(&self.layers).await?;
+        if let Some(admission) = &self.admission {
+            let peer = match connection.addresses {
+                Some(addresses) => Peer::Internet(addresses.peer),
+                None => Peer::Unix(connection.peer_credentials),
+            };
+            if let Some(why) = admission.refusal(&peer) {
+                return Err(OpenError::Refused(format!(
+                    "refusing connection from {peer} on {}: {why}",
+                    self.listener
+                )));
+            }
+        }
+        Ok(connection)
     }
 }
 

@@ -37,7 +37,8 @@ pub(crate) async fn finish_open(opened: Opened, options: &Options) -> Result<Ope
         }
         Opened::Listener(l) => Opened::Listener(
             l.with_data_options(DataOptions::from_options(options))
-                .with_layers(Stack::from_options(options)),
+                .with_layers(Stack::from_options(options))
+                .with_peer_layers(Stack::first_from_options(options)),
         ),
     })
 }

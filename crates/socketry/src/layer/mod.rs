@@ -37,6 +37,7 @@
 
 mod base;
 pub mod length_prefix;
+pub mod proxy_protocol;
 pub mod tls;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ use crate::address::{OptionId, Options};
 
 pub use base::{Data, Handshake, Layer, LayerError, Learned};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
+pub use proxy_protocol::ProxyProtocolReader;
 pub use tls::{ClientLayer as TlsClient, ServerLayer as TlsServer};
 
 /// Layers to stack over a connection, outermost first (as a chain is written, `A|B`, left of
@@ -73,6 +75,23 @@ impl Stack {
                 PrefixWidth::Four
             };
             layers.push(Arc::new(LengthPrefix(width)));
+        }
+        Stack::new(layers)
+    }
+
+    /// The layers an address's options ask for that must run before any other, straight over
+    /// the accepted transport: `proxy-protocol`'s header comes before a TLS handshake.
+    pub fn first_from_options(options: &Options) -> Stack {
+        let mut layers: Vec<Arc<dyn Layer>> = Vec::new();
+        // proxy-protocol-from says who sends a header, so it asks for one too.
+        let from_given = options.has(OptionId::ProxyProtocolFrom);
+        if options.flag(OptionId::ProxyProtocol, from_given) {
+            layers.push(Arc::new(ProxyProtocolReader {
+                trusted: options
+                    .ranges_of(OptionId::ProxyProtocolFrom)
+                    .copied()
+                    .collect(),
+            }));
         }
         Stack::new(layers)
     }

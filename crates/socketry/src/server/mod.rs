@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod chat;
+pub mod proxy;
 mod traffic;
 
 use std::io;
@@ -49,6 +50,9 @@ pub enum Mode {
     /// Log each message (a line of a byte stream, or one datagram) with its peer, and answer
     /// `ack N bytes`.
     Print,
+    /// A SOCKS4/4a/5 and HTTP CONNECT proxy ([`proxy`]); `Config::access` then applies to the
+    /// client once its request is read, so that a refused client is answered in its protocol.
+    Proxy(Arc<proxy::Settings>),
 }
 
 /// How a server runs.
@@ -366,7 +370,15 @@ fn admit(
         report.refused += 1;
         *config.registry.lock_report() = *report;
     };
-    if let Some(why) = config.access.refusal(peer_ip(accepted.connection())) {
+    // A proxy checks its clients itself, to refuse them in their own protocol; a peer named
+    // by a PROXY protocol header is checked once the header is read.
+    let proxy = matches!(config.mode, Mode::Proxy(_));
+    let check_later = accepted.peer_from_layers();
+    if let Some(why) = config
+        .access
+        .refusal(peer_ip(accepted.connection()))
+        .filter(|_| !proxy && !check_later)
+    {
         refuse(&why.to_string(), report);
         return;
     }
@@ -421,6 +433,20 @@ fn admit(
                 return Traffic::default();
             }
         };
+        if check_later && !proxy {
+            if let Some(why) = config.access.refusal(peer_ip(&connection)) {
+                config.registry.lock_open().remove(&id);
+                let peer = peer_text(&connection);
+                tracing::warn!(
+                    event = "connection_refused",
+                    connection = description.as_str(),
+                    peer = peer.as_str(),
+                    reason = %why,
+                    "refusing connection {description} from {peer}: {why}"
+                );
+                return Traffic::default();
+            }
+        }
         let (traffic, outcome) = handle(connection, &config, broker.as_deref(), totals).await;
         config.registry.lock_open().remove(&id);
         let seconds = started.elapsed().as_secs_f64();
@@ -486,6 +512,9 @@ pub enum ConnectionError {
         /// How it exited.
         exit: endpoint::exec::Exit,
     },
+    /// A proxy request that was refused or failed, or its tunnel.
+    #[error(transparent)]
+    Proxy(#[from] proxy::ProxyError),
 }
 
 /// Serves one connection the caller accepted itself, in `config.mode`; a chat needs the
@@ -511,6 +540,7 @@ impl ConnectionError {
             ConnectionError::Dropped => "dropped".to_owned(),
             ConnectionError::Idle(_) => "idle".to_owned(),
             ConnectionError::Program { .. } => "program".to_owned(),
+            ConnectionError::Proxy(e) => e.kind(),
         }
     }
 }
@@ -559,6 +589,11 @@ async fn handle(
             (traffic, result)
         }
         Mode::Exec(spec) => exec(connection, spec, config, relay_config).await,
+        Mode::Proxy(settings) => {
+            let (traffic, result) =
+                proxy::serve_client(connection, settings, &config.access, relay_config).await;
+            (traffic, result.map_err(ConnectionError::from))
+        }
     }
 }
 
