@@ -16,6 +16,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::error::TlsError;
 use super::error::{Attempt, Side};
+use super::legacy;
 use super::peer::PeerInfo;
 use super::pem;
 use super::settings::{Fingerprint, Sni, TlsSettings, ValueError};
@@ -70,8 +71,19 @@ fn identity(
     let chain = pem::certificates(cert)?;
     let key_path = key.unwrap_or(cert);
     let private = pem::private_key(key_path)?;
-    CertifiedKey::from_der(chain, private, provider)
-        .map(Arc::new)
+    let bad_key = |error: rustls::Error| TlsError::BadIdentity {
+        path: key_path.to_owned(),
+        reason: super::error::describe_rustls(&error),
+    };
+    let signing = provider
+        .key_provider
+        .load_private_key(private)
+        .map_err(bad_key)?;
+    // Not CertifiedKey::from_der: its check of the key against the certificate parses the
+    // certificate with WebPKI, which refuses X.509 version 1 ones.
+    let key = CertifiedKey::new(chain, signing);
+    legacy::keys_match(&key)
+        .map(|()| Arc::new(key))
         .map_err(|error| match error {
             rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => {
                 TlsError::KeyMismatch {
@@ -79,10 +91,7 @@ fn identity(
                     key: key_path.to_owned(),
                 }
             }
-            other => TlsError::BadIdentity {
-                path: key_path.to_owned(),
-                reason: super::error::describe_rustls(&other),
-            },
+            other => bad_key(other),
         })
 }
 
@@ -146,7 +155,7 @@ impl TlsClientConfig {
         let checks = Checks {
             anchors: Arc::new(anchors),
             pin,
-            name: Some(name.clone()),
+            name: ca.is_some().then(|| name.clone()),
             provider: provider.clone(),
         };
         let builder = builder

@@ -31,6 +31,7 @@
 
 mod config;
 mod error;
+mod legacy;
 mod peer;
 mod pem;
 mod settings;
