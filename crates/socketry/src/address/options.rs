@@ -189,7 +189,7 @@ pub enum ValueKind {
     Ciphers,
     /// A list of ALPN protocol names, separated by `:`.
     Alpn,
-    /// TLS compression: only `none`.
+    /// TLS compression: `none`, or `auto` (which is none with rustls).
     Compress,
     /// An option of socat's that rustls cannot honour: refused with this reason.
     Refused(&'static str),
@@ -229,7 +229,7 @@ impl ValueKind {
                 "cipher suite names separated by ':', such as ECDHE-ECDSA-AES128-GCM-SHA256 or TLS_AES_128_GCM_SHA256, or HIGH (see socketry -hh)"
             }
             ValueKind::Alpn => "protocol names separated by ':', such as h2:http/1.1",
-            ValueKind::Compress => "none (TLS compression is unsafe, and rustls never compresses)",
+            ValueKind::Compress => "none or auto (TLS compression is unsafe, and rustls never compresses)",
             ValueKind::Refused(reason) => reason,
             ValueKind::Membership(form) => form.expected(),
             ValueKind::Ipv4Address => "an IPv4 address, e.g. 192.168.1.10",

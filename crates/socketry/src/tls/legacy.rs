@@ -109,13 +109,12 @@ pub(super) fn check_name(
         return Ok(());
     };
     let certificate = parse(end_entity)?;
-    let expected = name.to_str();
     let names: Vec<&str> = certificate
         .subject()
         .iter_common_name()
         .filter_map(|cn| cn.as_str().ok())
         .collect();
-    if names.iter().any(|cn| cn.eq_ignore_ascii_case(&expected)) {
+    if names.iter().any(|cn| is_name(cn, name)) {
         return Ok(());
     }
     Err(CertificateError::NotValidForNameContext {
@@ -123,6 +122,39 @@ pub(super) fn check_name(
         presented: names.into_iter().map(str::to_owned).collect(),
     }
     .into())
+}
+
+/// Whether a certificate without subject alternative names (version 1, or version 3 made
+/// without them) has `name` as its common name: the fallback of OpenSSL and socat.
+pub(super) fn common_name_is(end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
+    let Ok(certificate) = parse(end_entity) else {
+        return false;
+    };
+    if matches!(certificate.subject_alternative_name(), Ok(Some(_)) | Err(_)) {
+        return false;
+    }
+    let matches = certificate
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .any(|cn| is_name(cn, name));
+    matches
+}
+
+/// Whether a common name names `name`: a DNS name in any case, or the same IP address (an
+/// IPv6 one with or without brackets, as `[::1]` is often written in certificates).
+fn is_name(common_name: &str, name: &ServerName<'_>) -> bool {
+    match name {
+        ServerName::IpAddress(ip) => {
+            let bare = common_name
+                .strip_prefix('[')
+                .and_then(|inner| inner.strip_suffix(']'))
+                .unwrap_or(common_name);
+            bare.parse::<std::net::IpAddr>()
+                .is_ok_and(|parsed| rustls_pki_types::IpAddr::from(parsed) == *ip)
+        }
+        _ => common_name.eq_ignore_ascii_case(&name.to_str()),
+    }
 }
 
 fn public_key(
@@ -204,5 +236,124 @@ pub(super) fn keys_match(key: &CertifiedKey) -> Result<(), rustls::Error> {
         Ok(())
     } else {
         Err(InconsistentKeys::KeyMismatch.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use rustls_pki_types::pem::PemObject;
+
+    use super::*;
+
+    /// A version 1 RSA certificate for `cn` made by the openssl CLI, self-signed or signed by
+    /// `issuer` (its files' stem) with `digest`; returns its DER.
+    fn make(
+        dir: &Path,
+        stem: &str,
+        cn: &str,
+        issuer: Option<(&str, &str)>,
+    ) -> CertificateDer<'static> {
+        let config = dir.join("req.conf");
+        std::fs::write(
+            &config,
+            format!("prompt=no\n[ req ]\ndistinguished_name=dn\n[ dn ]\nCN={cn}\n"),
+        )
+        .unwrap();
+        let path = |ext: &str| dir.join(format!("{stem}.{ext}"));
+        let mut command = Command::new("openssl");
+        command
+            .current_dir(dir)
+            .args(["req", "-new", "-nodes", "-newkey", "rsa:2048", "-config"])
+            .arg(&config)
+            .arg("-keyout")
+            .arg(path("key"));
+        match issuer {
+            None => command
+                .args(["-x509", "-days", "30", "-out"])
+                .arg(path("crt")),
+            Some(_) => command.arg("-out").arg(path("csr")),
+        };
+        assert!(command.status().expect("run openssl").success());
+        if let Some((issuer, digest)) = issuer {
+            let status = Command::new("openssl")
+                .current_dir(dir)
+                .args(["x509", "-req", "-days", "30", &format!("-{digest}"), "-in"])
+                .arg(path("csr"))
+                .args([
+                    "-CA",
+                    &format!("{issuer}.crt"),
+                    "-CAkey",
+                    &format!("{issuer}.key"),
+                    "-out",
+                ])
+                .arg(path("crt"))
+                .status()
+                .expect("run openssl");
+            assert!(status.success());
+        }
+        let der = CertificateDer::from_pem_file(path("crt")).unwrap();
+        assert!(is_v1(&der));
+        der
+    }
+
+    fn at(year_2000_offset_days: u64) -> UnixTime {
+        UnixTime::since_unix_epoch(Duration::from_secs(
+            946_684_800 + year_2000_offset_days * 86_400,
+        ))
+    }
+
+    #[test]
+    fn a_v1_certificate_is_trusted_only_as_an_anchor_or_signed_by_one_within_its_validity() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = make(dir.path(), "ca", "ca", None);
+        let leaf = make(dir.path(), "leaf", "leaf.test", Some(("ca", "sha256")));
+        let sha1 = make(dir.path(), "sha1", "leaf.test", Some(("ca", "sha1")));
+        let stranger = make(dir.path(), "stranger", "leaf.test", None);
+        let now = UnixTime::now();
+        let anchors = [ca.clone()];
+
+        assert_eq!(verify(&ca, &anchors, now), Ok(()));
+        assert_eq!(verify(&leaf, &anchors, now), Ok(()));
+        let unknown = Err(CertificateError::UnknownIssuer.into());
+        assert_eq!(verify(&stranger, &anchors, now), unknown);
+        assert_eq!(verify(&sha1, &anchors, now), unknown);
+        assert_eq!(verify(&leaf, &[], now), unknown);
+
+        assert!(matches!(
+            verify(&leaf, &anchors, at(365 * 200)),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ExpiredContext { .. }
+            ))
+        ));
+        assert!(matches!(
+            verify(&leaf, &anchors, at(0)),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYetContext { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn a_v1_certificate_s_name_is_its_common_name_and_an_ip_may_be_bracketed() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = make(dir.path(), "named", "Leaf.Test", None);
+        let bracketed = make(dir.path(), "bracketed", "[::1]", None);
+        let name = |text: &str| ServerName::try_from(text.to_owned()).unwrap();
+        assert_eq!(check_name(&named, Some(&name("leaf.test"))), Ok(()));
+        assert_eq!(check_name(&named, None), Ok(()));
+        assert_eq!(check_name(&bracketed, Some(&name("::1"))), Ok(()));
+        assert_eq!(
+            check_name(&named, Some(&name("other.test"))),
+            Err(CertificateError::NotValidForNameContext {
+                expected: name("other.test"),
+                presented: vec!["Leaf.Test".to_owned()],
+            }
+            .into())
+        );
+        assert!(common_name_is(&bracketed, &name("::1")));
+        assert!(!common_name_is(&bracketed, &name("::2")));
     }
 }

@@ -81,14 +81,15 @@ pub enum Sni {
 #[error("{0}")]
 pub struct ValueError(pub(super) String);
 
-/// The `compress` option's value: only `none`, since TLS compression is unsafe (CRIME) and
-/// rustls never compresses.
+/// The `compress` option's value: `none`, or `auto` (socat's "let the library choose":
+/// rustls has no compression, so it chooses none). Anything else asks for compression, which
+/// TLS should not do (CRIME) and rustls cannot.
 pub fn parse_compress(text: &str) -> Result<(), ValueError> {
-    if text.eq_ignore_ascii_case("none") {
+    if text.eq_ignore_ascii_case("none") || text.eq_ignore_ascii_case("auto") {
         Ok(())
     } else {
         Err(ValueError(format!(
-            "compress={text} is not supported: TLS compression is unsafe (CRIME) and rustls never compresses; only compress=none is accepted"
+            "compress={text} is not supported: TLS compression is unsafe (CRIME) and rustls never compresses; only compress=none (or auto, which is none here) is accepted"
         )))
     }
 }
@@ -469,12 +470,13 @@ mod tests {
     }
 
     #[test]
-    fn compression_is_refused_except_none() {
+    fn compression_is_refused_except_none_and_auto() {
         assert_eq!(parse_compress("none"), Ok(()));
-        assert!(parse_compress("auto")
+        assert_eq!(parse_compress("AUTO"), Ok(()));
+        assert!(parse_compress("zlib")
             .unwrap_err()
             .to_string()
-            .starts_with("compress=auto is not supported: TLS compression is unsafe"));
+            .starts_with("compress=zlib is not supported: TLS compression is unsafe"));
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl Checks {
         );
         if name_error {
             return match &self.name {
-                Some(name) if common_name_is(end_entity, name) => Ok(()),
+                Some(name) if legacy::common_name_is(end_entity, name) => Ok(()),
                 _ => Err(error),
             };
         }
@@ -130,7 +130,7 @@ impl Checks {
         };
         let parsed = ParsedCertificate::try_from(end_entity)?;
         match rustls::client::verify_server_name(&parsed, name) {
-            Err(_) if common_name_is(end_entity, name) => Ok(()),
+            Err(_) if legacy::common_name_is(end_entity, name) => Ok(()),
             other => other,
         }
     }
@@ -277,21 +277,4 @@ impl ClientCertVerifier for ClientVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.checks.schemes()
     }
-}
-
-/// Whether a certificate without subject alternative names has `name` as its common name.
-fn common_name_is(end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
-    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
-        return false;
-    };
-    if matches!(certificate.subject_alternative_name(), Ok(Some(_)) | Err(_)) {
-        return false;
-    }
-    let expected = name.to_str();
-    let matches = certificate
-        .subject()
-        .iter_common_name()
-        .filter_map(|cn| cn.as_str().ok())
-        .any(|cn| cn.eq_ignore_ascii_case(&expected));
-    matches
 }
