@@ -455,3 +455,94 @@ fn the_echo_server_runs_the_handshake_of_each_peer_in_its_own_task() {
     drop(plaintext);
     server.terminate();
 }
+
+/// An X.509 version 1 certificate, as `openssl req -x509` makes it from a configuration that
+/// names no extensions (socat's test certificates are made so), with the subject
+/// `C=XY, CN=<cn>, O=<o>, OU=socat, L=Lunar Base`.
+fn v1_certificate(dir: &Path, name: &str, cn: &str, o: &str) -> Certificate {
+    let config = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &config,
+        format!("prompt=no\n[ req ]\ndistinguished_name=dn\n[ dn ]\ncountryName=XY\ncommonName={cn}\nO={o}\nOU=socat\nL=Lunar Base\n"),
+    )
+    .expect("write the openssl configuration");
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req", "-new", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "2",
+        ])
+        .arg("-config")
+        .arg(&config)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl req (apt-get install openssl)");
+    assert!(status.success());
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("run openssl x509");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Version: 1 (0x0)"));
+    let both = dir.join(format!("{name}.pem"));
+    let mut pem = std::fs::read(&key).expect("read the key");
+    pem.extend(std::fs::read(&cert).expect("read the certificate"));
+    std::fs::write(&both, pem).expect("write key and cert");
+    Certificate { cert, key, both }
+}
+
+#[test]
+fn a_program_behind_a_tls_server_sees_the_client_certificate_in_socat_s_variables() {
+    let dir = common::tempdir();
+    let server_cert = v1_certificate(dir.path(), "server", "127.0.0.1", "dest-unreach");
+    let client_cert = v1_certificate(dir.path(), "client", "client.test", "Example, Inc.");
+    let mut server = Proc::spawn(&[
+        "-d",
+        &format!(
+            "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},cafile={}",
+            server_cert.both.display(),
+            client_cert.cert.display()
+        ),
+        "SYSTEM:env | grep -e ^SOCAT_OPENSSL_ -e ^SOCKETRY_TLS_ | sort",
+    ]);
+    let port = server.listening_port();
+    let client = run(
+        &[
+            "-",
+            &format!(
+                "OPENSSL:127.0.0.1:{port},cert={},cafile={}",
+                client_cert.both.display(),
+                server_cert.cert.display()
+            ),
+        ],
+        b"",
+    );
+    assert_eq!(client.code(), Some(0), "{}", client.stderr);
+    let subject = "C = XY, CN = client.test, O = \"Example, Inc.\", OU = socat, L = Lunar Base";
+    let fingerprint = openssl_fingerprint(&client_cert.cert);
+    let expected = [
+        format!("SOCAT_OPENSSL_X509_COMMONNAME=client.test"),
+        format!("SOCAT_OPENSSL_X509_COUNTRYNAME=XY"),
+        format!("SOCAT_OPENSSL_X509_ISSUER={subject}"),
+        format!("SOCAT_OPENSSL_X509_LOCALITYNAME=Lunar Base"),
+        format!("SOCAT_OPENSSL_X509_ORGANIZATIONALUNITNAME=socat"),
+        format!("SOCAT_OPENSSL_X509_ORGANIZATIONNAME=Example, Inc."),
+        format!("SOCAT_OPENSSL_X509_SUBJECT={subject}"),
+    ];
+    let slash = "/C=XY/CN=client.test/O=Example, Inc./OU=socat/L=Lunar Base";
+    let socketry = [
+        format!("SOCKETRY_TLS_CIPHER=TLS13_AES_256_GCM_SHA384"),
+        format!("SOCKETRY_TLS_FINGERPRINT={fingerprint}"),
+        format!("SOCKETRY_TLS_ISSUER={slash}"),
+        format!("SOCKETRY_TLS_SUBJECT={slash}"),
+        format!("SOCKETRY_TLS_VERSION=TLS1.3"),
+    ];
+    let out = client.stdout_text();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, [&expected[..], &socketry[..]].concat(), "{out}");
+    assert_eq!(server.finish().code(), Some(0));
+}

@@ -426,11 +426,11 @@ async fn s_client_gets_our_server_s_data_and_sni_and_alpn_are_seen() {
     assert_eq!(stream.peer().certificate, None);
     let env = stream.peer().environment();
     assert!(
-        env.contains(&("SOCKETRY_TLS_VERSION", "TLS1.3".to_owned())),
+        env.contains(&("SOCKETRY_TLS_VERSION".to_owned(), "TLS1.3".to_owned())),
         "{env:?}"
     );
     assert!(
-        env.contains(&("SOCKETRY_TLS_SNI", "localhost".to_owned())),
+        env.contains(&("SOCKETRY_TLS_SNI".to_owned(), "localhost".to_owned())),
         "{env:?}"
     );
     stream.write_all(b"served over TLS\n").await.unwrap();
