@@ -546,3 +546,34 @@ fn a_program_behind_a_tls_server_sees_the_client_certificate_in_socat_s_variable
     assert_eq!(lines, [&expected[..], &socketry[..]].concat(), "{out}");
     assert_eq!(server.finish().code(), Some(0));
 }
+
+#[test]
+fn a_silent_client_is_dropped_after_the_handshake_timeout_and_the_server_serves_on() {
+    let mut server = Proc::spawn(&[
+        "-d",
+        "OPENSSL-LISTEN:0,bind=127.0.0.1,fork,max-children=1,handshake-timeout=0.2",
+        "PIPE",
+    ]);
+    let line = server.wait_log("fingerprint=");
+    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
+    let port = server.listening_port();
+    // Connects and says nothing, holding the only child slot until the server gives up.
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let dropped = server.wait_log("did not finish");
+    assert!(
+        dropped.ends_with(": the TLS handshake did not finish within 0.2s (handshake-timeout=)"),
+        "{dropped}"
+    );
+    let client = run(
+        &["-", &format!("OPENSSL:127.0.0.1:{port},fingerprint={pin}")],
+        b"served after the silent one\n",
+    );
+    assert_eq!(
+        client.stdout, b"served after the silent one\n",
+        "{}",
+        client.stderr
+    );
+    assert_eq!(client.code(), Some(0));
+    drop(silent);
+    server.terminate();
+}

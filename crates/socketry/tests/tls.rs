@@ -954,3 +954,41 @@ fn a_v1_certificate_with_the_wrong_key_is_a_key_mismatch() {
         )
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_gives_a_silent_client_ten_seconds_unless_told_otherwise() {
+    let server = |timeout| {
+        TlsServerConfig::new(&TlsSettings {
+            handshake_timeout: timeout,
+            ..TlsSettings::default()
+        })
+        .unwrap()
+    };
+    let (_client, io) = tokio::io::duplex(1024);
+    let error = server(None).accept(io).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the TLS handshake did not finish within 10s (handshake-timeout=)"
+    );
+    assert_eq!(
+        socketry::tls::DEFAULT_SERVER_HANDSHAKE_TIMEOUT.as_secs(),
+        10
+    );
+    let (_client, io) = tokio::io::duplex(1024);
+    let error = server(Some(std::time::Duration::from_millis(1500)))
+        .accept(io)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the TLS handshake did not finish within 1.5s (handshake-timeout=)"
+    );
+    // Zero is no limit: only the test's own hour runs out.
+    let (_client, io) = tokio::io::duplex(1024);
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(3600),
+        server(Some(std::time::Duration::ZERO)).accept(io),
+    )
+    .await;
+    assert!(waited.is_err());
+}

@@ -55,6 +55,7 @@ pub(crate) fn settings(options: &Options) -> Result<TlsSettings, OpenError> {
             .text(OptionId::TlsFingerprint)
             .map(|text| text.parse().map_err(|e| refuse(format!("{e}"))))
             .transpose()?,
+        handshake_timeout: options.seconds(OptionId::TlsHandshakeTimeout),
     })
 }
 

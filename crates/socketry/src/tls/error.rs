@@ -135,6 +135,12 @@ pub enum TlsError {
     /// The peer closed the connection before the handshake was over.
     #[error("the peer closed the connection during the TLS handshake")]
     HandshakeEof,
+    /// The handshake took longer than `handshake-timeout` allows.
+    #[error("the TLS handshake did not finish within {}s (handshake-timeout=)", limit.as_secs_f64())]
+    HandshakeTimeout {
+        /// The limit.
+        limit: Duration,
+    },
     /// The handshake failed for another protocol reason.
     #[error("TLS handshake failed: {0}")]
     Handshake(String),

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use rustls::crypto::ring::cipher_suite as suites;
 use rustls::SupportedCipherSuite;
@@ -44,7 +45,15 @@ pub struct TlsSettings {
     pub alpn: Vec<String>,
     /// `fingerprint`: the SHA-256 fingerprint the peer's certificate must have.
     pub fingerprint: Option<Fingerprint>,
+    /// `handshake-timeout`: how long a handshake may take. `None` is the default: on a
+    /// server [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`], on a client no limit; zero is no limit.
+    pub handshake_timeout: Option<Duration>,
 }
+
+/// How long a server waits for a client's handshake unless `handshake-timeout` says
+/// otherwise: long enough for any honest client, short enough that silent ones do not hold
+/// the connections `max-children` allows.
+pub const DEFAULT_SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for TlsSettings {
     fn default() -> Self {
@@ -61,6 +70,7 @@ impl Default for TlsSettings {
             ciphers: None,
             alpn: Vec::new(),
             fingerprint: None,
+            handshake_timeout: None,
         }
     }
 }
