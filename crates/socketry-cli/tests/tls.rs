@@ -577,3 +577,105 @@ fn a_silent_client_is_dropped_after_the_handshake_timeout_and_the_server_serves_
     drop(silent);
     server.terminate();
 }
+
+/// Python's ssl module as a server for one connection: it answers a line with the line
+/// reversed, then closes with close_notify.
+const PYTHON_SERVER: &str = r#"
+import socket, ssl, sys
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+with socket.create_server(("127.0.0.1", 0)) as server:
+    print("ACCEPT 127.0.0.1:%d" % server.getsockname()[1], flush=True)
+    connection, _ = server.accept()
+    with context.wrap_socket(connection, server_side=True) as tls:
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = tls.recv(1024)
+            if not chunk:
+                break
+            line += chunk
+        tls.sendall(line[:-1][::-1] + b"\n")
+        tls.unwrap()
+"#;
+
+/// Python's ssl module as a client that verifies the server for `localhost` against a CA
+/// file, presents a certificate, speaks at most the version given, and prints what it read
+/// until close_notify, then the version negotiated; it answers with its own close_notify.
+const PYTHON_CLIENT: &str = r#"
+import socket, ssl, sys
+port, cafile, identity, version = sys.argv[1:5]
+context = ssl.create_default_context(cafile=cafile)
+context.load_cert_chain(identity)
+context.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[version]
+with socket.create_connection(("127.0.0.1", int(port))) as connection:
+    with context.wrap_socket(connection, server_hostname="localhost") as tls:
+        read = b""
+        while True:
+            chunk = tls.recv(1024)
+            if not chunk:
+                break
+            read += chunk
+        sys.stdout.write(read.decode() + tls.version() + "\n")
+        tls.unwrap()
+"#;
+
+#[test]
+fn a_client_verifies_python_s_ssl_server_and_half_closes() {
+    let dir = common::tempdir();
+    let cert = certificate(dir.path(), "server");
+    let server = Peer::start(
+        Command::new("python3")
+            .args(["-c", PYTHON_SERVER])
+            .arg(&cert.cert)
+            .arg(&cert.key),
+        false,
+        "ACCEPT",
+    );
+    let out = run(
+        &[
+            "-",
+            &format!(
+                "OPENSSL:localhost:{},cafile={}",
+                server.port,
+                cert.cert.display()
+            ),
+        ],
+        b"hello python\n",
+    );
+    assert_eq!(out.stdout, b"nohtyp olleh\n", "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn python_s_ssl_client_verifies_our_server_which_verifies_its_v1_certificate() {
+    let dir = common::tempdir();
+    let server_cert = certificate(dir.path(), "server");
+    let client_cert = v1_certificate(dir.path(), "client", "client.test", "Python");
+    for version in ["1.2", "1.3"] {
+        let mut server = Proc::spawn(&[
+            "-d",
+            &format!(
+                "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},cafile={}",
+                server_cert.both.display(),
+                client_cert.cert.display()
+            ),
+            "SYSTEM:echo hello $SOCAT_OPENSSL_X509_COMMONNAME",
+        ]);
+        let port = server.listening_port();
+        let client = Command::new("python3")
+            .args(["-c", PYTHON_CLIENT, &port.to_string()])
+            .arg(&server_cert.cert)
+            .arg(&client_cert.both)
+            .arg(version)
+            .output()
+            .expect("run python3 (apt-get install python3)");
+        assert_eq!(
+            String::from_utf8_lossy(&client.stdout),
+            format!("hello client.test\nTLSv{version}\n"),
+            "{}",
+            String::from_utf8_lossy(&client.stderr)
+        );
+        assert!(client.status.success());
+        assert_eq!(server.finish().code(), Some(0));
+    }
+}
