@@ -525,21 +525,21 @@ fn a_program_behind_a_tls_server_sees_the_client_certificate_in_socat_s_variable
     let subject = "C = XY, CN = client.test, O = \"Example, Inc.\", OU = socat, L = Lunar Base";
     let fingerprint = openssl_fingerprint(&client_cert.cert);
     let expected = [
-        format!("SOCAT_OPENSSL_X509_COMMONNAME=client.test"),
-        format!("SOCAT_OPENSSL_X509_COUNTRYNAME=XY"),
+        "SOCAT_OPENSSL_X509_COMMONNAME=client.test".to_owned(),
+        "SOCAT_OPENSSL_X509_COUNTRYNAME=XY".to_owned(),
         format!("SOCAT_OPENSSL_X509_ISSUER={subject}"),
-        format!("SOCAT_OPENSSL_X509_LOCALITYNAME=Lunar Base"),
-        format!("SOCAT_OPENSSL_X509_ORGANIZATIONALUNITNAME=socat"),
-        format!("SOCAT_OPENSSL_X509_ORGANIZATIONNAME=Example, Inc."),
+        "SOCAT_OPENSSL_X509_LOCALITYNAME=Lunar Base".to_owned(),
+        "SOCAT_OPENSSL_X509_ORGANIZATIONALUNITNAME=socat".to_owned(),
+        "SOCAT_OPENSSL_X509_ORGANIZATIONNAME=Example, Inc.".to_owned(),
         format!("SOCAT_OPENSSL_X509_SUBJECT={subject}"),
     ];
     let slash = "/C=XY/CN=client.test/O=Example, Inc./OU=socat/L=Lunar Base";
     let socketry = [
-        format!("SOCKETRY_TLS_CIPHER=TLS13_AES_256_GCM_SHA384"),
+        "SOCKETRY_TLS_CIPHER=TLS13_AES_256_GCM_SHA384".to_owned(),
         format!("SOCKETRY_TLS_FINGERPRINT={fingerprint}"),
         format!("SOCKETRY_TLS_ISSUER={slash}"),
         format!("SOCKETRY_TLS_SUBJECT={slash}"),
-        format!("SOCKETRY_TLS_VERSION=TLS1.3"),
+        "SOCKETRY_TLS_VERSION=TLS1.3".to_owned(),
     ];
     let out = client.stdout_text();
     let lines: Vec<&str> = out.lines().collect();
