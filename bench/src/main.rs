@@ -11,7 +11,12 @@
 //! 5. the relay's memory (PSS, summed over socat's forked children) holding 1,000 and 9,000
 //!    idle relayed connections;
 //! 6. UDP datagrams per second delivered by iperf3 (`-u -b 0 -l 1400`) through a
-//!    `UDP-LISTEN,fork` to `UDP` relay, and the share lost.
+//!    `UDP-LISTEN,fork` to `UDP` relay, and the share lost;
+//! 7. TLS termination (`--only tls`): socketry's and socat's `OPENSSL-LISTEN,fork` to `TCP`,
+//!    and stunnel4, each serving the same ECDSA P-256 certificate: iperf3 throughput through
+//!    it, with its CPU per GB, and handshakes per second (the connection-rate load, each
+//!    connection a full handshake). Clients speak plaintext to one socketry
+//!    `TCP-LISTEN,fork` to `OPENSSL` front, the same for every subject.
 //!
 //! Beside socat and no relay, a reference relay (bench/reference/splice-relay.c: each
 //! direction spliced in a blocking thread of its own through a 1 MiB pipe) is the ceiling for
@@ -32,7 +37,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use procs::Group;
-use report::{Measure, Target, DIRECT, REFERENCE, SOCAT, SOCAT_BIG, SOCKETRY};
+use report::{Measure, Target, DIRECT, REFERENCE, SOCAT, SOCAT_BIG, SOCKETRY, STUNNEL};
 
 /// Concurrent ping-pong flows for the second latency figure.
 const FLOWS: usize = 64;
@@ -119,16 +124,18 @@ enum Part {
     ConnRate,
     Udp,
     Memory,
+    Tls,
 }
 
 impl Part {
-    const ALL: [(Part, &'static str); 6] = [
+    const ALL: [(Part, &'static str); 7] = [
         (Part::Throughput, "throughput"),
         (Part::Latency, "latency"),
         (Part::Flows, "flows"),
         (Part::ConnRate, "connrate"),
         (Part::Udp, "udp"),
         (Part::Memory, "memory"),
+        (Part::Tls, "tls"),
     ];
 }
 
@@ -226,19 +233,105 @@ fn json_field(text: &str, section: &str, key: &str) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
-/// One iperf3 run: Gbit/s received, and the relays' CPU seconds per GB.
-fn throughput(
-    bench: &Bench,
-    relay: Option<Relay>,
-    pair: bool,
-    round: usize,
-) -> anyhow::Result<(f64, Option<f64>)> {
-    let (groups, port) = match relay {
-        Some(relay) => relays_for_throughput(bench, relay, pair, round)?,
-        None => (Vec::new(), bench.iperf_port),
-    };
-    let cpu = |groups: &[Group]| groups.iter().map(Group::cpu_seconds).sum::<f64>();
-    let before = cpu(&groups);
+/// A TLS server under test: it terminates TLS and relays to a TCP backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsServer {
+    Socketry,
+    Socat,
+    Stunnel,
+}
+
+impl TlsServer {
+    const ALL: [TlsServer; 3] = [TlsServer::Socketry, TlsServer::Socat, TlsServer::Stunnel];
+
+    fn subject(self) -> &'static str {
+        match self {
+            TlsServer::Socketry => SOCKETRY,
+            TlsServer::Socat => SOCAT,
+            TlsServer::Stunnel => STUNNEL,
+        }
+    }
+
+    /// The server on 127.0.0.1:`port` relaying to 127.0.0.1:`backend`, behind the
+    /// plaintext front every subject shares; returns the server and the front's port.
+    fn spawn(self, bench: &Bench, backend: u16) -> anyhow::Result<(Group, Group, u16)> {
+        let port = procs::free_port()?;
+        let pem = bench.dir.join("tls.pem");
+        let listen = format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,verify=0,cert={}",
+            pem.display()
+        );
+        let to = format!("TCP:127.0.0.1:{backend}");
+        let server = match self {
+            TlsServer::Socketry => Group::spawn(SOCKETRY, &bench.socketry, &[listen, to], &[])?,
+            TlsServer::Socat => Group::spawn(
+                SOCAT,
+                "socat",
+                &[format!("{listen},reuseaddr,backlog=1024"), to],
+                &[],
+            )?,
+            TlsServer::Stunnel => {
+                let config = bench.dir.join(format!("stunnel-{port}.conf"));
+                std::fs::write(
+                    &config,
+                    format!(
+                        "foreground = yes\npid =\n[bench]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{backend}\ncert = {}\n",
+                        pem.display()
+                    ),
+                )?;
+                Group::spawn(STUNNEL, "stunnel4", &[config.display().to_string()], &[])?
+            }
+        };
+        procs::wait_for_listener(port)?;
+        let front_port = procs::free_port()?;
+        let front = Group::spawn(
+            "TLS client front",
+            &bench.socketry,
+            &[
+                format!("TCP-LISTEN:{front_port},bind=127.0.0.1,fork,backlog=1024"),
+                format!("OPENSSL:127.0.0.1:{port},verify=0"),
+            ],
+            &[],
+        )?;
+        procs::wait_for_listener(front_port)?;
+        Ok((server, front, front_port))
+    }
+}
+
+/// The certificate every TLS server serves: ECDSA P-256, self-signed, key and certificate in
+/// one PEM file.
+fn make_tls_certificate(dir: &std::path::Path) -> anyhow::Result<()> {
+    let key = dir.join("tls.key");
+    let cert = dir.join("tls.crt");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .context("running openssl req")?;
+    if !status.success() {
+        bail!("openssl req could not make the TLS certificate");
+    }
+    let mut pem = std::fs::read(&key)?;
+    pem.extend(std::fs::read(&cert)?);
+    std::fs::write(dir.join("tls.pem"), pem)?;
+    Ok(())
+}
+
+/// One iperf3 TCP run to `port`: bits per second and bytes received.
+fn iperf3_tcp(bench: &Bench, port: u16) -> anyhow::Result<(f64, f64)> {
     let args: Vec<String> = [
         "-c",
         "127.0.0.1",
@@ -252,14 +345,59 @@ fn throughput(
     .map(|s| (*s).to_owned())
     .collect();
     let report = procs::output("iperf3", &args)?;
-    for group in &groups {
-        group.settle(Duration::from_secs(5));
-    }
-    let after = cpu(&groups);
     let bits = json_field(&report, "\"sum_received\"", "bits_per_second")
         .context("no sum_received.bits_per_second in iperf3's report")?;
     let bytes = json_field(&report, "\"sum_received\"", "bytes")
         .context("no sum_received.bytes in iperf3's report")?;
+    Ok((bits, bytes))
+}
+
+/// Throughput through a TLS server (Gbit/s), and the server's CPU seconds per GB.
+fn tls_throughput(bench: &Bench, server: TlsServer) -> anyhow::Result<(f64, f64)> {
+    let (group, front, port) = server.spawn(bench, bench.iperf_port)?;
+    let before = group.cpu_seconds();
+    let (bits, bytes) = iperf3_tcp(bench, port)?;
+    group.settle(Duration::from_secs(5));
+    let after = group.cpu_seconds();
+    drop(front);
+    Ok((bits / 1e9, (after - before) / (bytes / 1e9)))
+}
+
+/// TLS handshakes per second: short connections (one handshake, a 32-byte request and its
+/// echo each) from 32 concurrent clients through the front and the server to the echo
+/// backend.
+fn tls_handshakes(bench: &Bench, server: TlsServer) -> anyhow::Result<f64> {
+    let (_group, _front, port) = server.spawn(bench, bench.echo_port)?;
+    let seconds = Duration::from_secs(bench.seconds);
+    let (done, failed) = load::connection_rate(port, 32, seconds)?;
+    if failed * 100 > done {
+        eprintln!(
+            "  warning: {failed} of {} connections failed",
+            done + failed
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(done as f64 / seconds.as_secs_f64())
+}
+
+/// One iperf3 run: Gbit/s received, and the relays' CPU seconds per GB.
+fn throughput(
+    bench: &Bench,
+    relay: Option<Relay>,
+    pair: bool,
+    round: usize,
+) -> anyhow::Result<(f64, Option<f64>)> {
+    let (groups, port) = match relay {
+        Some(relay) => relays_for_throughput(bench, relay, pair, round)?,
+        None => (Vec::new(), bench.iperf_port),
+    };
+    let cpu = |groups: &[Group]| groups.iter().map(Group::cpu_seconds).sum::<f64>();
+    let before = cpu(&groups);
+    let (bits, bytes) = iperf3_tcp(bench, port)?;
+    for group in &groups {
+        group.settle(Duration::from_secs(5));
+    }
+    let after = cpu(&groups);
     let per_gb = relay.map(|_| (after - before) / (bytes / 1e9));
     Ok((bits / 1e9, per_gb))
 }
@@ -473,6 +611,7 @@ fn machine() -> Vec<(String, String)> {
         ("socat".to_owned(), version("socat")),
         ("iperf3".to_owned(), version("iperf3")),
         ("sockperf".to_owned(), version("sockperf")),
+        ("stunnel4".to_owned(), version("stunnel4")),
     ]
 }
 
@@ -733,6 +872,50 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
 
+    let mut tls_rate = Measure::new(
+        "throughput, TLS server to TCP",
+        "Gbit/s",
+        Target::AtLeast {
+            socat: Some(1.5),
+            reference: None,
+            direct: None,
+        },
+    );
+    let mut tls_cpu = Measure::new("CPU per GB, TLS server", "s/GB", Target::None);
+    let mut tls_handshake_rate = Measure::new(
+        "TLS handshakes through a fork server",
+        "handshakes/s",
+        Target::AtLeast {
+            socat: Some(3.0),
+            reference: None,
+            direct: None,
+        },
+    );
+    if only.includes(Part::Tls) {
+        make_tls_certificate(&bench.dir)?;
+    }
+    for round in 0..only.rounds(Part::Tls, bench.rounds) {
+        eprintln!("TLS, round {}/{}", round + 1, bench.rounds);
+        for server in TlsServer::ALL {
+            let (gbps, per_gb) = tls_throughput(&bench, server)?;
+            let handshakes = tls_handshakes(&bench, server)?;
+            eprintln!(
+                "  {}: {gbps:.2} Gbit/s, {per_gb:.3} CPU s/GB, {handshakes:.0} handshakes/s",
+                server.subject()
+            );
+            tls_rate.add(server.subject(), gbps);
+            tls_cpu.add(server.subject(), per_gb);
+            tls_handshake_rate.add(server.subject(), handshakes);
+        }
+    }
+    for measure in [&mut tls_rate, &mut tls_cpu, &mut tls_handshake_rate] {
+        if let Some(ratio) = measure.ratio(STUNNEL) {
+            measure.note = Some(format!(
+                "socketry / stunnel4: {ratio:.2}x; every client goes through the same socketry TCP-to-OPENSSL front, whose cost is in the figures of all three"
+            ));
+        }
+    }
+
     let mut per_1000 = Measure::new(
         "PSS per idle relayed connection, 1,000 held",
         "KiB",
@@ -790,6 +973,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         per_1000,
         per_most,
         total_most,
+        tls_rate,
+        tls_cpu,
+        tls_handshake_rate,
     ];
     // Measures of parts left out by --only have no samples, and no row.
     let measures: Vec<Measure> = measures
@@ -853,7 +1039,7 @@ mod tests {
         let error = Only::parse("udp,speed").unwrap_err().to_string();
         assert_eq!(
             error,
-            "--only: unknown part \"speed\" (expected some of throughput, latency, flows, connrate, udp, memory)"
+            "--only: unknown part \"speed\" (expected some of throughput, latency, flows, connrate, udp, memory, tls)"
         );
     }
 

@@ -386,8 +386,8 @@ fn what_rustls_cannot_honour_is_refused_before_anything_listens() {
             "option egd in \"OPENSSL-LISTEN:0,egd=/dev/egd-pool\" is not supported: rustls takes its randomness from the operating system; there is no entropy daemon to ask",
         ),
         (
-            "compress=auto",
-            "invalid value \"auto\" for option compress in \"OPENSSL-LISTEN:0,compress=auto\" (expected none (TLS compression is unsafe, and rustls never compresses))",
+            "compress=zlib",
+            "invalid value \"zlib\" for option compress in \"OPENSSL-LISTEN:0,compress=zlib\" (expected none or auto (TLS compression is unsafe, and rustls never compresses))",
         ),
         (
             "min-proto-version=TLS1.1",
@@ -454,4 +454,228 @@ fn the_echo_server_runs_the_handshake_of_each_peer_in_its_own_task() {
     );
     drop(plaintext);
     server.terminate();
+}
+
+/// An X.509 version 1 certificate, as `openssl req -x509` makes it from a configuration that
+/// names no extensions (socat's test certificates are made so), with the subject
+/// `C=XY, CN=<cn>, O=<o>, OU=socat, L=Lunar Base`.
+fn v1_certificate(dir: &Path, name: &str, cn: &str, o: &str) -> Certificate {
+    let config = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &config,
+        format!("prompt=no\n[ req ]\ndistinguished_name=dn\n[ dn ]\ncountryName=XY\ncommonName={cn}\nO={o}\nOU=socat\nL=Lunar Base\n"),
+    )
+    .expect("write the openssl configuration");
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req", "-new", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "2",
+        ])
+        .arg("-config")
+        .arg(&config)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl req (apt-get install openssl)");
+    assert!(status.success());
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("run openssl x509");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Version: 1 (0x0)"));
+    let both = dir.join(format!("{name}.pem"));
+    let mut pem = std::fs::read(&key).expect("read the key");
+    pem.extend(std::fs::read(&cert).expect("read the certificate"));
+    std::fs::write(&both, pem).expect("write key and cert");
+    Certificate { cert, key, both }
+}
+
+#[test]
+fn a_program_behind_a_tls_server_sees_the_client_certificate_in_socat_s_variables() {
+    let dir = common::tempdir();
+    let server_cert = v1_certificate(dir.path(), "server", "127.0.0.1", "dest-unreach");
+    let client_cert = v1_certificate(dir.path(), "client", "client.test", "Example, Inc.");
+    let mut server = Proc::spawn(&[
+        "-d",
+        &format!(
+            "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},cafile={}",
+            server_cert.both.display(),
+            client_cert.cert.display()
+        ),
+        "SYSTEM:env | grep -e ^SOCAT_OPENSSL_ -e ^SOCKETRY_TLS_ | sort",
+    ]);
+    let port = server.listening_port();
+    let client = run(
+        &[
+            "-",
+            &format!(
+                "OPENSSL:127.0.0.1:{port},cert={},cafile={}",
+                client_cert.both.display(),
+                server_cert.cert.display()
+            ),
+        ],
+        b"",
+    );
+    assert_eq!(client.code(), Some(0), "{}", client.stderr);
+    let subject = "C = XY, CN = client.test, O = \"Example, Inc.\", OU = socat, L = Lunar Base";
+    let fingerprint = openssl_fingerprint(&client_cert.cert);
+    let expected = [
+        "SOCAT_OPENSSL_X509_COMMONNAME=client.test".to_owned(),
+        "SOCAT_OPENSSL_X509_COUNTRYNAME=XY".to_owned(),
+        format!("SOCAT_OPENSSL_X509_ISSUER={subject}"),
+        "SOCAT_OPENSSL_X509_LOCALITYNAME=Lunar Base".to_owned(),
+        "SOCAT_OPENSSL_X509_ORGANIZATIONALUNITNAME=socat".to_owned(),
+        "SOCAT_OPENSSL_X509_ORGANIZATIONNAME=Example, Inc.".to_owned(),
+        format!("SOCAT_OPENSSL_X509_SUBJECT={subject}"),
+    ];
+    let slash = "/C=XY/CN=client.test/O=Example, Inc./OU=socat/L=Lunar Base";
+    let socketry = [
+        "SOCKETRY_TLS_CIPHER=TLS13_AES_256_GCM_SHA384".to_owned(),
+        format!("SOCKETRY_TLS_FINGERPRINT={fingerprint}"),
+        format!("SOCKETRY_TLS_ISSUER={slash}"),
+        format!("SOCKETRY_TLS_SUBJECT={slash}"),
+        "SOCKETRY_TLS_VERSION=TLS1.3".to_owned(),
+    ];
+    let out = client.stdout_text();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, [&expected[..], &socketry[..]].concat(), "{out}");
+    assert_eq!(server.finish().code(), Some(0));
+}
+
+#[test]
+fn a_silent_client_is_dropped_after_the_handshake_timeout_and_the_server_serves_on() {
+    let mut server = Proc::spawn(&[
+        "-d",
+        "OPENSSL-LISTEN:0,bind=127.0.0.1,fork,max-children=1,handshake-timeout=0.2",
+        "PIPE",
+    ]);
+    let line = server.wait_log("fingerprint=");
+    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
+    let port = server.listening_port();
+    // Connects and says nothing, holding the only child slot until the server gives up.
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let dropped = server.wait_log("did not finish");
+    assert!(
+        dropped.ends_with(": the TLS handshake did not finish within 0.2s (handshake-timeout=)"),
+        "{dropped}"
+    );
+    let client = run(
+        &["-", &format!("OPENSSL:127.0.0.1:{port},fingerprint={pin}")],
+        b"served after the silent one\n",
+    );
+    assert_eq!(
+        client.stdout, b"served after the silent one\n",
+        "{}",
+        client.stderr
+    );
+    assert_eq!(client.code(), Some(0));
+    drop(silent);
+    server.terminate();
+}
+
+/// Python's ssl module as a server for one connection: it answers a line with the line
+/// reversed, then closes with close_notify.
+const PYTHON_SERVER: &str = r#"
+import socket, ssl, sys
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+with socket.create_server(("127.0.0.1", 0)) as server:
+    print("ACCEPT 127.0.0.1:%d" % server.getsockname()[1], flush=True)
+    connection, _ = server.accept()
+    with context.wrap_socket(connection, server_side=True) as tls:
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = tls.recv(1024)
+            if not chunk:
+                break
+            line += chunk
+        tls.sendall(line[:-1][::-1] + b"\n")
+        tls.unwrap()
+"#;
+
+/// Python's ssl module as a client that verifies the server for `localhost` against a CA
+/// file, presents a certificate, speaks at most the version given, and prints what it read
+/// until close_notify, then the version negotiated; it answers with its own close_notify.
+const PYTHON_CLIENT: &str = r#"
+import socket, ssl, sys
+port, cafile, identity, version = sys.argv[1:5]
+context = ssl.create_default_context(cafile=cafile)
+context.load_cert_chain(identity)
+context.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[version]
+with socket.create_connection(("127.0.0.1", int(port))) as connection:
+    with context.wrap_socket(connection, server_hostname="localhost") as tls:
+        read = b""
+        while True:
+            chunk = tls.recv(1024)
+            if not chunk:
+                break
+            read += chunk
+        sys.stdout.write(read.decode() + tls.version() + "\n")
+        tls.unwrap()
+"#;
+
+#[test]
+fn a_client_verifies_python_s_ssl_server_and_half_closes() {
+    let dir = common::tempdir();
+    let cert = certificate(dir.path(), "server");
+    let server = Peer::start(
+        Command::new("python3")
+            .args(["-c", PYTHON_SERVER])
+            .arg(&cert.cert)
+            .arg(&cert.key),
+        false,
+        "ACCEPT",
+    );
+    let out = run(
+        &[
+            "-",
+            &format!(
+                "OPENSSL:localhost:{},cafile={}",
+                server.port,
+                cert.cert.display()
+            ),
+        ],
+        b"hello python\n",
+    );
+    assert_eq!(out.stdout, b"nohtyp olleh\n", "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn python_s_ssl_client_verifies_our_server_which_verifies_its_v1_certificate() {
+    let dir = common::tempdir();
+    let server_cert = certificate(dir.path(), "server");
+    let client_cert = v1_certificate(dir.path(), "client", "client.test", "Python");
+    for version in ["1.2", "1.3"] {
+        let mut server = Proc::spawn(&[
+            "-d",
+            &format!(
+                "OPENSSL-LISTEN:0,bind=127.0.0.1,cert={},cafile={}",
+                server_cert.both.display(),
+                client_cert.cert.display()
+            ),
+            "SYSTEM:echo hello $SOCAT_OPENSSL_X509_COMMONNAME",
+        ]);
+        let port = server.listening_port();
+        let client = Command::new("python3")
+            .args(["-c", PYTHON_CLIENT, &port.to_string()])
+            .arg(&server_cert.cert)
+            .arg(&client_cert.both)
+            .arg(version)
+            .output()
+            .expect("run python3 (apt-get install python3)");
+        assert_eq!(
+            String::from_utf8_lossy(&client.stdout),
+            format!("hello client.test\nTLSv{version}\n"),
+            "{}",
+            String::from_utf8_lossy(&client.stderr)
+        );
+        assert!(client.status.success());
+        assert_eq!(server.finish().code(), Some(0));
+    }
 }

@@ -39,7 +39,7 @@ impl RunConfig {
         };
         OpenContext {
             access,
-            ..self.open
+            ..self.open.clone()
         }
     }
 
@@ -52,7 +52,7 @@ impl RunConfig {
         };
         OpenContext {
             access,
-            ..self.open
+            ..self.open.clone()
         }
     }
 }
@@ -262,6 +262,7 @@ async fn relay_connections(
             let context = OpenContext {
                 first_addresses: left.addresses,
                 first_credentials: left.peer_credentials,
+                first_environment: left.environment.clone(),
                 ..config.second_context()
             };
             let open_failed = |source| RunError::Open {
@@ -305,6 +306,7 @@ async fn relay_connections(
             let context = OpenContext {
                 first_addresses: left.addresses,
                 first_credentials: left.peer_credentials,
+                first_environment: left.environment.clone(),
                 ..config.second_context()
             };
             let mut right = registry::connect(second, &context)

@@ -426,11 +426,11 @@ async fn s_client_gets_our_server_s_data_and_sni_and_alpn_are_seen() {
     assert_eq!(stream.peer().certificate, None);
     let env = stream.peer().environment();
     assert!(
-        env.contains(&("SOCKETRY_TLS_VERSION", "TLS1.3".to_owned())),
+        env.contains(&("SOCKETRY_TLS_VERSION".to_owned(), "TLS1.3".to_owned())),
         "{env:?}"
     );
     assert!(
-        env.contains(&("SOCKETRY_TLS_SNI", "localhost".to_owned())),
+        env.contains(&("SOCKETRY_TLS_SNI".to_owned(), "localhost".to_owned())),
         "{env:?}"
     );
     stream.write_all(b"served over TLS\n").await.unwrap();
@@ -757,4 +757,238 @@ fn a_capath_directory_of_authorities_is_read_and_an_empty_one_refused() {
         "localhost",
     )
     .is_ok());
+}
+
+fn identity(id: &pki::Identity) -> TlsSettings {
+    TlsSettings {
+        cert: Some(id.cert.clone()),
+        key: Some(id.key.clone()),
+        ..TlsSettings::default()
+    }
+}
+
+/// One handshake between a server and a client of ours, with a line each way; the server's
+/// side (or its error) and the client's error.
+async fn handshake(
+    server: &TlsSettings,
+    client: &TlsSettings,
+) -> (
+    Result<socketry::tls::PeerInfo, TlsError>,
+    Result<(), TlsError>,
+) {
+    let (port, task) = serve_one(TlsServerConfig::new(server).unwrap()).await;
+    let client = async {
+        let config = TlsClientConfig::new(client, "localhost")?;
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut stream = config.connect(tcp).await?;
+        stream.write_all(b"ping\n").await.map_err(TlsError::Io)?;
+        let mut reply = [0; 5];
+        stream.read_exact(&mut reply).await.map_err(TlsError::Io)?;
+        assert_eq!(&reply, b"pong\n");
+        Ok(())
+    };
+    let server = async {
+        let mut stream = task.await.unwrap()?;
+        let mut line = [0; 5];
+        stream.read_exact(&mut line).await.map_err(TlsError::Io)?;
+        assert_eq!(&line, b"ping\n");
+        stream.write_all(b"pong\n").await.map_err(TlsError::Io)?;
+        stream.shutdown().await.map_err(TlsError::Io)?;
+        Ok(stream.peer().clone())
+    };
+    tokio::join!(server, client)
+}
+
+#[tokio::test]
+async fn a_v1_certificate_given_as_the_cafile_is_trusted_in_tls12_and_tls13_for_rsa_and_ecdsa() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, file) in [(pki::Key::Rsa, "rsa"), (pki::Key::EcdsaP256, "ecdsa")] {
+        let server = pki::v1(dir.path(), file, "localhost", key, None);
+        for version in [ProtocolVersion::Tls12, ProtocolVersion::Tls13] {
+            let client = TlsSettings {
+                cafile: Some(server.cert.clone()),
+                min_version: version,
+                max_version: version,
+                ..TlsSettings::default()
+            };
+            let (served, connected) = handshake(&identity(&server), &client).await;
+            connected.unwrap();
+            assert_eq!(served.unwrap().version, Some(version));
+        }
+    }
+}
+
+#[tokio::test]
+async fn s_server_with_a_v1_certificate_signed_by_the_cafile_is_trusted_and_its_common_name_checked(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::v1(dir.path(), "ca", "v1 test CA", pki::Key::Rsa, None);
+    let server = pki::v1(dir.path(), "server", "localhost", pki::Key::Rsa, Some(&ca));
+    let trusting_ca = TlsSettings {
+        cafile: Some(ca.cert.clone()),
+        ..TlsSettings::default()
+    };
+    for version in [ProtocolVersion::Tls12, ProtocolVersion::Tls13] {
+        let s_server = SServer::start(&server.cert, &server.key, &[]);
+        let settings = TlsSettings {
+            max_version: version,
+            ..trusting_ca.clone()
+        };
+        let mut stream = connect(&settings, s_server.port).await.unwrap();
+        assert_eq!(
+            stream.peer().certificate.as_ref().unwrap().subject,
+            "/CN=localhost/O=socketry tests"
+        );
+        stream.write_all(b"v1\n").await.unwrap();
+        let mut reply = [0; 3];
+        stream.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"1v\n");
+    }
+
+    let s_server = SServer::start(&server.cert, &server.key, &[]);
+    let settings = TlsSettings {
+        common_name: Some("other.test".to_owned()),
+        ..trusting_ca
+    };
+    let error = connect(&settings, s_server.port).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "certificate verify failed: name mismatch: expected \"other.test\", the certificate is for \"localhost\""
+    );
+}
+
+#[tokio::test]
+async fn a_v1_certificate_neither_in_the_trust_store_nor_signed_by_it_is_an_unknown_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = pki::v1(dir.path(), "server", "localhost", pki::Key::Rsa, None);
+    let stranger = pki::v1(dir.path(), "stranger", "localhost", pki::Key::Rsa, None);
+    let client = TlsSettings {
+        cafile: Some(stranger.cert.clone()),
+        ..TlsSettings::default()
+    };
+    let (_, connected) = handshake(&identity(&server), &client).await;
+    assert_eq!(
+        connected.unwrap_err().to_string(),
+        format!(
+            "certificate verify failed: unknown CA: the peer's certificate (self-signed, subject \"/CN=localhost/O=socketry tests\") is not signed by a trusted authority; trust it with cafile=, or pin it with fingerprint={}",
+            pki::fingerprint(&server.der)
+        )
+    );
+    // Without a cafile, the system's trust store, which holds no such certificate either.
+    let s_server = SServer::start(&server.cert, &server.key, &[]);
+    let error = connect(&TlsSettings::default(), s_server.port)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, TlsError::UnknownCa { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_server_with_a_cafile_verifies_v1_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = pki::v1(dir.path(), "server", "localhost", pki::Key::Rsa, None);
+    let client = pki::v1(
+        dir.path(),
+        "client",
+        "client.test",
+        pki::Key::EcdsaP256,
+        None,
+    );
+    let stranger = pki::v1(dir.path(), "stranger", "client.test", pki::Key::Rsa, None);
+    let requiring = TlsSettings {
+        cafile: Some(client.cert.clone()),
+        ..identity(&server)
+    };
+    let presenting = |id: &pki::Identity| TlsSettings {
+        cafile: Some(server.cert.clone()),
+        ..identity(id)
+    };
+    for version in [ProtocolVersion::Tls12, ProtocolVersion::Tls13] {
+        let settings = TlsSettings {
+            max_version: version,
+            ..presenting(&client)
+        };
+        let (served, connected) = handshake(&requiring, &settings).await;
+        connected.unwrap();
+        let peer = served.unwrap();
+        assert_eq!(
+            peer.certificate.unwrap().common_name.as_deref(),
+            Some("client.test")
+        );
+    }
+
+    // commonname on the server checks the client's common name.
+    let named = |name: &str| TlsSettings {
+        common_name: Some(name.to_owned()),
+        ..requiring.clone()
+    };
+    let (served, _) = handshake(&named("client.test"), &presenting(&client)).await;
+    served.unwrap();
+    let (served, _) = handshake(&named("someone.else"), &presenting(&client)).await;
+    assert_eq!(
+        served.unwrap_err().to_string(),
+        "certificate verify failed: name mismatch: expected \"someone.else\", the certificate is for \"client.test\""
+    );
+
+    let (served, _) = handshake(&requiring, &presenting(&stranger)).await;
+    assert!(
+        matches!(served, Err(TlsError::UnknownCa { .. })),
+        "{served:?}"
+    );
+}
+
+#[test]
+fn a_v1_certificate_with_the_wrong_key_is_a_key_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = pki::v1(dir.path(), "one", "localhost", pki::Key::Rsa, None);
+    let two = pki::v1(dir.path(), "two", "localhost", pki::Key::Rsa, None);
+    let settings = TlsSettings {
+        key: Some(two.key.clone()),
+        ..identity(&one)
+    };
+    assert_eq!(
+        TlsServerConfig::new(&settings).unwrap_err().to_string(),
+        format!(
+            "the private key in {} does not match the certificate in {}",
+            two.key.display(),
+            one.cert.display()
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_gives_a_silent_client_ten_seconds_unless_told_otherwise() {
+    let server = |timeout| {
+        TlsServerConfig::new(&TlsSettings {
+            handshake_timeout: timeout,
+            ..TlsSettings::default()
+        })
+        .unwrap()
+    };
+    let (_client, io) = tokio::io::duplex(1024);
+    let error = server(None).accept(io).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the TLS handshake did not finish within 10s (handshake-timeout=)"
+    );
+    assert_eq!(
+        socketry::tls::DEFAULT_SERVER_HANDSHAKE_TIMEOUT.as_secs(),
+        10
+    );
+    let (_client, io) = tokio::io::duplex(1024);
+    let error = server(Some(std::time::Duration::from_millis(1500)))
+        .accept(io)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the TLS handshake did not finish within 1.5s (handshake-timeout=)"
+    );
+    // Zero is no limit: only the test's own hour runs out.
+    let (_client, io) = tokio::io::duplex(1024);
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(3600),
+        server(Some(std::time::Duration::ZERO)).accept(io),
+    )
+    .await;
+    assert!(waited.is_err());
 }

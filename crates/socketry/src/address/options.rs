@@ -189,7 +189,7 @@ pub enum ValueKind {
     Ciphers,
     /// A list of ALPN protocol names, separated by `:`.
     Alpn,
-    /// TLS compression: only `none`.
+    /// TLS compression: `none`, or `auto` (which is none with rustls).
     Compress,
     /// An option of socat's that rustls cannot honour: refused with this reason.
     Refused(&'static str),
@@ -234,7 +234,7 @@ impl ValueKind {
                 "cipher suite names separated by ':', such as ECDHE-ECDSA-AES128-GCM-SHA256 or TLS_AES_128_GCM_SHA256, or HIGH (see socketry -hh)"
             }
             ValueKind::Alpn => "protocol names separated by ':', such as h2:http/1.1",
-            ValueKind::Compress => "none (TLS compression is unsafe, and rustls never compresses)",
+            ValueKind::Compress => "none or auto (TLS compression is unsafe, and rustls never compresses)",
             ValueKind::Refused(reason) => reason,
             ValueKind::Membership(form) => form.expected(),
             ValueKind::Ipv4Address => "an IPv4 address, e.g. 192.168.1.10",
@@ -740,6 +740,8 @@ option_table! {
         help: "application protocols offered or accepted, ':'-separated (h2:http/1.1)" },
     OptionDef { id: OptionId::TlsFingerprint, name: "fingerprint", aliases: &[], group: Groups::TLS, kind: ValueKind::Fingerprint,
         help: "pin the peer's certificate by its SHA-256 (sha256:HEX); without cafile/capath it replaces CA and name checks" },
+    OptionDef { id: OptionId::TlsHandshakeTimeout, name: "handshake-timeout", aliases: &[], group: Groups::TLS, kind: ValueKind::Seconds,
+        help: "how long the TLS handshake may take; a server's default is 10 (a silent client must not hold a fork slot), 0 is no limit; a client's default is no limit" },
     OptionDef { id: OptionId::TlsMethod, name: "method", aliases: &["openssl-method"], group: Groups::TLS, kind: ValueKind::Refused("the protocol version is chosen with min-proto-version and max-proto-version (TLS1.2, TLS1.3)"),
         help: "refused: use min-proto-version and max-proto-version" },
     OptionDef { id: OptionId::TlsEgd, name: "egd", aliases: &["openssl-egd"], group: Groups::TLS, kind: ValueKind::Refused("rustls takes its randomness from the operating system; there is no entropy daemon to ask"),

@@ -295,7 +295,7 @@ impl Access {
 }
 
 /// Settings from the command line that change how addresses open.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OpenContext {
     /// The protocol family for addresses that name none (`-4`, `-6`).
     pub family: Family,
@@ -309,6 +309,9 @@ pub struct OpenContext {
     pub access: Access,
     /// When opening the second address: the credentials of the first connection's Unix peer.
     pub first_credentials: Option<PeerCredentials>,
+    /// When opening the second address: what the first connection's layers learned for a
+    /// program's environment (`SOCAT_OPENSSL_X509_SUBJECT`, `SOCKETRY_TLS_VERSION`, ...).
+    pub first_environment: Vec<(String, String)>,
 }
 
 impl Default for OpenContext {
@@ -319,6 +322,7 @@ impl Default for OpenContext {
             first_addresses: None,
             access: Access::ReadWrite,
             first_credentials: None,
+            first_environment: Vec::new(),
         }
     }
 }

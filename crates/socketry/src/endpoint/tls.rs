@@ -55,6 +55,7 @@ pub(crate) fn settings(options: &Options) -> Result<TlsSettings, OpenError> {
             .text(OptionId::TlsFingerprint)
             .map(|text| text.parse().map_err(|e| refuse(format!("{e}"))))
             .transpose()?,
+        handshake_timeout: options.seconds(OptionId::TlsHandshakeTimeout),
     })
 }
 
@@ -76,11 +77,12 @@ fn setting_error(error: TlsError) -> OpenError {
     OpenError::Refused(error.to_string())
 }
 
-/// The host a client checks the server's certificate for, as the address gave it.
+/// The host a client checks the server's certificate for, as the address gave it (an IPv6
+/// address without the brackets that `[::1]:443` needs).
 fn host_name(host: &Host) -> String {
     match host {
         Host::Name(name) => name.clone(),
-        ip => ip.to_string(),
+        Host::Ip(ip) => ip.to_string(),
     }
 }
 

@@ -82,11 +82,7 @@ fn established(stream: TlsStream<Duplex<ByteReader, ByteWriter>>, description: &
     let mut data = Data::new(Some(Reader::Bytes(reader)), Some(Writer::Bytes(writer)));
     data.learned = Learned {
         over: peer.version.map(|v| v.to_string()).into_iter().collect(),
-        environment: peer
-            .environment()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect(),
+        environment: peer.environment(),
         tls: Some(peer),
         ..Learned::default()
     };

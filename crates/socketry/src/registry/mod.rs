@@ -352,7 +352,10 @@ pub async fn connect(address: &Address, context: &OpenContext) -> Result<Connect
             Opened::Listener(l) => l.accept_once().await,
         },
         Address::Dual { read, write } => {
-            let half = |access| OpenContext { access, ..*context };
+            let half = |access| OpenContext {
+                access,
+                ..context.clone()
+            };
             let reading =
                 Box::pin(connect(&Address::Single(read.clone()), &half(Access::Read))).await?;
             let writing = Box::pin(connect(

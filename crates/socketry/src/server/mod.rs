@@ -717,6 +717,7 @@ async fn exec(
     let context = OpenContext {
         first_addresses: connection.addresses,
         first_credentials: connection.peer_credentials,
+        first_environment: connection.environment.clone(),
         ..config.open
     };
     let address = Address::Single(spec.clone());

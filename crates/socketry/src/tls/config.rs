@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -16,9 +17,12 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::error::TlsError;
 use super::error::{Attempt, Side};
+use super::legacy;
 use super::peer::PeerInfo;
 use super::pem;
-use super::settings::{Fingerprint, Sni, TlsSettings, ValueError};
+use super::settings::{
+    Fingerprint, Sni, TlsSettings, ValueError, DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+};
 use super::stream::TlsStream;
 use super::verify::{self, Checks, ClientVerifier, Seen, ServerVerifier};
 
@@ -70,8 +74,19 @@ fn identity(
     let chain = pem::certificates(cert)?;
     let key_path = key.unwrap_or(cert);
     let private = pem::private_key(key_path)?;
-    CertifiedKey::from_der(chain, private, provider)
-        .map(Arc::new)
+    let bad_key = |error: rustls::Error| TlsError::BadIdentity {
+        path: key_path.to_owned(),
+        reason: super::error::describe_rustls(&error),
+    };
+    let signing = provider
+        .key_provider
+        .load_private_key(private)
+        .map_err(bad_key)?;
+    // Not CertifiedKey::from_der: its check of the key against the certificate parses the
+    // certificate with WebPKI, which refuses X.509 version 1 ones.
+    let key = CertifiedKey::new(chain, signing);
+    legacy::keys_match(&key)
+        .map(|()| Arc::new(key))
         .map_err(|error| match error {
             rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => {
                 TlsError::KeyMismatch {
@@ -79,10 +94,7 @@ fn identity(
                     key: key_path.to_owned(),
                 }
             }
-            other => TlsError::BadIdentity {
-                path: key_path.to_owned(),
-                reason: super::error::describe_rustls(&other),
-            },
+            other => bad_key(other),
         })
 }
 
@@ -105,6 +117,7 @@ pub struct TlsClientConfig {
     checks: Checks,
     sni: ServerName<'static>,
     has_certificate: bool,
+    handshake_timeout: Option<Duration>,
 }
 
 impl TlsClientConfig {
@@ -146,7 +159,7 @@ impl TlsClientConfig {
         let checks = Checks {
             anchors: Arc::new(anchors),
             pin,
-            name: Some(name.clone()),
+            name: ca.is_some().then(|| name.clone()),
             provider: provider.clone(),
         };
         let builder = builder
@@ -191,6 +204,7 @@ impl TlsClientConfig {
             checks,
             sni,
             has_certificate: settings.cert.is_some(),
+            handshake_timeout: settings.handshake_timeout.filter(|t| !t.is_zero()),
         })
     }
 
@@ -209,7 +223,8 @@ impl TlsClientConfig {
                 seen: seen.clone(),
             }));
         let connector = TlsConnector::from(Arc::new(config));
-        match connector.connect(self.sni.clone(), io).await {
+        let handshake = connector.connect(self.sni.clone(), io);
+        match within(self.handshake_timeout, handshake).await? {
             Ok(stream) => {
                 let peer = PeerInfo::of(stream.get_ref().1, None);
                 Ok(TlsStream::new(stream.into(), peer, Side::Client))
@@ -237,6 +252,7 @@ pub struct TlsServerConfig {
     client_check: Option<(Option<Arc<dyn ClientCertVerifier>>, Checks)>,
     alpn: Vec<Vec<u8>>,
     sessions: Arc<dyn rustls::server::StoresServerSessions>,
+    handshake_timeout: Option<Duration>,
 }
 
 impl TlsServerConfig {
@@ -316,6 +332,12 @@ impl TlsServerConfig {
                 .map(|p| p.as_bytes().to_vec())
                 .collect(),
             sessions: rustls::server::ServerSessionMemoryCache::new(256),
+            handshake_timeout: Some(
+                settings
+                    .handshake_timeout
+                    .unwrap_or(DEFAULT_SERVER_HANDSHAKE_TIMEOUT),
+            )
+            .filter(|t| !t.is_zero()),
         })
     }
 
@@ -346,7 +368,7 @@ impl TlsServerConfig {
         config.alpn_protocols = self.alpn.clone();
         config.session_storage = self.sessions.clone();
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        match acceptor.accept(io).await {
+        match within(self.handshake_timeout, acceptor.accept(io)).await? {
             Ok(stream) => {
                 let (_, connection) = stream.get_ref();
                 let peer = PeerInfo::of(connection, connection.server_name());
@@ -361,6 +383,19 @@ impl TlsServerConfig {
                 },
             )),
         }
+    }
+}
+
+/// Runs `handshake` for at most `limit`.
+async fn within<F: std::future::Future>(
+    limit: Option<Duration>,
+    handshake: F,
+) -> Result<F::Output, TlsError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, handshake)
+            .await
+            .map_err(|_| TlsError::HandshakeTimeout { limit }),
+        None => Ok(handshake.await),
     }
 }
 

@@ -80,7 +80,7 @@ pub enum TlsError {
     #[error("certificate verify failed: unknown CA: the peer's certificate ({peer}) is not signed by a trusted authority; trust it with cafile=, or pin it with fingerprint={fingerprint}", peer = peer.describe(), fingerprint = peer.fingerprint)]
     UnknownCa {
         /// The peer's certificate.
-        peer: CertificateSummary,
+        peer: Box<CertificateSummary>,
     },
     /// The peer's certificate is not valid for the expected name.
     #[error("certificate verify failed: name mismatch: expected \"{expected}\", the certificate is for {}", presented_names(presented))]
@@ -135,6 +135,12 @@ pub enum TlsError {
     /// The peer closed the connection before the handshake was over.
     #[error("the peer closed the connection during the TLS handshake")]
     HandshakeEof,
+    /// The handshake took longer than `handshake-timeout` allows.
+    #[error("the TLS handshake did not finish within {}s (handshake-timeout=)", limit.as_secs_f64())]
+    HandshakeTimeout {
+        /// The limit.
+        limit: Duration,
+    },
     /// The handshake failed for another protocol reason.
     #[error("TLS handshake failed: {0}")]
     Handshake(String),
@@ -267,7 +273,9 @@ fn certificate_error(error: &CertificateError, attempt: &Attempt) -> TlsError {
     use CertificateError as C;
     match error {
         C::UnknownIssuer => match &attempt.peer {
-            Some(peer) => TlsError::UnknownCa { peer: peer.clone() },
+            Some(peer) => TlsError::UnknownCa {
+                peer: Box::new(peer.clone()),
+            },
             None => TlsError::Certificate("unknown CA".to_owned()),
         },
         C::NotValidForNameContext {

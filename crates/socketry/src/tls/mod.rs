@@ -31,6 +31,7 @@
 
 mod config;
 mod error;
+mod legacy;
 mod peer;
 mod pem;
 mod settings;
@@ -42,6 +43,6 @@ pub use error::TlsError;
 pub use peer::{CertificateSummary, PeerInfo};
 pub use settings::{
     parse_alpn, parse_compress, CipherList, Fingerprint, FingerprintError, ProtocolVersion, Sni,
-    TlsSettings, ValueError,
+    TlsSettings, ValueError, DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
 };
 pub use stream::{Duplex, TlsReader, TlsStream, TlsWriter};

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use rustls::crypto::ring::cipher_suite as suites;
 use rustls::SupportedCipherSuite;
@@ -44,7 +45,15 @@ pub struct TlsSettings {
     pub alpn: Vec<String>,
     /// `fingerprint`: the SHA-256 fingerprint the peer's certificate must have.
     pub fingerprint: Option<Fingerprint>,
+    /// `handshake-timeout`: how long a handshake may take. `None` is the default: on a
+    /// server [`DEFAULT_SERVER_HANDSHAKE_TIMEOUT`], on a client no limit; zero is no limit.
+    pub handshake_timeout: Option<Duration>,
 }
+
+/// How long a server waits for a client's handshake unless `handshake-timeout` says
+/// otherwise: long enough for any honest client, short enough that silent ones do not hold
+/// the connections `max-children` allows.
+pub const DEFAULT_SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for TlsSettings {
     fn default() -> Self {
@@ -61,6 +70,7 @@ impl Default for TlsSettings {
             ciphers: None,
             alpn: Vec::new(),
             fingerprint: None,
+            handshake_timeout: None,
         }
     }
 }
@@ -81,14 +91,15 @@ pub enum Sni {
 #[error("{0}")]
 pub struct ValueError(pub(super) String);
 
-/// The `compress` option's value: only `none`, since TLS compression is unsafe (CRIME) and
-/// rustls never compresses.
+/// The `compress` option's value: `none`, or `auto` (socat's "let the library choose":
+/// rustls has no compression, so it chooses none). Anything else asks for compression, which
+/// TLS should not do (CRIME) and rustls cannot.
 pub fn parse_compress(text: &str) -> Result<(), ValueError> {
-    if text.eq_ignore_ascii_case("none") {
+    if text.eq_ignore_ascii_case("none") || text.eq_ignore_ascii_case("auto") {
         Ok(())
     } else {
         Err(ValueError(format!(
-            "compress={text} is not supported: TLS compression is unsafe (CRIME) and rustls never compresses; only compress=none is accepted"
+            "compress={text} is not supported: TLS compression is unsafe (CRIME) and rustls never compresses; only compress=none (or auto, which is none here) is accepted"
         )))
     }
 }
@@ -469,12 +480,13 @@ mod tests {
     }
 
     #[test]
-    fn compression_is_refused_except_none() {
+    fn compression_is_refused_except_none_and_auto() {
         assert_eq!(parse_compress("none"), Ok(()));
-        assert!(parse_compress("auto")
+        assert_eq!(parse_compress("AUTO"), Ok(()));
+        assert!(parse_compress("zlib")
             .unwrap_err()
             .to_string()
-            .starts_with("compress=auto is not supported: TLS compression is unsafe"));
+            .starts_with("compress=zlib is not supported: TLS compression is unsafe"));
     }
 
     #[test]

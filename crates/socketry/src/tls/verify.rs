@@ -4,7 +4,6 @@
 //! keeps the peer's certificate so that a failed handshake can say whose it was.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -17,6 +16,7 @@ use rustls::{
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::error::PinMismatch;
+use super::legacy;
 use super::peer::CertificateSummary;
 use super::settings::Fingerprint;
 
@@ -37,13 +37,36 @@ pub(super) struct Checks {
     pub(super) anchors: Arc<Vec<CertificateDer<'static>>>,
     /// The pinned fingerprint.
     pub(super) pin: Option<Fingerprint>,
-    /// The name the certificate must be valid for (on a client: always, with `ca`; on a
-    /// server: `commonname`).
+    /// The name the certificate must be valid for (on a client: the host or `commonname`,
+    /// unless a pin alone is the verification; on a server: `commonname`).
     pub(super) name: Option<ServerName<'static>>,
     pub(super) provider: Arc<CryptoProvider>,
 }
 
 impl Checks {
+    /// Every check of the peer's certificate: the pin, then the CA verifier's verdict `ca`
+    /// (absent when the pin alone is the verification), then the name. A version 1
+    /// certificate, which WebPKI refuses whatever it is, has its own checks instead.
+    fn verify(
+        &self,
+        seen: &Seen,
+        end_entity: &CertificateDer<'_>,
+        now: UnixTime,
+        ca: Option<Result<(), rustls::Error>>,
+    ) -> Result<(), rustls::Error> {
+        self.see(seen, end_entity)?;
+        if legacy::is_v1(end_entity) {
+            if ca.is_some() {
+                legacy::verify(end_entity, &self.anchors, now)?;
+            }
+            return legacy::check_name(end_entity, self.name.as_ref());
+        }
+        if let Some(Err(error)) = ca {
+            return self.after_ca_error(error, end_entity, now);
+        }
+        self.check_name(end_entity)
+    }
+
     fn see(&self, seen: &Seen, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
         let summary = CertificateSummary::of(end_entity);
         let actual = summary.fingerprint;
@@ -74,7 +97,7 @@ impl Checks {
         );
         if name_error {
             return match &self.name {
-                Some(name) if common_name_is(end_entity, name) => Ok(()),
+                Some(name) if legacy::common_name_is(end_entity, name) => Ok(()),
                 _ => Err(error),
             };
         }
@@ -97,7 +120,7 @@ impl Checks {
                 error
             });
         }
-        valid_at(end_entity, now)?;
+        legacy::valid_at(end_entity, now)?;
         self.check_name(end_entity)
     }
 
@@ -107,7 +130,7 @@ impl Checks {
         };
         let parsed = ParsedCertificate::try_from(end_entity)?;
         match rustls::client::verify_server_name(&parsed, name) {
-            Err(_) if common_name_is(end_entity, name) => Ok(()),
+            Err(_) if legacy::common_name_is(end_entity, name) => Ok(()),
             other => other,
         }
     }
@@ -118,12 +141,12 @@ impl Checks {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        if legacy::is_v1(cert) {
+            legacy::verify_tls12_signature(message, cert, dss, algorithms)
+        } else {
+            verify_tls12_signature(message, cert, dss, algorithms)
+        }
     }
 
     fn tls13(
@@ -132,12 +155,12 @@ impl Checks {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        if legacy::is_v1(cert) {
+            legacy::verify_tls13_signature(message, cert, dss, algorithms)
+        } else {
+            verify_tls13_signature(message, cert, dss, algorithms)
+        }
     }
 
     fn schemes(&self) -> Vec<SignatureScheme> {
@@ -164,17 +187,14 @@ impl ServerCertVerifier for ServerVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.checks.see(&self.seen, end_entity)?;
-        if let Some(ca) = &self.ca {
-            // The name checked is commonname's (or the host's), not necessarily the one
-            // sent as SNI.
-            let name = self.checks.name.as_ref().unwrap_or(server_name);
-            if let Err(error) =
-                ca.verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
-            {
-                self.checks.after_ca_error(error, end_entity, now)?;
-            }
-        }
+        // The name checked is commonname's (or the host's), not necessarily the one sent as
+        // SNI.
+        let name = self.checks.name.as_ref().unwrap_or(server_name);
+        let ca = self.ca.as_ref().map(|ca| {
+            ca.verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
+                .map(|_| ())
+        });
+        self.checks.verify(&self.seen, end_entity, now, ca)?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -228,17 +248,11 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.checks.see(&self.seen, end_entity)?;
-        if let Some(ca) = &self.ca {
-            if let Err(error) = ca.verify_client_cert(end_entity, intermediates, now) {
-                // Trusted directly, the name is checked there; else below.
-                return self
-                    .checks
-                    .after_ca_error(error, end_entity, now)
-                    .map(|()| ClientCertVerified::assertion());
-            }
-        }
-        self.checks.check_name(end_entity)?;
+        let ca = self.ca.as_ref().map(|ca| {
+            ca.verify_client_cert(end_entity, intermediates, now)
+                .map(|_| ())
+        });
+        self.checks.verify(&self.seen, end_entity, now, ca)?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -263,48 +277,4 @@ impl ClientCertVerifier for ClientVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.checks.schemes()
     }
-}
-
-/// Whether a certificate without subject alternative names has `name` as its common name.
-fn common_name_is(end_entity: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
-    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
-        return false;
-    };
-    if matches!(certificate.subject_alternative_name(), Ok(Some(_)) | Err(_)) {
-        return false;
-    }
-    let expected = name.to_str();
-    let matches = certificate
-        .subject()
-        .iter_common_name()
-        .filter_map(|cn| cn.as_str().ok())
-        .any(|cn| cn.eq_ignore_ascii_case(&expected));
-    matches
-}
-
-/// A directly trusted certificate's validity period, checked as WebPKI checks a chain's.
-fn valid_at(end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
-    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(end_entity) else {
-        return Err(CertificateError::BadEncoding.into());
-    };
-    let seconds =
-        |t: i64| UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(t).unwrap_or(0)));
-    let validity = certificate.validity();
-    let not_before = seconds(validity.not_before.timestamp());
-    let not_after = seconds(validity.not_after.timestamp());
-    if now.as_secs() < not_before.as_secs() {
-        return Err(CertificateError::NotValidYetContext {
-            time: now,
-            not_before,
-        }
-        .into());
-    }
-    if now.as_secs() > not_after.as_secs() {
-        return Err(CertificateError::ExpiredContext {
-            time: now,
-            not_after,
-        }
-        .into());
-    }
-    Ok(())
 }

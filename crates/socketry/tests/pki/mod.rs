@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rustls_pki_types::pem::PemObject;
 
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
@@ -110,4 +113,89 @@ pub fn fingerprint(der: &[u8]) -> String {
     let digest = sha2::Sha256::digest(der);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
+}
+
+/// How a version 1 certificate is signed, and with which key type.
+#[derive(Clone, Copy)]
+pub enum Key {
+    Rsa,
+    EcdsaP256,
+}
+
+/// An X.509 version 1 certificate (no extensions at all), as `openssl req -x509` makes it
+/// from a configuration that names none: self-signed, or signed by `issuer`. The openssl
+/// CLI makes it, since rcgen makes only version 3.
+pub fn v1(
+    dir: &Path,
+    file: &str,
+    common_name: &str,
+    key: Key,
+    issuer: Option<&Identity>,
+) -> Identity {
+    let config = dir.join(format!("{file}.conf"));
+    std::fs::write(
+        &config,
+        format!("prompt=no\n[ req ]\ndistinguished_name=dn\n[ dn ]\nCN={common_name}\nO=socketry tests\n"),
+    )
+    .expect("write the openssl configuration");
+    let cert = dir.join(format!("{file}.crt"));
+    let key_path = dir.join(format!("{file}.key"));
+    let new_key: &[&str] = match key {
+        Key::Rsa => &["-newkey", "rsa:2048"],
+        Key::EcdsaP256 => &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    };
+    let run = |command: &mut Command| {
+        let output = command
+            .output()
+            .expect("run openssl (apt-get install openssl)");
+        assert!(
+            output.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    match issuer {
+        None => run(Command::new("openssl")
+            .args(["req", "-new", "-x509", "-nodes", "-days", "30"])
+            .args(new_key)
+            .arg("-config")
+            .arg(&config)
+            .arg("-keyout")
+            .arg(&key_path)
+            .arg("-out")
+            .arg(&cert)),
+        Some(issuer) => {
+            let request = dir.join(format!("{file}.csr"));
+            run(Command::new("openssl")
+                .args(["req", "-new", "-nodes"])
+                .args(new_key)
+                .arg("-config")
+                .arg(&config)
+                .arg("-keyout")
+                .arg(&key_path)
+                .arg("-out")
+                .arg(&request));
+            run(Command::new("openssl")
+                .args(["x509", "-req", "-days", "30", "-set_serial", "7"])
+                .arg("-in")
+                .arg(&request)
+                .arg("-CA")
+                .arg(&issuer.cert)
+                .arg("-CAkey")
+                .arg(&issuer.key)
+                .arg("-out")
+                .arg(&cert));
+        }
+    }
+    let pem = std::fs::read(&cert).expect("read the certificate");
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(&pem)
+        .expect("a PEM certificate")
+        .to_vec();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).expect("an X.509 certificate");
+    assert_eq!(parsed.version(), x509_parser::x509::X509Version::V1);
+    Identity {
+        cert,
+        key: key_path,
+        der,
+    }
 }

@@ -71,6 +71,9 @@ pub(super) fn command(
             .env("SOCKETRY_PEERGID", peer.gid.to_string())
             .env("SOCKETRY_PEERPID", peer.pid.to_string());
     }
+    for (name, value) in &context.first_environment {
+        command.env(name, value);
+    }
     for (name, value) in &spec.environment {
         command.env(name, value);
     }
