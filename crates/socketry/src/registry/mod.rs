@@ -19,7 +19,8 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, pty, rawip, shm, socketpair, stdio, tcp, tls, tun,
+    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp,
+    tls, tun,
     udp, unix, Access, Connection, OpenContext, OpenError, Opened,
 };
 
@@ -143,6 +144,8 @@ registry! {
     PosixMq(mqueue::MqSpec) = mqueue::FAMILY;
     /// TUN/TAP interfaces (`TUN`).
     Tun(tun::TunSpec) = tun::FAMILY;
+    /// Proxy clients (`SOCKS4`, `SOCKS4A`, `SOCKS5-CONNECT`, `SOCKS5-LISTEN`, `PROXY`).
+    Proxy(proxy::ProxySpec) = proxy::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -150,8 +153,6 @@ registry! {
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
-    "SOCKS4", "SOCKS", "SOCKS4A", "SOCKS5-CONNECT", "SOCKS5", "SOCKS5-LISTEN",
-    "PROXY", "PROXY-CONNECT",
     "INTERFACE", "READLINE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
