@@ -444,3 +444,78 @@ pub(crate) async fn through(
     );
     Ok(connection)
 }
+
+// ---- The proxy protocols as layers of a chain: `SOCKS4:host:port|TCP:proxy:1080` ----
+
+const TARGET: &[&str] = &["host", "port"];
+
+static SOCKS4_LAYER: Definition<ProxyLayer> = Definition {
+    ty: AddressType::new(
+        "SOCKS4",
+        &["SOCKS"],
+        TARGET,
+        Groups::SOCKS,
+        "SOCKS4 CONNECT to host:port through the SOCKS server on the right",
+    )
+    .bind(BIND),
+    parse: |p| target(Protocol::Socks4(Socks4Version::Four), p, 0),
+};
+static SOCKS4A_LAYER: Definition<ProxyLayer> = Definition {
+    ty: AddressType::new(
+        "SOCKS4A",
+        &[],
+        TARGET,
+        Groups::SOCKS,
+        "SOCKS4a CONNECT, the name resolved by the server on the right",
+    )
+    .bind(BIND),
+    parse: |p| target(Protocol::Socks4(Socks4Version::FourA), p, 0),
+};
+static SOCKS5_LAYER: Definition<ProxyLayer> = Definition {
+    ty: AddressType::new(
+        "SOCKS5-CONNECT",
+        &["SOCKS5"],
+        TARGET,
+        Groups::SOCKS.union(Groups::SOCKS5),
+        "SOCKS5 CONNECT to host:port through the SOCKS server on the right",
+    )
+    .bind(BIND),
+    parse: |p| target(Protocol::Socks5(Socks5Command::Connect), p, 0),
+};
+static PROXY_LAYER: Definition<ProxyLayer> = Definition {
+    ty: AddressType::new(
+        "PROXY",
+        &["PROXY-CONNECT"],
+        TARGET,
+        Groups::HTTP,
+        "HTTP CONNECT to host:port through the HTTP proxy on the right",
+    )
+    .bind(BIND),
+    parse: |p| target(Protocol::Http, p, 0),
+};
+
+/// The proxy protocols' layers, for the registry of layers.
+pub static LAYERS: FamilyTypes<ProxyLayer> = FamilyTypes {
+    features: &[],
+    types: &[&SOCKS4_LAYER, &SOCKS4A_LAYER, &SOCKS5_LAYER, &PROXY_LAYER],
+};
+
+impl FamilySpec for ProxyLayer {
+    fn address_type(&self) -> &'static AddressType {
+        match self.protocol {
+            Protocol::Socks4(Socks4Version::Four) => &SOCKS4_LAYER.ty,
+            Protocol::Socks4(Socks4Version::FourA) => &SOCKS4A_LAYER.ty,
+            // A BIND is only ever the SOCKS5-LISTEN address, never parsed as a layer.
+            Protocol::Socks5(_) => &SOCKS5_LAYER.ty,
+            Protocol::Http => &PROXY_LAYER.ty,
+        }
+    }
+
+    fn fmt_params(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fmt_target(f)
+    }
+
+    fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
+        ProxyLayer::check(self, options)
+    }
+}

@@ -1,7 +1,8 @@
 //! An HTTP CONNECT client (socat's `PROXY`): asks an HTTP proxy for a tunnel to a host and
 //! port, with Basic credentials if given, and reads the proxy's answer up to the blank line
 //! that ends it, a byte at a time so that nothing of the tunnel's data is taken. The answer is
-//! bounded ([`MAX_RESPONSE`]); any status but 2xx is a refusal naming the proxy's code and words.
+//! bounded ([`MAX_RESPONSE`]); socat spells the header `Proxy-authorization`, and so does this
+//! (header names are case-insensitive). Any status but 2xx is a refusal naming the proxy's code and words.
 
 use std::net::IpAddr;
 
@@ -91,7 +92,7 @@ impl HttpConnect {
         }
         if let Some(credentials) = &self.credentials {
             let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-            request.push_str(&format!("Proxy-Authorization: Basic {encoded}\r\n"));
+            request.push_str(&format!("Proxy-authorization: Basic {encoded}\r\n"));
         }
         request.push_str("\r\n");
         request.into_bytes()
@@ -260,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             connect(HttpVersion::OneOne, Some(b"user:s3cr3t\n")).request(),
-            b"CONNECT example.org:22 HTTP/1.1\r\nHost: example.org:22\r\nProxy-Authorization: Basic dXNlcjpzM2NyM3QK\r\n\r\n"
+            b"CONNECT example.org:22 HTTP/1.1\r\nHost: example.org:22\r\nProxy-authorization: Basic dXNlcjpzM2NyM3QK\r\n\r\n"
         );
         let v6 = HttpConnect {
             host: Host::Ip("::1".parse().unwrap()),

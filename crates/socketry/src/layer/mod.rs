@@ -85,6 +85,7 @@ impl Stack {
         Stack::new(layers)
     }
 
+
     /// Whether the stack has no layer, so that applying it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.outermost_first.is_empty()
