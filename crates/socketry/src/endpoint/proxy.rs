@@ -10,7 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::combinations::conflict;
-use super::connection::{Connection, OpenContext, Opened};
+use super::connection::{Connection, OpenContext};
+use super::opened::Opened;
 use super::error::OpenError;
 use crate::address::{
     AddressType, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, OptionId, Options,
