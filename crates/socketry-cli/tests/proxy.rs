@@ -45,7 +45,10 @@ fn start(command: &mut Command, port: u16) -> Daemon {
     let daemon = Daemon(child);
     let deadline = Instant::now() + WAIT;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{command:?} never listened on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "{command:?} never listened on {port}"
+        );
         thread::sleep(std::time::Duration::from_millis(10));
     }
     daemon
@@ -132,7 +135,10 @@ fn tinyproxy(dir: &Path, port: u16, credentials: bool) -> Daemon {
         ),
     )
     .unwrap();
-    start(Command::new("tinyproxy").arg("-d").arg("-c").arg(&config), port)
+    start(
+        Command::new("tinyproxy").arg("-d").arg("-c").arg(&config),
+        port,
+    )
 }
 
 /// Runs socketry with `args` (the first being `-`), writes `send`, reads back exactly as many
@@ -217,7 +223,9 @@ fn dante_carries_socks4_and_socks5_connects_and_its_refusals_name_the_code() {
         let out = refused(&["-", "SOCKS5-CONNECT:127.0.0.1:1080:127.0.0.1:5999"]);
         assert_eq!(out.code(), Some(1));
         assert!(
-            out.errors()[0].ends_with(" -> 127.0.0.1:1080: the proxy refused: reply code 5 (connection refused)"),
+            out.errors()[0].ends_with(
+                " -> 127.0.0.1:1080: the proxy refused: reply code 5 (connection refused)"
+            ),
             "{}",
             out.stderr
         );
@@ -370,12 +378,17 @@ fn chains_stack_socks_over_http_connect_and_tls_over_socks() {
         let out = common::run(&["-", &client], b"tls in socks\n");
         assert_eq!(out.stdout_text(), "TLS IN SOCKS\n", "{}", out.stderr);
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
-        let wrong = format!(
-            "OPENSSL,commonname=example.org|SOCKS4:127.0.0.1:7000|TCP:127.0.0.1:{DANTE}"
-        );
+        let wrong =
+            format!("OPENSSL,commonname=example.org|SOCKS4:127.0.0.1:7000|TCP:127.0.0.1:{DANTE}");
         let out = refused(&["-", &wrong]);
         assert_eq!(out.code(), Some(1));
-        assert!(out.errors()[0].starts_with(&format!("{wrong}: OPENSSL handshake over SOCKS4 over TCP 127.0.0.1:")), "{}", out.stderr);
+        assert!(
+            out.errors()[0].starts_with(&format!(
+                "{wrong}: OPENSSL handshake over SOCKS4 over TCP 127.0.0.1:"
+            )),
+            "{}",
+            out.stderr
+        );
         drop(server);
     });
 }
@@ -394,7 +407,10 @@ fn socks4a_sends_the_name_for_the_server_to_resolve() {
         stream.write_all(b"\0\x5a\0\0\0\0\0\0granted\n").unwrap();
     });
     let out = common::run(
-        &["-", &format!("SOCKS4A:127.0.0.1:example.org:32109,socksport={port},socksuser=nobody")],
+        &[
+            "-",
+            &format!("SOCKS4A:127.0.0.1:example.org:32109,socksport={port},socksuser=nobody"),
+        ],
         b"",
     );
     server.join().unwrap();
@@ -405,8 +421,14 @@ fn socks4a_sends_the_name_for_the_server_to_resolve() {
 #[test]
 fn a_truncated_or_oversized_reply_is_one_line_never_a_hang() {
     for (reply, reason) in [
-        (&b"\0\x5a\0"[..], "the proxy closed the connection after 3 of the 8 bytes of its SOCKS4 reply"),
-        (&b"\x05\x5a\0\0\0\0\0\0"[..], "the proxy's SOCKS4 reply has version 5, not 0"),
+        (
+            &b"\0\x5a\0"[..],
+            "the proxy closed the connection after 3 of the 8 bytes of its SOCKS4 reply",
+        ),
+        (
+            &b"\x05\x5a\0\0\0\0\0\0"[..],
+            "the proxy's SOCKS4 reply has version 5, not 0",
+        ),
     ] {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -421,7 +443,11 @@ fn a_truncated_or_oversized_reply_is_one_line_never_a_hang() {
         server.join().unwrap();
         assert_eq!(out.code(), Some(1));
         assert_eq!(out.errors().len(), 1, "{}", out.stderr);
-        assert!(out.errors()[0].ends_with(&format!(":{port}: {reason}")), "{}", out.stderr);
+        assert!(
+            out.errors()[0].ends_with(&format!(":{port}: {reason}")),
+            "{}",
+            out.stderr
+        );
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -439,7 +465,9 @@ fn a_truncated_or_oversized_reply_is_one_line_never_a_hang() {
     server.join().unwrap();
     assert_eq!(out.code(), Some(1));
     assert!(
-        out.errors()[0].ends_with(&format!(":{port}: the proxy's HTTP answer is longer than 16384 bytes")),
+        out.errors()[0].ends_with(&format!(
+            ":{port}: the proxy's HTTP answer is longer than 16384 bytes"
+        )),
         "{}",
         out.stderr
     );

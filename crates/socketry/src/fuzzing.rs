@@ -229,7 +229,10 @@ pub fn socks4_reply(data: &[u8]) {
         return;
     };
     let mut stream = proxy_stream(control, reply);
-    let result = finish(crate::layer::socks4::read_reply(&mut stream), "SOCKS4 reply");
+    let result = finish(
+        crate::layer::socks4::read_reply(&mut stream),
+        "SOCKS4 reply",
+    );
     assert!(stream.at <= crate::layer::socks4::REPLY_LEN);
     if result.is_ok() {
         assert_eq!(stream.at, crate::layer::socks4::REPLY_LEN);

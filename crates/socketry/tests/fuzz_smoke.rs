@@ -194,7 +194,11 @@ fn socks4_reply_target_survives_its_corpus_and_mutations() {
 
 #[test]
 fn socks5_reply_target_survives_its_corpus_and_mutations() {
-    smoke("socks5_reply", &[0, 1, 2, 3, 4, 5, 0xff], socketry::fuzzing::socks5_reply);
+    smoke(
+        "socks5_reply",
+        &[0, 1, 2, 3, 4, 5, 0xff],
+        socketry::fuzzing::socks5_reply,
+    );
 }
 
 /// Bytes an HTTP answer gives meaning to, and a few it does not.
@@ -202,5 +206,9 @@ const HTTP_ALPHABET: &[u8] = b"HTTP/1.0 200 OK\r\n:x\x00\xff";
 
 #[test]
 fn http_connect_reply_target_survives_its_corpus_and_mutations() {
-    smoke("http_connect_reply", HTTP_ALPHABET, socketry::fuzzing::http_connect_reply);
+    smoke(
+        "http_connect_reply",
+        HTTP_ALPHABET,
+        socketry::fuzzing::http_connect_reply,
+    );
 }

@@ -52,7 +52,11 @@ pub(crate) fn split_dual(input: &[u8]) -> Result<Vec<(usize, &[u8])>, ParseError
 /// Splits one half of an address at top-level occurrences of `|`, the separator of a chain
 /// (`LAYER|...|TRANSPORT`), returning each part with its offset in the whole address. A `|`
 /// quoted, escaped or inside brackets does not split.
-pub(crate) fn split_chain(whole: &[u8], base: usize, input: &[u8]) -> Result<Vec<(usize, usize)>, ParseError> {
+pub(crate) fn split_chain(
+    whole: &[u8],
+    base: usize,
+    input: &[u8],
+) -> Result<Vec<(usize, usize)>, ParseError> {
     let mut parts = Vec::new();
     let mut scanner = Scanner::new(input);
     let mut part_start = 0;

@@ -73,7 +73,11 @@ pub fn leading_name(text: &[u8]) -> Option<&str> {
         .position(|&b| matches!(b, b':' | b','))
         .unwrap_or(text.len());
     let name = &text[..end];
-    if name.is_empty() || name.iter().any(|b| !(b.is_ascii_alphanumeric() || *b == b'-')) {
+    if name.is_empty()
+        || name
+            .iter()
+            .any(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+    {
         return None;
     }
     std::str::from_utf8(name).ok()

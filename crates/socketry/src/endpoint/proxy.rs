@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use super::combinations::conflict;
 use super::connection::{Connection, OpenContext};
-use super::opened::Opened;
 use super::error::OpenError;
+use super::opened::Opened;
 use crate::address::{
     AddressType, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, OptionId, Options,
-    ParseErrorKind, Params, Remote,
+    Params, ParseErrorKind, Remote,
 };
 use crate::layer::{
     Credentials, HttpConnect, HttpVersion, Layer, LineEnds, Socks4, Socks4Version, Socks5,
@@ -69,7 +69,8 @@ impl ProxyLayer {
             return Err(ParseErrorKind::InvalidParameter {
                 what: "SOCKS4 target",
                 text: self.host.to_string(),
-                expected: "an IPv4 address or a name: SOCKS4 cannot carry IPv6 (SOCKS5-CONNECT can)",
+                expected:
+                    "an IPv4 address or a name: SOCKS4 cannot carry IPv6 (SOCKS5-CONNECT can)",
             });
         }
         if options.has(OptionId::SocksPass) && !options.has(OptionId::SocksUser) {
@@ -90,7 +91,10 @@ impl ProxyLayer {
         }
         if let Protocol::Socks5(_) = self.protocol {
             for id in [OptionId::SocksUser, OptionId::SocksPass] {
-                if options.text(id).is_some_and(|t| t.is_empty() || t.len() > 255) {
+                if options
+                    .text(id)
+                    .is_some_and(|t| t.is_empty() || t.len() > 255)
+                {
                     return Err(ParseErrorKind::InvalidOptionValue {
                         name: id.def().name.to_owned(),
                         value: options.text(id).unwrap_or_default().to_owned(),
@@ -221,8 +225,9 @@ fn socks5_credentials(options: &Options) -> Result<Option<Credentials>, OpenErro
 fn http_credentials(options: &Options) -> Result<Option<Vec<u8>>, OpenError> {
     if let Some(path) = options.text(OptionId::ProxyAuthFile) {
         // socat sends the file's bytes as they are, a final newline included.
-        let bytes = std::fs::read(path)
-            .map_err(OpenError::io(format!("reading proxy-authorization-file {path}")))?;
+        let bytes = std::fs::read(path).map_err(OpenError::io(format!(
+            "reading proxy-authorization-file {path}"
+        )))?;
         return Ok(Some(bytes));
     }
     Ok(options
@@ -389,7 +394,8 @@ impl FamilySpec for ProxySpec {
             return Err(conflict(
                 OptionId::SocksPort,
                 "socks-port",
-                "the SOCKS server's port is given twice: as a parameter and as socksport".to_owned(),
+                "the SOCKS server's port is given twice: as a parameter and as socksport"
+                    .to_owned(),
             ));
         }
         self.target.check(options)
@@ -421,8 +427,7 @@ impl ProxySpec {
         context: &OpenContext,
     ) -> Result<Opened, OpenError> {
         let layer = self.target.layer(options).await?;
-        let connection =
-            super::tcp::connect(&self.proxy_remote(options), options, context).await?;
+        let connection = super::tcp::connect(&self.proxy_remote(options), options, context).await?;
         Ok(Opened::Connection(
             through(connection, layer, &self.target).await?,
         ))

@@ -273,11 +273,12 @@ mod tests {
 
     async fn response(bytes: &[u8], line_ends: LineEnds) -> Result<Status, String> {
         let mut bytes = bytes;
-        let result = read_response(&mut bytes, line_ends).await.map_err(|e| match e {
-            ReadError::Reply(e) => e.to_string(),
-            ReadError::Io(e) => format!("io: {e}"),
-        });
-        result
+        read_response(&mut bytes, line_ends)
+            .await
+            .map_err(|e| match e {
+                ReadError::Reply(e) => e.to_string(),
+                ReadError::Io(e) => format!("io: {e}"),
+            })
     }
 
     #[tokio::test]
@@ -303,9 +304,12 @@ mod tests {
             "the proxy's HTTP answer is malformed: a line ends in LF without CR (ignorecr accepts that)"
         );
         assert_eq!(
-            response(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", LineEnds::Strict)
-                .await
-                .unwrap_err(),
+            response(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+                LineEnds::Strict
+            )
+            .await
+            .unwrap_err(),
             "the proxy refused: reply code 407 (Proxy Authentication Required)"
         );
         assert_eq!(

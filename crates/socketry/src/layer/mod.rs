@@ -85,7 +85,6 @@ impl Stack {
         Stack::new(layers)
     }
 
-
     /// Whether the stack has no layer, so that applying it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.outermost_first.is_empty()

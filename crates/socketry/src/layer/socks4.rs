@@ -196,7 +196,9 @@ mod tests {
             "the proxy refused: reply code 91 (request rejected or failed)"
         );
         assert_eq!(
-            parse_reply(b"\x05\x5a\0\0\0\0\0\0").unwrap_err().to_string(),
+            parse_reply(b"\x05\x5a\0\0\0\0\0\0")
+                .unwrap_err()
+                .to_string(),
             "the proxy's SOCKS4 reply has version 5, not 0"
         );
     }

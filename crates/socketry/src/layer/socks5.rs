@@ -117,7 +117,10 @@ impl Socks5 {
         writer: &mut crate::channel::ByteWriter,
         description: &str,
     ) -> Result<(), ReadError> {
-        writer.write_all(&self.greeting()).await.map_err(ReadError::Io)?;
+        writer
+            .write_all(&self.greeting())
+            .await
+            .map_err(ReadError::Io)?;
         match read_method(reader).await? {
             NO_AUTH => {}
             USER_PASSWORD => match &self.credentials {
@@ -132,7 +135,10 @@ impl Socks5 {
             },
             other => return Err(not_offered(other).into()),
         }
-        writer.write_all(&self.request()).await.map_err(ReadError::Io)?;
+        writer
+            .write_all(&self.request())
+            .await
+            .map_err(ReadError::Io)?;
         let bound = read_reply(reader).await?;
         match self.command {
             Socks5Command::Connect => tracing::info!(
@@ -350,8 +356,11 @@ mod tests {
             password: "s3cret".to_owned(),
         };
         assert_eq!(
-            connect(Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(credentials.clone()))
-                .greeting(),
+            connect(
+                Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                Some(credentials.clone())
+            )
+            .greeting(),
             b"\x05\x02\x00\x02"
         );
         assert_eq!(authentication(&credentials), b"\x01\x03ann\x06s3cret");

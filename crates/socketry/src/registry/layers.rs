@@ -221,10 +221,11 @@ pub(super) fn parse_layer(
     text: &[u8],
 ) -> Result<LayerSpec, crate::address::ParseError> {
     let (_, kind, options) = crate::address::parse_endpoint::<Layers>(whole, base, text)?;
-    kind.check(&options).map_err(|why| crate::address::ParseError {
-        input: crate::address::display_bytes(whole),
-        position: base,
-        kind: why,
-    })?;
+    kind.check(&options)
+        .map_err(|why| crate::address::ParseError {
+            input: crate::address::display_bytes(whole),
+            position: base,
+            kind: why,
+        })?;
     Ok(LayerSpec { kind, options })
 }

@@ -1041,7 +1041,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
 
 /// A chain's layers, with options of their own.
 fn arb_layers() -> impl Strategy<Value = Vec<layers::LayerSpec>> {
-    use crate::endpoint::proxy::{ProxyLayer, Protocol};
+    use crate::endpoint::proxy::{Protocol, ProxyLayer};
     use crate::endpoint::tls::TlsLayer;
     use crate::layer::{PrefixWidth, Socks4Version, Socks5Command};
     let layer = prop_oneof![
@@ -1184,7 +1184,12 @@ fn every_row_parses_to_a_spec_that_names_that_row() {
             let mut text = ty.name.to_owned();
             // SOCKS5's three-parameter form leaves out the second, the server's port.
             let short_socks5 = given == 3 && ty.params.get(1) == Some(&"socks-port");
-            for (i, param) in ty.params.iter().enumerate().take(given + usize::from(short_socks5)) {
+            for (i, param) in ty
+                .params
+                .iter()
+                .enumerate()
+                .take(given + usize::from(short_socks5))
+            {
                 if short_socks5 && i == 1 {
                     continue;
                 }
@@ -1220,7 +1225,10 @@ fn every_layer_parses_in_a_chain_and_displays_back() {
         let chain = format!("{text}|TCP:localhost:1080");
         let parsed = spec(&chain);
         assert_eq!(parsed.layers.len(), 1, "{chain}");
-        assert!(std::ptr::eq(parsed.layers[0].kind.address_type(), ty), "{chain}");
+        assert!(
+            std::ptr::eq(parsed.layers[0].kind.address_type(), ty),
+            "{chain}"
+        );
         assert_eq!(parsed.to_string(), chain);
         for alias in ty.aliases {
             let aliased = chain.replacen(ty.name, alias, 1);
@@ -1235,7 +1243,10 @@ fn chains_apply_only_their_own_options_and_keep_a_program_s_pipes() {
     assert_eq!(parsed.layers.len(), 2);
     assert_eq!(parsed.address_type().name, "TCP");
     assert_eq!(parsed.options.count(OptionId::Retry), Some(2));
-    assert_eq!(parsed.layers[1].options.text(OptionId::SocksPass), Some("p"));
+    assert_eq!(
+        parsed.layers[1].options.text(OptionId::SocksPass),
+        Some("p")
+    );
     // A quoted or bracketed | is not a separator; a program's command line keeps its pipes.
     assert!(spec("SYSTEM:'cat|tr a b'").layers.is_empty());
     assert!(spec("SYSTEM:cat|tr a b").layers.is_empty());
