@@ -5,6 +5,8 @@
 //! daemons listen on fixed ports of that namespace's loopback without meeting anything else.
 //! A daemon is ready when its port accepts a connection.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};
