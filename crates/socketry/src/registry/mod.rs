@@ -20,8 +20,8 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp,
-    tls, tun, udp, unix, Access, Connection, OpenContext, OpenError, Opened,
+    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
+    tun, udp, unix, Access, Connection, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
