@@ -420,6 +420,21 @@ fn manpage() -> String {
             roff(&aliases)
         );
     }
+    page.push_str(".SH LAYERS\nA chain \\fILAYER\\fR|...|\\fIADDRESS\\fR opens the rightmost address; each layer runs over what is on its right, with its own options only; left of a listener, over each connection it accepts.\n");
+    for row in socketry::registry::layers::layer_types() {
+        let aliases = if row.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", row.aliases.join(", "))
+        };
+        let _ = writeln!(
+            page,
+            ".TP\n\\fB{}\\fR\n{}{}",
+            roff(&row.usage()),
+            roff(row.help),
+            roff(&aliases)
+        );
+    }
     page.push_str(".SH ADDRESS OPTIONS\n");
     for option in OPTIONS {
         let value = if option.kind == ValueKind::Bool {

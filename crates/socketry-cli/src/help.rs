@@ -86,6 +86,22 @@ pub fn help(level: usize) -> String {
             let _ = writeln!(text, "   {:<32}   groups: {}", "", group_names(row.groups));
         }
     }
+    text.push_str(
+        "\nlayers (LAYER|...|ADDRESS: the rightmost address opens the connection, each layer runs\n\
+         over what is on its right with its own options only; left of a listener, over each\n\
+         connection it accepts):\n",
+    );
+    for row in socketry::registry::layers::layer_types() {
+        let aliases = if row.aliases.is_empty() || level < 3 {
+            String::new()
+        } else {
+            format!(" (also {})", row.aliases.join(", "))
+        };
+        let _ = writeln!(text, "   {:<32} {}{aliases}", row.usage(), row.help);
+        if level >= 2 {
+            let _ = writeln!(text, "   {:<32}   groups: {}", "", group_names(row.groups));
+        }
+    }
     if level >= 2 {
         text.push_str(
             "\naddress options (each described, then its value and the groups of types it applies to):\n",

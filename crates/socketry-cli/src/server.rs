@@ -117,6 +117,7 @@ pub fn program_spec(command: &str, shell: bool) -> anyhow::Result<Spec> {
     Ok(Spec {
         kind: Kind::Exec(kind),
         options: Options::default(),
+        layers: Vec::new(),
     })
 }
 

@@ -299,3 +299,96 @@ pub fn proxy_protocol(data: &[u8]) {
         }
     }
 }
+
+/// Polls a future that works over a [`Trickle`] to its end: the stream is always ready, so
+/// one poll must finish it.
+fn finish<F: std::future::Future>(future: F, what: &str) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a stream that is always ready left the {what} pending"),
+    }
+}
+
+/// A proxy's reply stream, from the first byte's low bits (how many bytes a read gives).
+fn proxy_stream(control: u8, reply: &[u8]) -> Trickle {
+    Trickle {
+        data: reply.to_vec(),
+        at: 0,
+        chunk: usize::from(control & 0x0f) + 1,
+    }
+}
+
+/// The SOCKS4 reply reader: it takes exactly eight bytes or fails, and accepts only a grant.
+pub fn socks4_reply(data: &[u8]) {
+    let Some((&control, reply)) = data.split_first() else {
+        return;
+    };
+    let mut stream = proxy_stream(control, reply);
+    let result = finish(
+        crate::layer::socks4::read_reply(&mut stream),
+        "SOCKS4 reply",
+    );
+    assert!(stream.at <= crate::layer::socks4::REPLY_LEN);
+    if result.is_ok() {
+        assert_eq!(stream.at, crate::layer::socks4::REPLY_LEN);
+        assert_eq!(reply[1], 90);
+    }
+}
+
+/// The SOCKS5 reply readers, in the order a client meets them: the method selection, the
+/// RFC 1929 status when the proxy chose it, the request's reply, and (when the first byte's
+/// high bit says BIND) the second reply. Nothing is read past what the replies' own bytes
+/// bound.
+pub fn socks5_reply(data: &[u8]) {
+    use crate::layer::socks5;
+    let Some((&control, reply)) = data.split_first() else {
+        return;
+    };
+    let mut stream = proxy_stream(control, reply);
+    let bind = control & 0x80 != 0;
+    let result = finish(
+        async {
+            let method = socks5::read_method(&mut stream).await?;
+            if method == 2 {
+                socks5::read_authentication(&mut stream).await?;
+            }
+            socks5::read_reply(&mut stream).await?;
+            if bind {
+                socks5::read_reply(&mut stream).await?;
+            }
+            Ok::<(), crate::layer::reply::ReadError>(())
+        },
+        "SOCKS5 replies",
+    );
+    // A method selection, a status and two replies of at most 4 + 1 + 255 + 2 bytes each.
+    assert!(stream.at <= 2 + 2 + 2 * 262);
+    if result.is_ok() {
+        assert_eq!(reply[0], 5);
+    }
+}
+
+/// The HTTP CONNECT answer reader: it stops at the blank line, within its bound, and
+/// accepts only a 2xx status.
+pub fn http_connect_reply(data: &[u8]) {
+    use crate::layer::http_connect::{self, LineEnds};
+    let Some((&control, reply)) = data.split_first() else {
+        return;
+    };
+    let mut stream = proxy_stream(control, reply);
+    let line_ends = if control & 0x80 != 0 {
+        LineEnds::IgnoreCr
+    } else {
+        LineEnds::Strict
+    };
+    let result = finish(
+        http_connect::read_response(&mut stream, line_ends),
+        "HTTP CONNECT answer",
+    );
+    assert!(stream.at <= http_connect::MAX_RESPONSE);
+    if let Ok(status) = result {
+        assert!((200..300).contains(&status.code));
+        assert!(reply[..stream.at].ends_with(b"\n"));
+    }
+}

@@ -106,7 +106,7 @@ fn smoke(target: &str, alphabet: &[u8], entry: fn(&[u8])) -> usize {
 
 /// Bytes the address language gives meaning to, and a few it does not.
 const ADDRESS_ALPHABET: &[u8] =
-    b"TCPUDXNILSEROMFY-:,=!'\"\\[]()/.0123456789abcdefkmnprtuvx \t\xc3\xa9\x00";
+    b"TCPUDXNILSEROMFY-:,=!|'\"\\[]()/.0123456789abcdefkmnprtuvx \t\xc3\xa9\x00";
 
 #[test]
 fn address_target_survives_its_corpus_and_mutations() {
@@ -198,5 +198,31 @@ fn proxy_protocol_target_survives_its_corpus_and_mutations() {
         "proxy_protocol",
         b"PROXY TCP46UNKOW:.0123456789 \r\n\x00QUIT\x21\x11\x20",
         socketry::fuzzing::proxy_protocol,
+    );
+}
+
+#[test]
+fn socks4_reply_target_survives_its_corpus_and_mutations() {
+    smoke("socks4_reply", &[], socketry::fuzzing::socks4_reply);
+}
+
+#[test]
+fn socks5_reply_target_survives_its_corpus_and_mutations() {
+    smoke(
+        "socks5_reply",
+        &[0, 1, 2, 3, 4, 5, 0xff],
+        socketry::fuzzing::socks5_reply,
+    );
+}
+
+/// Bytes an HTTP answer gives meaning to, and a few it does not.
+const HTTP_ALPHABET: &[u8] = b"HTTP/1.0 200 OK\r\n:x\x00\xff";
+
+#[test]
+fn http_connect_reply_target_survives_its_corpus_and_mutations() {
+    smoke(
+        "http_connect_reply",
+        HTTP_ALPHABET,
+        socketry::fuzzing::http_connect_reply,
     );
 }

@@ -50,6 +50,23 @@ pub enum ParseErrorKind {
         /// The known type it is closest to, if any is close.
         suggestion: Option<&'static str>,
     },
+    /// A part of a chain left of its transport names no layer socketry knows.
+    UnknownLayer {
+        /// The layer as written.
+        name: String,
+        /// The known layer it is closest to, if any is close.
+        suggestion: Option<&'static str>,
+    },
+    /// A chain's transport is written where a layer goes (`TCP:h:1|TCP:h:2`).
+    NotALayer {
+        /// The address type as written.
+        name: String,
+    },
+    /// A chain ends with a layer, which has nothing to run over (`...|OPENSSL-SERVER`).
+    NotATransport {
+        /// The layer as written.
+        name: String,
+    },
     /// One of socat's address types that socketry does not build yet.
     NotSupportedYet {
         /// socat's name for the type.
@@ -196,6 +213,22 @@ impl fmt::Display for ParseError {
             UnknownType { name, suggestion: None } => write!(
                 f,
                 "unknown device/address {} in {input} (expected an address type such as TCP, TCP-LISTEN, UDP, UNIX-CONNECT, STDIO; see socketry -h)",
+                q(name)
+            ),
+            UnknownLayer { name, suggestion } => write!(
+                f,
+                "unknown layer {} in {input}{} (a chain is LAYER|...|ADDRESS; see socketry -h for the layers)",
+                q(name),
+                suggestion.map(|known| format!(": did you mean {known}?")).unwrap_or_default()
+            ),
+            NotALayer { name } => write!(
+                f,
+                "{} in {input} opens a connection of its own, so it cannot be a layer: only the rightmost address of a chain (LAYER|...|ADDRESS) opens one",
+                q(name)
+            ),
+            NotATransport { name } => write!(
+                f,
+                "{} in {input} is a layer, which runs over a connection: a chain ends with an address that opens one (LAYER|...|ADDRESS)",
                 q(name)
             ),
             // socat's test suite skips a test whose address socat's build lacks by the

@@ -49,6 +49,31 @@ pub(crate) fn split_dual(input: &[u8]) -> Result<Vec<(usize, &[u8])>, ParseError
     Ok(parts)
 }
 
+/// Splits one half of an address at top-level occurrences of `|`, the separator of a chain
+/// (`LAYER|...|TRANSPORT`), returning each part with its offset in the whole address. A `|`
+/// quoted, escaped or inside brackets does not split.
+pub(crate) fn split_chain(
+    whole: &[u8],
+    base: usize,
+    input: &[u8],
+) -> Result<Vec<(usize, usize)>, ParseError> {
+    let mut parts = Vec::new();
+    let mut scanner = Scanner::new(input);
+    let mut part_start = 0;
+    while let Some((i, c)) = scanner.next_top_level().map_err(|mut e| {
+        e.input = super::error::display_bytes(whole);
+        e.position += base;
+        e
+    })? {
+        if c == b'|' {
+            parts.push((base + part_start, i - part_start));
+            part_start = i + 1;
+        }
+    }
+    parts.push((base + part_start, input.len() - part_start));
+    Ok(parts)
+}
+
 /// Splits one (non-dual) address, at `base` offset within `whole`, into head and options.
 pub(crate) fn split(whole: &[u8], base: usize, input: &[u8]) -> Result<Pieces, ParseError> {
     let mut head = Vec::new();
@@ -267,7 +292,7 @@ pub fn escape(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            ':' | ',' | '\'' | '"' | '\\' | '[' | ']' | '(' | ')' | '{' | '}' | '!' | '='
+            ':' | ',' | '\'' | '"' | '\\' | '[' | ']' | '(' | ')' | '{' | '}' | '!' | '=' | '|'
         ) {
             out.push('\\');
         }

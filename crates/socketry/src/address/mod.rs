@@ -55,6 +55,34 @@ pub fn split_dual(input: &[u8]) -> Result<Vec<(usize, &[u8])>, ParseError> {
     lexer::split_dual(input)
 }
 
+/// Splits one half of an address into the parts of its chain (`LAYER|...|TRANSPORT`): each
+/// part's offset in `whole` and its length. A half with no `|` is one part.
+pub fn split_chain(
+    whole: &[u8],
+    base: usize,
+    text: &[u8],
+) -> Result<Vec<(usize, usize)>, ParseError> {
+    lexer::split_chain(whole, base, text)
+}
+
+/// The name a part of an address starts with: the bytes before its first `:` or `,`,
+/// unquoted. `None` when the part is quoted there or empty.
+pub fn leading_name(text: &[u8]) -> Option<&str> {
+    let end = text
+        .iter()
+        .position(|&b| matches!(b, b':' | b','))
+        .unwrap_or(text.len());
+    let name = &text[..end];
+    if name.is_empty()
+        || name
+            .iter()
+            .any(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+    {
+        return None;
+    }
+    std::str::from_utf8(name).ok()
+}
+
 /// The error for more than one `!!` in an address.
 pub fn too_many_halves(input: &[u8], parts: &[(usize, &[u8])]) -> ParseError {
     ParseError {

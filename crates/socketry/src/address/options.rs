@@ -75,6 +75,12 @@ impl Groups {
     pub const TLS: Groups = Groups(1 << 25);
     /// TLS clients (OPENSSL): what the client sends as server name.
     pub const TLS_CLIENT: Groups = Groups(1 << 26);
+    /// SOCKS clients, version 4, 4a and 5: the proxy's port and the user sent.
+    pub const SOCKS: Groups = Groups(1 << 27);
+    /// SOCKS5 clients: username and password authentication.
+    pub const SOCKS5: Groups = Groups(1 << 28);
+    /// HTTP CONNECT clients (PROXY): the proxy's port, credentials and answer.
+    pub const HTTP: Groups = Groups(1 << 29);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -105,6 +111,9 @@ impl Groups {
         (Groups::UDPLITE, "UDPLITE"),
         (Groups::TLS, "OPENSSL"),
         (Groups::TLS_CLIENT, "OPENSSL-CLIENT"),
+        (Groups::SOCKS, "SOCKS"),
+        (Groups::SOCKS5, "SOCKS5"),
+        (Groups::HTTP, "HTTP"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -766,6 +775,26 @@ option_table! {
         help: "the time to live (IPv6: hop limit) of multicast sent" },
     OptionDef { id: OptionId::Ipv6JoinGroup, name: "ipv6-join-group", aliases: &["join-group"], group: Groups::IP, kind: ValueKind::Membership(MembershipForm::Ipv6),
         help: "join an IPv6 multicast group on an interface ([group]:if-name); may be given more than once" },
+    OptionDef { id: OptionId::SocksPort, name: "socksport", aliases: &[], group: Groups::SOCKS, kind: ValueKind::Port,
+        help: "the SOCKS server's port (default 1080)" },
+    OptionDef { id: OptionId::SocksUser, name: "socksuser", aliases: &[], group: Groups::SOCKS, kind: ValueKind::Text,
+        help: "SOCKS4: the user id sent (default $LOGNAME, else $USER); SOCKS5: the username, with sockspass" },
+    OptionDef { id: OptionId::SocksPass, name: "sockspass", aliases: &[], group: Groups::SOCKS5, kind: ValueKind::Text,
+        help: "socketry's own: the SOCKS5 password (RFC 1929), with socksuser" },
+    OptionDef { id: OptionId::SocksAuthFile, name: "socks-auth-file", aliases: &[], group: Groups::SOCKS5, kind: ValueKind::Text,
+        help: "socketry's own: a file whose first line is the SOCKS5 user:password, kept off the command line" },
+    OptionDef { id: OptionId::ProxyPort, name: "proxyport", aliases: &[], group: Groups::HTTP, kind: ValueKind::Port,
+        help: "the HTTP proxy's port (default 8080)" },
+    OptionDef { id: OptionId::ProxyAuth, name: "proxyauth", aliases: &["proxy-authorization", "proxy-auth"], group: Groups::HTTP, kind: ValueKind::Text,
+        help: "user:password sent to the proxy as Proxy-Authorization: Basic" },
+    OptionDef { id: OptionId::ProxyAuthFile, name: "proxy-authorization-file", aliases: &["proxy-auth-file"], group: Groups::HTTP, kind: ValueKind::Text,
+        help: "like proxyauth, the credentials read from this file, every byte as it is (as socat does: write it without a newline)" },
+    OptionDef { id: OptionId::IgnoreCr, name: "ignorecr", aliases: &[], group: Groups::HTTP, kind: ValueKind::Bool,
+        help: "read the proxy's answer with LF as line end, dropping CRs (default: CR LF required)" },
+    OptionDef { id: OptionId::ProxyResolve, name: "resolve", aliases: &["proxy-resolve"], group: Groups::HTTP, kind: ValueKind::Bool,
+        help: "resolve the target name here and send the proxy its IPv4 address" },
+    OptionDef { id: OptionId::HttpVersion, name: "http-version", aliases: &[], group: Groups::HTTP, kind: ValueKind::Text,
+        help: "the version in the CONNECT request: 1.0 (default) or 1.1 (which adds a Host header)" },
 }
 
 impl OptionId {

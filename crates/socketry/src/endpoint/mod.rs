@@ -18,6 +18,7 @@ pub mod opened;
 pub mod peer;
 pub mod pipe;
 pub mod process;
+pub mod proxy;
 pub mod pty;
 pub mod rawip;
 pub mod report;

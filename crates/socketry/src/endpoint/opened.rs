@@ -21,8 +21,14 @@ pub enum Opened {
 }
 
 /// What every opened endpoint gets after its family opened it: `readbytes=N`, the data
-/// options (line endings, EOF handling), then the layers the options ask for (`length-prefix`).
-pub(crate) async fn finish_open(opened: Opened, options: &Options) -> Result<Opened, OpenError> {
+/// options (line endings, EOF handling), then the layers the options ask for (`length-prefix`),
+/// then the layers of its chain, `chain`, over those.
+pub(crate) async fn finish_open(
+    opened: Opened,
+    options: &Options,
+    chain: &Stack,
+) -> Result<Opened, OpenError> {
+    let layers = chain.over(&Stack::from_options(options));
     Ok(match opened {
         Opened::Connection(mut c) => {
             if let Some(limit) = options.count(OptionId::ReadBytes) {
@@ -33,11 +39,11 @@ pub(crate) async fn finish_open(opened: Opened, options: &Options) -> Result<Ope
                     .transpose()?;
             }
             c.data = DataOptions::from_options(options);
-            Opened::Connection(c.stack(&Stack::from_options(options)).await?)
+            Opened::Connection(c.stack(&layers).await?)
         }
         Opened::Listener(l) => Opened::Listener(
             l.with_data_options(DataOptions::from_options(options))
-                .with_layers(Stack::from_options(options))
+                .with_layers(layers)
                 .with_peer_layers(Stack::first_from_options(options)),
         ),
     })

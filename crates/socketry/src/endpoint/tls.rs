@@ -192,3 +192,103 @@ impl TlsSpec {
         })
     }
 }
+
+// ---- TLS as layers of a chain: OPENSSL and OPENSSL-SERVER ----
+
+/// Which side of TLS a chain's layer plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsLayer {
+    /// `OPENSSL|...`: the client's handshake over what is on the right.
+    Client,
+    /// `OPENSSL-SERVER|...`: the server's handshake, over each connection a listener on the
+    /// right accepts (or over the one connection a connecting address opens).
+    Server,
+}
+
+static OPENSSL_LAYER: Definition<TlsLayer> = Definition {
+    ty: AddressType::new(
+        "OPENSSL",
+        &["SSL"],
+        &[],
+        Groups::TLS.union(Groups::TLS_CLIENT),
+        "TLS client over what is on the right; the certificate is checked for commonname= (or pinned by fingerprint=, or verify=0)",
+    ),
+    parse: |_| Ok(TlsLayer::Client),
+};
+static OPENSSL_SERVER_LAYER: Definition<TlsLayer> = Definition {
+    ty: AddressType::new(
+        "OPENSSL-SERVER",
+        &["SSL-SERVER"],
+        &[],
+        Groups::TLS,
+        "TLS server over each connection on the right (cert=, or an ephemeral certificate)",
+    ),
+    parse: |_| Ok(TlsLayer::Server),
+};
+
+/// TLS's layers, for the registry of layers.
+pub static LAYERS: FamilyTypes<TlsLayer> = FamilyTypes {
+    features: &[],
+    types: &[&OPENSSL_LAYER, &OPENSSL_SERVER_LAYER],
+};
+
+impl FamilySpec for TlsLayer {
+    fn address_type(&self) -> &'static AddressType {
+        match self {
+            TlsLayer::Client => &OPENSSL_LAYER.ty,
+            TlsLayer::Server => &OPENSSL_SERVER_LAYER.ty,
+        }
+    }
+
+    fn fmt_params(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+
+    /// A client layer knows no host: the name its certificate must carry is `commonname`,
+    /// unless a pin alone or `verify=0` replaces the check.
+    fn check(&self, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+        let pinned_alone = options.has(OptionId::TlsFingerprint)
+            && !options.has(OptionId::TlsCafile)
+            && !options.has(OptionId::TlsCapath);
+        let unchecked = !options.flag(OptionId::TlsVerify, true);
+        if *self == TlsLayer::Client
+            && !options.has(OptionId::TlsCommonName)
+            && !pinned_alone
+            && !unchecked
+        {
+            return Err(super::combinations::conflict(
+                OptionId::TlsCommonName,
+                "OPENSSL",
+                "OPENSSL as a layer has no host to check the server's certificate for: give commonname= (or fingerprint=, or verify=0)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TlsLayer {
+    /// The layer, its settings read (certificate, authorities) before anything opens.
+    pub fn layer(&self, options: &Options) -> Result<Arc<dyn crate::layer::Layer>, OpenError> {
+        let mut settings = settings(options)?;
+        Ok(match self {
+            TlsLayer::Client => {
+                // Without commonname there is no name to send either.
+                let host = match settings.common_name.clone() {
+                    Some(name) => name,
+                    None => {
+                        if matches!(settings.sni, Sni::Default) {
+                            settings.sni = Sni::Off;
+                        }
+                        "localhost".to_owned()
+                    }
+                };
+                let config = TlsClientConfig::new(&settings, &host).map_err(setting_error)?;
+                Arc::new(crate::layer::TlsClient(Arc::new(config)))
+            }
+            TlsLayer::Server => {
+                let config = TlsServerConfig::new(&settings).map_err(setting_error)?;
+                Arc::new(crate::layer::TlsServer(Arc::new(config)))
+            }
+        })
+    }
+}

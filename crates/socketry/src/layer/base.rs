@@ -110,3 +110,18 @@ pub enum LayerError {
         source: Box<crate::tls::TlsError>,
     },
 }
+
+/// The two byte-stream halves a proxy handshake needs, or the refusal naming `layer` and what
+/// is below it when they are not there.
+pub(crate) fn byte_halves(
+    below: Data,
+    layer: &str,
+    description: &str,
+) -> Result<(crate::channel::ByteReader, crate::channel::ByteWriter), LayerError> {
+    match (below.reader, below.writer) {
+        (Some(Reader::Bytes(reader)), Some(Writer::Bytes(writer))) => Ok((reader, writer)),
+        _ => Err(LayerError::Refused(format!(
+            "{layer} needs a byte stream both ways, which {description} is not"
+        ))),
+    }
+}

@@ -15,7 +15,7 @@ use crate::channel::{
 };
 
 /// How many bytes of big-endian length precede each message in [`LengthPrefix`] framing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrefixWidth {
     /// Two bytes: messages of at most 65535 bytes.
     Two,

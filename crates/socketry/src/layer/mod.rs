@@ -36,8 +36,12 @@
 //! ```
 
 mod base;
+pub mod http_connect;
 pub mod length_prefix;
 pub mod proxy_protocol;
+pub(crate) mod reply;
+pub mod socks4;
+pub mod socks5;
 pub mod tls;
 
 use std::sync::Arc;
@@ -45,8 +49,12 @@ use std::sync::Arc;
 use crate::address::{OptionId, Options};
 
 pub use base::{Data, Handshake, Layer, LayerError, Learned};
+pub use http_connect::{HttpConnect, HttpVersion, LineEnds};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
 pub use proxy_protocol::ProxyProtocolReader;
+pub use reply::ReplyError;
+pub use socks4::{Socks4, Socks4Version};
+pub use socks5::{Credentials, Socks5, Socks5Command};
 pub use tls::{ClientLayer as TlsClient, ServerLayer as TlsServer};
 
 /// Layers to stack over a connection, outermost first (as a chain is written, `A|B`, left of

@@ -7,6 +7,7 @@
 //! the parse into its spec, and the open); adding an address type is one definition in its
 //! family and, for a new family, one line in [`registry!`](self) below.
 
+pub mod layers;
 pub mod reference;
 
 use std::ffi::OsStr;
@@ -19,8 +20,8 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, pty, rawip, shm, socketpair, stdio, tcp, tls, tun,
-    udp, unix, Access, Connection, OpenContext, OpenError, Opened,
+    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
+    tun, udp, unix, Access, Connection, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -143,6 +144,8 @@ registry! {
     PosixMq(mqueue::MqSpec) = mqueue::FAMILY;
     /// TUN/TAP interfaces (`TUN`).
     Tun(tun::TunSpec) = tun::FAMILY;
+    /// Proxy clients (`SOCKS4`, `SOCKS4A`, `SOCKS5-CONNECT`, `SOCKS5-LISTEN`, `PROXY`).
+    Proxy(proxy::ProxySpec) = proxy::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -150,8 +153,6 @@ registry! {
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
-    "SOCKS4", "SOCKS", "SOCKS4A", "SOCKS5-CONNECT", "SOCKS5", "SOCKS5-LISTEN",
-    "PROXY", "PROXY-CONNECT",
     "INTERFACE", "READLINE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
@@ -209,13 +210,16 @@ impl Catalog for Registry {
     }
 }
 
-/// One endpoint: what it is, and the options it was given.
+/// One endpoint: what it is, the options it was given, and the layers of its chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// The endpoint's family and its typed parameters.
     pub kind: Kind,
     /// The options given to it, already checked against its type.
     pub options: Options,
+    /// The layers written left of it in a chain (`A|B|TRANSPORT`), outermost first: empty
+    /// for an address that is not a chain.
+    pub layers: Vec<layers::LayerSpec>,
 }
 
 impl Spec {
@@ -265,11 +269,7 @@ impl Address {
             position,
             kind,
         };
-        let spec = |base: usize, text: &[u8]| {
-            let (_, kind, options) = address::parse_endpoint::<Registry>(input, base, text)?;
-            kind.check(&options).map_err(|why| refused(base, why))?;
-            Ok(Spec { kind, options })
-        };
+        let spec = |base: usize, text: &[u8]| parse_chain(input, base, text);
         match parts.as_slice() {
             [(base, text)] => spec(*base, text).map(Address::Single),
             [(rbase, rtext), (wbase, wtext)] => {
@@ -290,6 +290,65 @@ impl Address {
         };
         std::iter::once(first).chain(second)
     }
+}
+
+/// Parses one half of an address: a transport, or a chain of layers left of one
+/// (`LAYER|...|TRANSPORT`). A part that names a program (EXEC, SYSTEM, SHELL) is the
+/// transport, and every `|` after it belongs to its command line, as before chains existed.
+fn parse_chain(input: &[u8], base: usize, text: &[u8]) -> Result<Spec, ParseError> {
+    let refused = |position: usize, kind| ParseError {
+        input: address::display_bytes(input),
+        position,
+        kind,
+    };
+    let end = base + text.len();
+    let parts = address::split_chain(input, base, text)?;
+    let mut chain = Vec::new();
+    for (i, &(start, len)) in parts.iter().enumerate() {
+        let part = &input[start..start + len];
+        let name = address::leading_name(part);
+        let last = i + 1 == parts.len();
+        let transport = name.and_then(lookup);
+        let layer = name.and_then(layers::lookup_layer);
+        let program = transport.is_some_and(|ty| ty.groups.contains(address::Groups::EXEC));
+        if last || program || (layer.is_none() && transport.is_none() && name.is_none()) {
+            if last && transport.is_none() && layer.is_some() {
+                let name = name.unwrap_or_default().to_owned();
+                return Err(refused(start, ParseErrorKind::NotATransport { name }));
+            }
+            let whole_rest = &input[start..end];
+            let (_, kind, options) = address::parse_endpoint::<Registry>(input, start, whole_rest)?;
+            kind.check(&options).map_err(|why| refused(start, why))?;
+            return Ok(Spec {
+                kind,
+                options,
+                layers: chain,
+            });
+        }
+        match (layer, transport) {
+            (Some(_), _) => chain.push(layers::parse_layer(input, start, part)?),
+            (None, Some(_)) => {
+                let name = name.unwrap_or_default().to_owned();
+                return Err(refused(start, ParseErrorKind::NotALayer { name }));
+            }
+            (None, None) => {
+                let name = name.unwrap_or_default();
+                let suggestion = address::suggest::nearest(
+                    name,
+                    layers::layer_types().flat_map(AddressType::names),
+                );
+                return Err(refused(
+                    start,
+                    ParseErrorKind::UnknownLayer {
+                        name: name.to_owned(),
+                        suggestion,
+                    },
+                ));
+            }
+        }
+    }
+    // split_chain gives at least one part, and the last one returns above.
+    Err(refused(base, ParseErrorKind::Empty))
 }
 
 /// Refuses what cannot work in a dual address `read!!write`: a `nofork` program, which takes
@@ -319,6 +378,9 @@ impl FromStr for Address {
 
 impl fmt::Display for Spec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for layer in &self.layers {
+            write!(f, "{layer}|")?;
+        }
         f.write_str(self.address_type().name)?;
         self.kind.fmt_params(f)?;
         address::fmt_options(&self.options, f)
@@ -334,11 +396,19 @@ impl fmt::Display for Address {
     }
 }
 
-/// Opens one endpoint, trying again as its `retry`/`forever` options say.
+/// Opens one endpoint, trying again as its `retry`/`forever` options say. A chain's layers
+/// are built first (their certificates and credential files read before anything opens),
+/// then stacked over the transport's connection, or over each connection its listener
+/// accepts; a failed handshake is retried as a failed connect is.
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
+    let mut chain = Vec::with_capacity(spec.layers.len());
+    for layer in &spec.layers {
+        chain.push(layer.layer().await?);
+    }
+    let chain = crate::layer::Stack::new(chain);
     endpoint::retry::with_retries(&spec.options, spec, || async {
         let opened = spec.kind.open(&spec.options, context).await?;
-        endpoint::opened::finish_open(opened, &spec.options).await
+        endpoint::opened::finish_open(opened, &spec.options, &chain).await
     })
     .await
 }

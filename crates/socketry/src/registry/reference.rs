@@ -31,6 +31,25 @@ pub fn reference() -> String {
     }
     let _ = write!(
         text,
+        "\nLayers, left of an address in a chain (`LAYER|...|ADDRESS`):\n\n| layer | also | what it is |\n| --- | --- | --- |\n"
+    );
+    for ty in super::layers::layer_types() {
+        let aliases = ty
+            .aliases
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            text,
+            "| `{}` | {} | {} |",
+            cell(&ty.usage()),
+            aliases,
+            cell(ty.help)
+        );
+    }
+    let _ = write!(
+        text,
         "\nThe families give `-V` these features: {}.\n\n{END}\n",
         features()
             .iter()

@@ -881,6 +881,33 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
         "/[ -~]{1,60}".prop_map(|p| shm_connect(UnixName::Path(PathBuf::from(p)))),
         any::<u32>().prop_map(|i| systemd_listen(ActivatedSocket::Index(i))),
         "[a-zA-Z][!-9;-~]{0,30}".prop_map(|n| systemd_listen(ActivatedSocket::Name(n))),
+        (arb_remote(), arb_remote(), 0..5usize, any::<bool>()).prop_map(
+            |(proxy, target, which, port_given)| {
+                use crate::endpoint::proxy::{Protocol, ProxyLayer, ProxySpec};
+                use crate::layer::{Socks4Version, Socks5Command};
+                let protocol = match which {
+                    0 => Protocol::Socks4(Socks4Version::Four),
+                    1 => Protocol::Socks4(Socks4Version::FourA),
+                    2 => Protocol::Socks5(Socks5Command::Connect),
+                    3 => Protocol::Socks5(Socks5Command::Bind),
+                    _ => Protocol::Http,
+                };
+                let host = match (protocol, target.host) {
+                    (Protocol::Socks4(_), Host::Ip(IpAddr::V6(_))) => Host::Name("t".to_owned()),
+                    (_, host) => host,
+                };
+                Kind::Proxy(ProxySpec {
+                    proxy: proxy.host,
+                    proxy_port: (port_given && matches!(protocol, Protocol::Socks5(_)))
+                        .then_some(proxy.port),
+                    target: ProxyLayer {
+                        protocol,
+                        host,
+                        port: target.port,
+                    },
+                })
+            }
+        ),
     ]
 }
 
@@ -889,6 +916,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
     let row = Spec {
         kind: kind.clone(),
         options: Options::default(),
+        layers: Vec::new(),
     }
     .address_type();
     let applicable: Vec<&'static options::OptionDef> = options::OPTIONS
@@ -1012,12 +1040,70 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
         .boxed()
 }
 
+/// A chain's layers, with options of their own.
+fn arb_layers() -> impl Strategy<Value = Vec<layers::LayerSpec>> {
+    use crate::endpoint::proxy::{Protocol, ProxyLayer};
+    use crate::endpoint::tls::TlsLayer;
+    use crate::layer::{PrefixWidth, Socks4Version, Socks5Command};
+    let layer = prop_oneof![
+        (arb_remote(), 0..4usize, "[a-z]{1,8}").prop_map(|(r, which, user)| {
+            let protocol = match which {
+                0 => Protocol::Socks4(Socks4Version::FourA),
+                1 => Protocol::Socks5(Socks5Command::Connect),
+                2 => Protocol::Http,
+                _ => Protocol::Socks4(Socks4Version::Four),
+            };
+            let host = match (protocol, r.host) {
+                (Protocol::Socks4(_), Host::Ip(IpAddr::V6(_))) => Host::Name("h".to_owned()),
+                (_, host) => host,
+            };
+            let mut options = Options::default();
+            let id = if protocol == Protocol::Http {
+                OptionId::ProxyAuth
+            } else {
+                OptionId::SocksUser
+            };
+            options.push(id, Value::Text(user));
+            layers::LayerSpec {
+                kind: layers::LayerKind::Proxy(ProxyLayer {
+                    protocol,
+                    host,
+                    port: r.port,
+                }),
+                options,
+            }
+        }),
+        "[a-z]{1,10}".prop_map(|name| {
+            let mut options = Options::default();
+            options.push(OptionId::TlsCommonName, Value::Text(name));
+            layers::LayerSpec {
+                kind: layers::LayerKind::Tls(TlsLayer::Client),
+                options,
+            }
+        }),
+        Just(layers::LayerSpec {
+            kind: layers::LayerKind::Tls(TlsLayer::Server),
+            options: Options::default(),
+        }),
+        any::<bool>().prop_map(|two| layers::LayerSpec {
+            kind: layers::LayerKind::LengthPrefix(if two {
+                PrefixWidth::Two
+            } else {
+                PrefixWidth::Four
+            }),
+            options: Options::default(),
+        }),
+    ];
+    prop::collection::vec(layer, 0..3)
+}
+
 fn arb_spec() -> impl Strategy<Value = Spec> {
     arb_kind()
         .prop_flat_map(|kind| {
-            arb_options(&kind).prop_map(move |options| Spec {
+            (arb_options(&kind), arb_layers()).prop_map(move |(options, layers)| Spec {
                 kind: kind.clone(),
                 options,
+                layers,
             })
         })
         // Options that cannot work together (pty with pipes) do not parse at all.
@@ -1072,6 +1158,9 @@ fn sample(param: &str) -> &'static str {
         "mqueue" => "/q",
         "if-addr/bits" => "10.0.0.1/24",
         "protocol" => "253",
+        "socks-server" | "proxy" | "listen-host" => "localhost",
+        "socks-port" | "listen-port" => "1080",
+        "width" => "4",
         other => panic!("no sample for parameter <{other}>: add one"),
     }
 }
@@ -1094,7 +1183,17 @@ fn every_row_parses_to_a_spec_that_names_that_row() {
         let ty = row.address_type();
         for given in ty.required..=ty.params.len() {
             let mut text = ty.name.to_owned();
-            for param in &ty.params[..given] {
+            // SOCKS5's three-parameter form leaves out the second, the server's port.
+            let short_socks5 = given == 3 && ty.params.get(1) == Some(&"socks-port");
+            for (i, param) in ty
+                .params
+                .iter()
+                .enumerate()
+                .take(given + usize::from(short_socks5))
+            {
+                if short_socks5 && i == 1 {
+                    continue;
+                }
                 text.push(':');
                 text.push_str(sample(param));
             }
@@ -1110,6 +1209,73 @@ fn every_row_parses_to_a_spec_that_names_that_row() {
                 assert!(std::ptr::eq(spec(&aliased).address_type(), ty), "{aliased}");
             }
         }
+    }
+}
+
+#[test]
+fn every_layer_parses_in_a_chain_and_displays_back() {
+    for ty in layers::layer_types() {
+        let mut text = ty.name.to_owned();
+        for param in ty.params {
+            text.push(':');
+            text.push_str(sample(param));
+        }
+        if ty.name == "OPENSSL" {
+            text.push_str(",commonname=example.org");
+        }
+        let chain = format!("{text}|TCP:localhost:1080");
+        let parsed = spec(&chain);
+        assert_eq!(parsed.layers.len(), 1, "{chain}");
+        assert!(
+            std::ptr::eq(parsed.layers[0].kind.address_type(), ty),
+            "{chain}"
+        );
+        assert_eq!(parsed.to_string(), chain);
+        for alias in ty.aliases {
+            let aliased = chain.replacen(ty.name, alias, 1);
+            assert_eq!(spec(&aliased), parsed, "{aliased}");
+        }
+    }
+}
+
+#[test]
+fn chains_apply_only_their_own_options_and_keep_a_program_s_pipes() {
+    let parsed = spec("OPENSSL,commonname=a|SOCKS5-CONNECT:a:443,socksuser=u,sockspass=p|TCP:127.0.0.1:1080,retry=2");
+    assert_eq!(parsed.layers.len(), 2);
+    assert_eq!(parsed.address_type().name, "TCP");
+    assert_eq!(parsed.options.count(OptionId::Retry), Some(2));
+    assert_eq!(
+        parsed.layers[1].options.text(OptionId::SocksPass),
+        Some("p")
+    );
+    // A quoted or bracketed | is not a separator; a program's command line keeps its pipes.
+    assert!(spec("SYSTEM:'cat|tr a b'").layers.is_empty());
+    assert!(spec("SYSTEM:cat|tr a b").layers.is_empty());
+    assert_eq!(
+        spec("LENGTH-PREFIX:2|SYSTEM:cat | tr a b").to_string(),
+        "LENGTH-PREFIX:2|SYSTEM:cat \\| tr a b"
+    );
+    assert!(spec("OPEN:'/tmp/a|b'").layers.is_empty());
+    assert!(spec("OPEN:[/tmp/a|b]").layers.is_empty());
+}
+
+#[test]
+fn chain_refusals_quote_the_address() {
+    for (text, expected) in [
+        ("FOO|TCP:h:1", "unknown layer \"FOO\" in \"FOO|TCP:h:1\" (a chain is LAYER|...|ADDRESS; see socketry -h for the layers)"),
+        ("SOCKS4:h:1,crnl|TCP:h:1", "option \"crnl\" does not apply to SOCKS4 in \"SOCKS4:h:1,crnl|TCP:h:1\""),
+        ("TCP:h:2|TCP:h:1", "\"TCP\" in \"TCP:h:2|TCP:h:1\" opens a connection of its own, so it cannot be a layer: only the rightmost address of a chain (LAYER|...|ADDRESS) opens one"),
+        ("OPENSSL,commonname=a|OPENSSL-SERVER", "\"OPENSSL-SERVER\" in \"OPENSSL,commonname=a|OPENSSL-SERVER\" is a layer, which runs over a connection: a chain ends with an address that opens one (LAYER|...|ADDRESS)"),
+        ("OPENSSL|TCP:h:1", "OPENSSL|TCP:h:1: OPENSSL as a layer has no host to check the server's certificate for: give commonname= (or fingerprint=, or verify=0)"),
+        ("SOCKS4:[::1]:80|TCP:h:1", "invalid SOCKS4 target \"[::1]\" in \"SOCKS4:[::1]:80|TCP:h:1\" (expected an IPv4 address or a name: SOCKS4 cannot carry IPv6 (SOCKS5-CONNECT can))"),
+        ("LENGTH-PREFIX:3|TCP:h:1", "invalid prefix width \"3\" in \"LENGTH-PREFIX:3|TCP:h:1\" (expected 2 or 4)"),
+        ("SOCKS5-CONNECT:p:1080:h:1,socksport=1", "SOCKS5-CONNECT:p:1080:h:1,socksport=1: the SOCKS server's port is given twice: as a parameter and as socksport"),
+        ("SOCKS5-CONNECT:p:h:1,sockspass=x", "SOCKS5-CONNECT:p:h:1,sockspass=x: sockspass needs socksuser: RFC 1929 sends both"),
+        ("PROXY:p:h:1,http-version=2", "invalid value \"2\" for option http-version in \"PROXY:p:h:1,http-version=2\" (expected 1.0 or 1.1)"),
+        ("PROXY:p:h:1,proxyauth=a:b,proxy-authorization-file=/f", "PROXY:p:h:1,proxyauth=a:b,proxy-authorization-file=/f: proxyauth and proxy-authorization-file both give the credentials"),
+        ("SOCKS4:p:h:1,sockspass=x", "option \"sockspass\" does not apply to SOCKS4 in \"SOCKS4:p:h:1,sockspass=x\""),
+    ] {
+        assert_eq!(Address::parse(text).unwrap_err().to_string(), expected, "{text}");
     }
 }
 

@@ -1,0 +1,4 @@
+//! Fuzzes the http_connect_reply reader (a proxy client layer's reply parser).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| socketry::fuzzing::http_connect_reply(data));
