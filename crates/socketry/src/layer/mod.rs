@@ -38,6 +38,7 @@
 mod base;
 pub mod length_prefix;
 pub mod tls;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ use crate::address::{OptionId, Options};
 pub use base::{Data, Handshake, Layer, LayerError, Learned};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
 pub use tls::{ClientLayer as TlsClient, ServerLayer as TlsServer};
+pub use websocket::{WebSocketClient, WebSocketServer};
 
 /// Layers to stack over a connection, outermost first (as a chain is written, `A|B`, left of
 /// the transport). Cloning is cheap: a listener hands the same stack to every connection.

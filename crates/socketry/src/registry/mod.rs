@@ -20,7 +20,7 @@ use crate::address::{
 };
 use crate::endpoint::{
     self, exec, file, inherited, mqueue, pipe, pty, rawip, shm, socketpair, stdio, tcp, tls, tun,
-    udp, unix, Access, Connection, OpenContext, OpenError, Opened,
+    udp, unix, websocket, Access, Connection, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -143,6 +143,8 @@ registry! {
     PosixMq(mqueue::MqSpec) = mqueue::FAMILY;
     /// TUN/TAP interfaces (`TUN`).
     Tun(tun::TunSpec) = tun::FAMILY;
+    /// WebSocket (`WS-CONNECT`).
+    WebSocket(websocket::WebSocketSpec) = websocket::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
