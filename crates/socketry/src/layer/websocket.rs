@@ -216,10 +216,21 @@ impl WebSocketClient {
                 .map_err(|e| match e {
                     tungstenite::Error::Protocol(
                         tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(why),
-                    ) => io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("the server's subprotocol does not match ws-protocol: {why}"),
-                    ),
+                    ) => {
+                        use tungstenite::error::SubProtocolError as Why;
+                        let what = match why {
+                            Why::NoSubProtocol => {
+                                "the server chose none of the subprotocols offered (ws-protocol)"
+                            }
+                            Why::ServerSentSubProtocolNoneRequested => {
+                                "the server chose a subprotocol, and none was offered (ws-protocol)"
+                            }
+                            Why::InvalidSubProtocol => {
+                                "the server chose a subprotocol that was not offered (ws-protocol)"
+                            }
+                        };
+                        io::Error::new(io::ErrorKind::InvalidData, what)
+                    }
                     other => io_error(other),
                 })?;
         let protocol = response
