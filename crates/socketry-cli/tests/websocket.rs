@@ -5,7 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -404,5 +405,289 @@ fn tls_options_on_a_ws_url_are_refused_before_connecting() {
     assert_eq!(
         out.errors(),
         ["WS-CONNECT:ws://127.0.0.1:1/,verify=0: verify is a TLS option, and ws://127.0.0.1:1/ has no TLS (a wss:// URL has)"]
+    );
+}
+
+// ---- WS-LISTEN and WSS-LISTEN, with Python's websockets as the client ----
+
+/// A TCP service on 127.0.0.1, the kind websockify bridges browsers to: each connection is
+/// served by `serve` on a thread of its own. Returns its port.
+fn backend(serve: fn(TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    port
+}
+
+/// A backend that reads `N` bytes, answers them upper-cased, and closes.
+fn shout<const N: usize>(mut stream: TcpStream) {
+    let mut heard = [0; N];
+    stream.read_exact(&mut heard).unwrap();
+    stream.write_all(&heard.to_ascii_uppercase()).unwrap();
+}
+
+/// What a backend read until EOF, sent back to the test.
+fn reading_backend() -> (u16, mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut all = Vec::new();
+            let _ = stream.read_to_end(&mut all);
+            let _ = tx.send(all);
+        }
+    });
+    (port, rx)
+}
+
+/// Runs the Python client to its end and returns what it said.
+fn client(url: &str, args: &[&str]) -> Vec<String> {
+    Peer::start(&[&["connect", url], args].concat()).finish()
+}
+
+/// socketry serving `listen` (which binds 127.0.0.1 and port 0) for `other`, once it listens.
+fn serving(listen: &str, other: &str) -> (Proc, u16) {
+    let mut server = Proc::spawn(&["-d", listen, other]);
+    let port = server.listening_port();
+    (server, port)
+}
+
+#[test]
+fn ws_listen_with_fork_bridges_each_client_to_a_tcp_service() {
+    // websockify's job: `socketry WS-LISTEN:8080,fork TCP:127.0.0.1:5900`.
+    let service = backend(shout::<5>);
+    let (mut server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1,fork",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    let url = format!("ws://127.0.0.1:{port}/");
+    // The service's close is the WebSocket's normal close, each time.
+    for _ in 0..2 {
+        assert_eq!(
+            client(&url, &["sendbinary", "hello"]),
+            [binary(b"HELLO"), "CLOSED 1000 ".to_owned()]
+        );
+    }
+    server.wait_log_count("WebSocket established for /", 2);
+    server.wait_log_count(
+        "the WebSocket peer closed with code 1000 (normal closure)",
+        2,
+    );
+    let out = server.terminate();
+    assert!(out.errors().is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn ws_listen_relays_text_as_bytes_and_ws_text_answers_in_text() {
+    let service = backend(|mut stream| {
+        let mut heard = [0; 7];
+        stream.read_exact(&mut heard).unwrap();
+        stream.write_all(&heard).unwrap();
+    });
+    let (server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1,ws-text",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/"), &["sendtext", "grüße"]),
+        ["TEXT b'gr\\xc3\\xbc\\xc3\\x9fe'", "CLOSED 1000 "]
+    );
+    let out = server.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn ws_listen_takes_a_megabyte_message_whole() {
+    let service = backend(|mut stream| {
+        let mut heard = vec![0; 1 << 20];
+        stream.read_exact(&mut heard).unwrap();
+        let answer = if heard == counting(1 << 20) {
+            "all there\n"
+        } else {
+            "garbled\n"
+        };
+        stream.write_all(answer.as_bytes()).unwrap();
+    });
+    let (server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/"), &["sendbig", "1048576"]),
+        [binary(b"all there\n"), "CLOSED 1000 ".to_owned()]
+    );
+    let out = server.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn ws_listen_refuses_a_message_over_the_maximum_with_1009() {
+    let (service, heard) = reading_backend();
+    let (server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1,ws-max-message=1000",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/"), &["sendbig", "2000"]),
+        ["CLOSED 1009 message too big"]
+    );
+    let out = server.finish();
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.errors().last().is_some_and(|e| e.ends_with(
+            "a WebSocket message of 2000 bytes is longer than the 1000-byte maximum (ws-max-message)"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(heard.recv_timeout(WAIT).unwrap(), b"");
+}
+
+#[test]
+fn a_clients_close_is_eof_for_the_service_with_its_code_logged() {
+    let (service, heard) = reading_backend();
+    let (mut server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/"), &["close", "4002:done"]),
+        ["CLOSED 4002 done"]
+    );
+    server.wait_log("the WebSocket peer closed with code 4002: \"done\"");
+    let out = server.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(heard.recv_timeout(WAIT).unwrap(), b"");
+}
+
+#[test]
+fn ws_listen_answers_a_clients_ping() {
+    let (service, heard) = reading_backend();
+    let (server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/"), &["ping"]),
+        ["PONG", "CLOSED 1000 "]
+    );
+    assert_eq!(heard.recv_timeout(WAIT).unwrap(), b"after the ping\n");
+    let out = server.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn a_request_for_another_path_gets_404_and_is_logged() {
+    let service = backend(shout::<2>);
+    let (mut server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1,path=/ws,fork",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/other?x=1"), &["echo"]),
+        ["REFUSED 404"]
+    );
+    server.wait_log("refused a request for /other: path= is /ws");
+    // The query is not part of the path compared; the server serves on.
+    assert_eq!(
+        client(
+            &format!("ws://127.0.0.1:{port}/ws?x=1"),
+            &["sendbinary", "ok"]
+        ),
+        [binary(b"OK"), "CLOSED 1000 ".to_owned()]
+    );
+    server.wait_log("WebSocket established for /ws?x=1");
+    let out = server.terminate();
+    assert_eq!(
+        out.errors()
+            .iter()
+            .filter(|e| e.contains("refused a request"))
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_plain_tcp_client_is_refused_and_logged() {
+    let service = backend(shout::<2>);
+    let (mut server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1,fork",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain.write_all(b"hello\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    plain.read_to_end(&mut answer).unwrap();
+    assert_eq!(
+        answer, b"",
+        "a plain client gets nothing, and the connection closed"
+    );
+    let line = server.wait_log("not a WebSocket opening request");
+    assert!(
+        line.contains("] E WebSocket handshake over TCP 127.0.0.1:"),
+        "{line}"
+    );
+    // The service was never connected to for it; the next client is served.
+    assert_eq!(
+        client(&format!("ws://127.0.0.1:{port}/"), &["sendbinary", "ok"]),
+        [binary(b"OK"), "CLOSED 1000 ".to_owned()]
+    );
+    server.terminate();
+}
+
+#[test]
+fn ws_listen_chooses_a_subprotocol_and_adds_its_headers() {
+    let service = backend(shout::<2>);
+    let (mut server, port) = serving(
+        "WS-LISTEN:0,bind=127.0.0.1,fork,ws-protocol=chat,ws-header=X-Served-By:socketry",
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    let url = format!("ws://127.0.0.1:{port}/");
+    assert_eq!(
+        client(&url, &["sendbinary", "hi", "--protocol", "chat"]),
+        [
+            "HEADER x-served-by: socketry".to_owned(),
+            "PROTOCOL chat".to_owned(),
+            binary(b"HI"),
+            "CLOSED 1000 ".to_owned()
+        ]
+    );
+    // A client that offers none of ours is refused.
+    assert_eq!(client(&url, &["echo"]), ["REFUSED 400"]);
+    server.wait_log("refused a client offering subprotocols none: ws-protocol is chat");
+    server.terminate();
+}
+
+#[test]
+fn wss_listen_serves_websocket_over_tls() {
+    let dir = common::tempdir();
+    let pem = certificate(dir.path());
+    let pem_text = pem.to_str().unwrap();
+    let service = backend(shout::<6>);
+    let (mut server, port) = serving(
+        &format!("WSS-LISTEN:0,bind=127.0.0.1,cert={pem_text}"),
+        &format!("TCP:127.0.0.1:{service}"),
+    );
+    assert_eq!(
+        client(
+            &format!("wss://localhost:{port}/tls"),
+            &["sendbinary", "secret", "--certificate", pem_text]
+        ),
+        [binary(b"SECRET"), "CLOSED 1000 ".to_owned()]
+    );
+    server.wait_log("TLS established");
+    let out = server.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("over TLS1.3 over WebSocket"),
+        "{}",
+        out.stderr
     );
 }

@@ -5,7 +5,9 @@ Server: peer.py serve MODE [--protocol P] [--path PATH] [--certificate PEM]
   prints "PORT n", then for its one connection what it saw, a line each:
   "PATH /x", "HEADER Name: value" (X- headers only), "PROTOCOL p", "TEXT <bytes as repr>",
   "BINARY <length> <first 16 bytes as hex>", "CLOSED <code> <reason>".
-Client: peer.py connect URL MODE [--protocol P]  prints what it received the same way.
+Client: peer.py connect URL MODE [ARGUMENT] [--protocol P] [--header N:V] [--certificate PEM]
+  prints the answer's X- headers and subprotocol, and what it received, the same way;
+  "REFUSED <status>" if the server refused the opening request.
 """
 
 import asyncio
@@ -69,6 +71,15 @@ async def converse(ws, mode, argument):
         await ws.send(argument)
         async for message in ws:
             report(message)
+    elif mode == "sendbinary":
+        await ws.send(argument.encode())
+        async for message in ws:
+            report(message)
+    elif mode == "sendbig":
+        size = int(argument)
+        await ws.send(bytes(i % 251 for i in range(size)))
+        async for message in ws:
+            report(message)
     else:
         raise SystemExit("unknown mode " + mode)
     await ws.wait_closed()
@@ -114,13 +125,20 @@ async def serve(mode, argument, protocol, path, certificate):
         await done
 
 
-async def connect(url, mode, argument, protocol, headers):
+async def connect(url, mode, argument, protocol, headers, certificate):
+    context = None
+    if certificate:
+        context = ssl.create_default_context(cafile=certificate)
     async with websockets.connect(
         url,
         subprotocols=[protocol] if protocol else None,
         extra_headers=headers,
         max_size=None,
+        ssl=context,
     ) as ws:
+        for name, value in ws.response_headers.raw_items():
+            if name.lower().startswith("x-"):
+                say("HEADER", name + ":", value)
         if ws.subprotocol:
             say("PROTOCOL", ws.subprotocol)
         await converse(ws, mode, argument)
@@ -145,7 +163,7 @@ def main():
             if "--header" in options:
                 name, value = options["--header"].split(":", 1)
                 headers[name] = value
-            asyncio.run(connect(url, mode, argument, protocol, headers))
+            asyncio.run(connect(url, mode, argument, protocol, headers, options.get("--certificate")))
     except websockets.exceptions.InvalidStatusCode as e:
         say("REFUSED", e.status_code)
     except websockets.exceptions.ConnectionClosed as e:

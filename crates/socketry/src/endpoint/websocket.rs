@@ -1,18 +1,25 @@
 //! WebSocket endpoints: `WS-CONNECT:<url>` (a WebSocket client over TCP, or over TLS for
-//! `wss://`), with every TCP option and, for `wss://`, the TLS client's. The protocol itself
-//! is the [`websocket`](crate::layer::websocket) layer; this module reads the URL and the
-//! address's options into it and stacks it over the transport.
+//! `wss://`), `WS-LISTEN:<port>` (a WebSocket server over each accepted TCP connection) and
+//! `WSS-LISTEN:<port>` (the same over TLS), with every TCP option and, over TLS, the TLS
+//! options. The protocol itself is the [`websocket`](crate::layer::websocket) layer; this
+//! module reads the URL and the address's options into it and stacks it over the transport.
+//! A server's opening handshake runs in the task that serves the peer, as TLS's does, so
+//! that a slow client or one that does not speak WebSocket never holds up accepting.
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::connection::{Connection, OpenContext, Opened};
+use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
+use super::listener::Listener;
+use super::opened::Opened;
 use crate::address::{
-    AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, OptionId,
-    Options, ParseErrorKind, Remote, Value,
+    AddressType, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups, Host, Local,
+    OptionId, Options, ParseErrorKind, Remote, Value,
 };
-use crate::layer::websocket::{Frames, Settings, WebSocketClient, DEFAULT_MAX_MESSAGE};
+use crate::layer::websocket::{
+    Frames, Settings, WebSocketClient, WebSocketServer, DEFAULT_MAX_MESSAGE,
+};
 use crate::layer::Stack;
 
 /// A `ws://` or `wss://` URL, parsed: where to connect, and what to ask for there.
@@ -117,6 +124,11 @@ pub enum WebSocketSpec {
     /// Connect to the URL's host and port (TLS for `wss://`), then run the client's
     /// opening handshake.
     Connect(WebSocketUrl),
+    /// Listen on a TCP port; each accepted connection runs the server's opening handshake.
+    Listen(Local),
+    /// Listen on a TCP port; each accepted connection runs a TLS server's handshake, then
+    /// the WebSocket server's.
+    ListenTls(Local),
 }
 
 /// The WebSocket settings an address's options give.
@@ -162,30 +174,42 @@ async fn connect(
     let transport = if url.secure {
         super::tls::connect(&remote, options, context).await?
     } else {
-        let mut tcp = super::tcp::connect(&remote, options, context).await?;
-        // Read now: the WebSocket's halves have no descriptor to ask later.
-        tcp.socket_report = tcp.report();
-        tcp
+        super::tcp::connect(&remote, options, context).await?
     };
     let client = WebSocketClient {
         uri: url.to_string(),
         settings: settings(options),
     };
-    let mut connection = transport.stack(&Stack::new(vec![Arc::new(client)])).await?;
-    over_websocket(&mut connection);
-    Ok(connection)
+    transport.stack(&Stack::new(vec![Arc::new(client)])).await
 }
 
-/// The connection now carries WebSocket messages: nothing below can be handed over or
-/// spliced, since its bytes are frames.
-fn over_websocket(connection: &mut Connection) {
-    connection.handover = None;
-    connection.descriptors = None;
-    connection.report_on_demand = false;
-    connection.description = format!("{} over WebSocket", connection.description);
+/// What a server's WebSocket runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Below {
+    Tcp,
+    Tls,
 }
 
-// ---- The family's address types: WS-CONNECT ----
+/// `WS-LISTEN` and `WSS-LISTEN`: a TCP (or TLS) listener whose connections get the
+/// WebSocket server's handshake, in the task that serves each.
+fn listen(
+    local: &Local,
+    below: Below,
+    options: &Options,
+    context: &OpenContext,
+) -> Result<Listener, OpenError> {
+    let listener = match below {
+        Below::Tls => super::tls::listen(local, options, context)?,
+        Below::Tcp => super::tcp::listen(local, options, context)?,
+    };
+    let server = WebSocketServer {
+        path: options.text(OptionId::WsPath).map(str::to_owned),
+        settings: settings(options),
+    };
+    Ok(listener.with_layers(Stack::new(vec![Arc::new(server)])))
+}
+
+// ---- The family's address types: WS-CONNECT, WS-LISTEN, WSS-LISTEN ----
 
 const BIND: BindDomain = super::tcp::BIND;
 /// TCP's options but `length-prefix` (the WebSocket carries messages already), TLS's for
@@ -198,6 +222,16 @@ const CONNECT: Groups = Groups::ALL
     .union(Groups::TLS)
     .union(Groups::TLS_CLIENT)
     .union(Groups::WEBSOCKET);
+/// TCP-LISTEN's options but `length-prefix`, and the WebSocket server's.
+const LISTEN: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::TCP)
+    .union(Groups::LISTEN)
+    .union(Groups::CHILD)
+    .union(Groups::RANGE)
+    .union(Groups::WEBSOCKET)
+    .union(Groups::WEBSOCKET_LISTEN);
 
 static WS_CONNECT: Definition<WebSocketSpec> = Definition {
     ty: AddressType::new(
@@ -221,10 +255,33 @@ static WS_CONNECT: Definition<WebSocketSpec> = Definition {
     },
 };
 
+static WS_LISTEN: Definition<WebSocketSpec> = Definition {
+    ty: AddressType::new(
+        "WS-LISTEN",
+        &[],
+        &["port"],
+        LISTEN,
+        "accept WebSocket clients over TCP (path= to serve one path; with fork: every client)",
+    )
+    .bind(BIND),
+    parse: |p| Ok(WebSocketSpec::Listen(p.local(Family::Any)?)),
+};
+static WSS_LISTEN: Definition<WebSocketSpec> = Definition {
+    ty: AddressType::new(
+        "WSS-LISTEN",
+        &[],
+        &["port"],
+        LISTEN.union(Groups::TLS),
+        "accept WebSocket clients over TLS (cert=, or an ephemeral certificate whose fingerprint is logged)",
+    )
+    .bind(BIND),
+    parse: |p| Ok(WebSocketSpec::ListenTls(p.local(Family::Any)?)),
+};
+
 /// The WebSocket family: its address types and features.
 pub static FAMILY: FamilyTypes<WebSocketSpec> = FamilyTypes {
     features: &["WEBSOCKET"],
-    types: &[&WS_CONNECT],
+    types: &[&WS_CONNECT, &WS_LISTEN, &WSS_LISTEN],
 };
 
 /// Writes `text` so that it reads back as one parameter that takes the rest of the head:
@@ -247,12 +304,15 @@ impl FamilySpec for WebSocketSpec {
     fn address_type(&self) -> &'static AddressType {
         match self {
             WebSocketSpec::Connect(_) => &WS_CONNECT.ty,
+            WebSocketSpec::Listen(_) => &WS_LISTEN.ty,
+            WebSocketSpec::ListenTls(_) => &WSS_LISTEN.ty,
         }
     }
 
     fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WebSocketSpec::Connect(url) => write!(f, ":{}", escape_rest(&url.to_string())),
+            WebSocketSpec::Listen(local) | WebSocketSpec::ListenTls(local) => local.fmt_params(f),
         }
     }
 
@@ -275,23 +335,31 @@ impl FamilySpec for WebSocketSpec {
                     None => Ok(()),
                 }
             }
-            WebSocketSpec::Connect(_) => Ok(()),
+            WebSocketSpec::Connect(_) | WebSocketSpec::Listen(_) | WebSocketSpec::ListenTls(_) => {
+                Ok(())
+            }
         }
     }
 }
 
 impl WebSocketSpec {
-    /// Connects and runs the client's opening handshake.
+    /// Connects and runs the client's opening handshake, or starts listening.
     pub async fn open(
         &self,
         options: &Options,
         context: &OpenContext,
     ) -> Result<Opened, OpenError> {
-        match self {
+        Ok(match self {
             WebSocketSpec::Connect(url) => {
-                Ok(Opened::Connection(connect(url, options, context).await?))
+                Opened::Connection(connect(url, options, context).await?)
             }
-        }
+            WebSocketSpec::Listen(local) => {
+                Opened::Listener(listen(local, Below::Tcp, options, context)?)
+            }
+            WebSocketSpec::ListenTls(local) => {
+                Opened::Listener(listen(local, Below::Tls, options, context)?)
+            }
+        })
     }
 }
 

@@ -409,21 +409,23 @@ fn halves(socket: Socket, settings: &Settings, description: &str) -> Data {
         socket: Mutex::new(socket),
         description: description.to_owned(),
     });
-    Data {
-        reader: Some(Reader::Messages(Box::new(WebSocketRecv {
+    let mut data = Data::new(
+        Some(Reader::Messages(Box::new(WebSocketRecv {
             shared: shared.clone(),
             message: Bytes::new(),
             given: 0,
             state: RecvState::Open,
         }))),
-        writer: Some(Writer::Messages(Box::new(WebSocketSend {
+        Some(Writer::Messages(Box::new(WebSocketSend {
             shared,
             frames: settings.frames,
             max_message: settings.max_message,
             held: Vec::new(),
             state: SendState::Idle,
         }))),
-    }
+    );
+    data.learned.over.push("WebSocket".to_owned());
+    data
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
