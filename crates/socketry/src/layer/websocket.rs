@@ -710,3 +710,229 @@ impl MessageSend for WebSocketSend {
         Some(self.max_message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::channel::{ByteReader, ByteWriter};
+    use crate::layer::{LengthPrefix, PrefixWidth, Stack};
+
+    /// Both ends of a connected Unix stream socket pair, each as a connection's data.
+    fn socket_pair() -> (Data, Data) {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let data = |stream: tokio::net::UnixStream| {
+            let (read, write) = stream.into_split();
+            Data::new(
+                Some(Reader::Bytes(Box::new(read) as ByteReader)),
+                Some(Writer::Bytes(Box::new(write) as ByteWriter)),
+            )
+        };
+        (data(a), data(b))
+    }
+
+    fn client(uri: &str, settings: Settings) -> WebSocketClient {
+        WebSocketClient {
+            uri: uri.to_owned(),
+            settings,
+        }
+    }
+
+    fn server(path: Option<&str>, settings: Settings) -> WebSocketServer {
+        WebSocketServer {
+            path: path.map(str::to_owned),
+            settings,
+        }
+    }
+
+    /// The client's and the server's data after both handshakes.
+    async fn connected(client: WebSocketClient, server: WebSocketServer) -> (Data, Data) {
+        let (a, b) = socket_pair();
+        let (a, b) = tokio::join!(client.apply(a, "socket a"), server.apply(b, "socket b"));
+        (a.unwrap(), b.unwrap())
+    }
+
+    /// Every unit `reader` gives until EOF, read into a buffer of `size` bytes.
+    async fn read_all(reader: &mut Reader, size: usize) -> Vec<Vec<u8>> {
+        let mut buf = vec![0; size];
+        let mut units = Vec::new();
+        while let Some(n) = reader.read_unit(&mut buf).await.unwrap() {
+            units.push(buf[..n].to_vec());
+        }
+        units
+    }
+
+    #[tokio::test]
+    async fn messages_keep_their_boundaries_and_a_close_is_eof_each_way() {
+        let (mut a, mut b) = connected(
+            client("ws://localhost/chat", Settings::default()),
+            server(Some("/chat"), Settings::default()),
+        )
+        .await;
+        assert!(a.reader.as_ref().unwrap().is_messages());
+        assert_eq!(a.learned.over, ["WebSocket"]);
+        assert_eq!(
+            a.writer.as_ref().unwrap().max_message(),
+            Some(DEFAULT_MAX_MESSAGE)
+        );
+        let mut writer = a.writer.take().unwrap();
+        let sent: Vec<Vec<u8>> = vec![b"one".to_vec(), Vec::new(), vec![7; 100_000]];
+        let messages = sent.clone();
+        let sending = tokio::spawn(async move {
+            for message in &messages {
+                writer.write_unit(message).await.unwrap();
+            }
+            // The close frame: the server's reader sees EOF after the messages.
+            writer.shutdown().await.unwrap();
+            writer
+        });
+        let got = read_all(b.reader.as_mut().unwrap(), 200_000).await;
+        assert_eq!(got, sent);
+        // The server's reply to the close is the client's EOF; the server's own shutdown
+        // after it sends nothing more, and is no error.
+        b.writer.as_mut().unwrap().shutdown().await.unwrap();
+        assert_eq!(
+            read_all(a.reader.as_mut().unwrap(), 1000).await,
+            Vec::<Vec<u8>>::new()
+        );
+        let mut writer = sending.await.unwrap();
+        let late = writer.write_unit(b"late").await.unwrap_err();
+        assert_eq!(
+            late.to_string(),
+            "the WebSocket is closed: a close frame was sent or received"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_longer_than_the_buffer_comes_in_order_a_buffer_at_a_time() {
+        let (mut a, mut b) = connected(
+            client("ws://localhost/", Settings::default()),
+            server(None, Settings::default()),
+        )
+        .await;
+        let message: Vec<u8> = (0..10_000u32).map(|i| (i % 256) as u8).collect();
+        a.writer
+            .as_mut()
+            .unwrap()
+            .write_unit(&message)
+            .await
+            .unwrap();
+        a.writer.as_mut().unwrap().shutdown().await.unwrap();
+        let pieces = read_all(b.reader.as_mut().unwrap(), 4096).await;
+        assert_eq!(
+            pieces.iter().map(Vec::len).collect::<Vec<_>>(),
+            [4096, 4096, 1808]
+        );
+        assert_eq!(pieces.concat(), message);
+    }
+
+    #[tokio::test]
+    async fn text_frames_hold_back_a_character_cut_by_a_read() {
+        let text = Settings {
+            frames: Frames::Text,
+            ..Settings::default()
+        };
+        let (mut a, mut b) = connected(
+            client("ws://localhost/", text),
+            server(None, Settings::default()),
+        )
+        .await;
+        let writer = a.writer.as_mut().unwrap();
+        let word = "grüße".as_bytes();
+        writer.write_unit(&word[..3]).await.unwrap();
+        writer.write_unit(&word[3..]).await.unwrap();
+        writer.shutdown().await.unwrap();
+        assert_eq!(
+            read_all(b.reader.as_mut().unwrap(), 100).await,
+            [b"gr".to_vec(), "üße".as_bytes().to_vec()]
+        );
+
+        let (mut a, _b) = connected(
+            client(
+                "ws://localhost/",
+                Settings {
+                    frames: Frames::Text,
+                    ..Settings::default()
+                },
+            ),
+            server(None, Settings::default()),
+        )
+        .await;
+        let refused = a
+            .writer
+            .as_mut()
+            .unwrap()
+            .write_unit(b"\xff")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "ws-text sends text frames, and the data is not UTF-8 (byte 0xff)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_maximum_is_refused_naming_its_size() {
+        let small = Settings {
+            max_message: 100,
+            ..Settings::default()
+        };
+        let (mut a, mut b) = connected(
+            client("ws://localhost/", Settings::default()),
+            server(None, small),
+        )
+        .await;
+        a.writer
+            .as_mut()
+            .unwrap()
+            .write_unit(&[1; 101])
+            .await
+            .unwrap();
+        let mut buf = vec![0; 1000];
+        let error = b
+            .reader
+            .as_mut()
+            .unwrap()
+            .read_unit(&mut buf)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a WebSocket message of 101 bytes is longer than the 100-byte maximum (ws-max-message)"
+        );
+        // The client was told: close code 1009, its EOF.
+        assert_eq!(
+            read_all(a.reader.as_mut().unwrap(), 1000).await,
+            Vec::<Vec<u8>>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_for_another_path_is_refused_with_404_both_ends_saying_why() {
+        let (a, b) = socket_pair();
+        let client = client("ws://localhost/b", Settings::default());
+        let server = server(Some("/a"), Settings::default());
+        let (a, b) = tokio::join!(client.apply(a, "socket a"), server.apply(b, "socket b"));
+        assert_eq!(
+            a.unwrap_err().to_string(),
+            "WebSocket handshake over socket a: the server answered 404 Not Found"
+        );
+        assert_eq!(
+            b.unwrap_err().to_string(),
+            "WebSocket handshake over socket b: refused a request for /b: path= is /a"
+        );
+    }
+
+    #[tokio::test]
+    async fn over_messages_the_layer_is_refused_naming_what_is_below() {
+        let layers = Stack::new(vec![
+            Arc::new(client("ws://localhost/", Settings::default())),
+            Arc::new(LengthPrefix(PrefixWidth::Two)),
+        ]);
+        let (a, _b) = socket_pair();
+        assert_eq!(
+            layers.apply(a, "socket a").await.unwrap_err().to_string(),
+            "WebSocket runs over a byte stream both ways, and length-prefix over socket a is not one"
+        );
+    }
+}
