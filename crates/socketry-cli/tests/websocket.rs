@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! WS-CONNECT against the WebSocket peer users pair it with: Python's websockets (Debian's
 //! python3-websockets, installed by .ci/deps), run by `websocket/peer.py` on 127.0.0.1 with
 //! an ephemeral port it reports. Each test asserts what socketry wrote and logged, its exit

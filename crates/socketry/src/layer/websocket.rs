@@ -328,6 +328,8 @@ impl WebSocketServer {
     async fn accept(&self, below: Below) -> io::Result<(Socket, String)> {
         let refusal: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let target = Arc::new(Mutex::new(String::new()));
+        // tungstenite's callback type is what it is: its error is the whole HTTP answer.
+        #[allow(clippy::result_large_err)]
         let callback = {
             let refusal = refusal.clone();
             let target = target.clone();

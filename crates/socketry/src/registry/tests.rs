@@ -1050,7 +1050,6 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     ),
                     options::ValueKind::Alpn => Value::Text(format!("h2:p{n}")),
                     options::ValueKind::Compress => Value::Text("none".to_owned()),
-<<<<<<< HEAD
                     options::ValueKind::Membership(form) => {
                         let text = match form {
                             crate::address::MembershipForm::Ipv4 if b => {
@@ -1071,11 +1070,9 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     options::ValueKind::Ipv4Address => {
                         Value::Address(IpAddr::V4(Ipv4Addr::from(n)))
                     }
-=======
                     options::ValueKind::HttpHeader => Value::Text(format!("X-H{n}:a b, c=d!")),
                     options::ValueKind::HttpToken => Value::Text(format!("p{n}.x")),
                     options::ValueKind::UrlPath => Value::Text(format!("/p/{n}")),
->>>>>>> aee6f30 (WebSocket: a client and a server layer on tokio-tungstenite over any byte stream, and WS-CONNECT:<url> (TCP, or TLS for wss://) with ws-text, ws-header, ws-protocol, ws-max-message; a URL's colons no longer split it (last_takes_rest))
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
@@ -1145,11 +1142,8 @@ fn sample(param: &str) -> &'static str {
         "command-line" | "shell-command" => "cat",
         "mqueue" => "/q",
         "if-addr/bits" => "10.0.0.1/24",
-<<<<<<< HEAD
         "protocol" => "253",
-=======
         "url" => "ws://localhost:80/path",
->>>>>>> aee6f30 (WebSocket: a client and a server layer on tokio-tungstenite over any byte stream, and WS-CONNECT:<url> (TCP, or TLS for wss://) with ws-text, ws-header, ws-protocol, ws-max-message; a URL's colons no longer split it (last_takes_rest))
         other => panic!("no sample for parameter <{other}>: add one"),
     }
 }
