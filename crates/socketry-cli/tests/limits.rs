@@ -75,6 +75,9 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Membership(_)
         | ValueKind::Ipv4Address
         | ValueKind::DaemonName
+        | ValueKind::HttpHeader
+        | ValueKind::HttpToken
+        | ValueKind::UrlPath
         | ValueKind::Refused(_) => false,
     }
 }
@@ -105,6 +108,8 @@ fn sample(param: &str, unique: &str, dir: &std::path::Path) -> String {
         "name" => format!("socketry-limits-{}-{unique}", std::process::id()),
         "mqueue" => queue_name(unique),
         "command-line" | "shell-command" => "true".into(),
+        // Port 1: nothing listens, so the connect fails at once.
+        "url" => "ws://127.0.0.1:1/".into(),
         other => panic!("no sample value for the address parameter <{other}>"),
     }
 }

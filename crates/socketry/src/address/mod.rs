@@ -154,6 +154,21 @@ pub fn parse_endpoint<C: Catalog>(
         }
     };
     let ty = C::address_type(row);
+    // The `:`s the lexer split the last parameter at are put back (only unquoted ones split).
+    let joined: Vec<lexer::Piece>;
+    let params = match ty.params.len().checked_sub(1) {
+        Some(last) if ty.last_takes_rest && params.len() > last + 1 => {
+            let mut rest = params[last].clone();
+            for piece in &params[last + 1..] {
+                rest.text.push(b':');
+                rest.text.extend_from_slice(&piece.text);
+                rest.quoted |= piece.quoted;
+            }
+            joined = params[..last].iter().cloned().chain([rest]).collect();
+            &joined[..]
+        }
+        _ => params,
+    };
 
     if params.len() < ty.required {
         let position = base + text.iter().position(|&b| b == b',').unwrap_or(text.len());

@@ -81,6 +81,10 @@ impl Groups {
     pub const SOCKS5: Groups = Groups(1 << 28);
     /// HTTP CONNECT clients (PROXY): the proxy's port, credentials and answer.
     pub const HTTP: Groups = Groups(1 << 29);
+    /// WebSocket endpoints, client and server (WS-CONNECT, WS-LISTEN).
+    pub const WEBSOCKET: Groups = Groups(1 << 30);
+    /// WebSocket servers (WS-LISTEN): which path they serve.
+    pub const WEBSOCKET_LISTEN: Groups = Groups(1 << 31);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -114,6 +118,8 @@ impl Groups {
         (Groups::SOCKS, "SOCKS"),
         (Groups::SOCKS5, "SOCKS5"),
         (Groups::HTTP, "HTTP"),
+        (Groups::WEBSOCKET, "WEBSOCKET"),
+        (Groups::WEBSOCKET_LISTEN, "WEBSOCKET-LISTEN"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -209,6 +215,12 @@ pub enum ValueKind {
     /// The daemon name TCP wrappers' rules are matched against; written without a value,
     /// the program's name.
     DaemonName,
+    /// An HTTP header field, `Name:Value`.
+    HttpHeader,
+    /// An HTTP token (a WebSocket subprotocol's name).
+    HttpToken,
+    /// An absolute URL path, `/` and what follows, without a query.
+    UrlPath,
 }
 
 impl ValueKind {
@@ -248,6 +260,11 @@ impl ValueKind {
             ValueKind::Membership(form) => form.expected(),
             ValueKind::Ipv4Address => "an IPv4 address, e.g. 192.168.1.10",
             ValueKind::DaemonName => "a daemon name for hosts.allow and hosts.deny (default: the program's name)",
+            ValueKind::HttpHeader => {
+                "Name:Value, an HTTP header field (the name a token, the value without line breaks)"
+            }
+            ValueKind::HttpToken => "an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
+            ValueKind::UrlPath => "a path starting with /, without spaces, ? or #",
         }
     }
 }
@@ -795,6 +812,16 @@ option_table! {
         help: "resolve the target name here and send the proxy its IPv4 address" },
     OptionDef { id: OptionId::HttpVersion, name: "http-version", aliases: &[], group: Groups::HTTP, kind: ValueKind::Text,
         help: "the version in the CONNECT request: 1.0 (default) or 1.1 (which adds a Host header)" },
+    OptionDef { id: OptionId::WsText, name: "ws-text", aliases: &[], group: Groups::WEBSOCKET, kind: ValueKind::Bool,
+        help: "send what is read as text frames (it must be UTF-8) instead of binary ones" },
+    OptionDef { id: OptionId::WsHeader, name: "ws-header", aliases: &[], group: Groups::WEBSOCKET, kind: ValueKind::HttpHeader,
+        help: "add this header field (Name:Value) to the opening request, or to a server's answer (repeatable)" },
+    OptionDef { id: OptionId::WsProtocol, name: "ws-protocol", aliases: &[], group: Groups::WEBSOCKET, kind: ValueKind::HttpToken,
+        help: "a subprotocol a client offers, or a server accepts (repeatable; a server refuses clients that offer none of them)" },
+    OptionDef { id: OptionId::WsMaxMessage, name: "ws-max-message", aliases: &[], group: Groups::WEBSOCKET, kind: ValueKind::Size(Bounds::POSITIVE_INT_BYTES),
+        help: "the longest message taken, in bytes; a longer one is an error (default 16777216)" },
+    OptionDef { id: OptionId::WsPath, name: "path", aliases: &[], group: Groups::WEBSOCKET_LISTEN, kind: ValueKind::UrlPath,
+        help: "serve only requests for this path; a request for another gets 404 and is logged" },
 }
 
 impl OptionId {
@@ -1187,6 +1214,15 @@ pub(crate) fn parse_value(
             .map(|()| Value::Text(text.to_owned()))
             .map_err(|_| ()),
         ValueKind::Refused(_) => Err(()),
+        ValueKind::HttpHeader => match text.split_once(':') {
+            Some((name, value)) if is_http_token(name) && is_header_value(value.trim()) => {
+                Ok(Value::Text(format!("{name}:{}", value.trim())))
+            }
+            _ => Err(()),
+        },
+        ValueKind::HttpToken if is_http_token(text) => Ok(Value::Text(text.to_owned())),
+        ValueKind::UrlPath if is_url_path(text) => Ok(Value::Text(text.to_owned())),
+        ValueKind::HttpToken | ValueKind::UrlPath => Err(()),
     }
 }
 
@@ -1197,6 +1233,29 @@ pub(crate) fn program_name() -> String {
         .map(std::path::PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "socketry".to_owned())
+}
+
+/// RFC 9110's token: what a header field's name and a WebSocket subprotocol are made of.
+pub fn is_http_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header field's value: visible characters, spaces and tabs, nothing that would end the
+/// line.
+fn is_header_value(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
+/// A request's path as `path=` compares it: absolute, nothing a request line cannot hold.
+fn is_url_path(text: &str) -> bool {
+    text.starts_with('/')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
 }
 
 fn parse_count(text: &str) -> Result<u64, ()> {

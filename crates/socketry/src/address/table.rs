@@ -24,6 +24,9 @@ pub struct AddressType {
     pub shorthand: Option<Shorthand>,
     /// One line for `-h` and the reference.
     pub help: &'static str,
+    /// Whether the last parameter takes the rest of the address's head, `:` included (a
+    /// URL: `WS-CONNECT:ws://host:8080/path`).
+    pub last_takes_rest: bool,
 }
 
 impl AddressType {
@@ -45,6 +48,7 @@ impl AddressType {
             bind: BindDomain::Ip(None),
             shorthand: None,
             help,
+            last_takes_rest: false,
         }
     }
 
@@ -57,6 +61,12 @@ impl AddressType {
     /// The same type with `bind=` (and ports) read for `bind`.
     pub const fn bind(mut self, bind: BindDomain) -> AddressType {
         self.bind = bind;
+        self
+    }
+
+    /// The same type, whose last parameter takes the rest of the head, `:` included.
+    pub const fn last_takes_rest(mut self) -> AddressType {
+        self.last_takes_rest = true;
         self
     }
 

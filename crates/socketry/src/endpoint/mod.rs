@@ -35,6 +35,7 @@ pub mod tls;
 pub mod tun;
 pub mod udp;
 pub mod unix;
+pub mod websocket;
 
 pub use connection::{Access, Connection, DataOptions, OpenContext};
 pub use error::OpenError;

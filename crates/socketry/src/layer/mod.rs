@@ -43,6 +43,7 @@ pub(crate) mod reply;
 pub mod socks4;
 pub mod socks5;
 pub mod tls;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub use reply::ReplyError;
 pub use socks4::{Socks4, Socks4Version};
 pub use socks5::{Credentials, Socks5, Socks5Command};
 pub use tls::{ClientLayer as TlsClient, ServerLayer as TlsServer};
+pub use websocket::{WebSocketClient, WebSocketServer};
 
 /// Layers to stack over a connection, outermost first (as a chain is written, `A|B`, left of
 /// the transport). Cloning is cheap: a listener hands the same stack to every connection.

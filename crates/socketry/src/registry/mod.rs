@@ -21,7 +21,7 @@ use crate::address::{
 };
 use crate::endpoint::{
     self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
-    tun, udp, unix, Access, Connection, OpenContext, OpenError, Opened,
+    tun, udp, unix, websocket, Access, Connection, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -146,6 +146,8 @@ registry! {
     Tun(tun::TunSpec) = tun::FAMILY;
     /// Proxy clients (`SOCKS4`, `SOCKS4A`, `SOCKS5-CONNECT`, `SOCKS5-LISTEN`, `PROXY`).
     Proxy(proxy::ProxySpec) = proxy::FAMILY;
+    /// WebSocket (`WS-CONNECT`).
+    WebSocket(websocket::WebSocketSpec) = websocket::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is

@@ -94,6 +94,16 @@ fn systemd_listen(socket: ActivatedSocket) -> Kind {
 fn shm_listen(name: UnixName) -> Kind {
     Kind::Shm(ShmSpec::Listen(name))
 }
+fn websocket(secure: bool, host: Host, port: Option<u16>, target: &str) -> Kind {
+    Kind::WebSocket(crate::endpoint::websocket::WebSocketSpec::Connect(
+        crate::endpoint::websocket::WebSocketUrl {
+            secure,
+            host,
+            port,
+            target: target.to_owned(),
+        },
+    ))
+}
 fn shm_connect(name: UnixName) -> Kind {
     Kind::Shm(ShmSpec::Connect(name))
 }
@@ -365,6 +375,19 @@ fn parses_every_address_form() {
             "ABSTRACT-SENDFD:pass",
             unix(UnixRole::SendFd, UnixName::Abstract("pass".into())),
         ),
+        // The URL's `:`s do not split it: the last parameter takes the rest.
+        (
+            "WS-CONNECT:ws://127.0.0.1:8080/chat?room=1",
+            websocket(false, v4(127, 0, 0, 1), Some(8080), "/chat?room=1"),
+        ),
+        (
+            "ws-connect:wss://[::1]",
+            websocket(true, Host::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)), None, "/"),
+        ),
+        (
+            "WS-CONNECT:'ws://example.org/a,b'",
+            websocket(false, Host::Name("example.org".into()), None, "/a,b"),
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(kind_of(text), want, "{text}");
@@ -556,6 +579,36 @@ fn rejects_bad_input_with_the_offending_text() {
             "TUN,length-prefix=2",
             "option \"length-prefix\" does not apply to TUN",
         ),
+        (
+            "WS-CONNECT:http://h/",
+            "invalid WebSocket URL \"http://h/\" in \"WS-CONNECT:http://h/\" (expected ws://host[:port]/path or wss://host[:port]/path, without user info or #fragment)",
+        ),
+        ("WS-CONNECT", "WS-CONNECT expects WS-CONNECT:<url>"),
+        (
+            "WS-CONNECT:ws://h/,cafile=/ca.pem",
+            "cafile is a TLS option, and ws://h/ has no TLS (a wss:// URL has)",
+        ),
+        (
+            "WS-CONNECT:ws://h/,length-prefix=2",
+            "option \"length-prefix\" does not apply to WS-CONNECT",
+        ),
+        (
+            "WS-CONNECT:ws://h/,ws-header=No Name:x",
+            "invalid value \"No Name:x\" for option ws-header",
+        ),
+        (
+            "WS-CONNECT:ws://h/,ws-header=X-Line:a\nb",
+            "invalid value \"X-Line:a\\nb\" for option ws-header",
+        ),
+        (
+            "WS-CONNECT:ws://h/,ws-protocol=a/b",
+            "invalid value \"a/b\" for option ws-protocol",
+        ),
+        (
+            "WS-CONNECT:ws://h/,ws-max-message=0",
+            "invalid value \"0\" for option ws-max-message",
+        ),
+        ("TCP:h:1,ws-text", "option \"ws-text\" does not apply to TCP"),
     ];
     for (text, want) in cases {
         let err = Address::parse(text).expect_err(text).to_string();
@@ -810,6 +863,22 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
             family: Family::Any,
             ..l
         }))),
+        (
+            any::<bool>(),
+            arb_host(),
+            proptest::option::of(1..=65535u16),
+            "/[a-zA-Z0-9._~:@!$&'()*+,;=%/\\[\\]{}\"-]{0,20}(\\?[a-z0-9=&,:'\"!]{0,10})?",
+        )
+            .prop_map(|(secure, host, port, target)| Kind::WebSocket(
+                crate::endpoint::websocket::WebSocketSpec::Connect(
+                    crate::endpoint::websocket::WebSocketUrl {
+                        secure,
+                        host,
+                        port,
+                        target,
+                    }
+                )
+            )),
         arb_remote().prop_map(udp_connect),
         arb_local().prop_map(udp_listen),
         arb_remote().prop_map(udp_sendto),
@@ -1030,6 +1099,9 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     options::ValueKind::Ipv4Address => {
                         Value::Address(IpAddr::V4(Ipv4Addr::from(n)))
                     }
+                    options::ValueKind::HttpHeader => Value::Text(format!("X-H{n}:a b, c=d!")),
+                    options::ValueKind::HttpToken => Value::Text(format!("p{n}.x")),
+                    options::ValueKind::UrlPath => Value::Text(format!("/p/{n}")),
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
@@ -1161,6 +1233,7 @@ fn sample(param: &str) -> &'static str {
         "socks-server" | "proxy" | "listen-host" => "localhost",
         "socks-port" | "listen-port" => "1080",
         "width" => "4",
+        "url" => "ws://localhost:80/path",
         other => panic!("no sample for parameter <{other}>: add one"),
     }
 }
