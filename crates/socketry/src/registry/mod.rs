@@ -20,7 +20,7 @@ use crate::address::{
 };
 use crate::endpoint::{
     self, exec, file, inherited, mqueue, pipe, pty, shm, socketpair, stdio, tcp, tls, tun, udp,
-    unix, Access, Connection, OpenContext, OpenError, Opened,
+    unix, Access, Connection, DataOptions, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -267,7 +267,9 @@ impl Address {
         };
         let spec = |base: usize, text: &[u8]| {
             let (_, kind, options) = address::parse_endpoint::<Registry>(input, base, text)?;
-            kind.check(&options).map_err(|why| refused(base, why))?;
+            kind.check(&options)
+                .and_then(|()| DataOptions::check(&options))
+                .map_err(|why| refused(base, why))?;
             Ok(Spec { kind, options })
         };
         match parts.as_slice() {

@@ -28,11 +28,11 @@ pub use config::{
     Directions, Linger, RelayConfig, Stop, Stopper, Transfer, DEFAULT_BUFFER_SIZE,
     DEFAULT_DRAIN_GRACE, DEFAULT_LINGER, DEFAULT_SPLICE_SIZE,
 };
-pub use direction::LineEndings;
+pub use direction::{Ends, LineEndings};
 pub use dump::{Dump, DumpFormat};
 pub use outcome::{Direction, Ending, RelayError, Stats, Totals};
 
-use crate::endpoint::Connection;
+use crate::endpoint::{Connection, DataOptions};
 use direction::{Activity, Pump};
 use outcome::direction_name;
 
@@ -67,7 +67,7 @@ pub async fn relay(
                 reader,
                 writer,
                 endings,
-                left_data.ignore_eof,
+                ends(left_data, right_data),
                 config,
             );
             pumps.push(pump);
@@ -84,13 +84,23 @@ pub async fn relay(
                 reader,
                 writer,
                 endings,
-                right_data.ignore_eof,
+                ends(right_data, left_data),
                 config,
             );
             pumps.push(pump);
         }
     }
     run_pumps(pumps, config).await
+}
+
+/// The ends of the direction that reads `source` and writes `destination`.
+fn ends(source: DataOptions, destination: DataOptions) -> Ends {
+    Ends {
+        ignore_eof: source.ignore_eof,
+        escape: source.escape,
+        null_eof: source.null_eof,
+        shut: destination.shut,
+    }
 }
 
 /// Serves a connection by writing back everything it reads: the echo server's endpoint.
@@ -109,7 +119,7 @@ pub async fn echo(
         reader,
         writer,
         LineEndings::default(),
-        false,
+        Ends::default(),
         config,
     );
     pump.echoes();
