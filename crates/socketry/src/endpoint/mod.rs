@@ -21,6 +21,7 @@ pub mod process;
 pub mod pty;
 pub mod report;
 pub mod retry;
+pub mod shared;
 pub mod shm;
 pub mod socket;
 pub mod socketpair;
