@@ -54,6 +54,16 @@ pub static FLAGS: &[FlagDef] = &[
         "more log messages: -d notices, -dd info, -ddd debug (repeatable; socat 1.8's -d2..-d4 work too)"
     ),
     flag!("-D", "log both endpoints before the transfer starts"),
+    flag!(
+        "-r",
+        "FILE",
+        "copy the raw bytes from the first address to the second to FILE, one file per relay ($$, $PROGNAME, $TIMESTAMP, $MICROS, $<PROGNAME>_PEERADDR and environment variables expanded)"
+    ),
+    flag!(
+        "-R",
+        "FILE",
+        "copy the raw bytes from the second address to the first to FILE, as -r"
+    ),
     flag!("-v", "dump transferred data to stderr as text"),
     flag!("-x", "dump transferred data to stderr as hex"),
     flag!(
@@ -302,6 +312,10 @@ pub struct Plan {
     pub verbosity: usize,
     pub log_endpoints: bool,
     pub dump: Option<socketry::relay::DumpFormat>,
+    /// `-r`: the file name template of the left-to-right raw dump.
+    pub raw_left_to_right: Option<OsString>,
+    /// `-R`: the right-to-left one.
+    pub raw_right_to_left: Option<OsString>,
     pub buffer_size: Option<usize>,
     pub linger: Option<Duration>,
     pub inactivity: Option<Duration>,
@@ -359,6 +373,8 @@ impl Plan {
             verbosity: 0,
             log_endpoints: false,
             dump: None,
+            raw_left_to_right: None,
+            raw_right_to_left: None,
             buffer_size: None,
             linger: None,
             inactivity: None,
@@ -394,6 +410,8 @@ impl Plan {
                 "-D" => plan.log_endpoints = true,
                 "-v" => plan.dump = Some(DumpFormat::Text),
                 "-x" => plan.dump = Some(DumpFormat::Hex),
+                "-r" => plan.raw_left_to_right = Some(value),
+                "-R" => plan.raw_right_to_left = Some(value),
                 "-b" => plan.buffer_size = Some(buffer_size(&text()?)?),
                 "-t" => plan.linger = Some(seconds("-t", &text()?)?),
                 "-T" => plan.inactivity = Some(seconds("-T", &text()?)?),

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketry::relay::{
-    Dump, Linger, RelayConfig, Stop, Stopper, Totals, Transfer, DEFAULT_DRAIN_GRACE,
+    Dump, Linger, PathTemplate, RawDumps, RelayConfig, Stop, Stopper, Totals, Transfer,
+    DEFAULT_DRAIN_GRACE,
 };
 use socketry::serve::{self, Peer, RunConfig};
 use socketry::Address;
@@ -261,6 +262,14 @@ async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()>
         inactivity: plan.inactivity,
         directions: plan.directions,
         dump,
+        raw_dumps: RawDumps {
+            left_to_right: plan.raw_left_to_right.clone().map(PathTemplate::new),
+            right_to_left: plan.raw_right_to_left.clone().map(PathTemplate::new),
+            program_name: plan
+                .program_name
+                .clone()
+                .unwrap_or_else(|| "socketry".to_owned()),
+        },
         log_endpoints: plan.log_endpoints,
         transfer: transfer_from_env(),
         stop,

@@ -149,6 +149,8 @@ pub(crate) struct Pump {
     held_cr: bool,
     ignore_eof: bool,
     ends: Ends,
+    /// `-r`/`-R`: the file this direction's bytes are copied to, and its name.
+    raw: Option<(String, std::fs::File)>,
     pub bytes: Arc<AtomicU64>,
     counter: Counter,
     stop: Stop,
@@ -186,6 +188,7 @@ impl Pump {
             held_cr: false,
             ignore_eof: ends.ignore_eof,
             ends,
+            raw: None,
             bytes: bytes.clone(),
             counter: Counter {
                 direction,
@@ -196,6 +199,11 @@ impl Pump {
             stop: config.stop.clone(),
             batch: MessageBatch::new(),
         }
+    }
+
+    /// Copies every byte this direction writes to `file` too (`-r`, `-R`).
+    pub fn dump_raw(&mut self, file: Option<(String, std::fs::File)>) {
+        self.raw = file;
     }
 
     /// This direction writes back what it reads (an echo server): the run's totals count
@@ -216,6 +224,7 @@ impl Pump {
             && dump.is_none()
             && !self.endings.convert()
             && !self.ends.inspects()
+            && self.raw.is_none()
         {
             if let (Some(source), Some(sink)) = (self.reader.descriptor(), self.writer.descriptor())
             {
@@ -251,7 +260,8 @@ impl Pump {
             && self.writer.is_messages()
             && dump.is_none()
             && !self.endings.convert()
-            && !self.ends.inspects();
+            && !self.ends.inspects()
+            && self.raw.is_none();
         while state != State::Done {
             state = match state {
                 State::Running if self.stop.is_requested() => State::ShuttingDown,
@@ -440,6 +450,14 @@ impl Pump {
                 source,
             })?;
         self.counter.add(data.len());
+        if let Some((path, file)) = &mut self.raw {
+            use std::io::Write;
+            file.write_all(data).map_err(|source| RelayError::RawDump {
+                direction: self.direction,
+                path: path.clone(),
+                source,
+            })?;
+        }
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod dump;
 mod ending;
 mod outcome;
 mod pool;
+pub mod raw_dump;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use config::{
 pub use direction::{Ends, LineEndings};
 pub use dump::{Dump, DumpFormat};
 pub use outcome::{Direction, Ending, RelayError, Stats, Totals};
+pub use raw_dump::{PathTemplate, RawDumps};
 
 use crate::endpoint::{Connection, DataOptions};
 use direction::{Activity, Pump};
@@ -43,6 +45,11 @@ pub async fn relay(
     right: Connection,
     config: &RelayConfig,
 ) -> Result<(Stats, Ending), RelayError> {
+    let session = raw_dump::Session {
+        started: std::time::SystemTime::now(),
+        addresses: left.addresses,
+        program_name: &config.raw_dumps.program_name,
+    };
     let Connection {
         reader: left_reader,
         writer: left_writer,
@@ -62,7 +69,7 @@ pub async fn relay(
                 strip_cr: left_data.read_crnl,
                 add_cr: right_data.write_crnl,
             };
-            let pump = Pump::new(
+            let mut pump = Pump::new(
                 Direction::LeftToRight,
                 reader,
                 writer,
@@ -70,6 +77,7 @@ pub async fn relay(
                 ends(left_data, right_data),
                 config,
             );
+            pump.dump_raw(open_raw_dump(config, Direction::LeftToRight, &session)?);
             pumps.push(pump);
         }
     }
@@ -79,7 +87,7 @@ pub async fn relay(
                 strip_cr: right_data.read_crnl,
                 add_cr: left_data.write_crnl,
             };
-            let pump = Pump::new(
+            let mut pump = Pump::new(
                 Direction::RightToLeft,
                 reader,
                 writer,
@@ -87,10 +95,27 @@ pub async fn relay(
                 ends(right_data, left_data),
                 config,
             );
+            pump.dump_raw(open_raw_dump(config, Direction::RightToLeft, &session)?);
             pumps.push(pump);
         }
     }
     run_pumps(pumps, config).await
+}
+
+/// The raw dump file of `direction` for this relay, if `-r` or `-R` asks for one.
+fn open_raw_dump(
+    config: &RelayConfig,
+    direction: Direction,
+    session: &raw_dump::Session<'_>,
+) -> Result<Option<(String, std::fs::File)>, RelayError> {
+    match config.raw_dumps.open(direction, session) {
+        Ok(opened) => Ok(opened.map(|(path, file)| (raw_dump::shown(&path), file))),
+        Err((path, source)) => Err(RelayError::RawDump {
+            direction,
+            path: raw_dump::shown(&path),
+            source,
+        }),
+    }
 }
 
 /// The ends of the direction that reads `source` and writes `destination`.

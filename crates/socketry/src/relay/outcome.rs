@@ -93,6 +93,16 @@ pub enum RelayError {
         /// What the system said.
         source: io::Error,
     },
+    /// The raw dump file of a direction (`-r`, `-R`) could not be created or written.
+    #[error("raw dump {path} ({}): {}", direction_name(*.direction), sys::error_text(.source))]
+    RawDump {
+        /// The direction dumped.
+        direction: Direction,
+        /// The file, as its name was expanded.
+        path: String,
+        /// What the system said.
+        source: io::Error,
+    },
     /// Neither address can be read while the other is written.
     #[error("nothing to relay: {0}")]
     NoDirection(String),
