@@ -90,6 +90,10 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-4", "use IPv4 where an address does not say"),
     flag!("-6", "use IPv6 where an address does not say"),
     flag!(
+        "-0",
+        "prefer no IP version: listeners that name none serve both (on the IPv6 wildcard, unless net.ipv6.bindv6only is set)"
+    ),
+    flag!(
         "-lf",
         "FILE",
         "write log messages to FILE instead of stderr"
@@ -103,10 +107,15 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-ls", "write log messages to stderr (the default)"),
     flag!("-lp", "NAME", "program name in log messages"),
     flag!("-lu", "microseconds in log timestamps"),
+    flag!(
+        "-S",
+        "MASK",
+        "the signals to catch, a bitmap with bit N for signal N (default 0x89de: HUP INT QUIT ILL ABRT BUS FPE SEGV TERM); HUP, INT and TERM stop gracefully, the others log \"exiting on signal N\" and exit 128+N; ILL, FPE and SEGV always keep their default action"
+    ),
     flag!("-lh", "host name in log messages"),
     flag!(
         "--statistics",
-        "log bytes moved in each direction and connections at exit, and on SIGUSR1 (also -S)"
+        "log writes and bytes moved in each direction and connections at exit, and on SIGUSR1"
     ),
     flag!(
         "--stats",
@@ -218,10 +227,6 @@ pub fn parse(argv: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Args
                 args.flags.push(("-h", None));
                 continue;
             }
-            b"-S" => {
-                args.flags.push(("--statistics", None));
-                continue;
-            }
             b"--version" => {
                 args.flags.push(("-V", None));
                 continue;
@@ -321,6 +326,8 @@ pub struct Plan {
     pub inactivity: Option<Duration>,
     pub directions: socketry::relay::Directions,
     pub family: socketry::address::Family,
+    /// `-0`: listeners that name no family serve IPv4 and IPv6.
+    pub both_versions: bool,
     pub log_target: LogTarget,
     pub program_name: Option<String>,
     pub log_micros: bool,
@@ -328,6 +335,27 @@ pub struct Plan {
     pub statistics: bool,
     pub sloppy: bool,
     pub log_format: LogFormat,
+    /// `-S`: bit N set catches signal N.
+    pub signal_mask: u64,
+}
+
+/// The signals caught unless `-S` says otherwise: HUP, INT, QUIT, ILL, ABRT, BUS, FPE, SEGV
+/// and TERM, as socat catches them.
+pub const DEFAULT_SIGNAL_MASK: u64 = 0x89de;
+
+fn signal_mask(text: &str) -> Result<u64, FlagError> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed
+        .ok()
+        .filter(|mask| *mask < 1 << 32)
+        .ok_or_else(|| FlagError::InvalidValue {
+            flag: "-S",
+            text: text.to_owned(),
+            expected: "a bitmap of signals below 32, e.g. 0x89de or 35294",
+        })
 }
 
 fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
@@ -380,6 +408,7 @@ impl Plan {
             inactivity: None,
             directions: Directions::Both,
             family: Family::Any,
+            both_versions: false,
             log_target: LogTarget::Stderr,
             program_name: None,
             log_micros: false,
@@ -387,6 +416,7 @@ impl Plan {
             statistics: false,
             sloppy: false,
             log_format: LogFormat::Text,
+            signal_mask: DEFAULT_SIGNAL_MASK,
         };
         let mut help = 0;
         let mut version = false;
@@ -418,8 +448,9 @@ impl Plan {
                 "-u" => plan.directions = Directions::LeftToRight,
                 "-s" => plan.sloppy = true,
                 "-U" => plan.directions = Directions::RightToLeft,
-                "-4" => plan.family = Family::V4,
-                "-6" => plan.family = Family::V6,
+                "-4" => (plan.family, plan.both_versions) = (Family::V4, false),
+                "-6" => (plan.family, plan.both_versions) = (Family::V6, false),
+                "-0" => (plan.family, plan.both_versions) = (Family::Any, true),
                 "-lf" => plan.log_target = LogTarget::File(PathBuf::from(value)),
                 "-ly" => {
                     let facility = match text()? {
@@ -432,6 +463,7 @@ impl Plan {
                 "-lp" => plan.program_name = Some(text()?),
                 "-lu" => plan.log_micros = true,
                 "-lh" => plan.log_hostname = true,
+                "-S" => plan.signal_mask = signal_mask(&text()?)?,
                 "--statistics" | "--stats" => plan.statistics = true,
                 "--log-format" => {
                     let given = text()?;
