@@ -144,18 +144,20 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
         }
     }
     if let Some(spec) = forking_listener(first) {
-        let listener = match registry::open_spec(spec, &config.first_context())
-            .await
-            .map_err(open_error(first))?
-        {
-            Opened::Listener(listener) => listener,
-            Opened::Connection(_) => {
-                return Err(RunError::Usage(format!(
-                    "\"{first}\": fork needs an address that accepts peers"
-                )))
+        let stop = &config.relay.stop;
+        let context = config.first_context();
+        let opened = tokio::select! {
+            opened = registry::open_spec(spec, &context) => opened,
+            () = stop.requested() => return Ok(summary(config)),
+        };
+        return match opened.map_err(open_error(first))? {
+            Opened::Listener(listener) => {
+                serve_forever(listener, first, Serving::First(peer.clone()), config).await
+            }
+            Opened::Connection(connection) => {
+                connect_forever(connection, first, spec, peer, config).await
             }
         };
-        return serve_forever(listener, first, Serving::First(peer.clone()), config).await;
     }
     let stop = &config.relay.stop;
     let context = config.first_context();
@@ -175,6 +177,92 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
     };
     relay_with(left, peer, config).await?;
     Ok(summary(config))
+}
+
+/// How long a connecting address with `fork` waits after starting a session before it
+/// connects again, unless `interval` says.
+const DEFAULT_FORK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A connecting first address with `fork` (`TCP:host:port,fork,max-children=2 PROGRAM`):
+/// each connection is relayed with its own second endpoint in a task of its own, and after
+/// `interval` the address connects again, while fewer than `max-children` sessions run. It
+/// runs until a stop, or until connecting fails (with `-s`, that is logged and it goes on).
+async fn connect_forever(
+    connection: Connection,
+    first: &Address,
+    spec: &Spec,
+    peer: &Peer,
+    config: &RunConfig,
+) -> Result<Summary, RunError> {
+    let slots = spec
+        .options
+        .count(OptionId::MaxChildren)
+        .map(|n| Arc::new(Semaphore::new(usize::try_from(n).unwrap_or(usize::MAX))));
+    let interval = spec
+        .options
+        .seconds(OptionId::Interval)
+        .unwrap_or(DEFAULT_FORK_INTERVAL);
+    let stop = config.relay.stop.clone();
+    let context = config.first_context();
+    let mut tasks = JoinSet::new();
+    let mut next = Some(connection);
+    let result = loop {
+        let permit = match &slots {
+            Some(slots) => tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.ok(),
+                () = stop.requested() => break Ok(()),
+            },
+            None => None,
+        };
+        let connection = match next.take() {
+            Some(connection) => connection,
+            None => {
+                let opened = tokio::select! {
+                    opened = registry::connect(first, &context) => opened,
+                    () = stop.requested() => break Ok(()),
+                };
+                match opened {
+                    Ok(connection) => connection,
+                    Err(source) if config.sloppy => {
+                        tracing::warn!("{first}: {source}; connecting on (-s)");
+                        drop(permit);
+                        tokio::select! {
+                            () = tokio::time::sleep(interval) => continue,
+                            () = stop.requested() => break Ok(()),
+                        }
+                    }
+                    Err(source) => {
+                        break Err(RunError::Open {
+                            address: first.to_string(),
+                            source,
+                        })
+                    }
+                }
+            }
+        };
+        let peer = peer.clone();
+        let session_config = config.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let description = connection.description.clone();
+            match relay_with(connection, &peer, &session_config).await {
+                Ok((stats, _)) => tracing::info!(
+                    "connection {description} done: {} bytes out, {} bytes in",
+                    stats.left_to_right,
+                    stats.right_to_left
+                ),
+                Err(e) => tracing::error!("connection {description}: {e}"),
+            }
+        });
+        while tasks.try_join_next().is_some() {}
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = stop.requested() => break Ok(()),
+        }
+    };
+    // The sessions under way finish (after a stop, writing out what they read).
+    while tasks.join_next().await.is_some() {}
+    result.map(|()| summary(config))
 }
 
 /// A forking second address (`FILE:log TCP-LISTEN:8000,fork`): the first address opens
@@ -204,7 +292,7 @@ async fn serve_second(
         Opened::Listener(listener) => listener,
         Opened::Connection(_) => {
             return Err(RunError::Usage(format!(
-                "\"{second}\": fork needs an address that accepts peers"
+                "\"{second}\": fork on the second address needs one that accepts peers (a connecting address forks as the first)"
             )))
         }
     };

@@ -391,10 +391,10 @@ macro_rules! option_table {
 }
 
 option_table! {
-    OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD, kind: ValueKind::Bool,
-        help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first" },
-    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count(Bounds::CHILDREN),
-        help: "with fork: at most this many peers served at once; others wait" },
+    OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Bool,
+        help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first; on a connecting address, connect again every interval" },
+    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Count(Bounds::CHILDREN),
+        help: "with fork: at most this many peers served (connections made) at once; others wait" },
     OptionDef { id: OptionId::ReuseAddr, name: "reuseaddr", aliases: &["so-reuseaddr"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_REUSEADDR (on by default for TCP listeners)" },
     OptionDef { id: OptionId::ReusePort, name: "so-reuseport", aliases: &["reuseport"], group: Groups::IP, kind: ValueKind::Bool,
@@ -456,7 +456,7 @@ option_table! {
     OptionDef { id: OptionId::Retry, name: "retry", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Count(Bounds::INT),
         help: "if opening the address fails, try again this many times" },
     OptionDef { id: OptionId::Interval, name: "interval", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Seconds,
-        help: "with retry or forever: seconds between attempts; with POSIXMQ-SEND and fork: between sessions (default 1)" },
+        help: "with retry or forever: seconds between attempts; with POSIXMQ-SEND or a connecting address and fork: between sessions (default 1)" },
     OptionDef { id: OptionId::Forever, name: "forever", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Bool,
         help: "if opening the address fails, try again until it works" },
     OptionDef { id: OptionId::Pipes, name: "pipes", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
