@@ -59,7 +59,8 @@ fn shut_null_sends_an_empty_datagram_that_null_eof_takes_as_the_end() {
 fn without_null_eof_an_empty_datagram_is_relayed_as_one() {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     sink.set_read_timeout(Some(WAIT)).unwrap();
-    let to = format!("UDP4-SENDTO:{},shut-null", sink.local_addr().unwrap());
+    // UDP4-SEND is socat 1.8's other name for UDP4-SENDTO.
+    let to = format!("UDP4-SEND:{},shut-null", sink.local_addr().unwrap());
     let out = run(&["-u", "-", &to], b"data");
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let mut buf = [0u8; 64];
