@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! socat's command-line flags that scripts rely on: `--statistics`' two STATISTICS lines,
 //! `-S` (which signals are caught, and the "exiting on signal N" line and 128+N status of
 //! those that are not stops), and `-0` (listeners serve IPv4 and IPv6).

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! `fork` on a connecting first address (socat 1.8): each connection is relayed with its own
 //! second endpoint, and the address connects again every `interval`, while fewer than
 //! `max-children` sessions run.
@@ -13,10 +14,7 @@ use common::{Proc, WAIT};
 #[test]
 fn a_connecting_address_with_fork_connects_again_for_every_session() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let first = format!(
-        "TCP:{},fork,interval=0.05",
-        listener.local_addr().unwrap()
-    );
+    let first = format!("TCP:{},fork,interval=0.05", listener.local_addr().unwrap());
     let server = Proc::spawn(&["-d", "-d", &first, "SYSTEM:echo session"]);
     for _ in 0..3 {
         let (mut peer, _) = listener.accept().unwrap();
@@ -71,6 +69,7 @@ fn a_connecting_address_with_fork_ends_when_connecting_fails() {
     drop(peer);
     let out = server.finish();
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
-    let want = format!("TCP:{address},fork,interval=0.3: connecting to {address}: Connection refused");
+    let want =
+        format!("TCP:{address},fork,interval=0.3: connecting to {address}: Connection refused");
     assert_eq!(out.errors(), [want.as_str()], "{}", out.stderr);
 }

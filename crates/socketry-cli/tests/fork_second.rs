@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! A forking second address: the first opens once and every peer of the second is relayed
 //! with it, at most `max-children` at once (`FILE:log UNIX-LISTEN:s,fork`); with
 //! `end-close`, a session's end does not shut a shared socket down for the next ones.
@@ -71,7 +72,10 @@ fn end_close_keeps_a_shared_socket_open_for_the_next_session() {
 
 #[test]
 fn fork_on_both_addresses_is_refused() {
-    let out = run(&["TCP-LISTEN:0,fork", "UNIX-LISTEN:/nonexistent/s,fork"], b"");
+    let out = run(
+        &["TCP-LISTEN:0,fork", "UNIX-LISTEN:/nonexistent/s,fork"],
+        b"",
+    );
     assert_eq!(out.code(), Some(1));
     assert_eq!(
         out.errors(),

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! `-r FILE` and `-R FILE`: each direction's raw bytes copied to a file of its own per relay,
 //! with socat's `$VARIABLE`s expanded in the name.
 
@@ -66,9 +67,15 @@ fn a_forking_server_writes_one_file_per_peer_named_by_its_variables() {
     let prefix = "server0-127.0.0.1-";
     let suffix = format!("-{}.in", server_pid(&out.stderr));
     for ((name, _), text) in dumps.iter().zip([&b"first\n"[..], b"second\n"]) {
-        assert!(name.starts_with(prefix) && name.ends_with(&suffix), "{name}");
+        assert!(
+            name.starts_with(prefix) && name.ends_with(&suffix),
+            "{name}"
+        );
         let micros = &name[prefix.len()..name.len() - suffix.len()];
-        assert!(micros.len() == 6 && micros.bytes().all(|b| b.is_ascii_digit()), "{name}");
+        assert!(
+            micros.len() == 6 && micros.bytes().all(|b| b.is_ascii_digit()),
+            "{name}"
+        );
         assert!(dumps.iter().any(|(_, got)| got == text));
     }
 }

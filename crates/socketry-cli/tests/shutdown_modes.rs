@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! How a side's input and output end, by its data options: `escape` (a byte that is EOF),
 //! `null-eof` and `shut-null` (an empty datagram carries EOF), `shut-none`, `shut-down`,
 //! `shut-close`, and `end-close`; and the one-line refusals of contradicting ones.

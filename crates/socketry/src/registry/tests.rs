@@ -417,7 +417,10 @@ fn rejects_bad_input_with_the_offending_text() {
         ("TCP-LISTEN:80:90", "extra parameter \"90\""),
         ("STDIO:x", "extra parameter \"x\""),
         ("TCP:h:1,frobnicate", "unknown option \"frobnicate\""),
-        ("TCP:h:1,backlog=5", "option \"backlog\" does not apply to TCP"),
+        (
+            "TCP:h:1,backlog=5",
+            "option \"backlog\" does not apply to TCP",
+        ),
         (
             "STDIO,nodelay",
             "option \"nodelay\" does not apply to STDIO",

@@ -124,10 +124,7 @@ impl PathTemplate {
 impl Session<'_> {
     /// The value of one of the relay's own variables.
     fn variable(&self, name: &str) -> Option<OsString> {
-        let since = self
-            .started
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let since = self.started.duration_since(UNIX_EPOCH).unwrap_or_default();
         match name {
             "PROGNAME" => return Some(self.program_name.into()),
             "TIMESTAMP" => {
@@ -191,7 +188,10 @@ mod tests {
         let env = |name: &str| (name == "HOME").then(|| OsString::from("/root"));
         let cases = [
             ("plain", "plain".to_owned()),
-            ("$PROGNAME-$TIMESTAMP.$MICROS", "server0-20261201T143005.000042".to_owned()),
+            (
+                "$PROGNAME-$TIMESTAMP.$MICROS",
+                "server0-20261201T143005.000042".to_owned(),
+            ),
             (
                 "$SERVER0_PEERADDR:$SERVER0_PEERPORT-$SERVER0_SOCKADDR:$SERVER0_SOCKPORT",
                 "127.0.0.2:40000-127.0.0.1:8000".to_owned(),
