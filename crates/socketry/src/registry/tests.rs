@@ -943,6 +943,7 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         // Options that cannot work together (pty with pipes) do not parse at all.
         .prop_filter("a combination the parser refuses", |spec| {
             spec.kind.check(&spec.options).is_ok()
+                && crate::endpoint::DataOptions::check(&spec.options).is_ok()
         })
 }
 
