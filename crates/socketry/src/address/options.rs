@@ -394,7 +394,7 @@ option_table! {
     OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Bool,
         help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first; on a connecting address, connect again every interval" },
     OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Count(Bounds::CHILDREN),
-        help: "with fork: at most this many peers served (connections made) at once; others wait" },
+        help: "with fork: at most this many peers served at once; others wait" },
     OptionDef { id: OptionId::ReuseAddr, name: "reuseaddr", aliases: &["so-reuseaddr"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_REUSEADDR (on by default for TCP listeners)" },
     OptionDef { id: OptionId::ReusePort, name: "so-reuseport", aliases: &["reuseport"], group: Groups::IP, kind: ValueKind::Bool,
