@@ -54,6 +54,16 @@ pub static FLAGS: &[FlagDef] = &[
         "more log messages: -d notices, -dd info, -ddd debug (repeatable; socat 1.8's -d2..-d4 work too)"
     ),
     flag!("-D", "log both endpoints before the transfer starts"),
+    flag!(
+        "-r",
+        "FILE",
+        "copy the raw bytes from the first address to the second to FILE, one file per relay ($$, $PROGNAME, $TIMESTAMP, $MICROS, $<PROGNAME>_PEERADDR and environment variables expanded)"
+    ),
+    flag!(
+        "-R",
+        "FILE",
+        "copy the raw bytes from the second address to the first to FILE, as -r"
+    ),
     flag!("-v", "dump transferred data to stderr as text"),
     flag!("-x", "dump transferred data to stderr as hex"),
     flag!(
@@ -80,6 +90,10 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-4", "use IPv4 where an address does not say"),
     flag!("-6", "use IPv6 where an address does not say"),
     flag!(
+        "-0",
+        "prefer no IP version: listeners that name none serve both (on the IPv6 wildcard, unless net.ipv6.bindv6only is set)"
+    ),
+    flag!(
         "-lf",
         "FILE",
         "write log messages to FILE instead of stderr"
@@ -93,10 +107,15 @@ pub static FLAGS: &[FlagDef] = &[
     flag!("-ls", "write log messages to stderr (the default)"),
     flag!("-lp", "NAME", "program name in log messages"),
     flag!("-lu", "microseconds in log timestamps"),
+    flag!(
+        "-S",
+        "MASK",
+        "the signals to catch, a bitmap with bit N for signal N (default 0x89de: HUP INT QUIT ILL ABRT BUS FPE SEGV TERM); HUP, INT and TERM stop gracefully, the others log \"exiting on signal N\" and exit 128+N; ILL, FPE and SEGV always keep their default action"
+    ),
     flag!("-lh", "host name in log messages"),
     flag!(
         "--statistics",
-        "log bytes moved in each direction and connections at exit, and on SIGUSR1 (also -S)"
+        "log writes and bytes moved in each direction and connections at exit, and on SIGUSR1"
     ),
     flag!(
         "--stats",
@@ -208,10 +227,6 @@ pub fn parse(argv: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Args
                 args.flags.push(("-h", None));
                 continue;
             }
-            b"-S" => {
-                args.flags.push(("--statistics", None));
-                continue;
-            }
             b"--version" => {
                 args.flags.push(("-V", None));
                 continue;
@@ -302,11 +317,17 @@ pub struct Plan {
     pub verbosity: usize,
     pub log_endpoints: bool,
     pub dump: Option<socketry::relay::DumpFormat>,
+    /// `-r`: the file name template of the left-to-right raw dump.
+    pub raw_left_to_right: Option<OsString>,
+    /// `-R`: the right-to-left one.
+    pub raw_right_to_left: Option<OsString>,
     pub buffer_size: Option<usize>,
     pub linger: Option<Duration>,
     pub inactivity: Option<Duration>,
     pub directions: socketry::relay::Directions,
     pub family: socketry::address::Family,
+    /// `-0`: listeners that name no family serve IPv4 and IPv6.
+    pub both_versions: bool,
     pub log_target: LogTarget,
     pub program_name: Option<String>,
     pub log_micros: bool,
@@ -314,6 +335,27 @@ pub struct Plan {
     pub statistics: bool,
     pub sloppy: bool,
     pub log_format: LogFormat,
+    /// `-S`: bit N set catches signal N.
+    pub signal_mask: u64,
+}
+
+/// The signals caught unless `-S` says otherwise: HUP, INT, QUIT, ILL, ABRT, BUS, FPE, SEGV
+/// and TERM, as socat catches them.
+pub const DEFAULT_SIGNAL_MASK: u64 = 0x89de;
+
+fn signal_mask(text: &str) -> Result<u64, FlagError> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed
+        .ok()
+        .filter(|mask| *mask < 1 << 32)
+        .ok_or_else(|| FlagError::InvalidValue {
+            flag: "-S",
+            text: text.to_owned(),
+            expected: "a bitmap of signals below 32, e.g. 0x89de or 35294",
+        })
 }
 
 fn seconds(flag: &'static str, text: &str) -> Result<Duration, FlagError> {
@@ -359,11 +401,14 @@ impl Plan {
             verbosity: 0,
             log_endpoints: false,
             dump: None,
+            raw_left_to_right: None,
+            raw_right_to_left: None,
             buffer_size: None,
             linger: None,
             inactivity: None,
             directions: Directions::Both,
             family: Family::Any,
+            both_versions: false,
             log_target: LogTarget::Stderr,
             program_name: None,
             log_micros: false,
@@ -371,6 +416,7 @@ impl Plan {
             statistics: false,
             sloppy: false,
             log_format: LogFormat::Text,
+            signal_mask: DEFAULT_SIGNAL_MASK,
         };
         let mut help = 0;
         let mut version = false;
@@ -394,14 +440,17 @@ impl Plan {
                 "-D" => plan.log_endpoints = true,
                 "-v" => plan.dump = Some(DumpFormat::Text),
                 "-x" => plan.dump = Some(DumpFormat::Hex),
+                "-r" => plan.raw_left_to_right = Some(value),
+                "-R" => plan.raw_right_to_left = Some(value),
                 "-b" => plan.buffer_size = Some(buffer_size(&text()?)?),
                 "-t" => plan.linger = Some(seconds("-t", &text()?)?),
                 "-T" => plan.inactivity = Some(seconds("-T", &text()?)?),
                 "-u" => plan.directions = Directions::LeftToRight,
                 "-s" => plan.sloppy = true,
                 "-U" => plan.directions = Directions::RightToLeft,
-                "-4" => plan.family = Family::V4,
-                "-6" => plan.family = Family::V6,
+                "-4" => (plan.family, plan.both_versions) = (Family::V4, false),
+                "-6" => (plan.family, plan.both_versions) = (Family::V6, false),
+                "-0" => (plan.family, plan.both_versions) = (Family::Any, true),
                 "-lf" => plan.log_target = LogTarget::File(PathBuf::from(value)),
                 "-ly" => {
                     let facility = match text()? {
@@ -414,6 +463,7 @@ impl Plan {
                 "-lp" => plan.program_name = Some(text()?),
                 "-lu" => plan.log_micros = true,
                 "-lh" => plan.log_hostname = true,
+                "-S" => plan.signal_mask = signal_mask(&text()?)?,
                 "--statistics" | "--stats" => plan.statistics = true,
                 "--log-format" => {
                     let given = text()?;

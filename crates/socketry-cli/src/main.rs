@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketry::relay::{
-    Dump, Linger, RelayConfig, Stop, Stopper, Totals, Transfer, DEFAULT_DRAIN_GRACE,
+    Directions, Dump, Linger, PathTemplate, RawDumps, RelayConfig, Stop, Stopper, Totals, Transfer,
+    DEFAULT_DRAIN_GRACE,
 };
 use socketry::serve::{self, Peer, RunConfig};
 use socketry::Address;
@@ -113,15 +114,23 @@ pub(crate) fn print(text: &str) -> ExitCode {
 /// the drain grace (`-t`, or 1 s), children are reaped, and socketry exits with 128+N. A
 /// second terminating signal exits at once. SIGUSR1 logs the statistics and runs on.
 async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
+    let caught = |number: i32| plan.signal_mask & (1 << number) != 0;
+    // A stop signal left out of -S keeps its default action: it ends socketry at once.
+    let stop_signal = |number: i32| {
+        caught(number)
+            .then(|| signal(SignalKind::from_raw(number)))
+            .transpose()
+    };
     let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup), Ok(mut user1)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
+        stop_signal(2),
+        stop_signal(15),
+        stop_signal(1),
         signal(SignalKind::user_defined1()),
     ) else {
         logger.log(&tracing::Level::ERROR, "installing signal handlers failed");
         return ExitCode::from(1);
     };
+    let mut fatal = fatal_signals(plan.signal_mask);
     let (stopper, stop) = Stopper::new();
     let totals = Arc::new(Totals::default());
     let drain_grace = plan.linger.unwrap_or(DEFAULT_DRAIN_GRACE);
@@ -132,11 +141,19 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
     let outcome = loop {
         let number = tokio::select! {
             result = &mut run => break Some(result),
-            _ = interrupt.recv() => 2,
-            _ = terminate.recv() => 15,
-            _ = hangup.recv() => 1,
+            _ = recv_some(&mut interrupt) => 2,
+            _ = recv_some(&mut terminate) => 15,
+            _ = recv_some(&mut hangup) => 1,
+            Some(number) = fatal.recv() => {
+                // As socat: a caught signal that is not a stop is logged and ends the run.
+                logger.log(&tracing::Level::ERROR, &format!("exiting on signal {number}"));
+                if plan.statistics {
+                    log_statistics(logger, &totals, plan.directions);
+                }
+                return ExitCode::from(128 + number);
+            }
             _ = user1.recv() => {
-                log_statistics(logger, &totals);
+                log_statistics(logger, &totals, plan.directions);
                 continue;
             }
             () = sleep_until_or_forever(give_up) => {
@@ -157,7 +174,7 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
         give_up = tokio::time::Instant::now().checked_add(drain_grace + GIVE_UP_AFTER);
     };
     if plan.statistics {
-        log_statistics(logger, &totals);
+        log_statistics(logger, &totals, plan.directions);
     }
     let failed = match outcome {
         Some(Err(e)) => {
@@ -180,6 +197,41 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
     }
 }
 
+/// Waits for a signal that is caught; one that is not never comes.
+async fn recv_some(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The signals of `mask` that end socketry with a log line: all but the stop signals (HUP,
+/// INT, TERM), USR1 (statistics), those with a meaning of their own to the runtime (PIPE,
+/// CHLD) and those no handler may catch (KILL, STOP, and the faults ILL, FPE, SEGV, which
+/// keep their default action). Each one caught sends its number.
+fn fatal_signals(mask: u64) -> tokio::sync::mpsc::UnboundedReceiver<u8> {
+    const NOT_FATAL: [u8; 10] = [1, 2, 4, 8, 9, 10, 11, 13, 15, 17];
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    for number in 1u8..32 {
+        if mask & (1 << number) == 0 || NOT_FATAL.contains(&number) {
+            continue;
+        }
+        let Ok(mut caught) = signal(SignalKind::from_raw(i32::from(number))) else {
+            tracing::debug!("signal {number} cannot be caught: it keeps its default action");
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while caught.recv().await.is_some() {
+                if tx.send(number).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
 /// After the drain grace, how long reaping children may take before socketry exits anyway:
 /// a child's close grace and its SIGTERM grace, and a little more.
 const GIVE_UP_AFTER: Duration = Duration::from_millis(2500);
@@ -191,9 +243,42 @@ async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// `--statistics`: the bytes moved each way and the connections relayed, so far.
-fn log_statistics(logger: &Logger, totals: &Totals) {
+/// `--statistics`: the writes and bytes each way, in the two lines socat's scripts read,
+/// then the connections relayed, so far.
+fn log_statistics(logger: &Logger, totals: &Totals, directions: Directions) {
     let stats = totals.stats();
+    let writes = totals.writes();
+    let width = |a: u64, b: u64| a.max(b).to_string().len();
+    let (writes_width, bytes_width) = match directions {
+        Directions::Both => (
+            width(writes.left_to_right, writes.right_to_left),
+            width(stats.left_to_right, stats.right_to_left),
+        ),
+        _ => (1, 1),
+    };
+    for (direction, label, writes, bytes) in [
+        (
+            Directions::LeftToRight,
+            "left to right",
+            writes.left_to_right,
+            stats.left_to_right,
+        ),
+        (
+            Directions::RightToLeft,
+            "right to left",
+            writes.right_to_left,
+            stats.right_to_left,
+        ),
+    ] {
+        if directions == Directions::Both || directions == direction {
+            logger.log(
+                &tracing::Level::INFO,
+                &format!(
+                    "STATISTICS: {label}: {writes:>writes_width$} packets(s), {bytes:>bytes_width$} byte(s)"
+                ),
+            );
+        }
+    }
     logger.log(
         &tracing::Level::INFO,
         &format!(
@@ -222,6 +307,8 @@ pub(crate) fn open_context(plan: &Plan) -> socketry::endpoint::OpenContext {
             _ => None,
         });
     let listen_family = match (plan.family, from_env) {
+        // IPv6's wildcard takes IPv4 peers too, as v4-mapped addresses.
+        (Family::Any, _) if plan.both_versions => Family::V6,
         (Family::Any, Some(family)) => family,
         (Family::Any, None) => Family::V4,
         (family, _) => family,
@@ -262,6 +349,14 @@ async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()>
         inactivity: plan.inactivity,
         directions: plan.directions,
         dump,
+        raw_dumps: RawDumps {
+            left_to_right: plan.raw_left_to_right.clone().map(PathTemplate::new),
+            right_to_left: plan.raw_right_to_left.clone().map(PathTemplate::new),
+            program_name: plan
+                .program_name
+                .clone()
+                .unwrap_or_else(|| "socketry".to_owned()),
+        },
         log_endpoints: plan.log_endpoints,
         transfer: transfer_from_env(),
         stop,

@@ -134,7 +134,7 @@ fn bad_input_gets_one_line_quoting_it_and_exit_status_1() {
     let long = format!("UNIX-LISTEN:/tmp/{}", "p".repeat(110));
     let cases: Vec<(Vec<&str>, String)> = vec![
         (vec!["-", "FOO:bar"], "unknown device/address \"FOO\" in \"FOO:bar\"".into()),
-        (vec!["-", "TCP:h:1,fork"], "option \"fork\" does not apply to TCP in \"TCP:h:1,fork\"".into()),
+        (vec!["-", "TCP:h:1,backlog=5"], "option \"backlog\" does not apply to TCP in \"TCP:h:1,backlog=5\"".into()),
         (vec!["-", "TCP:h:1,frobnicate=2"], "unknown option \"frobnicate\" in \"TCP:h:1,frobnicate=2\"".into()),
         (vec!["-", "TCP:localhost"], "missing parameter in \"TCP:localhost\": TCP expects TCP:<host>:<port>".into()),
         (vec!["-", "TCP-LISTEN:1:2"], "extra parameter \"2\" in \"TCP-LISTEN:1:2\": TCP-LISTEN expects TCP-LISTEN:<port>".into()),

@@ -634,7 +634,11 @@ fn statistics_reports_the_bytes_moved_each_way() {
     assert_eq!(peer.join().unwrap(), b"abc");
     assert_eq!(
         notices(&out),
-        vec!["statistics: 3 bytes from the first address to the second, 5 bytes back, 1 connection(s)"]
+        vec![
+            "STATISTICS: left to right: 1 packets(s), 3 byte(s)",
+            "STATISTICS: right to left: 1 packets(s), 5 byte(s)",
+            "statistics: 3 bytes from the first address to the second, 5 bytes back, 1 connection(s)"
+        ]
     );
 }
 

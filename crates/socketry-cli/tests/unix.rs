@@ -778,7 +778,11 @@ fn options_that_do_not_apply_are_refused_by_name() {
             "mode",
             "ABSTRACT-LISTEN",
         ),
-        (format!("UNIX-CONNECT:{shown},fork"), "fork", "UNIX-CONNECT"),
+        (
+            format!("UNIX-CONNECT:{shown},backlog=5"),
+            "backlog",
+            "UNIX-CONNECT",
+        ),
         (format!("UNIX-RECV:{shown},fork"), "fork", "UNIX-RECV"),
         (
             format!("UNIX-SENDTO:{shown},backlog=5"),

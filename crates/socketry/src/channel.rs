@@ -318,7 +318,39 @@ impl Reader {
     }
 }
 
+/// A writing half that was closed: it takes no more data. What a writer becomes once
+/// `shut-close` has closed it.
+struct ClosedWriter;
+
+impl tokio::io::AsyncWrite for ClosedWriter {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the writing half was closed (shut-close)",
+        )))
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl ByteWrite for ClosedWriter {}
+
 impl Writer {
+    /// A writer that was closed: every write fails, shutting it down again does nothing.
+    pub fn closed() -> Writer {
+        Writer::Bytes(Box::new(ClosedWriter))
+    }
+
     /// The descriptor behind a byte stream, if it has one the relay may use directly.
     pub fn descriptor(&self) -> Option<&dyn Descriptor> {
         match self {

@@ -13,6 +13,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::address::{OptionId, UnixRole};
 use crate::endpoint::exec::Exit;
+use crate::endpoint::shared::Shared;
 use crate::endpoint::unix::UnixSpec;
 use crate::endpoint::{self, Access, Connection, OpenContext, OpenError, Opened, Process};
 use crate::registry::{self, Address, Kind, Spec};
@@ -131,30 +132,35 @@ fn forking_listener(address: &Address) -> Option<&Spec> {
 /// Runs `first` against `peer`: a single relay, or with `fork` a server that never returns
 /// unless accepting fails.
 pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Summary, RunError> {
-    if let Peer::Address(second) = peer {
-        if forking_listener(second).is_some() {
-            return Err(RunError::Usage(format!(
-                "fork applies to the first address only; \"{second}\" is the second (swap the addresses)"
-            )));
-        }
-    }
     let open_error = |address: &Address| {
         let address = address.to_string();
         move |source| RunError::Open { address, source }
     };
-    if let Some(spec) = forking_listener(first) {
-        let listener = match registry::open_spec(spec, &config.open)
-            .await
-            .map_err(open_error(first))?
-        {
-            Opened::Listener(listener) => listener,
-            Opened::Connection(_) => {
+    if let Peer::Address(second) = peer {
+        if let Some(spec) = forking_listener(second) {
+            if forking_listener(first).is_some() {
                 return Err(RunError::Usage(format!(
-                    "\"{first}\": fork needs an address that accepts peers"
-                )))
+                    "fork applies to one of the two addresses, but \"{first}\" and \"{second}\" both have it (expected it on one)"
+                )));
+            }
+            return serve_second(first, second, spec, config).await;
+        }
+    }
+    if let Some(spec) = forking_listener(first) {
+        let stop = &config.relay.stop;
+        let context = config.first_context();
+        let opened = tokio::select! {
+            opened = registry::open_spec(spec, &context) => opened,
+            () = stop.requested() => return Ok(summary(config)),
+        };
+        return match opened.map_err(open_error(first))? {
+            Opened::Listener(listener) => {
+                serve_forever(listener, first, Serving::First(peer.clone()), config).await
+            }
+            Opened::Connection(connection) => {
+                connect_forever(connection, first, spec, peer, config).await
             }
         };
-        return serve_forever(listener, first, peer, config).await;
     }
     let stop = &config.relay.stop;
     let context = config.first_context();
@@ -174,6 +180,141 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
     };
     relay_with(left, peer, config).await?;
     Ok(summary(config))
+}
+
+/// How long a connecting address with `fork` waits after starting a session before it
+/// connects again, unless `interval` says.
+const DEFAULT_FORK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A connecting first address with `fork` (`TCP:host:port,fork,max-children=2 PROGRAM`):
+/// each connection is relayed with its own second endpoint in a task of its own, and after
+/// `interval` the address connects again, while fewer than `max-children` sessions run. It
+/// runs until a stop, or until connecting fails (with `-s`, that is logged and it goes on).
+async fn connect_forever(
+    connection: Connection,
+    first: &Address,
+    spec: &Spec,
+    peer: &Peer,
+    config: &RunConfig,
+) -> Result<Summary, RunError> {
+    let slots = spec
+        .options
+        .count(OptionId::MaxChildren)
+        .map(|n| Arc::new(Semaphore::new(usize::try_from(n).unwrap_or(usize::MAX))));
+    let interval = spec
+        .options
+        .seconds(OptionId::Interval)
+        .unwrap_or(DEFAULT_FORK_INTERVAL);
+    let stop = config.relay.stop.clone();
+    let context = config.first_context();
+    let mut tasks = JoinSet::new();
+    let mut next = Some(connection);
+    let result = loop {
+        let permit = match &slots {
+            Some(slots) => tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.ok(),
+                () = stop.requested() => break Ok(()),
+            },
+            None => None,
+        };
+        let connection = match next.take() {
+            Some(connection) => connection,
+            None => {
+                let opened = tokio::select! {
+                    opened = registry::connect(first, &context) => opened,
+                    () = stop.requested() => break Ok(()),
+                };
+                match opened {
+                    Ok(connection) => connection,
+                    Err(source) if config.sloppy => {
+                        tracing::warn!("{first}: {source}; connecting on (-s)");
+                        drop(permit);
+                        tokio::select! {
+                            () = tokio::time::sleep(interval) => continue,
+                            () = stop.requested() => break Ok(()),
+                        }
+                    }
+                    Err(source) => {
+                        break Err(RunError::Open {
+                            address: first.to_string(),
+                            source,
+                        })
+                    }
+                }
+            }
+        };
+        let peer = peer.clone();
+        let session_config = config.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let description = connection.description.clone();
+            match relay_with(connection, &peer, &session_config).await {
+                Ok((stats, _)) => tracing::info!(
+                    "connection {description} done: {} bytes out, {} bytes in",
+                    stats.left_to_right,
+                    stats.right_to_left
+                ),
+                Err(e) => tracing::error!("connection {description}: {e}"),
+            }
+        });
+        while tasks.try_join_next().is_some() {}
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = stop.requested() => break Ok(()),
+        }
+    };
+    // The sessions under way finish (after a stop, writing out what they read).
+    while tasks.join_next().await.is_some() {}
+    result.map(|()| summary(config))
+}
+
+/// A forking second address (`FILE:log TCP-LISTEN:8000,fork`): the first address opens
+/// once, then every peer of the second is served with a lease of it, at most `max-children`
+/// at once. Its programs are reaped when the server ends.
+async fn serve_second(
+    first: &Address,
+    second: &Address,
+    spec: &Spec,
+    config: &RunConfig,
+) -> Result<Summary, RunError> {
+    let open_error = |address: &Address| {
+        let address = address.to_string();
+        move |source| RunError::Open { address, source }
+    };
+    let stop = &config.relay.stop;
+    let context = config.first_context();
+    let opened = tokio::select! {
+        opened = registry::connect(first, &context) => opened,
+        () = stop.requested() => return Ok(summary(config)),
+    };
+    let left = opened.map_err(open_error(first))?;
+    let listener = match registry::open_spec(spec, &config.second_context())
+        .await
+        .map_err(open_error(second))?
+    {
+        Opened::Listener(listener) => listener,
+        Opened::Connection(_) => {
+            return Err(RunError::Usage(format!(
+                "\"{second}\": fork on the second address needs one that accepts peers (a connecting address forks as the first)"
+            )))
+        }
+    };
+    let (shared, processes) = Shared::new(left);
+    let served = serve_forever(listener, second, Serving::Second(Arc::new(shared)), config).await;
+    let reaped = reap(processes, config).await;
+    match (served, reaped) {
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        (Ok(summary), Ok(())) => Ok(summary),
+    }
+}
+
+/// Who each accepted peer of a forking server is relayed with.
+#[derive(Clone)]
+enum Serving {
+    /// The peer is the first connection; the second address opens for each.
+    First(Peer),
+    /// The peer is the second connection; it is relayed with a lease of the shared first.
+    Second(Arc<Shared>),
 }
 
 /// What the run's relays have moved so far.
@@ -196,6 +337,30 @@ async fn relay_with(
     config.relay.totals.count_connection();
     let mut processes = Vec::new();
     let result = relay_connections(left, peer, config, &mut processes).await;
+    finish_relay(result, processes, config).await
+}
+
+/// Reaps the processes of a relay that ended with `result`. A child that failed makes the
+/// run fail with its status, which says more than the relay error it may have caused (a
+/// write to a program that exited); that error is still logged.
+async fn finish_relay(
+    result: Result<(Stats, Ending), RunError>,
+    processes: Vec<Process>,
+    config: &RunConfig,
+) -> Result<(Stats, Ending), RunError> {
+    match (result, reap(processes, config).await) {
+        (Err(error), Err(failure)) => {
+            tracing::error!("{error}");
+            Err(failure)
+        }
+        (Ok(_), Err(failure)) => Err(failure),
+        (result, Ok(())) => result,
+    }
+}
+
+/// Waits for each process to end, logging how; the first that failed (not by the stop's
+/// signal) is the error.
+async fn reap(processes: Vec<Process>, config: &RunConfig) -> Result<(), RunError> {
     let mut failure = None;
     for process in processes {
         let program = process.description().to_owned();
@@ -213,14 +378,26 @@ async fn relay_with(
             Err(e) => tracing::warn!("waiting for {program} (pid {pid}): {e}"),
         }
     }
-    match (result, failure) {
-        (Err(error), Some(failure)) => {
-            tracing::error!("{error}");
-            Err(failure)
-        }
-        (Ok(_), Some(failure)) => Err(failure),
-        (result, None) => result,
-    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Relays an accepted peer of a forking second address with a lease of the first.
+async fn relay_leased(
+    left: Connection,
+    mut right: Connection,
+    config: &RunConfig,
+) -> Result<(Stats, Ending), RunError> {
+    config.relay.totals.count_connection();
+    let processes = right.take_processes();
+    tracing::info!(
+        "starting data transfer loop: {} <-> {}",
+        left.description,
+        right.description
+    );
+    let result = relay(left, right, &config.relay)
+        .await
+        .map_err(RunError::from);
+    finish_relay(result, processes, config).await
 }
 
 /// Opens the second endpoint and relays; the connections are closed when this returns, and
@@ -421,8 +598,8 @@ impl DescriptorWatch {
 /// for each. The task ends with the run, or is aborted if the run is dropped.
 async fn serve_forever(
     listener: endpoint::Listener,
-    first: &Address,
-    peer: &Peer,
+    listening: &Address,
+    serving: Serving,
     config: &RunConfig,
 ) -> Result<Summary, RunError> {
     struct AbortOnDrop(AbortHandle);
@@ -431,8 +608,9 @@ async fn serve_forever(
             self.0.abort();
         }
     }
-    let (first, peer, config) = (first.clone(), peer.clone(), config.clone());
-    let task = tokio::spawn(async move { accept_forever(listener, &first, &peer, &config).await });
+    let (listening, config) = (listening.clone(), config.clone());
+    let task =
+        tokio::spawn(async move { accept_forever(listener, &listening, serving, &config).await });
     let _abort = AbortOnDrop(task.abort_handle());
     match task.await {
         Ok(result) => result,
@@ -446,7 +624,7 @@ async fn serve_forever(
 async fn accept_forever(
     mut listener: endpoint::Listener,
     first: &Address,
-    peer: &Peer,
+    serving: Serving,
     config: &RunConfig,
 ) -> Result<Summary, RunError> {
     let max_children = match first {
@@ -512,7 +690,7 @@ async fn accept_forever(
         if let Some(running) = &mut oldest_first {
             running.make_room(listener.description());
         }
-        let peer = peer.clone();
+        let serving = serving.clone();
         let config = config.clone();
         let description = connection.connection().description.clone();
         let task = tasks.spawn(async move {
@@ -526,7 +704,10 @@ async fn accept_forever(
                 }
             };
             let description = connection.description.clone();
-            let result = relay_with(connection, &peer, &config).await;
+            let result = match &serving {
+                Serving::First(peer) => relay_with(connection, peer, &config).await,
+                Serving::Second(shared) => relay_leased(shared.lease(), connection, &config).await,
+            };
             match &result {
                 Ok((stats, _)) => tracing::info!(
                     "connection {description} done: {} bytes in, {} bytes out",

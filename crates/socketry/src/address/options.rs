@@ -395,6 +395,12 @@ impl Bounds {
         max: i32::MAX as u64,
         expected: "a process id from 1 to 2147483647",
     };
+    /// One byte's value, such as a character's (`escape`).
+    pub const BYTE_VALUE: Bounds = Bounds {
+        min: 0,
+        max: 255,
+        expected: "a byte value from 0 to 255 (or 0x00 to 0xff)",
+    };
     /// Microseconds of spinning: a second at most, it burns a CPU the whole time.
     pub const SPIN: Bounds = Bounds {
         min: 0,
@@ -466,9 +472,9 @@ macro_rules! option_table {
 }
 
 option_table! {
-    OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD, kind: ValueKind::Bool,
-        help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first" },
-    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD, kind: ValueKind::Count(Bounds::CHILDREN),
+    OptionDef { id: OptionId::Fork, name: "fork", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Bool,
+        help: "serve every peer (every message of POSIXMQ-RECEIVE) concurrently instead of only the first; on a connecting address, connect again every interval" },
+    OptionDef { id: OptionId::MaxChildren, name: "max-children", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Count(Bounds::CHILDREN),
         help: "with fork: at most this many peers served at once; others wait" },
     OptionDef { id: OptionId::ReuseAddr, name: "reuseaddr", aliases: &["so-reuseaddr"], group: Groups::SOCKET, kind: ValueKind::Bool,
         help: "set SO_REUSEADDR (on by default for TCP listeners)" },
@@ -554,12 +560,26 @@ option_table! {
         help: "convert NL to CR NL when writing, CR NL to NL when reading" },
     OptionDef { id: OptionId::IgnoreEof, name: "ignoreeof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
         help: "on EOF keep reading, like tail -f" },
+    OptionDef { id: OptionId::Escape, name: "escape", aliases: &[], group: Groups::ALL, kind: ValueKind::Count(Bounds::BYTE_VALUE),
+        help: "this byte (a number: 27 or 0x1b for ESC), read from the address, ends its input as EOF does" },
+    OptionDef { id: OptionId::NullEof, name: "null-eof", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "an empty datagram read from the address is its EOF (see shut-null)" },
+    OptionDef { id: OptionId::ShutNone, name: "shut-none", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "at the other address's EOF, leave this one's writing half open" },
+    OptionDef { id: OptionId::ShutDown, name: "shut-down", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "at the other address's EOF, shut this one's writing half down (the default)" },
+    OptionDef { id: OptionId::ShutClose, name: "shut-close", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "at the other address's EOF, shut this one's writing half down and close it at once" },
+    OptionDef { id: OptionId::ShutNull, name: "shut-null", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "at the other address's EOF, send an empty datagram to carry it (see null-eof)" },
+    OptionDef { id: OptionId::EndClose, name: "end-close", aliases: &[], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "never shut the address down: just close its descriptors at the end, so that the children of a forking second address share it" },
     OptionDef { id: OptionId::IdleTimeout, name: "idle-timeout", aliases: &[], group: Groups::SESSION, kind: ValueKind::Seconds,
         help: "with fork: end a peer's session after this many idle seconds (default 60)" },
     OptionDef { id: OptionId::Retry, name: "retry", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Count(Bounds::INT),
         help: "if opening the address fails, try again this many times" },
     OptionDef { id: OptionId::Interval, name: "interval", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Seconds,
-        help: "with retry or forever: seconds between attempts; with POSIXMQ-SEND and fork: between sessions (default 1)" },
+        help: "with retry or forever: seconds between attempts; with POSIXMQ-SEND or a connecting address and fork: between sessions (default 1)" },
     OptionDef { id: OptionId::Forever, name: "forever", aliases: &[], group: Groups::SOCKET.union(Groups::POSIXMQ), kind: ValueKind::Bool,
         help: "if opening the address fails, try again until it works" },
     OptionDef { id: OptionId::Pipes, name: "pipes", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,

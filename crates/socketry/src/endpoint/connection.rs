@@ -16,6 +16,22 @@ use crate::address::{Family, OptionId, Options};
 use crate::channel::{Reader, Writer};
 use crate::layer::{Data, Stack};
 
+/// How a side's writing half is ended when the other side reaches EOF (`shut-none`,
+/// `shut-down`, `shut-close`, `shut-null`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShutMode {
+    /// The half is shut down (`shutdown(SHUT_WR)` for a socket): the default.
+    #[default]
+    Down,
+    /// Nothing is done: the half stays open until the connection ends.
+    None,
+    /// The half is shut down and closed at once, not when the connection ends.
+    Close,
+    /// An empty message is sent to carry the EOF (datagrams; nothing on a byte stream), and
+    /// the half stays open.
+    Null,
+}
+
 /// Per-side settings of the data itself, from the address's options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DataOptions {
@@ -25,17 +41,78 @@ pub struct DataOptions {
     pub write_crnl: bool,
     /// Keep reading after EOF on this side.
     pub ignore_eof: bool,
+    /// A byte that, read from this side, ends its input as EOF does (`escape`).
+    pub escape: Option<u8>,
+    /// An empty message read from this side is its EOF (`null-eof`).
+    pub null_eof: bool,
+    /// How this side's writing half ends at the other side's EOF.
+    pub shut: ShutMode,
+    /// `end-close`: this side is never shut down; its descriptors are just closed when the
+    /// connection ends, so that what shares them (the children of a forking second
+    /// address) keeps them working.
+    pub end_close: bool,
 }
+
+/// The `shut-*` options, each with the mode it selects.
+const SHUT_OPTIONS: [(OptionId, ShutMode); 4] = [
+    (OptionId::ShutNone, ShutMode::None),
+    (OptionId::ShutDown, ShutMode::Down),
+    (OptionId::ShutClose, ShutMode::Close),
+    (OptionId::ShutNull, ShutMode::Null),
+];
 
 impl DataOptions {
     /// The data options an address's options give.
     pub fn from_options(options: &Options) -> DataOptions {
         let crnl = options.flag(OptionId::Crnl, false);
+        let end_close = options.flag(OptionId::EndClose, false);
+        let shut = SHUT_OPTIONS
+            .iter()
+            .find(|(id, _)| options.flag(*id, false))
+            .map_or(ShutMode::Down, |(_, mode)| *mode);
         DataOptions {
             read_crnl: crnl,
             write_crnl: crnl,
             ignore_eof: options.flag(OptionId::IgnoreEof, false),
+            escape: options
+                .count(OptionId::Escape)
+                .and_then(|byte| u8::try_from(byte).ok()),
+            null_eof: options.flag(OptionId::NullEof, false),
+            shut: if end_close { ShutMode::None } else { shut },
+            end_close,
         }
+    }
+
+    /// Refuses data options that contradict each other: two `shut-*` modes, or one with
+    /// `end-close` (which never shuts down).
+    pub fn check(options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+        let given: Vec<OptionId> = SHUT_OPTIONS
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| options.flag(*id, false))
+            .collect();
+        if let [first, second, ..] = given.as_slice() {
+            return Err(super::combinations::conflict(
+                *first,
+                second.def().name,
+                format!(
+                    "{} and {} each choose how the writing half ends (expected one shut- option)",
+                    first.def().name,
+                    second.def().name
+                ),
+            ));
+        }
+        if let (Some(shut), true) = (given.first(), options.flag(OptionId::EndClose, false)) {
+            return Err(super::combinations::conflict(
+                *shut,
+                OptionId::EndClose.def().name,
+                format!(
+                    "{}: end-close never shuts the writing half down (expected one of the two)",
+                    shut.def().name
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -210,6 +287,10 @@ impl Connection {
             read_crnl: reading.data.read_crnl,
             write_crnl: writing.data.write_crnl,
             ignore_eof: reading.data.ignore_eof,
+            escape: reading.data.escape,
+            null_eof: reading.data.null_eof,
+            shut: writing.data.shut,
+            end_close: writing.data.end_close,
         };
         joined.addresses = reading.addresses;
         joined.peer_credentials = reading.peer_credentials;

@@ -23,6 +23,7 @@ pub mod pty;
 pub mod rawip;
 pub mod report;
 pub mod retry;
+pub mod shared;
 pub mod shm;
 pub mod socket;
 pub mod socketpair;

@@ -869,7 +869,7 @@ role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Listen, loc
      UDP6_LISTEN "UDP6-LISTEN" &["UDP6-L"]],
     "wait for a datagram, then talk to its sender (with fork: a session per peer)");
 role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Sendto, remote, HOST_PORT, PEER,
-    [UDP_SENDTO "UDP-SENDTO" &[], UDP4_SENDTO "UDP4-SENDTO" &[], UDP6_SENDTO "UDP6-SENDTO" &[]],
+    [UDP_SENDTO "UDP-SENDTO" &["UDP-SEND"], UDP4_SENDTO "UDP4-SENDTO" &["UDP4-SEND"], UDP6_SENDTO "UDP6-SENDTO" &["UDP6-SEND"]],
     "send datagrams to host:port, receive replies");
 role_types!(UdpSpec, std::convert::identity, UDP_BIND, Groups::NONE, Recvfrom, local, PORT, SERVER,
     [UDP_RECVFROM "UDP-RECVFROM" &[], UDP4_RECVFROM "UDP4-RECVFROM" &[],

@@ -21,7 +21,7 @@ use crate::address::{
 };
 use crate::endpoint::{
     self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
-    tun, udp, unix, websocket, Access, Connection, OpenContext, OpenError, Opened,
+    tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -320,7 +320,9 @@ fn parse_chain(input: &[u8], base: usize, text: &[u8]) -> Result<Spec, ParseErro
             }
             let whole_rest = &input[start..end];
             let (_, kind, options) = address::parse_endpoint::<Registry>(input, start, whole_rest)?;
-            kind.check(&options).map_err(|why| refused(start, why))?;
+            kind.check(&options)
+                .and_then(|()| DataOptions::check(&options))
+                .map_err(|why| refused(start, why))?;
             return Ok(Spec {
                 kind,
                 options,

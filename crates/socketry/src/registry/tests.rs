@@ -479,7 +479,10 @@ fn rejects_bad_input_with_the_offending_text() {
         ("TCP-LISTEN:80:90", "extra parameter \"90\""),
         ("STDIO:x", "extra parameter \"x\""),
         ("TCP:h:1,frobnicate", "unknown option \"frobnicate\""),
-        ("TCP:h:1,fork", "option \"fork\" does not apply to TCP"),
+        (
+            "TCP:h:1,backlog=5",
+            "option \"backlog\" does not apply to TCP",
+        ),
         (
             "STDIO,nodelay",
             "option \"nodelay\" does not apply to STDIO",
@@ -1181,6 +1184,7 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         // Options that cannot work together (pty with pipes) do not parse at all.
         .prop_filter("a combination the parser refuses", |spec| {
             spec.kind.check(&spec.options).is_ok()
+                && crate::endpoint::DataOptions::check(&spec.options).is_ok()
         })
 }
 

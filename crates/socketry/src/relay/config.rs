@@ -83,6 +83,8 @@ pub struct RelayConfig {
     pub directions: Directions,
     /// Dump transferred data (`-v`, `-x`).
     pub dump: Option<Arc<Dump>>,
+    /// Copy each direction's raw bytes to a file of its own per relay (`-r`, `-R`).
+    pub raw_dumps: super::raw_dump::RawDumps,
     /// Log both endpoints before the transfer starts (`-D`).
     pub log_endpoints: bool,
     /// Splice where possible, or always copy.
@@ -104,6 +106,7 @@ impl Default for RelayConfig {
             inactivity: None,
             directions: Directions::Both,
             dump: None,
+            raw_dumps: super::raw_dump::RawDumps::default(),
             log_endpoints: false,
             transfer: Transfer::default(),
             stop: Stop::default(),

@@ -26,6 +26,7 @@ use super::dump::Dump;
 use super::outcome::{direction_name, Direction, RelayError, Totals};
 use super::pool::{Buffer, LentPipe};
 use crate::channel::{Descriptor, MessageBatch, Reader, Writer, MIN_MESSAGE_BUFFER};
+use crate::endpoint::connection::ShutMode;
 use crate::sys;
 
 /// How often a reader with `ignoreeof` is read again after EOF.
@@ -43,6 +44,29 @@ pub struct LineEndings {
 impl LineEndings {
     fn convert(self) -> bool {
         self.strip_cr || self.add_cr
+    }
+}
+
+/// How one direction begins and ends, from the two sides' data options: the source's EOF
+/// rules (`ignoreeof`, `escape`, `null-eof`) and how the destination's writing half ends
+/// (`shut-*`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ends {
+    /// Keep reading the source after its EOF.
+    pub ignore_eof: bool,
+    /// This byte in the source's data is its EOF: what comes before it is relayed, the
+    /// rest is not, and `ignore_eof` does not apply.
+    pub escape: Option<u8>,
+    /// An empty message from the source is its EOF.
+    pub null_eof: bool,
+    /// How the destination's writing half ends at the source's EOF.
+    pub shut: ShutMode,
+}
+
+impl Ends {
+    /// Whether the direction must see each unit read (no splice, no batches).
+    fn inspects(self) -> bool {
+        self.escape.is_some() || self.null_eof
     }
 }
 
@@ -124,6 +148,9 @@ pub(crate) struct Pump {
     /// A CR held back because the byte after it has not been read yet.
     held_cr: bool,
     ignore_eof: bool,
+    ends: Ends,
+    /// `-r`/`-R`: the file this direction's bytes are copied to, and its name.
+    raw: Option<(String, std::fs::File)>,
     pub bytes: Arc<AtomicU64>,
     counter: Counter,
     stop: Stop,
@@ -137,7 +164,7 @@ impl Pump {
         reader: Reader,
         writer: Writer,
         endings: LineEndings,
-        ignore_eof: bool,
+        ends: Ends,
         config: &RelayConfig,
     ) -> Pump {
         // A message source needs room for its largest message, or it would be cut short. A
@@ -159,7 +186,9 @@ impl Pump {
             converted: Vec::new(),
             endings,
             held_cr: false,
-            ignore_eof,
+            ignore_eof: ends.ignore_eof,
+            ends,
+            raw: None,
             bytes: bytes.clone(),
             counter: Counter {
                 direction,
@@ -170,6 +199,11 @@ impl Pump {
             stop: config.stop.clone(),
             batch: MessageBatch::new(),
         }
+    }
+
+    /// Copies every byte this direction writes to `file` too (`-r`, `-R`).
+    pub fn dump_raw(&mut self, file: Option<(String, std::fs::File)>) {
+        self.raw = file;
     }
 
     /// This direction writes back what it reads (an echo server): the run's totals count
@@ -186,7 +220,12 @@ impl Pump {
         dump: Option<&Dump>,
     ) -> Result<(), RelayError> {
         let mut state = State::Running;
-        if self.transfer == Transfer::Splice && dump.is_none() && !self.endings.convert() {
+        if self.transfer == Transfer::Splice
+            && dump.is_none()
+            && !self.endings.convert()
+            && !self.ends.inspects()
+            && self.raw.is_none()
+        {
             if let (Some(source), Some(sink)) = (self.reader.descriptor(), self.writer.descriptor())
             {
                 let direction = direction_name(self.direction);
@@ -220,7 +259,9 @@ impl Pump {
         let batches = self.reader.is_messages()
             && self.writer.is_messages()
             && dump.is_none()
-            && !self.endings.convert();
+            && !self.endings.convert()
+            && !self.ends.inspects()
+            && self.raw.is_none();
         while state != State::Done {
             state = match state {
                 State::Running if self.stop.is_requested() => State::ShuttingDown,
@@ -236,10 +277,25 @@ impl Pump {
                     None => State::ShuttingDown,
                 },
                 State::Running => match self.read_or_stop().await {
+                    Ok(Some((_, 0))) if self.ends.null_eof && self.reader.is_messages() => {
+                        State::ShuttingDown
+                    }
                     Ok(Some((buf, n))) => {
                         activity.touch();
-                        self.forward(&buf[..n], dump).await?;
-                        State::Running
+                        let escaped = self
+                            .ends
+                            .escape
+                            .and_then(|escape| buf[..n].iter().position(|b| *b == escape));
+                        self.forward(&buf[..escaped.unwrap_or(n)], dump).await?;
+                        if escaped.is_some() {
+                            tracing::debug!(
+                                "{}: the escape byte ends the input",
+                                direction_name(self.direction)
+                            );
+                            State::ShuttingDown
+                        } else {
+                            State::Running
+                        }
                     }
                     Ok(None) if self.ignore_eof => {
                         tokio::select! {
@@ -261,7 +317,7 @@ impl Pump {
                         self.held_cr = false;
                         self.write(b"\r", dump).await?;
                     }
-                    match self.writer.shutdown().await {
+                    match self.end_writing().await {
                         Ok(()) => State::Done,
                         Err(e) if e.kind() == std::io::ErrorKind::NotConnected => State::Done,
                         Err(source) => {
@@ -276,6 +332,22 @@ impl Pump {
             };
         }
         Ok(())
+    }
+
+    /// Ends the destination's writing half as its `shut-*` mode says.
+    async fn end_writing(&mut self) -> io::Result<()> {
+        match self.ends.shut {
+            ShutMode::Down => self.writer.shutdown().await,
+            ShutMode::None => Ok(()),
+            ShutMode::Close => {
+                self.writer.shutdown().await?;
+                // Nothing is written after EOF: a closed stand-in takes the writer's place,
+                // and the descriptor closes now instead of when the relay ends.
+                drop(std::mem::replace(&mut self.writer, Writer::closed()));
+                Ok(())
+            }
+            ShutMode::Null => self.writer.write_unit(&[]).await,
+        }
     }
 
     /// Receives the messages waiting (at least one) and sends them on, in order; `None` at
@@ -378,6 +450,14 @@ impl Pump {
                 source,
             })?;
         self.counter.add(data.len());
+        if let Some((path, file)) = &mut self.raw {
+            use std::io::Write;
+            file.write_all(data).map_err(|source| RelayError::RawDump {
+                direction: self.direction,
+                path: path.clone(),
+                source,
+            })?;
+        }
         Ok(())
     }
 }
@@ -635,7 +715,7 @@ mod tests {
             stream_reader(source),
             writer,
             LineEndings::default(),
-            false,
+            Ends::default(),
             &config,
         );
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
@@ -673,7 +753,7 @@ mod tests {
             stream_reader(source),
             writer,
             LineEndings::default(),
-            false,
+            Ends::default(),
             &RelayConfig::default(),
         );
         input.write_all(b"first ").await.unwrap();

@@ -18,6 +18,7 @@ pub mod dump;
 mod ending;
 mod outcome;
 mod pool;
+pub mod raw_dump;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,11 +29,12 @@ pub use config::{
     Directions, Linger, RelayConfig, Stop, Stopper, Transfer, DEFAULT_BUFFER_SIZE,
     DEFAULT_DRAIN_GRACE, DEFAULT_LINGER, DEFAULT_SPLICE_SIZE,
 };
-pub use direction::LineEndings;
+pub use direction::{Ends, LineEndings};
 pub use dump::{Dump, DumpFormat};
 pub use outcome::{Direction, Ending, RelayError, Stats, Totals};
+pub use raw_dump::{PathTemplate, RawDumps};
 
-use crate::endpoint::Connection;
+use crate::endpoint::{Connection, DataOptions};
 use direction::{Activity, Pump};
 use outcome::direction_name;
 
@@ -43,6 +45,11 @@ pub async fn relay(
     right: Connection,
     config: &RelayConfig,
 ) -> Result<(Stats, Ending), RelayError> {
+    let session = raw_dump::Session {
+        started: std::time::SystemTime::now(),
+        addresses: left.addresses,
+        program_name: &config.raw_dumps.program_name,
+    };
     let Connection {
         reader: left_reader,
         writer: left_writer,
@@ -62,14 +69,15 @@ pub async fn relay(
                 strip_cr: left_data.read_crnl,
                 add_cr: right_data.write_crnl,
             };
-            let pump = Pump::new(
+            let mut pump = Pump::new(
                 Direction::LeftToRight,
                 reader,
                 writer,
                 endings,
-                left_data.ignore_eof,
+                ends(left_data, right_data),
                 config,
             );
+            pump.dump_raw(open_raw_dump(config, Direction::LeftToRight, &session)?);
             pumps.push(pump);
         }
     }
@@ -79,18 +87,45 @@ pub async fn relay(
                 strip_cr: right_data.read_crnl,
                 add_cr: left_data.write_crnl,
             };
-            let pump = Pump::new(
+            let mut pump = Pump::new(
                 Direction::RightToLeft,
                 reader,
                 writer,
                 endings,
-                right_data.ignore_eof,
+                ends(right_data, left_data),
                 config,
             );
+            pump.dump_raw(open_raw_dump(config, Direction::RightToLeft, &session)?);
             pumps.push(pump);
         }
     }
     run_pumps(pumps, config).await
+}
+
+/// The raw dump file of `direction` for this relay, if `-r` or `-R` asks for one.
+fn open_raw_dump(
+    config: &RelayConfig,
+    direction: Direction,
+    session: &raw_dump::Session<'_>,
+) -> Result<Option<(String, std::fs::File)>, RelayError> {
+    match config.raw_dumps.open(direction, session) {
+        Ok(opened) => Ok(opened.map(|(path, file)| (raw_dump::shown(&path), file))),
+        Err((path, source)) => Err(RelayError::RawDump {
+            direction,
+            path: raw_dump::shown(&path),
+            source,
+        }),
+    }
+}
+
+/// The ends of the direction that reads `source` and writes `destination`.
+fn ends(source: DataOptions, destination: DataOptions) -> Ends {
+    Ends {
+        ignore_eof: source.ignore_eof,
+        escape: source.escape,
+        null_eof: source.null_eof,
+        shut: destination.shut,
+    }
 }
 
 /// Serves a connection by writing back everything it reads: the echo server's endpoint.
@@ -109,7 +144,7 @@ pub async fn echo(
         reader,
         writer,
         LineEndings::default(),
-        false,
+        Ends::default(),
         config,
     );
     pump.echoes();

@@ -32,17 +32,29 @@ impl Direction {
 pub struct Totals {
     left_to_right: AtomicU64,
     right_to_left: AtomicU64,
+    /// The writes (units) each way: socat's "packets".
+    writes_left_to_right: AtomicU64,
+    writes_right_to_left: AtomicU64,
     connections: AtomicU64,
     dropped: crate::endpoint::udp::DroppedDatagrams,
 }
 
 impl Totals {
     pub(crate) fn add(&self, direction: Direction, bytes: u64) {
-        let counter = match direction {
-            Direction::LeftToRight => &self.left_to_right,
-            Direction::RightToLeft => &self.right_to_left,
+        let (counter, writes) = match direction {
+            Direction::LeftToRight => (&self.left_to_right, &self.writes_left_to_right),
+            Direction::RightToLeft => (&self.right_to_left, &self.writes_right_to_left),
         };
         counter.fetch_add(bytes, Ordering::Relaxed);
+        writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The writes made each way so far (one per unit relayed, or per splice).
+    pub fn writes(&self) -> Stats {
+        Stats {
+            left_to_right: self.writes_left_to_right.load(Ordering::Relaxed),
+            right_to_left: self.writes_right_to_left.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn count_connection(&self) {
@@ -90,6 +102,16 @@ pub enum RelayError {
     Write {
         /// The direction whose destination failed.
         direction: Direction,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The raw dump file of a direction (`-r`, `-R`) could not be created or written.
+    #[error("raw dump {path} ({}): {}", direction_name(*.direction), sys::error_text(.source))]
+    RawDump {
+        /// The direction dumped.
+        direction: Direction,
+        /// The file, as its name was expanded.
+        path: String,
         /// What the system said.
         source: io::Error,
     },
