@@ -95,7 +95,7 @@ fn option_help_keeps_the_value_apart_from_the_description() {
     );
     assert_eq!(
         lines[at + 1],
-        "                          value: <a count from 1 to 2147483647> | groups: CHILD"
+        "                          value: <a count from 1 to 2147483647> | groups: CONNECT,CHILD"
     );
     let at = lines
         .iter()
@@ -103,7 +103,7 @@ fn option_help_keeps_the_value_apart_from_the_description() {
         .unwrap();
     assert_eq!(
         lines[at + 1],
-        "                          value: none (1), or 0 or 1 (also no/yes, false/true, off/on) | groups: CHILD"
+        "                          value: none (1), or 0 or 1 (also no/yes, false/true, off/on) | groups: CONNECT,CHILD"
     );
     // Every option's description line is followed by its value line.
     let options = &lines[lines

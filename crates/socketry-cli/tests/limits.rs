@@ -110,6 +110,9 @@ fn sample(param: &str, unique: &str, dir: &std::path::Path) -> String {
         "command-line" | "shell-command" => "true".into(),
         // Port 1: nothing listens, so the connect fails at once.
         "url" => "ws://127.0.0.1:1/".into(),
+        // A proxy on port 1: nothing listens, so the connect to it fails at once.
+        "socks-server" | "proxy" | "listen-host" => "127.0.0.1".into(),
+        "socks-port" | "listen-port" => "1".into(),
         other => panic!("no sample value for the address parameter <{other}>"),
     }
 }
