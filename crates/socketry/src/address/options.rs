@@ -446,6 +446,9 @@ macro_rules! option_table {
     )*) => {
         /// Every option socketry knows; each variant's row in [`OPTIONS`] gives its name,
         /// aliases, group and value.
+        // Each variant's doc is its help line, written for a terminal: `[group]:if-name` is a
+        // value's form there, not a link.
+        #[allow(rustdoc::broken_intra_doc_links)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum OptionId {
