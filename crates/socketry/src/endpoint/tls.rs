@@ -208,7 +208,7 @@ pub enum TlsLayer {
 static OPENSSL_LAYER: Definition<TlsLayer> = Definition {
     ty: AddressType::new(
         "OPENSSL",
-        &["SSL"],
+        &["SSL", "OPENSSL-CLIENT"],
         &[],
         Groups::TLS.union(Groups::TLS_CLIENT),
         "TLS client over what is on the right; the certificate is checked for commonname= (or pinned by fingerprint=, or verify=0)",
