@@ -43,6 +43,19 @@ fn group_names(groups: Groups) -> String {
     groups.names().join(",")
 }
 
+/// socat's name for the type of an option's value, where socat names it the same way.
+fn socat_type(kind: ValueKind) -> Option<&'static str> {
+    use socketry::address::MembershipForm;
+    match kind {
+        ValueKind::Bool => Some("BOOL"),
+        ValueKind::Count(_) => Some("INT"),
+        ValueKind::Text => Some("STRING"),
+        ValueKind::Membership(MembershipForm::Ipv4) => Some("IP-MREQN"),
+        ValueKind::Membership(MembershipForm::Ipv4Source) => Some("IP-MREQ-SOURCE"),
+        _ => None,
+    }
+}
+
 /// The help text at `level` (1 for -h, 2 for -hh, 3 for -hhh).
 pub fn help(level: usize) -> String {
     let mut text = String::from(
@@ -113,12 +126,13 @@ pub fn help(level: usize) -> String {
                 }
                 kind => format!("<{}>", kind.expected()),
             };
-            // -hhh also writes the groups on the option's own line in socat's `groups=`
-            // form, which socat's test suite reads back.
-            let machine = if level >= 3 {
-                format!("\tgroups={}", group_names(option.group))
-            } else {
-                String::new()
+            // -hhh also writes the groups (and, where socat has a name for it, the value's
+            // type) on the option's own line in socat's `groups=` and `type=` form, which
+            // socat's test suite reads back.
+            let machine = match (level >= 3, socat_type(option.kind)) {
+                (true, Some(ty)) => format!("\tgroups={}\ttype={ty}", group_names(option.group)),
+                (true, None) => format!("\tgroups={}", group_names(option.group)),
+                (false, _) => String::new(),
             };
             let _ = writeln!(text, "   {:<20} {}{machine}", option.name, option.help);
             let _ = writeln!(

@@ -120,3 +120,20 @@ fn option_help_keeps_the_value_apart_from_the_description() {
         assert!(pair[1].trim_start().starts_with("value: "), "{pair:?}");
     }
 }
+
+/// socat's test suite checks, before any test, that `-hhh` names an option's value type in
+/// socat's words on the option's line.
+#[test]
+fn hhh_names_socat_s_value_types_on_the_option_s_line() {
+    let hhh = run(&["-hhh"], b"").stdout_text();
+    let line = hhh
+        .lines()
+        .find(|l| l.trim_start().starts_with("ip-add-source-membership "))
+        .expect("ip-add-source-membership in -hhh");
+    assert!(line.ends_with("\ttype=IP-MREQ-SOURCE"), "{line}");
+    let fork = hhh
+        .lines()
+        .find(|l| l.trim_start().starts_with("fork "))
+        .expect("fork in -hhh");
+    assert!(fork.ends_with("\ttype=BOOL"), "{fork}");
+}
