@@ -225,6 +225,6 @@ fn hhh_shows_the_coverage_options_group_on_their_line() {
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("no line for {name}"));
-        assert!(line.ends_with("\tgroups=UDPLITE"), "{line:?}");
+        assert!(line.ends_with("\tgroups=UDPLITE\ttype=INT"), "{line:?}");
     }
 }
