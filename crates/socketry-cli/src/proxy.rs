@@ -10,11 +10,11 @@ use anyhow::Context as _;
 use socketry::address::options::Groups;
 use socketry::address::IpRange;
 use socketry::server::proxy::{self, DestinationRule, Users};
-use socketry::server::{self, AccessList, Mode};
+use socketry::server::{AccessList, Mode};
 
 use crate::flags::Plan;
 use crate::server::{
-    check_access, listening_address, listening_spec, seconds, serve_with_statistics,
+    check_access, listening_address, listening_spec, seconds, serve_until_drained,
 };
 use crate::subcommand::Parsed;
 
@@ -107,22 +107,14 @@ pub async fn run(args: &[String], plan: &Plan) -> anyhow::Result<ExitCode> {
         handshake_timeout: args.handshake_timeout,
         connect_timeout: args.connect_timeout,
     };
-    let config = server::Config {
-        mode: Mode::Proxy(Arc::new(settings)),
-        max_conns: args.max_conns,
-        idle_timeout: args.idle_timeout,
+    serve_until_drained(
+        &spec,
+        Mode::Proxy(Arc::new(settings)),
         access,
-        grace: args.grace,
-        open: crate::open_context(plan),
-        buffer_size: plan
-            .buffer_size
-            .unwrap_or(socketry::relay::DEFAULT_BUFFER_SIZE),
-        registry: Arc::default(),
-    };
-    let report = serve_with_statistics(&spec, config, plan, |_| {}).await?;
-    Ok(if report.drained_cleanly() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+        args.max_conns,
+        args.idle_timeout,
+        args.grace,
+        plan,
+    )
+    .await
 }

@@ -283,19 +283,42 @@ pub async fn run(args: &[String], plan: &Plan) -> anyhow::Result<ExitCode> {
     } else {
         Mode::Echo
     };
+    serve_until_drained(
+        &spec,
+        mode,
+        access,
+        args.max_conns,
+        args.idle_timeout,
+        args.grace,
+        plan,
+    )
+    .await
+}
+
+/// Serves `spec` in `mode` with the limits every server subcommand takes from its flags:
+/// exit status 0 after a clean drain, 1 if connections had to be closed.
+pub async fn serve_until_drained(
+    spec: &Spec,
+    mode: Mode,
+    access: AccessList,
+    max_conns: Option<usize>,
+    idle_timeout: Option<Duration>,
+    grace: Duration,
+    plan: &Plan,
+) -> anyhow::Result<ExitCode> {
     let config = server::Config {
         mode,
-        max_conns: args.max_conns,
-        idle_timeout: args.idle_timeout,
+        max_conns,
+        idle_timeout,
         access,
-        grace: args.grace,
+        grace,
         open: crate::open_context(plan),
         buffer_size: plan
             .buffer_size
             .unwrap_or(socketry::relay::DEFAULT_BUFFER_SIZE),
         registry: Arc::default(),
     };
-    let report = serve_with_statistics(&spec, config, plan, |_| {}).await?;
+    let report = serve_with_statistics(spec, config, plan, |_| {}).await?;
     Ok(if report.drained_cleanly() {
         ExitCode::SUCCESS
     } else {

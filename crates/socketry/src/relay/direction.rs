@@ -147,7 +147,6 @@ pub(crate) struct Pump {
     endings: LineEndings,
     /// A CR held back because the byte after it has not been read yet.
     held_cr: bool,
-    ignore_eof: bool,
     ends: Ends,
     /// `-r`/`-R`: the file this direction's bytes are copied to, and its name.
     raw: Option<(String, std::fs::File)>,
@@ -186,7 +185,6 @@ impl Pump {
             converted: Vec::new(),
             endings,
             held_cr: false,
-            ignore_eof: ends.ignore_eof,
             ends,
             raw: None,
             bytes: bytes.clone(),
@@ -235,7 +233,7 @@ impl Pump {
                     source,
                     sink,
                     unit,
-                    self.ignore_eof,
+                    self.ends.ignore_eof,
                     &self.counter,
                     &self.stop,
                     activity,
@@ -267,7 +265,7 @@ impl Pump {
                 State::Running if self.stop.is_requested() => State::ShuttingDown,
                 State::Running if batches => match self.relay_batch(activity).await? {
                     Some(()) => State::Running,
-                    None if self.ignore_eof => {
+                    None if self.ends.ignore_eof => {
                         tokio::select! {
                             () = tokio::time::sleep(IGNORE_EOF_POLL) => {}
                             () = self.stop.requested() => {}
@@ -297,7 +295,7 @@ impl Pump {
                             State::Running
                         }
                     }
-                    Ok(None) if self.ignore_eof => {
+                    Ok(None) if self.ends.ignore_eof => {
                         tokio::select! {
                             () = tokio::time::sleep(IGNORE_EOF_POLL) => {}
                             () = self.stop.requested() => {}
