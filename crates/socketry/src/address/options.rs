@@ -14,9 +14,9 @@ use crate::services::{self, Protocol};
 use crate::users::{self, Account, GroupId, LookupError, UserId};
 
 /// Groups of addresses an option can apply to. An address type lists the groups it belongs
-/// to; an option applies when its group is among them.
+/// to; an option applies when its group is among them. A bit per group: 64 fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Groups(u32);
+pub struct Groups(u64);
 
 impl Groups {
     /// No group: the empty set, to build unions from.
