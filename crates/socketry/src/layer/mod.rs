@@ -52,7 +52,7 @@ use crate::address::{OptionId, Options};
 pub use base::{Data, Handshake, Layer, LayerError, Learned};
 pub use http_connect::{HttpConnect, HttpVersion, LineEnds};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
-pub use proxy_protocol::ProxyProtocolReader;
+pub use proxy_protocol::{ProxyProtocolReader, ProxyProtocolWriter};
 pub use reply::ReplyError;
 pub use socks4::{Socks4, Socks4Version};
 pub use socks5::{Credentials, Socks5, Socks5Command};
@@ -94,13 +94,13 @@ impl Stack {
     pub fn first_from_options(options: &Options) -> Stack {
         let mut layers: Vec<Arc<dyn Layer>> = Vec::new();
         // proxy-protocol-from says who sends a header, so it asks for one too.
-        let from_given = options.has(OptionId::ProxyProtocolFrom);
-        if options.flag(OptionId::ProxyProtocol, from_given) {
+        if options.has(OptionId::ProxyProtocol) || options.has(OptionId::ProxyProtocolFrom) {
             layers.push(Arc::new(ProxyProtocolReader {
                 trusted: options
                     .ranges_of(OptionId::ProxyProtocolFrom)
                     .copied()
                     .collect(),
+                version: proxy_protocol::version_of(options),
             }));
         }
         Stack::new(layers)
