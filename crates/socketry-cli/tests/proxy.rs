@@ -599,3 +599,87 @@ fn bad_flags_are_refused_naming_what_was_wrong() {
         out.stderr
     );
 }
+
+/// A stand-in for sshd on 127.0.0.1: it sends its version line, hands over the client's, and
+/// closes. Its port.
+fn fake_sshd() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let _ = stream.write_all(b"SSH-2.0-FakeServer_1.0\r\n");
+            let mut line = Vec::new();
+            let mut byte = [0];
+            while !line.ends_with(b"\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => line.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn ssh_goes_through_with_socketry_as_its_proxy_command() {
+    let (sshd, banners) = fake_sshd();
+    let (mut proxy, port) = proxy(&[]);
+    // What ssh runs as its ProxyCommand, each a stdio tunnel: SOCKS5 and HTTP CONNECT.
+    for command in [
+        format!("{} - SOCKS5-CONNECT:127.0.0.1:{port}:%h:%p", common::bin()),
+        format!("{} - PROXY:127.0.0.1:%h:%p,proxyport={port}", common::bin()),
+    ] {
+        let out = Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(["-o", &format!("ProxyCommand={command}")])
+            .args(["-p", &sshd.to_string(), "127.0.0.1", "true"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running ssh (openssh-client, see .ci/deps)");
+        // The fake server ends the session after the version exchange: ssh fails then, but
+        // its version line crossed the proxy, and the server's came back to it.
+        let banner = banners.recv_timeout(WAIT).unwrap();
+        assert!(
+            banner.starts_with("SSH-2.0-OpenSSH"),
+            "{command}: {banner:?}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(255), "{command}: {stderr}");
+        assert!(
+            !stderr.contains("kex_exchange_identification"),
+            "{command}: {stderr}"
+        );
+    }
+    proxy.wait_log(&format!(
+        "-> 127.0.0.1:{sshd} (127.0.0.1:{sshd}) over SOCKS5: "
+    ));
+    proxy.wait_log(&format!(
+        "-> 127.0.0.1:{sshd} (127.0.0.1:{sshd}) over HTTP CONNECT: "
+    ));
+
+    // The same tunnel without ssh: the server's version line arrives on stdout.
+    let out = run(
+        &[
+            "-",
+            &format!("SOCKS5-CONNECT:127.0.0.1:{port}:127.0.0.1:{sshd}"),
+        ],
+        b"SSH-2.0-socketry-test\r\n",
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "SSH-2.0-FakeServer_1.0\r\n");
+    assert_eq!(
+        banners.recv_timeout(WAIT).unwrap(),
+        "SSH-2.0-socketry-test\r\n"
+    );
+}
