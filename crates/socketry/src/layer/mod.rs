@@ -3,8 +3,8 @@
 //! A [`Layer`] takes what a connection reads from and writes to (a byte stream or a message
 //! channel each way, see [`Data`]) and gives back the same pair as seen through its protocol,
 //! after an optional handshake: `length-prefix` turns a byte stream into a message channel;
-//! TLS, SOCKS, HTTP CONNECT, WebSocket and the PROXY protocol will each be a layer that works
-//! over any byte stream (TCP, Unix, a program's pipes, another layer).
+//! TLS, SOCKS, HTTP CONNECT, WebSocket and the PROXY protocol (both ways) are each a layer
+//! that works over any byte stream (TCP, Unix, a program's pipes, another layer).
 //!
 //! A [`Stack`] applies layers right to left, as a chain is written: in `A|B|TRANSPORT`, the
 //! transport opens first, B runs over it, and A over B. So the stack holds its layers

@@ -331,7 +331,8 @@ pub fn response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, String
     let status = match status_line {
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1', b' ', a, b, c, rest @ ..]
             if [a, b, c].iter().all(|d| d.is_ascii_digit())
-                && (rest.is_empty() || rest[0] == b' ') =>
+                && (rest.is_empty() || rest[0] == b' ')
+                && !rest.iter().any(|b| b.is_ascii_control() && *b != b'\t') =>
         {
             u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
         }
