@@ -287,9 +287,10 @@ fn unsupported_commands_and_bad_requests_get_their_protocols_error() {
 
 /// An origin server on 127.0.0.1 that hands over each request it gets (head and body, by
 /// Content-Length) and answers with the body it was sent, or `BODY`; it closes the
-/// connection after its answer only when the request said `Connection: close`, and keeps it
-/// open otherwise, as a keep-alive server does. Its port.
-fn recording_origin() -> (u16, std::sync::mpsc::Receiver<String>) {
+/// connection after its answer only when the request said `Connection: close` and
+/// `honours_close` says it listens to that, and keeps it open otherwise, as a keep-alive
+/// server does. Its port.
+fn recording_origin(honours_close: bool) -> (u16, std::sync::mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -324,7 +325,7 @@ fn recording_origin() -> (u16, std::sync::mpsc::Receiver<String>) {
                 );
                 let _ = stream.write_all(response.as_bytes());
                 let _ = stream.write_all(&answer);
-                if !head.contains("\r\nConnection: close\r\n") {
+                if !honours_close || !head.contains("\r\nConnection: close\r\n") {
                     let _ = stream.read(&mut byte);
                 }
             });
@@ -335,7 +336,7 @@ fn recording_origin() -> (u16, std::sync::mpsc::Receiver<String>) {
 
 #[test]
 fn plain_http_requests_are_forwarded_in_origin_form_one_per_connection() {
-    let (web, requests) = recording_origin();
+    let (web, requests) = recording_origin(true);
     let (mut proxy, port) = proxy(&[]);
     let http = format!("http://127.0.0.1:{port}");
     let url = format!("http://127.0.0.1:{web}/some/path?q=1");
@@ -376,11 +377,28 @@ fn plain_http_requests_are_forwarded_in_origin_form_one_per_connection() {
     let (status, stdout, stderr) = curl(&["-x", &http, "--data-binary", &big, &url]);
     assert_eq!((status, stdout.len()), (Some(0), big.len()), "{stderr}");
     assert!(requests.recv_timeout(WAIT).unwrap().ends_with(&big));
+
+    // An origin that keeps its connection open all the same: the answer ends at its
+    // Content-Length, and so does the client's connection.
+    let (stubborn, requests) = recording_origin(false);
+    let request = format!("GET http://127.0.0.1:{stubborn}/ HTTP/1.1\r\n\r\n");
+    let reply = exchange(port, request.as_bytes());
+    assert_eq!(
+        String::from_utf8(reply).unwrap(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+            BODY.len()
+        )
+    );
+    assert!(requests
+        .recv_timeout(WAIT)
+        .unwrap()
+        .starts_with("GET / HTTP/1.1\r\n"));
 }
 
 #[test]
 fn forwarding_checks_credentials_and_rules_as_connect_does() {
-    let (web, requests) = recording_origin();
+    let (web, requests) = recording_origin(true);
     let (mut proxy, port) = proxy(&["--user", "ann:s3cret", "--to", "127.0.0.1"]);
     let url = format!("http://127.0.0.1:{web}/");
     let (status, stdout, stderr) =

@@ -1,8 +1,11 @@
 //! The origin's side of a forwarded HTTP request (`GET http://host/path`): a reader of the
 //! origin's response that rewrites its heads ([`http::response_head`]) on their way to the
-//! client and passes the body through as it comes. The relay moves it like any stream, so
-//! the request's body flows to the origin at the same time, and the idle timeout, the byte
-//! counts and the ending are the tunnel's.
+//! client and passes the body through as it comes, up to its end (`Content-Length`, or none
+//! for an answer to HEAD, a 204 or a 304), where the client's answer ends even if the origin
+//! keeps its connection open; a chunked body or one without a length ends when the origin
+//! closes, as `Connection: close` asks it to. The relay moves it like any stream, so the
+//! request's body flows to the origin at the same time, and the idle timeout, the byte counts
+//! and the ending are the tunnel's.
 //!
 //! An origin that answers with something that is not an HTTP response, or closes before
 //! its head is complete, gets the client a `502 Bad Gateway` instead, and a log line.
@@ -26,8 +29,8 @@ enum State {
         at: usize,
         next: Next,
     },
-    /// The body, passed through.
-    Body,
+    /// The body, passed through: this many bytes more, or until the origin closes.
+    Body(Option<u64>),
     /// Nothing more: EOF.
     Done,
 }
@@ -36,8 +39,8 @@ enum State {
 enum Next {
     /// Another head (after a 1xx), these bytes already read of it.
     Head(Vec<u8>),
-    /// The body.
-    Body,
+    /// The body: this many bytes, or until the origin closes.
+    Body(Option<u64>),
     /// EOF (after a 502).
     Done,
 }
@@ -48,15 +51,19 @@ pub(crate) struct ResponseReader {
     state: State,
     /// Who and where, for the log line of a bad response.
     request: String,
+    /// The request was HEAD: the answer has no body, whatever its fields say.
+    head_request: bool,
 }
 
 impl ResponseReader {
-    /// Reads `origin`'s response for `request` (`client -> GET http://...`, for the log).
-    pub(crate) fn new(origin: ByteReader, request: String) -> ResponseReader {
+    /// Reads `origin`'s response for `request` (`client -> GET http://...`, for the log),
+    /// an answer to HEAD when `head_request` says.
+    pub(crate) fn new(origin: ByteReader, request: String, head_request: bool) -> ResponseReader {
         ResponseReader {
             origin,
             state: State::Head(Vec::new()),
             request,
+            head_request,
         }
     }
 
@@ -86,7 +93,27 @@ impl AsyncRead for ResponseReader {
         let this = &mut *self;
         loop {
             match &mut this.state {
-                State::Body => return Pin::new(&mut this.origin).poll_read(cx, buf),
+                State::Body(None) => return Pin::new(&mut this.origin).poll_read(cx, buf),
+                State::Body(Some(0)) => this.state = State::Done,
+                State::Body(Some(left)) => {
+                    // Never past the body's end: what the origin sends after it is not read.
+                    let mut chunk = [0; 8192];
+                    let room = usize::try_from(*left)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.remaining())
+                        .min(chunk.len());
+                    let mut part = ReadBuf::new(&mut chunk[..room]);
+                    ready!(Pin::new(&mut this.origin).poll_read(cx, &mut part))?;
+                    let got = part.filled();
+                    if got.is_empty() {
+                        // The origin closed before the body's end: the client sees it short.
+                        this.state = State::Done;
+                    } else {
+                        buf.put_slice(got);
+                        *left -= got.len() as u64;
+                    }
+                    return Poll::Ready(Ok(()));
+                }
                 State::Done => return Poll::Ready(Ok(())),
                 State::Giving { bytes, at, next } => {
                     if *at < bytes.len() {
@@ -97,7 +124,7 @@ impl AsyncRead for ResponseReader {
                     }
                     this.state = match std::mem::replace(next, Next::Done) {
                         Next::Head(read) => State::Head(read),
-                        Next::Body => State::Body,
+                        Next::Body(length) => State::Body(length),
                         Next::Done => State::Done,
                     };
                 }
@@ -111,12 +138,23 @@ impl AsyncRead for ResponseReader {
                                 next: Next::Head(rest),
                             }
                         } else {
+                            let length = match head.body {
+                                _ if this.head_request => Some(0),
+                                http::Body::Empty => Some(0),
+                                http::Body::Length(n) => Some(n),
+                                http::Body::UntilClose => None,
+                            };
+                            // What came with the head is the body's start, up to its end.
+                            let start = match length {
+                                Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(rest.len()),
+                                None => rest.len(),
+                            };
                             let mut bytes = head.rewritten;
-                            bytes.extend_from_slice(&rest);
+                            bytes.extend_from_slice(&rest[..start]);
                             State::Giving {
                                 bytes,
                                 at: 0,
-                                next: Next::Body,
+                                next: Next::Body(length.map(|n| n - start as u64)),
                             }
                         };
                     }
@@ -157,7 +195,8 @@ mod tests {
 
     async fn through(origin_sends: &[&[u8]]) -> Vec<u8> {
         let (mut origin, ours) = tokio::net::UnixStream::pair().unwrap();
-        let mut reader = ResponseReader::new(Box::new(ours.into_split().0), "test".to_owned());
+        let mut reader =
+            ResponseReader::new(Box::new(ours.into_split().0), "test".to_owned(), false);
         let chunks: Vec<Vec<u8>> = origin_sends.iter().map(|c| c.to_vec()).collect();
         let sending = tokio::spawn(async move {
             for chunk in chunks {
@@ -188,6 +227,50 @@ mod tests {
             String::from_utf8(through(&bytes).await).unwrap(),
             "HTTP/1.0 404 Not Found\r\nServer: x\r\nConnection: close\r\n\r\n"
         );
+    }
+
+    #[tokio::test]
+    async fn the_answer_ends_at_its_length_though_the_origin_stays_open() {
+        for (head_request, sent, expected) in [
+            (
+                false,
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, and more"[..],
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            ),
+            (
+                true,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+            ),
+            (
+                false,
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+            ),
+        ] {
+            let (mut origin, ours) = tokio::net::UnixStream::pair().unwrap();
+            let mut reader = ResponseReader::new(
+                Box::new(ours.into_split().0),
+                "test".to_owned(),
+                head_request,
+            );
+            origin.write_all(sent).await.unwrap();
+            // The origin keeps its end open: the answer still ends.
+            let mut got = Vec::new();
+            reader.read_to_end(&mut got).await.unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), expected);
+            drop(origin);
+        }
+        // Split across reads, the length still counts every byte.
+        let got = through(&[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01",
+            b"2345",
+            b"6789tail",
+        ])
+        .await;
+        assert!(String::from_utf8(got)
+            .unwrap()
+            .ends_with("\r\n\r\n0123456789"));
     }
 
     #[tokio::test]

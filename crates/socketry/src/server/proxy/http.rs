@@ -297,6 +297,20 @@ pub struct ResponseHead {
     pub status: u16,
     /// The head as the client gets it.
     pub rewritten: Vec<u8>,
+    /// Where the body after it ends.
+    pub body: Body,
+}
+
+/// How long a response's body is (RFC 9112 6.3), so that the answer ends for the client
+/// there even when the origin keeps its connection open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// None: a 1xx, 204 or 304 answer (or, the caller knows, an answer to HEAD).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// Chunked, or not said: until the origin closes the connection.
+    UntilClose,
 }
 
 impl ResponseHead {
@@ -379,7 +393,38 @@ pub fn response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, String
             rewritten.extend_from_slice(b"\r\n");
         }
     }
-    let mut head = ResponseHead { status, rewritten };
+    let body = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Body::Empty
+    } else if fields
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        Body::UntilClose
+    } else {
+        let mut lengths = fields
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .map(|(_, value)| {
+                std::str::from_utf8(value)
+                    .ok()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u64>().ok())
+            });
+        match lengths.next() {
+            None => Body::UntilClose,
+            Some(first) => {
+                let Some(length) = first.filter(|n| lengths.all(|other| other == Some(*n))) else {
+                    return Err("a Content-Length that is not one number".to_owned());
+                };
+                Body::Length(length)
+            }
+        }
+    };
+    let mut head = ResponseHead {
+        status,
+        rewritten,
+        body,
+    };
     if !head.is_interim() {
         head.rewritten.extend_from_slice(b"Connection: close\r\n");
     }
@@ -609,6 +654,7 @@ mod tests {
         .unwrap();
         assert_eq!(used, 94);
         assert_eq!(parsed.status, 200);
+        assert_eq!(parsed.body, Body::UntilClose);
         assert!(!parsed.is_interim());
         assert_eq!(
             String::from_utf8(parsed.rewritten).unwrap(),
@@ -618,6 +664,30 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(interim.is_interim());
+        assert_eq!(interim.body, Body::Empty);
+        let length = |head: &[u8]| response_head(head).map(|h| h.map(|(h, _)| h.body));
+        assert_eq!(
+            length(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\ncontent-length: 12\r\n\r\n"),
+            Ok(Some(Body::Length(12)))
+        );
+        assert_eq!(
+            length(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n"),
+            Ok(Some(Body::Empty))
+        );
+        assert_eq!(
+            length(b"HTTP/1.0 200 OK\r\n\r\n"),
+            Ok(Some(Body::UntilClose))
+        );
+        for bad in [&b"1, 2"[..], b"-1", b"", b"12\r\nContent-Length: 13"] {
+            let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: ".to_vec();
+            head.extend_from_slice(bad);
+            head.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(
+                length(&head),
+                Err("a Content-Length that is not one number".to_owned()),
+                "{bad:?}"
+            );
+        }
         assert_eq!(interim.rewritten, b"HTTP/1.1 100 Continue\r\n\r\n");
         assert_eq!(response_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
         assert_eq!(

@@ -410,6 +410,7 @@ impl Tunnel<'_> {
                     Some(Reader::Bytes(Box::new(forward::ResponseReader::new(
                         origin,
                         format!("{} -> {request}", self.client_text),
+                        request.starts_with("HEAD "),
                     ))))
                 }
                 other => other,
