@@ -59,7 +59,7 @@ fn verbs() -> Vec<Verb> {
         Verb {
             name: "proxy",
             usage: "proxy [flags] [PORT|ADDRESS]",
-            about: "a SOCKS4/4a/5 and HTTP CONNECT proxy server",
+            about: "a SOCKS4/4a/5 and HTTP proxy server",
             command: Some(crate::proxy::ProxyArgs::command()),
         },
         Verb {

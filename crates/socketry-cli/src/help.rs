@@ -62,7 +62,7 @@ pub fn help(level: usize) -> String {
         "socketry: relay data between two addresses, in socat's address language.\n\n\
          usage: socketry [options] ADDRESS ADDRESS\n       \
          socketry server [flags] [PORT|ADDRESS]  echo, discard, chat, exec or print server (default port 8080)\n       \
-         socketry proxy [flags] [PORT|ADDRESS]   SOCKS4/4a/5 and HTTP CONNECT proxy (default port 1080)\n       \
+         socketry proxy [flags] [PORT|ADDRESS]   SOCKS4/4a/5 and HTTP proxy (default port 1080)\n       \
          socketry client HOST PORT | ADDRESS   stdin/stdout to a server until it closes\n       \
          socketry connect ADDRESS | HOST PORT  stdin/stdout to an endpoint\n       \
          socketry listen [-k] PORT | ADDRESS  stdin/stdout to the first peer (-k or fork: one after another)\n       \

@@ -1,4 +1,4 @@
-//! `socketry proxy [PORT|ADDRESS]`: the SOCKS4/4a/5 and HTTP CONNECT proxy of
+//! `socketry proxy [PORT|ADDRESS]`: the SOCKS4/4a/5 and HTTP (CONNECT and forwarding) proxy of
 //! [`socketry::server::proxy`] on a listening address, served with `socketry server`'s
 //! machinery: connection cap, access lists, idle timeout, draining on signals, statistics.
 
@@ -18,13 +18,14 @@ use crate::server::{
 };
 use crate::subcommand::Parsed;
 
-/// `socketry proxy`: a SOCKS and HTTP CONNECT proxy.
+/// `socketry proxy`: a SOCKS and HTTP proxy.
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "socketry proxy",
-    about = "A proxy server: SOCKS4, SOCKS4a, SOCKS5 (CONNECT, UDP ASSOCIATE) and HTTP CONNECT on one port, told apart by the first byte.",
+    about = "A proxy server: SOCKS4, SOCKS4a, SOCKS5 (CONNECT, UDP ASSOCIATE), HTTP CONNECT and plain HTTP (absolute http:// URIs, forwarded) on one port, told apart by the first byte.",
     after_help = "ADDRESS is a stream listening address: TCP-LISTEN:1080,bind=127.0.0.1, UNIX-LISTEN:/run/proxy.sock ...\n\
                   With --user or --users, SOCKS5 clients must log in (RFC 1929) and HTTP clients send Proxy-Authorization: Basic; SOCKS4 and SOCKS4a, which carry no password, are then refused.\n\
+                  A plain HTTP request (GET http://host/path) is forwarded in origin form, its hop-by-hop fields and credentials taken out, one request per connection (Connection: close).\n\
                   Without --to, every destination is allowed. Names are resolved by the proxy, and --to is checked against the addresses they resolve to.\n\
                   Each tunnel is logged when it ends, with client, destination, bytes each way and duration; each refusal with its reason.\n\
                   The first SIGINT or SIGTERM stops accepting and lets open tunnels finish for up to --grace seconds; a second one closes them at once."

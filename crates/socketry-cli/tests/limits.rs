@@ -56,7 +56,8 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::SockType
         | ValueKind::Descriptor
         | ValueKind::Priority
-        | ValueKind::PrefixWidth => true,
+        | ValueKind::PrefixWidth
+        | ValueKind::ProxyVersion => true,
         ValueKind::Bool
         | ValueKind::Family
         | ValueKind::Bind

@@ -253,12 +253,18 @@ fn unsupported_commands_and_bad_requests_get_their_protocols_error() {
         exchange(port, b"\x04\x02\x00\x50\x7f\x00\x00\x01\x00"),
         [0, 91, 0, 0, 0, 0, 0, 0]
     );
-    // HTTP: only CONNECT.
+    // HTTP: a request that is not for an absolute http:// URI is not forwarded.
     assert_eq!(
-        String::from_utf8(exchange(port, b"GET http://127.0.0.1/ HTTP/1.1\r\n\r\n")).unwrap(),
-        "HTTP/1.1 405 Method Not Allowed\r\nAllow: CONNECT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        String::from_utf8(exchange(port, b"GET /index.html HTTP/1.1\r\n\r\n")).unwrap(),
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
-    proxy.wait_log("method GET (only CONNECT is served)");
+    proxy.wait_log("refusing HTTP request from 127.0.0.1:");
+    proxy.wait_log("\"/index.html\" is not an absolute http:// URI");
+    assert_eq!(
+        String::from_utf8(exchange(port, b"GET https://127.0.0.1/ HTTP/1.1\r\n\r\n")).unwrap(),
+        "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    proxy.wait_log("https:// URIs are not forwarded (only http://; https:// goes through CONNECT)");
     assert_eq!(
         String::from_utf8(exchange(port, b"CONNECT nowhere HTTP/1.1\r\n\r\n")).unwrap(),
         "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -277,6 +283,155 @@ fn unsupported_commands_and_bad_requests_get_their_protocols_error() {
     assert_eq!(exchange(port, b"\x16\x03\x01"), b"");
     proxy
         .wait_log("the first byte 0x16 is neither SOCKS4 (0x04), SOCKS5 (0x05) nor an HTTP method");
+}
+
+/// An origin server on 127.0.0.1 that hands over each request it gets (head and body, by
+/// Content-Length) and answers with the body it was sent, or `BODY`; it closes the
+/// connection after its answer only when the request said `Connection: close` and
+/// `honours_close` says it listens to that, and keeps it open otherwise, as a keep-alive
+/// server does. Its port.
+fn recording_origin(honours_close: bool) -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let tx = tx.clone();
+            thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8(head).unwrap();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .map_or(0, |n| n.parse().unwrap());
+                let body = read_exactly(&mut stream, length);
+                let answer = if body.is_empty() {
+                    BODY.as_bytes().to_vec()
+                } else {
+                    body.clone()
+                };
+                let _ = tx.send(format!("{head}{}", String::from_utf8(body).unwrap()));
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive\r\n\r\n",
+                    answer.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+                let _ = stream.write_all(&answer);
+                if !honours_close || !head.contains("\r\nConnection: close\r\n") {
+                    let _ = stream.read(&mut byte);
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn plain_http_requests_are_forwarded_in_origin_form_one_per_connection() {
+    let (web, requests) = recording_origin(true);
+    let (mut proxy, port) = proxy(&[]);
+    let http = format!("http://127.0.0.1:{port}");
+    let url = format!("http://127.0.0.1:{web}/some/path?q=1");
+    let (status, stdout, stderr) = curl(&["-x", &http, "-A", "test-agent", &url]);
+    assert_eq!((status, stdout.as_str()), (Some(0), BODY), "{stderr}");
+    // curl's Proxy-Connection is gone, and the origin is asked to close.
+    assert_eq!(
+        requests.recv_timeout(WAIT).unwrap(),
+        format!(
+            "GET /some/path?q=1 HTTP/1.1\r\nHost: 127.0.0.1:{web}\r\nUser-Agent: test-agent\r\nAccept: */*\r\nVia: 1.1 socketry\r\nConnection: close\r\n\r\n"
+        )
+    );
+    let line = proxy.wait_log("over HTTP (");
+    assert!(
+        line.contains(&format!(
+            "-> 127.0.0.1:{web} (127.0.0.1:{web}) over HTTP (GET {url}): "
+        )),
+        "{line}"
+    );
+
+    // A body goes to the origin; the answer's keep-alive fields are replaced by close.
+    let request = format!(
+        "POST http://127.0.0.1:{web}/form HTTP/1.1\r\nHost: 127.0.0.1:{web}\r\nContent-Length: 9\r\nProxy-Connection: keep-alive\r\n\r\nfield=one"
+    );
+    let reply = exchange(port, request.as_bytes());
+    assert_eq!(
+        String::from_utf8(reply).unwrap(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nfield=one"
+    );
+    assert_eq!(
+        requests.recv_timeout(WAIT).unwrap(),
+        format!(
+            "POST /form HTTP/1.1\r\nHost: 127.0.0.1:{web}\r\nContent-Length: 9\r\nVia: 1.1 socketry\r\nConnection: close\r\n\r\nfield=one"
+        )
+    );
+    // A larger body goes through whole, and comes back.
+    let big = "x".repeat(100_000);
+    let (status, stdout, stderr) = curl(&["-x", &http, "--data-binary", &big, &url]);
+    assert_eq!((status, stdout.len()), (Some(0), big.len()), "{stderr}");
+    assert!(requests.recv_timeout(WAIT).unwrap().ends_with(&big));
+
+    // An origin that keeps its connection open all the same: the answer ends at its
+    // Content-Length, and so does the client's connection.
+    let (stubborn, requests) = recording_origin(false);
+    let request = format!("GET http://127.0.0.1:{stubborn}/ HTTP/1.1\r\n\r\n");
+    let reply = exchange(port, request.as_bytes());
+    assert_eq!(
+        String::from_utf8(reply).unwrap(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+            BODY.len()
+        )
+    );
+    assert!(requests
+        .recv_timeout(WAIT)
+        .unwrap()
+        .starts_with("GET / HTTP/1.1\r\n"));
+}
+
+#[test]
+fn forwarding_checks_credentials_and_rules_as_connect_does() {
+    let (web, requests) = recording_origin(true);
+    let (mut proxy, port) = proxy(&["--user", "ann:s3cret", "--to", "127.0.0.1"]);
+    let url = format!("http://127.0.0.1:{web}/");
+    let (status, stdout, stderr) =
+        curl(&["-x", &format!("http://ann:s3cret@127.0.0.1:{port}"), &url]);
+    assert_eq!((status, stdout.as_str()), (Some(0), BODY), "{stderr}");
+    // The credentials are for the proxy: the origin never sees them.
+    let seen = requests.recv_timeout(WAIT).unwrap();
+    assert!(
+        !seen.to_ascii_lowercase().contains("authorization"),
+        "{seen}"
+    );
+    assert!(proxy.wait_log("over HTTP (").contains("127.0.0.1:"));
+
+    let (status, stdout, _) = curl(&[
+        "-x",
+        &format!("http://127.0.0.1:{port}"),
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert_eq!((status, stdout.as_str()), (Some(0), "407"));
+    proxy.wait_log("refusing HTTP request from 127.0.0.1:");
+    proxy.wait_log("no Proxy-Authorization: Basic credentials");
+
+    let denied = exchange(
+        port,
+        b"GET http://127.0.0.2:80/ HTTP/1.1\r\nProxy-Authorization: Basic YW5uOnMzY3JldA==\r\n\r\n",
+    );
+    assert_eq!(
+        String::from_utf8(denied).unwrap(),
+        "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    proxy.wait_log("for 127.0.0.2:80: destination not allowed by --to");
 }
 
 #[test]
@@ -460,5 +615,89 @@ fn bad_flags_are_refused_naming_what_was_wrong() {
             .contains("proxy needs a stream listening address such as TCP-LISTEN:1080"),
         "{}",
         out.stderr
+    );
+}
+
+/// A stand-in for sshd on 127.0.0.1: it sends its version line, hands over the client's, and
+/// closes. Its port.
+fn fake_sshd() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let _ = stream.write_all(b"SSH-2.0-FakeServer_1.0\r\n");
+            let mut line = Vec::new();
+            let mut byte = [0];
+            while !line.ends_with(b"\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => line.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn ssh_goes_through_with_socketry_as_its_proxy_command() {
+    let (sshd, banners) = fake_sshd();
+    let (mut proxy, port) = proxy(&[]);
+    // What ssh runs as its ProxyCommand, each a stdio tunnel: SOCKS5 and HTTP CONNECT.
+    for command in [
+        format!("{} - SOCKS5-CONNECT:127.0.0.1:{port}:%h:%p", common::bin()),
+        format!("{} - PROXY:127.0.0.1:%h:%p,proxyport={port}", common::bin()),
+    ] {
+        let out = Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(["-o", &format!("ProxyCommand={command}")])
+            .args(["-p", &sshd.to_string(), "127.0.0.1", "true"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running ssh (openssh-client, see .ci/deps)");
+        // The fake server ends the session after the version exchange: ssh fails then, but
+        // its version line crossed the proxy, and the server's came back to it.
+        let banner = banners.recv_timeout(WAIT).unwrap();
+        assert!(
+            banner.starts_with("SSH-2.0-OpenSSH"),
+            "{command}: {banner:?}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(255), "{command}: {stderr}");
+        assert!(
+            !stderr.contains("kex_exchange_identification"),
+            "{command}: {stderr}"
+        );
+    }
+    proxy.wait_log(&format!(
+        "-> 127.0.0.1:{sshd} (127.0.0.1:{sshd}) over SOCKS5: "
+    ));
+    proxy.wait_log(&format!(
+        "-> 127.0.0.1:{sshd} (127.0.0.1:{sshd}) over HTTP CONNECT: "
+    ));
+
+    // The same tunnel without ssh: the server's version line arrives on stdout.
+    let out = run(
+        &[
+            "-",
+            &format!("SOCKS5-CONNECT:127.0.0.1:{port}:127.0.0.1:{sshd}"),
+        ],
+        b"SSH-2.0-socketry-test\r\n",
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "SSH-2.0-FakeServer_1.0\r\n");
+    assert_eq!(
+        banners.recv_timeout(WAIT).unwrap(),
+        "SSH-2.0-socketry-test\r\n"
     );
 }

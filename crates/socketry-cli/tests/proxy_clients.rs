@@ -259,6 +259,30 @@ fn socks5_listen_takes_the_connection_dante_accepts_for_it() {
 }
 
 #[test]
+fn socks5_listen_as_a_layer_binds_through_the_socks_server_on_its_right() {
+    in_network_namespace(|| {
+        let dir = tempdir();
+        let _dante = dante(dir.path());
+        let mut server = Proc::spawn(&[
+            "-d",
+            "-d",
+            &format!("SOCKS5-LISTEN:127.0.0.1:0|TCP:127.0.0.1:{DANTE}"),
+            "SYSTEM:tr a-z A-Z",
+        ]);
+        let line = server.wait_log("listening on ");
+        let bound = line.rsplit(' ').next().unwrap().to_owned();
+        let mut peer = TcpStream::connect(&bound).unwrap();
+        peer.write_all(b"bound by a layer\n").unwrap();
+        peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        peer.read_to_end(&mut answer).unwrap();
+        assert_eq!(answer, b"BOUND BY A LAYER\n");
+        server.wait_log("accepted a connection from 127.0.0.1:");
+        assert_eq!(server.finish().code(), Some(0));
+    });
+}
+
+#[test]
 fn microsocks_takes_a_password_from_options_or_a_file_and_refuses_a_wrong_one() {
     in_network_namespace(|| {
         let dir = tempdir();

@@ -196,3 +196,164 @@ fn the_proxy_server_checks_and_logs_the_client_the_header_names() {
         "refusing SOCKS4 request from 192.0.2.7:4711 for 127.0.0.1:80: client denied by --deny 192.0.2.0/24",
     );
 }
+
+// ---- Sending: proxy-protocol=1|2 on connecting addresses, and the PROXY-PROTOCOL layer ----
+
+/// A listener on 127.0.0.1 that reads its first connection until EOF (or `limit` bytes) and
+/// hands over what came; its port.
+fn capture(limit: usize) -> (u16, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = Vec::new();
+        let _ = stream.take(limit as u64).read_to_end(&mut got);
+        let _ = tx.send(got);
+    });
+    (port, rx)
+}
+
+/// socketry relaying each client of a TCP listener to `second`; its port.
+fn forwarding(second: &str) -> (Proc, u16) {
+    let mut proc = Proc::spawn(&["-d", "TCP-LISTEN:0,bind=127.0.0.1,fork", second]);
+    let port = proc.listening_port();
+    (proc, port)
+}
+
+/// v2's header for a TCP connection over IPv4 from `source` to `destination`.
+fn v2_inet(source: std::net::SocketAddr, destination: std::net::SocketAddr) -> Vec<u8> {
+    let (std::net::SocketAddr::V4(source), std::net::SocketAddr::V4(destination)) =
+        (source, destination)
+    else {
+        panic!("IPv4 only");
+    };
+    let mut header = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    header.extend_from_slice(&source.ip().octets());
+    header.extend_from_slice(&destination.ip().octets());
+    header.extend_from_slice(&source.port().to_be_bytes());
+    header.extend_from_slice(&destination.port().to_be_bytes());
+    header
+}
+
+#[test]
+fn a_client_sends_the_header_first_naming_the_first_addresss_peer() {
+    for version in [1, 2] {
+        let (backend, got) = capture(4096);
+        let (_socketry, port) =
+            forwarding(&format!("TCP:127.0.0.1:{backend},proxy-protocol={version}"));
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        client.write_all(b"data").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let source = client.local_addr().unwrap();
+        let destination = client.peer_addr().unwrap();
+        let mut expected = if version == 1 {
+            format!(
+                "PROXY TCP4 127.0.0.1 127.0.0.1 {} {}\r\n",
+                source.port(),
+                destination.port()
+            )
+            .into_bytes()
+        } else {
+            v2_inet(source, destination)
+        };
+        expected.extend_from_slice(b"data");
+        assert_eq!(got.recv_timeout(WAIT).unwrap(), expected, "v{version}");
+    }
+}
+
+#[test]
+fn without_a_socket_peer_the_header_is_unknown_or_local() {
+    for (version, header) in [
+        (1, b"PROXY UNKNOWN\r\n".to_vec()),
+        (2, b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00".to_vec()),
+    ] {
+        let (backend, got) = capture(4096);
+        let address = format!("TCP:127.0.0.1:{backend},proxy-protocol={version}");
+        let out = common::run(&["-", &address], b"from stdin");
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+        let mut expected = header;
+        expected.extend_from_slice(b"from stdin");
+        assert_eq!(got.recv_timeout(WAIT).unwrap(), expected, "v{version}");
+    }
+}
+
+#[test]
+fn socketrys_own_listener_and_haproxy_behind_a_sending_client_see_the_original_client() {
+    let (_reader, reader_port) = socketry(",proxy-protocol");
+    for version in [1, 2] {
+        // Straight to socketry's proxy-protocol listener.
+        let (_sender, port) = forwarding(&format!(
+            "TCP:127.0.0.1:{reader_port},proxy-protocol={version}"
+        ));
+        let (printed, client) = read_all(port, b"");
+        let client = client.local_addr().unwrap();
+        assert_eq!(
+            printed,
+            format!("127.0.0.1:{}\n", client.port()),
+            "v{version}"
+        );
+
+        // Through HAProxy, which accepts the header and passes the client on in its own.
+        let front = haproxy("accept-proxy", reader_port, "send-proxy-v2");
+        let (_sender, port) = forwarding(&format!(
+            "TCP:127.0.0.1:{},proxy-protocol={version}",
+            front.port
+        ));
+        let (printed, client) = read_all(port, b"");
+        let client = client.local_addr().unwrap();
+        assert_eq!(
+            printed,
+            format!("127.0.0.1:{}\n", client.port()),
+            "v{version} through haproxy"
+        );
+    }
+}
+
+#[test]
+fn a_listener_given_a_version_refuses_the_other() {
+    let (mut socketry, port) = socketry(",proxy-protocol=1");
+    let header = v2_inet(
+        "192.0.2.7:4711".parse().unwrap(),
+        "127.0.0.1:80".parse().unwrap(),
+    );
+    let (printed, _) = read_all(port, &header);
+    assert_eq!(printed, "");
+    socketry.wait_log("a PROXY v2 header, and proxy-protocol=1 reads only v1");
+    let (printed, _) = read_all(port, b"PROXY TCP4 192.0.2.7 127.0.0.1 4711 80\r\n");
+    assert_eq!(printed, "192.0.2.7:4711\n");
+}
+
+#[test]
+fn the_header_goes_through_a_proxys_tunnel_and_before_tls() {
+    let mut proxy = Proc::spawn(&["proxy", "TCP-LISTEN:0,bind=127.0.0.1"]);
+    let proxy_port = proxy.listening_port();
+    // As a chain layer over SOCKS5, and as the option of a SOCKS5-CONNECT address: the
+    // target reads the header, after the proxy's handshake.
+    for second in [
+        "PROXY-PROTOCOL:2|SOCKS5-CONNECT:127.0.0.1:{backend}|TCP:127.0.0.1:{proxy}",
+        "SOCKS5-CONNECT:127.0.0.1:{proxy}:127.0.0.1:{backend},proxy-protocol=2",
+    ] {
+        let (backend, got) = capture(4096);
+        let second = second
+            .replace("{backend}", &backend.to_string())
+            .replace("{proxy}", &proxy_port.to_string());
+        let (_sender, port) = forwarding(&second);
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        client.write_all(b"tunnelled").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut expected = v2_inet(client.local_addr().unwrap(), client.peer_addr().unwrap());
+        expected.extend_from_slice(b"tunnelled");
+        assert_eq!(got.recv_timeout(WAIT).unwrap(), expected, "{second}");
+    }
+    proxy.wait_log(" over SOCKS5: ");
+
+    // OPENSSL: the header, then the TLS ClientHello (a handshake record, 0x16).
+    let (backend, got) = capture(16);
+    let address = format!("OPENSSL:127.0.0.1:{backend},verify=0,proxy-protocol=1");
+    let _sender = Proc::spawn(&["-", &address]);
+    let mut expected = b"PROXY UNKNOWN\r\n".to_vec();
+    expected.push(0x16);
+    assert_eq!(got.recv_timeout(WAIT).unwrap(), expected);
+}

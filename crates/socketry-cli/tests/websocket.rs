@@ -400,6 +400,49 @@ fn wss_runs_over_socketrys_tls_with_its_options() {
 }
 
 #[test]
+fn ws_connect_as_a_layer_runs_over_what_is_on_its_right() {
+    // Over plain TCP, and through socketry's HTTP CONNECT proxy: the URL gives the request,
+    // the transport on the right where the bytes go.
+    let mut proxy = Proc::spawn(&["proxy", "TCP-LISTEN:0,bind=127.0.0.1"]);
+    let proxy_port = proxy.listening_port();
+    for through_proxy in [false, true] {
+        let (peer, port) = Peer::serve(&["echo"]);
+        let chain = if through_proxy {
+            format!(
+                "WS-CONNECT:ws://127.0.0.1:{port}/layered|PROXY:127.0.0.1:{port}|TCP:127.0.0.1:{proxy_port}"
+            )
+        } else {
+            format!("WS-CONNECT:ws://127.0.0.1:{port}/layered|TCP:127.0.0.1:{port}")
+        };
+        let out = run(&["-d", "-", &chain], b"in a chain\n");
+        assert_eq!(out.code(), Some(0), "{chain}: {}", out.stderr);
+        assert_eq!(out.stdout_text(), "in a chain\n", "{chain}");
+        assert_eq!(
+            peer.finish(),
+            ["PATH /layered", &binary(b"in a chain\n"), "CLOSED 1000 "],
+            "{chain}"
+        );
+    }
+    proxy.wait_log(" over HTTP CONNECT: ");
+
+    // wss:// as a layer is TLS for the URL's host below the WebSocket.
+    let dir = common::tempdir();
+    let pem = certificate(dir.path());
+    let pem_text = pem.to_str().unwrap();
+    let (peer, port) = Peer::serve(&["echo", "--certificate", pem_text]);
+    let chain =
+        format!("WS-CONNECT:wss://localhost:{port}/secure,cafile={pem_text}|TCP:127.0.0.1:{port}");
+    let out = run(&["-d", "-", &chain], b"tls below\n");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "tls below\n");
+    assert!(out.stderr.contains("TLS established"), "{}", out.stderr);
+    assert_eq!(
+        peer.finish(),
+        ["PATH /secure", &binary(b"tls below\n"), "CLOSED 1000 "]
+    );
+}
+
+#[test]
 fn tls_options_on_a_ws_url_are_refused_before_connecting() {
     let out = run(&["-", "WS-CONNECT:ws://127.0.0.1:1/,verify=0"], b"");
     assert_eq!(out.code(), Some(1));

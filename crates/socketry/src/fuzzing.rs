@@ -253,6 +253,17 @@ pub fn proxy_request(data: &[u8]) {
             if let Ok(Some((head, _))) = http::head(request) {
                 let _ = head.connect_destination();
                 let _ = head.basic_credentials();
+                // A forwarded head is one head, whose end is its own: nothing the client
+                // sent can end it early and smuggle a second request in.
+                if let Ok(forward) = head.forward() {
+                    let sent = &forward.head;
+                    let end = sent.windows(4).position(|w| w == b"\r\n\r\n");
+                    assert_eq!(end, Some(sent.len() - 4), "{sent:?}");
+                    assert!(sent.starts_with(format!("{} /", head.method).as_bytes()));
+                    assert!(sent.ends_with(b"\r\nConnection: close\r\n\r\n"));
+                    let lower = String::from_utf8_lossy(sent).to_ascii_lowercase();
+                    assert!(!lower.contains("\r\nproxy-authorization:"), "{lower}");
+                }
             }
         }
     }
@@ -391,4 +402,23 @@ pub fn http_connect_reply(data: &[u8]) {
         assert!((200..300).contains(&status.code));
         assert!(reply[..stream.at].ends_with(b"\n"));
     }
+}
+
+/// The origin's answer to a forwarded HTTP request (`socketry proxy`): its head is read
+/// within its bound, and the rewritten head is a head that ends where it should and says
+/// `Connection: close` unless it is an interim one.
+pub fn http_response(data: &[u8]) {
+    use crate::server::proxy::http;
+    let Ok(Some((head, used))) = http::response_head(data) else {
+        return;
+    };
+    assert!(used <= data.len() && used <= http::MAX_RESPONSE_HEAD);
+    assert!(data[..used].ends_with(b"\r\n\r\n"));
+    assert!(head.rewritten.ends_with(b"\r\n\r\n"));
+    let text = String::from_utf8_lossy(&head.rewritten);
+    assert_eq!(
+        text.ends_with("\r\nConnection: close\r\n\r\n"),
+        !head.is_interim(),
+        "{text:?}"
+    );
 }

@@ -226,3 +226,12 @@ fn http_connect_reply_target_survives_its_corpus_and_mutations() {
         socketry::fuzzing::http_connect_reply,
     );
 }
+
+#[test]
+fn http_response_target_survives_its_corpus_and_mutations() {
+    smoke(
+        "http_response",
+        HTTP_ALPHABET,
+        socketry::fuzzing::http_response,
+    );
+}

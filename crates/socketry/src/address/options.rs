@@ -221,6 +221,8 @@ pub enum ValueKind {
     HttpToken,
     /// An absolute URL path, `/` and what follows, without a query.
     UrlPath,
+    /// A PROXY protocol version: `1` or `2`, or no value (a listener reads either).
+    ProxyVersion,
 }
 
 impl ValueKind {
@@ -265,6 +267,9 @@ impl ValueKind {
             }
             ValueKind::HttpToken => "an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
             ValueKind::UrlPath => "a path starting with /, without spaces, ? or #",
+            ValueKind::ProxyVersion => {
+                "1 or 2 (the PROXY protocol's version; a listener given none reads either)"
+            }
         }
     }
 }
@@ -743,8 +748,8 @@ option_table! {
         help: "how many bytes of each datagram sent, header included, the checksum covers (0: all; 1 to 7 count as 8)" },
     OptionDef { id: OptionId::UdpliteRecvCscov, name: "udplite-recv-cscov", aliases: &[], group: Groups::UDPLITE, kind: ValueKind::Count(Bounds::COVERAGE),
         help: "the least checksum coverage a received datagram must have; the kernel drops the rest (0: full coverage)" },
-    OptionDef { id: OptionId::ProxyProtocol, name: "proxy-protocol", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Bool,
-        help: "socketry's own: read a PROXY protocol header (HAProxy's v1 or v2) before each peer's data and take the client it names as the peer; a peer without one is refused" },
+    OptionDef { id: OptionId::ProxyProtocol, name: "proxy-protocol", aliases: &[], group: Groups::LISTEN.union(Groups::TCP), kind: ValueKind::ProxyVersion,
+        help: "socketry's own. On a listener: read a PROXY protocol header (HAProxy's; v1 or v2, or only the version given) before each peer's data and take the client it names as the peer; a peer without one is refused. On a TCP client (=1 or =2): send a header of that version first, naming the first address's peer (UNKNOWN/LOCAL when it has none)" },
     OptionDef { id: OptionId::ProxyProtocolFrom, name: "proxy-protocol-from", aliases: &[], group: Groups::LISTEN, kind: ValueKind::Range,
         help: "only peers in this range send a PROXY protocol header (repeatable; implies proxy-protocol); any other peer is taken as it is, its data untouched" },
     OptionDef { id: OptionId::LengthPrefix, name: "length-prefix", aliases: &[], group: Groups::STREAM, kind: ValueKind::PrefixWidth,
@@ -1145,6 +1150,7 @@ pub(crate) fn parse_value(
         return match kind {
             ValueKind::Bool => Ok(Value::Bool(true)),
             ValueKind::DaemonName => Ok(Value::Text(program_name())),
+            ValueKind::ProxyVersion => Ok(Value::Bool(true)),
             _ => Err(()),
         };
     };
@@ -1246,6 +1252,11 @@ pub(crate) fn parse_value(
         ValueKind::HttpToken if is_http_token(text) => Ok(Value::Text(text.to_owned())),
         ValueKind::UrlPath if is_url_path(text) => Ok(Value::Text(text.to_owned())),
         ValueKind::HttpToken | ValueKind::UrlPath => Err(()),
+        ValueKind::ProxyVersion => match text {
+            "1" => Ok(Value::Count(1)),
+            "2" => Ok(Value::Count(2)),
+            _ => Err(()),
+        },
     }
 }
 

@@ -19,6 +19,7 @@ pub mod peer;
 pub mod pipe;
 pub mod process;
 pub mod proxy;
+pub mod proxy_header;
 pub mod pty;
 pub mod rawip;
 pub mod report;

@@ -3,8 +3,9 @@
 //! (`bind`, `sourceport`, `connect-timeout`, `retry`, ...), and stacks its protocol's layer
 //! ([`crate::layer::socks4`], [`crate::layer::socks5`], [`crate::layer::http_connect`]) over
 //! that connection. The same protocols are layers of an address chain
-//! (`SOCKS4:host:port|TCP:proxy:1080`), which take the target and the protocol's own options
-//! only; [`ProxyLayer`] is what both forms share.
+//! (`SOCKS4:host:port|TCP:proxy:1080`, `SOCKS5-LISTEN:0.0.0.0:0|TCP:proxy:1080`), which
+//! take the target and the protocol's own options only; [`ProxyLayer`] is what both forms
+//! share.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -398,6 +399,7 @@ impl FamilySpec for ProxySpec {
                     .to_owned(),
             ));
         }
+        super::proxy_header::check_sending(options)?;
         self.target.check(options)
     }
 }
@@ -428,8 +430,10 @@ impl ProxySpec {
     ) -> Result<Opened, OpenError> {
         let layer = self.target.layer(options).await?;
         let connection = super::tcp::connect(&self.proxy_remote(options), options, context).await?;
+        let tunnel = through(connection, layer, &self.target).await?;
+        // A PROXY protocol header is for the target, through the tunnel.
         Ok(Opened::Connection(
-            through(connection, layer, &self.target).await?,
+            super::proxy_header::send(tunnel, options, context).await?,
         ))
     }
 }
@@ -488,6 +492,17 @@ static SOCKS5_LAYER: Definition<ProxyLayer> = Definition {
     .bind(BIND),
     parse: |p| target(Protocol::Socks5(Socks5Command::Connect), p, 0),
 };
+static SOCKS5_LISTEN_LAYER: Definition<ProxyLayer> = Definition {
+    ty: AddressType::new(
+        "SOCKS5-LISTEN",
+        &[],
+        &["listen-host", "listen-port"],
+        Groups::SOCKS.union(Groups::SOCKS5),
+        "SOCKS5 BIND: the SOCKS server on the right listens on listen-host:listen-port, and the one connection it accepts is the data",
+    )
+    .bind(BIND),
+    parse: |p| target(Protocol::Socks5(Socks5Command::Bind), p, 0),
+};
 static PROXY_LAYER: Definition<ProxyLayer> = Definition {
     ty: AddressType::new(
         "PROXY",
@@ -503,7 +518,13 @@ static PROXY_LAYER: Definition<ProxyLayer> = Definition {
 /// The proxy protocols' layers, for the registry of layers.
 pub static LAYERS: FamilyTypes<ProxyLayer> = FamilyTypes {
     features: &[],
-    types: &[&SOCKS4_LAYER, &SOCKS4A_LAYER, &SOCKS5_LAYER, &PROXY_LAYER],
+    types: &[
+        &SOCKS4_LAYER,
+        &SOCKS4A_LAYER,
+        &SOCKS5_LAYER,
+        &SOCKS5_LISTEN_LAYER,
+        &PROXY_LAYER,
+    ],
 };
 
 impl FamilySpec for ProxyLayer {
@@ -511,8 +532,8 @@ impl FamilySpec for ProxyLayer {
         match self.protocol {
             Protocol::Socks4(Socks4Version::Four) => &SOCKS4_LAYER.ty,
             Protocol::Socks4(Socks4Version::FourA) => &SOCKS4A_LAYER.ty,
-            // A BIND is only ever the SOCKS5-LISTEN address, never parsed as a layer.
-            Protocol::Socks5(_) => &SOCKS5_LAYER.ty,
+            Protocol::Socks5(Socks5Command::Connect) => &SOCKS5_LAYER.ty,
+            Protocol::Socks5(Socks5Command::Bind) => &SOCKS5_LISTEN_LAYER.ty,
             Protocol::Http => &PROXY_LAYER.ty,
         }
     }

@@ -641,6 +641,13 @@ impl FamilySpec for TcpSpec {
             TcpSpec::Listen(local) => local.fmt_params(f),
         }
     }
+
+    fn check(&self, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+        match self {
+            TcpSpec::Connect(_) => super::proxy_header::check_sending(options),
+            TcpSpec::Listen(_) => Ok(()),
+        }
+    }
 }
 
 impl TcpSpec {
@@ -652,7 +659,8 @@ impl TcpSpec {
     ) -> Result<Opened, OpenError> {
         Ok(match self {
             TcpSpec::Connect(remote) => {
-                Opened::Connection(connect(remote, options, context).await?)
+                let connection = connect(remote, options, context).await?;
+                Opened::Connection(super::proxy_header::send(connection, options, context).await?)
             }
             TcpSpec::Listen(local) => Opened::Listener(listen(local, options, context)?),
         })

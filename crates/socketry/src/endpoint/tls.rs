@@ -79,7 +79,7 @@ fn setting_error(error: TlsError) -> OpenError {
 
 /// The host a client checks the server's certificate for, as the address gave it (an IPv6
 /// address without the brackets that `[::1]:443` needs).
-fn host_name(host: &Host) -> String {
+pub(crate) fn host_name(host: &Host) -> String {
     match host {
         Host::Name(name) => name.clone(),
         Host::Ip(ip) => ip.to_string(),
@@ -95,7 +95,9 @@ pub(crate) async fn connect(
     let config = TlsClientConfig::new(&settings(options)?, &host_name(&remote.host))
         .map_err(setting_error)?;
     let tls = Stack::new(vec![Arc::new(TlsClient(Arc::new(config)))]);
-    super::tcp::connect(remote, options, context)
+    let connection = super::tcp::connect(remote, options, context).await?;
+    // A PROXY protocol header goes before the TLS handshake, where a server reads it.
+    super::proxy_header::send(connection, options, context)
         .await?
         .stack(&tls)
         .await
@@ -173,6 +175,13 @@ impl FamilySpec for TlsSpec {
         match self {
             TlsSpec::Connect(remote) => remote.fmt_params(f),
             TlsSpec::Listen(local) => local.fmt_params(f),
+        }
+    }
+
+    fn check(&self, options: &Options) -> Result<(), crate::address::ParseErrorKind> {
+        match self {
+            TlsSpec::Connect(_) => super::proxy_header::check_sending(options),
+            TlsSpec::Listen(_) => Ok(()),
         }
     }
 }

@@ -20,7 +20,8 @@ use crate::address::{
 use crate::layer::websocket::{
     Frames, Settings, WebSocketClient, WebSocketServer, DEFAULT_MAX_MESSAGE,
 };
-use crate::layer::Stack;
+use crate::layer::{Layer, Stack, TlsClient};
+use crate::tls::TlsClientConfig;
 
 /// A `ws://` or `wss://` URL, parsed: where to connect, and what to ask for there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -171,10 +172,13 @@ async fn connect(
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let remote = url.remote();
+    // A PROXY protocol header goes first: before TLS (which sends it itself) or the
+    // opening handshake.
     let transport = if url.secure {
         super::tls::connect(&remote, options, context).await?
     } else {
-        super::tcp::connect(&remote, options, context).await?
+        let connection = super::tcp::connect(&remote, options, context).await?;
+        super::proxy_header::send(connection, options, context).await?
     };
     let client = WebSocketClient {
         uri: url.to_string(),
@@ -319,26 +323,33 @@ impl FamilySpec for WebSocketSpec {
     /// TLS options ask for TLS, which only a `wss://` URL has.
     fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
         match self {
-            WebSocketSpec::Connect(url) if !url.secure => {
-                match options.iter().find(|(id, _)| {
-                    let group = id.def().group;
-                    group.intersects(Groups::TLS.union(Groups::TLS_CLIENT))
-                }) {
-                    Some((id, _)) => Err(super::combinations::conflict(
-                        id,
-                        "ws://",
-                        format!(
-                            "{} is a TLS option, and {url} has no TLS (a wss:// URL has)",
-                            id.def().name
-                        ),
-                    )),
-                    None => Ok(()),
-                }
+            WebSocketSpec::Connect(url) => {
+                super::proxy_header::check_sending(options)?;
+                check_tls_options(url, options)
             }
-            WebSocketSpec::Connect(_) | WebSocketSpec::Listen(_) | WebSocketSpec::ListenTls(_) => {
-                Ok(())
-            }
+            WebSocketSpec::Listen(_) | WebSocketSpec::ListenTls(_) => Ok(()),
         }
+    }
+}
+
+/// Refuses TLS options for a `ws://` URL, which has no TLS to apply them to.
+fn check_tls_options(url: &WebSocketUrl, options: &Options) -> Result<(), ParseErrorKind> {
+    if url.secure {
+        return Ok(());
+    }
+    match options.iter().find(|(id, _)| {
+        let group = id.def().group;
+        group.intersects(Groups::TLS.union(Groups::TLS_CLIENT))
+    }) {
+        Some((id, _)) => Err(super::combinations::conflict(
+            id,
+            "ws://",
+            format!(
+                "{} is a TLS option, and {url} has no TLS (a wss:// URL has)",
+                id.def().name
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -360,6 +371,79 @@ impl WebSocketSpec {
                 Opened::Listener(listen(local, Below::Tls, options, context)?)
             }
         })
+    }
+}
+
+// ---- WS-CONNECT as a layer of a chain: `WS-CONNECT:ws://host/path|TCP:proxy:8080` ----
+
+/// `WS-CONNECT:<url>` as a layer: the WebSocket client over what is on the right, which
+/// decides where the bytes go; the URL gives the request's `Host` and target, and for
+/// `wss://` a TLS client below the WebSocket that checks the server's certificate for the
+/// URL's host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WebSocketLayer(pub WebSocketUrl);
+
+static WS_CONNECT_LAYER: Definition<WebSocketLayer> = Definition {
+    ty: AddressType::new(
+        "WS-CONNECT",
+        &[],
+        &["url"],
+        Groups::WEBSOCKET
+            .union(Groups::TLS)
+            .union(Groups::TLS_CLIENT),
+        "WebSocket client of the URL over what is on the right (wss://: TLS for the URL's host below it): each message is one message",
+    )
+    .last_takes_rest(),
+    parse: |p| {
+        let text = p.text(0)?;
+        WebSocketUrl::parse(text)
+            .map(WebSocketLayer)
+            .ok_or_else(|| ParseErrorKind::InvalidParameter {
+                what: "WebSocket URL",
+                text: text.to_owned(),
+                expected: EXPECTED_URL,
+            })
+    },
+};
+
+/// WebSocket's layer, for the registry of layers.
+pub static LAYERS: FamilyTypes<WebSocketLayer> = FamilyTypes {
+    features: &[],
+    types: &[&WS_CONNECT_LAYER],
+};
+
+impl FamilySpec for WebSocketLayer {
+    fn address_type(&self) -> &'static AddressType {
+        &WS_CONNECT_LAYER.ty
+    }
+
+    fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, ":{}", escape_rest(&self.0.to_string()))
+    }
+
+    fn check(&self, options: &Options) -> Result<(), ParseErrorKind> {
+        check_tls_options(&self.0, options)
+    }
+}
+
+impl WebSocketLayer {
+    /// The layers, outermost first: the WebSocket client, and for `wss://` the TLS client
+    /// below it, its settings read now.
+    pub fn layers(&self, options: &Options) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        let url = &self.0;
+        let client: Arc<dyn Layer> = Arc::new(WebSocketClient {
+            uri: url.to_string(),
+            settings: settings(options),
+        });
+        if !url.secure {
+            return Ok(vec![client]);
+        }
+        let config = TlsClientConfig::new(
+            &super::tls::settings(options)?,
+            &super::tls::host_name(&url.host),
+        )
+        .map_err(|e| OpenError::Refused(e.to_string()))?;
+        Ok(vec![client, Arc::new(TlsClient(Arc::new(config)))])
     }
 }
 

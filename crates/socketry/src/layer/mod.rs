@@ -3,8 +3,8 @@
 //! A [`Layer`] takes what a connection reads from and writes to (a byte stream or a message
 //! channel each way, see [`Data`]) and gives back the same pair as seen through its protocol,
 //! after an optional handshake: `length-prefix` turns a byte stream into a message channel;
-//! TLS, SOCKS, HTTP CONNECT, WebSocket and the PROXY protocol will each be a layer that works
-//! over any byte stream (TCP, Unix, a program's pipes, another layer).
+//! TLS, SOCKS, HTTP CONNECT, WebSocket and the PROXY protocol (both ways) are each a layer
+//! that works over any byte stream (TCP, Unix, a program's pipes, another layer).
 //!
 //! A [`Stack`] applies layers right to left, as a chain is written: in `A|B|TRANSPORT`, the
 //! transport opens first, B runs over it, and A over B. So the stack holds its layers
@@ -52,7 +52,7 @@ use crate::address::{OptionId, Options};
 pub use base::{Data, Handshake, Layer, LayerError, Learned};
 pub use http_connect::{HttpConnect, HttpVersion, LineEnds};
 pub use length_prefix::{LengthPrefix, PrefixWidth};
-pub use proxy_protocol::ProxyProtocolReader;
+pub use proxy_protocol::{ProxyProtocolReader, ProxyProtocolWriter};
 pub use reply::ReplyError;
 pub use socks4::{Socks4, Socks4Version};
 pub use socks5::{Credentials, Socks5, Socks5Command};
@@ -94,13 +94,13 @@ impl Stack {
     pub fn first_from_options(options: &Options) -> Stack {
         let mut layers: Vec<Arc<dyn Layer>> = Vec::new();
         // proxy-protocol-from says who sends a header, so it asks for one too.
-        let from_given = options.has(OptionId::ProxyProtocolFrom);
-        if options.flag(OptionId::ProxyProtocol, from_given) {
+        if options.has(OptionId::ProxyProtocol) || options.has(OptionId::ProxyProtocolFrom) {
             layers.push(Arc::new(ProxyProtocolReader {
                 trusted: options
                     .ranges_of(OptionId::ProxyProtocolFrom)
                     .copied()
                     .collect(),
+                version: proxy_protocol::version_of(options),
             }));
         }
         Stack::new(layers)

@@ -8,6 +8,10 @@
 //! most [`V1_MAX`] bytes; a v2 header is its 16 bytes and the length they give.
 //! [`build`] writes either version.
 //!
+//! [`ProxyProtocolWriter`] is the sending side: the layer a connecting address's
+//! `proxy-protocol=1|2` (or a chain's `PROXY-PROTOCOL:1|2`) stacks, which writes one header
+//! before any data and hands both halves back unchanged.
+//!
 //! [`ProxyProtocolReader`] is the layer a listener's `proxy-protocol` option stacks under
 //! its other layers: it reads the header and reports the client it names
 //! ([`Learned::peer_address`](super::Learned)), which then stands for the peer in logs,
@@ -18,11 +22,11 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::base::{Data, Handshake, Layer, LayerError};
-use crate::address::IpRange;
-use crate::channel::{ByteReader, Reader};
+use crate::address::{IpRange, OptionId, Options};
+use crate::channel::{ByteReader, Reader, Writer};
 
 /// The longest v1 header, CRLF included (the specification's 107 bytes).
 pub const V1_MAX: usize = 107;
@@ -33,12 +37,22 @@ pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
 const PREFIX: usize = 8;
 
 /// Which version of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     /// The text line.
     V1,
     /// The binary header.
     V2,
+}
+
+/// The version `proxy-protocol=1|2` names; `None` when the option has no version (a listener
+/// then reads either) or is not given.
+pub fn version_of(options: &Options) -> Option<Version> {
+    match options.count(OptionId::ProxyProtocol) {
+        Some(1) => Some(Version::V1),
+        Some(2) => Some(Version::V2),
+        _ => None,
+    }
 }
 
 impl Version {
@@ -107,6 +121,14 @@ pub enum HeaderError {
     /// A v2 header that breaks the format.
     #[error("malformed PROXY v2 header: {0}")]
     V2(String),
+    /// A header of the other version than `proxy-protocol=N` reads.
+    #[error("a PROXY v{got} header, and proxy-protocol={wanted} reads only v{wanted}")]
+    Version {
+        /// The version sent.
+        got: u8,
+        /// The version read.
+        wanted: u8,
+    },
 }
 
 /// What parsing the bytes read so far gave.
@@ -389,6 +411,67 @@ pub async fn read_header(reader: &mut ByteReader) -> Result<Header, ReadError> {
 pub struct ProxyProtocolReader {
     /// `proxy-protocol-from`: the senders that send a header; empty means every sender must.
     pub trusted: Vec<IpRange>,
+    /// `proxy-protocol=1|2`: the one version read; `None` reads either.
+    pub version: Option<Version>,
+}
+
+/// The layer that sends a PROXY protocol header before any data (`proxy-protocol=1|2` on a
+/// connecting address, the `PROXY-PROTOCOL` layer of a chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyProtocolWriter {
+    /// Which version to send.
+    pub version: Version,
+    /// The original client and the address it reached; `None` sends v1's `UNKNOWN` or v2's
+    /// `LOCAL`.
+    pub addresses: Option<(SocketAddr, SocketAddr)>,
+}
+
+impl Layer for ProxyProtocolWriter {
+    fn name(&self) -> &str {
+        "proxy-protocol"
+    }
+
+    fn apply<'a>(&'a self, below: Data, description: &'a str) -> Handshake<'a> {
+        Box::pin(async move {
+            let Data {
+                reader,
+                writer,
+                mut learned,
+            } = below;
+            let mut writer = match writer {
+                Some(Writer::Bytes(writer)) => writer,
+                Some(Writer::Messages(_)) => {
+                    return Err(LayerError::Refused(format!(
+                        "proxy-protocol sends a header on a byte stream, but {description} carries messages"
+                    )))
+                }
+                None => {
+                    return Err(LayerError::Refused(format!(
+                        "proxy-protocol sends a header to the peer, but {description} is not written to"
+                    )))
+                }
+            };
+            let header = build(self.version, self.addresses);
+            let sent = async {
+                writer.write_all(&header).await?;
+                writer.flush().await
+            };
+            sent.await.map_err(|source| LayerError::Handshake {
+                layer: "proxy-protocol".to_owned(),
+                below: description.to_owned(),
+                source,
+            })?;
+            learned.over.push(match self.addresses {
+                Some((source, _)) => format!("PROXY v{} for {source}", self.version.number()),
+                None => format!("PROXY v{} without a client", self.version.number()),
+            });
+            Ok(Data {
+                reader,
+                writer: Some(Writer::Bytes(writer)),
+                learned,
+            })
+        })
+    }
 }
 
 /// The internet address of the socket behind `reader`'s peer, when it has one.
@@ -446,6 +529,12 @@ impl Layer for ProxyProtocolReader {
                 }
             }
             let header = read_header(&mut reader).await.map_err(failed)?;
+            if let Some(wanted) = self.version.filter(|v| *v != header.version) {
+                return Err(failed(ReadError::Header(HeaderError::Version {
+                    got: header.version.number(),
+                    wanted: wanted.number(),
+                })));
+            }
             if let Some(source) = header.source() {
                 learned.peer_address = Some(source);
                 learned
@@ -658,6 +747,59 @@ mod tests {
                 Some((address("10.0.0.1:5"), address("[::1]:6")))
             ),
             b"PROXY TCP6 ::ffff:10.0.0.1 ::1 5 6\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_sends_its_header_first_and_the_reader_checks_the_version() {
+        let client = (address("192.0.2.1:4000"), address("127.0.0.1:80"));
+        for (version, addresses, sent) in [
+            (
+                Version::V1,
+                Some(client),
+                b"PROXY TCP4 192.0.2.1 127.0.0.1 4000 80\r\n".to_vec(),
+            ),
+            (Version::V1, None, b"PROXY UNKNOWN\r\n".to_vec()),
+            (Version::V2, Some(client), build(Version::V2, Some(client))),
+            (Version::V2, None, build(Version::V2, None)),
+        ] {
+            let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+            let (read, write) = a.into_split();
+            let data = Data::new(
+                Some(Reader::Bytes(Box::new(read))),
+                Some(Writer::Bytes(Box::new(write))),
+            );
+            let writer = ProxyProtocolWriter { version, addresses };
+            let mut data = writer.apply(data, "socket a").await.unwrap();
+            // The halves come back as they were: the socket still splices.
+            assert!(data.writer.as_ref().unwrap().descriptor().is_some());
+            data.writer
+                .as_mut()
+                .unwrap()
+                .write_unit(b"data")
+                .await
+                .unwrap();
+            drop(data);
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).await.unwrap();
+            let mut expected = sent.clone();
+            expected.extend_from_slice(b"data");
+            assert_eq!(got, expected, "{version:?} {addresses:?}");
+        }
+
+        let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut b, &build(Version::V2, Some(client)))
+            .await
+            .unwrap();
+        let (read, _write) = a.into_split();
+        let reader = ProxyProtocolReader {
+            trusted: Vec::new(),
+            version: Some(Version::V1),
+        };
+        let data = Data::new(Some(Reader::Bytes(Box::new(read))), None);
+        assert_eq!(
+            reader.apply(data, "socket a").await.unwrap_err().to_string(),
+            "proxy-protocol handshake over socket a: a PROXY v2 header, and proxy-protocol=1 reads only v1"
         );
     }
 

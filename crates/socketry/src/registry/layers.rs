@@ -12,7 +12,8 @@ use crate::address::{
     AddressType, Catalog, Definition, FamilySpec, FamilyTypes, Groups, Options, Params,
     ParseErrorKind,
 };
-use crate::endpoint::{proxy, tls, OpenError};
+use crate::endpoint::{proxy, proxy_header, tls, websocket, OpenContext, OpenError};
+use crate::layer::proxy_protocol::Version;
 use crate::layer::{Layer, LengthPrefix, PrefixWidth};
 
 /// Generates [`LayerKind`], its rows, and the dispatch of every operation to its module.
@@ -72,9 +73,13 @@ macro_rules! layer_registry {
                 }
             }
 
-            async fn layer(&self, options: &Options) -> Result<Arc<dyn Layer>, OpenError> {
+            async fn layers(
+                &self,
+                options: &Options,
+                context: &OpenContext,
+            ) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
                 match self {
-                    $(LayerKind::$variant(spec) => BuildLayer::layer(spec, options).await,)*
+                    $(LayerKind::$variant(spec) => BuildLayer::layers(spec, options, context).await,)*
                 }
             }
         }
@@ -88,29 +93,71 @@ layer_registry! {
     Tls(tls::TlsLayer) = tls::LAYERS;
     /// Messages over a stream (`LENGTH-PREFIX`).
     LengthPrefix(PrefixWidth) = LENGTH_PREFIX_LAYERS;
+    /// A WebSocket client (`WS-CONNECT`).
+    WebSocket(websocket::WebSocketLayer) = websocket::LAYERS;
+    /// A PROXY protocol header sent first (`PROXY-PROTOCOL`).
+    ProxyProtocol(Version) = proxy_header::LAYERS;
 }
 
-/// How a layer's typed spec becomes the layer, its options read: each module's layers
-/// implement it beside their definitions' spec.
+/// How a layer's typed spec becomes its layers (one, or a few stacked: `wss://` is a
+/// WebSocket over TLS), outermost first, its options read: each module's layers implement
+/// it beside their definitions' spec. `context` says who the first address's peer is, for
+/// a layer that tells the next hop about it.
 trait BuildLayer {
-    async fn layer(&self, options: &Options) -> Result<Arc<dyn Layer>, OpenError>;
+    async fn layers(
+        &self,
+        options: &Options,
+        context: &OpenContext,
+    ) -> Result<Vec<Arc<dyn Layer>>, OpenError>;
 }
 
 impl BuildLayer for proxy::ProxyLayer {
-    async fn layer(&self, options: &Options) -> Result<Arc<dyn Layer>, OpenError> {
-        proxy::ProxyLayer::layer(self, options).await
+    async fn layers(
+        &self,
+        options: &Options,
+        _context: &OpenContext,
+    ) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        Ok(vec![proxy::ProxyLayer::layer(self, options).await?])
     }
 }
 
 impl BuildLayer for tls::TlsLayer {
-    async fn layer(&self, options: &Options) -> Result<Arc<dyn Layer>, OpenError> {
-        tls::TlsLayer::layer(self, options)
+    async fn layers(
+        &self,
+        options: &Options,
+        _context: &OpenContext,
+    ) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        Ok(vec![tls::TlsLayer::layer(self, options)?])
     }
 }
 
 impl BuildLayer for PrefixWidth {
-    async fn layer(&self, _options: &Options) -> Result<Arc<dyn Layer>, OpenError> {
-        Ok(Arc::new(LengthPrefix(*self)))
+    async fn layers(
+        &self,
+        _options: &Options,
+        _context: &OpenContext,
+    ) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        Ok(vec![Arc::new(LengthPrefix(*self))])
+    }
+}
+
+impl BuildLayer for websocket::WebSocketLayer {
+    async fn layers(
+        &self,
+        options: &Options,
+        _context: &OpenContext,
+    ) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        websocket::WebSocketLayer::layers(self, options)
+    }
+}
+
+impl BuildLayer for Version {
+    async fn layers(
+        &self,
+        _options: &Options,
+        context: &OpenContext,
+    ) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        Ok(vec![proxy_header::writer(*self, context)])
     }
 }
 
@@ -168,9 +215,11 @@ pub struct LayerSpec {
 }
 
 impl LayerSpec {
-    /// Builds the layer, reading what its options name (certificates, credential files).
-    pub async fn layer(&self) -> Result<Arc<dyn Layer>, OpenError> {
-        self.kind.layer(&self.options).await
+    /// Builds the layer, reading what its options name (certificates, credential files):
+    /// one or a few stacked, outermost first. `context` is the open's, which tells who the
+    /// first address's peer is.
+    pub async fn layers(&self, context: &OpenContext) -> Result<Vec<Arc<dyn Layer>>, OpenError> {
+        self.kind.layers(&self.options, context).await
     }
 }
 

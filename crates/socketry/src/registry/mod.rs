@@ -407,7 +407,7 @@ impl fmt::Display for Address {
 pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, OpenError> {
     let mut chain = Vec::with_capacity(spec.layers.len());
     for layer in &spec.layers {
-        chain.push(layer.layer().await?);
+        chain.extend(layer.layers(context).await?);
     }
     let chain = crate::layer::Stack::new(chain);
     endpoint::retry::with_retries(&spec.options, spec, || async {

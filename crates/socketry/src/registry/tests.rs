@@ -1105,6 +1105,10 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     options::ValueKind::HttpHeader => Value::Text(format!("X-H{n}:a b, c=d!")),
                     options::ValueKind::HttpToken => Value::Text(format!("p{n}.x")),
                     options::ValueKind::UrlPath => Value::Text(format!("/p/{n}")),
+                    options::ValueKind::ProxyVersion => match n % 3 {
+                        0 => Value::Bool(true),
+                        version => Value::Count(u64::from(version)),
+                    },
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
@@ -1167,6 +1171,43 @@ fn arb_layers() -> impl Strategy<Value = Vec<layers::LayerSpec>> {
                 PrefixWidth::Four
             }),
             options: Options::default(),
+        }),
+        any::<bool>().prop_map(|two| layers::LayerSpec {
+            kind: layers::LayerKind::ProxyProtocol(if two {
+                crate::layer::proxy_protocol::Version::V2
+            } else {
+                crate::layer::proxy_protocol::Version::V1
+            }),
+            options: Options::default(),
+        }),
+        (arb_remote(), any::<bool>(), "[a-z]{0,8}").prop_map(|(r, secure, path)| {
+            let mut options = Options::default();
+            if secure {
+                options.push(OptionId::TlsCommonName, Value::Text(path.clone() + "x"));
+            }
+            layers::LayerSpec {
+                kind: layers::LayerKind::WebSocket(crate::endpoint::websocket::WebSocketLayer(
+                    crate::endpoint::websocket::WebSocketUrl {
+                        secure,
+                        host: r.host,
+                        port: Some(r.port).filter(|p| *p != 0),
+                        target: format!("/{path}"),
+                    },
+                )),
+                options,
+            }
+        }),
+        (arb_remote(), "[a-z]{1,8}").prop_map(|(r, user)| {
+            let mut options = Options::default();
+            options.push(OptionId::SocksUser, Value::Text(user));
+            layers::LayerSpec {
+                kind: layers::LayerKind::Proxy(ProxyLayer {
+                    protocol: Protocol::Socks5(Socks5Command::Bind),
+                    host: r.host,
+                    port: r.port,
+                }),
+                options,
+            }
         }),
     ];
     prop::collection::vec(layer, 0..3)
@@ -1237,6 +1278,7 @@ fn sample(param: &str) -> &'static str {
         "socks-server" | "proxy" | "listen-host" => "localhost",
         "socks-port" | "listen-port" => "1080",
         "width" => "4",
+        "version" => "2",
         "url" => "ws://localhost:80/path",
         other => panic!("no sample for parameter <{other}>: add one"),
     }
@@ -1351,6 +1393,13 @@ fn chain_refusals_quote_the_address() {
         ("PROXY:p:h:1,http-version=2", "invalid value \"2\" for option http-version in \"PROXY:p:h:1,http-version=2\" (expected 1.0 or 1.1)"),
         ("PROXY:p:h:1,proxyauth=a:b,proxy-authorization-file=/f", "PROXY:p:h:1,proxyauth=a:b,proxy-authorization-file=/f: proxyauth and proxy-authorization-file both give the credentials"),
         ("SOCKS4:p:h:1,sockspass=x", "option \"sockspass\" does not apply to SOCKS4 in \"SOCKS4:p:h:1,sockspass=x\""),
+        ("PROXY-PROTOCOL:3|TCP:h:1", "invalid PROXY protocol version \"3\" in \"PROXY-PROTOCOL:3|TCP:h:1\" (expected 1 or 2)"),
+        ("TCP:h:1,proxy-protocol", "option proxy-protocol in \"TCP:h:1,proxy-protocol\" needs a value (expected proxy-protocol=<1 or 2>)"),
+        ("SOCKS5:p:h:1,proxy-protocol", "option proxy-protocol in \"SOCKS5:p:h:1,proxy-protocol\" needs a value (expected proxy-protocol=<1 or 2>)"),
+        ("TCP-LISTEN:1,proxy-protocol=3", "invalid value \"3\" for option proxy-protocol in \"TCP-LISTEN:1,proxy-protocol=3\" (expected 1 or 2 (the PROXY protocol's version; a listener given none reads either))"),
+        ("UNIX-CONNECT:/s,proxy-protocol=1", "option \"proxy-protocol\" does not apply to UNIX-CONNECT in \"UNIX-CONNECT:/s,proxy-protocol=1\""),
+        ("WS-CONNECT:ws://h/,cafile=/c|TCP:h:1", "WS-CONNECT:ws://h/,cafile=/c|TCP:h:1: cafile is a TLS option, and ws://h/ has no TLS (a wss:// URL has)"),
+        ("WS-CONNECT:http://h/|TCP:h:1", "invalid WebSocket URL \"http://h/\" in \"WS-CONNECT:http://h/|TCP:h:1\" (expected ws://host[:port]/path or wss://host[:port]/path, without user info or #fragment)"),
     ] {
         assert_eq!(Address::parse(text).unwrap_err().to_string(), expected, "{text}");
     }

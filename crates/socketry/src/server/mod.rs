@@ -50,7 +50,7 @@ pub enum Mode {
     /// Log each message (a line of a byte stream, or one datagram) with its peer, and answer
     /// `ack N bytes`.
     Print,
-    /// A SOCKS4/4a/5 and HTTP CONNECT proxy ([`proxy`]); `Config::access` then applies to the
+    /// A SOCKS4/4a/5 and HTTP proxy ([`proxy`]); `Config::access` then applies to the
     /// client once its request is read, so that a refused client is answered in its protocol.
     Proxy(Arc<proxy::Settings>),
 }

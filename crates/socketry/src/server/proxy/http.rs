@@ -1,6 +1,12 @@
-//! HTTP as a CONNECT proxy reads and answers it, without I/O: the request head (request line
-//! and header fields, CRLF-terminated, at most [`MAX_HEAD`] bytes and [`MAX_FIELDS`] fields),
-//! the `Proxy-Authorization: Basic` credentials in it, and the status lines the proxy sends.
+//! HTTP as the proxy reads and answers it, without I/O: the request head (request line and
+//! header fields, CRLF-terminated, at most [`MAX_HEAD`] bytes and [`MAX_FIELDS`] fields), the
+//! `Proxy-Authorization: Basic` credentials in it, and the status lines the proxy sends.
+//!
+//! A request for an absolute `http://` URI (`GET http://host/path HTTP/1.1`) is forwarded:
+//! [`Head::forward`] gives the origin and the head sent to it (the request line in origin
+//! form, `Host` from the URI, the hop-by-hop fields and the credentials taken out, and
+//! `Connection: close`: one request per connection, which the client is told), and
+//! [`ResponseHeads`] rewrites the origin's answer the same way on its way back.
 
 use base64::Engine as _;
 
@@ -24,6 +30,8 @@ pub struct Head {
     pub minor_version: u8,
     /// The value of `Proxy-Authorization`, when there is one.
     pub proxy_authorization: Option<String>,
+    /// Every other header field, name and value, in order.
+    pub fields: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Head {
@@ -32,6 +40,10 @@ impl std::fmt::Debug for Head {
             .field("method", &self.method)
             .field("target", &self.target)
             .field("minor_version", &self.minor_version)
+            .field(
+                "fields",
+                &self.fields.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +67,120 @@ impl Head {
         let colon = decoded.iter().position(|b| *b == b':')?;
         Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
     }
+}
+
+/// Where a forwarded request goes, and what is sent there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// The origin server, from the URI (port 80 unless it gives one).
+    pub destination: Destination,
+    /// The request head for the origin.
+    pub head: Vec<u8>,
+}
+
+/// The header fields a proxy never passes on (RFC 9110 7.6.1), besides those `Connection`
+/// names; `Host` is replaced by the URI's.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "upgrade",
+];
+
+/// Whether a field named `name` stays in a forwarded message whose `Connection` fields
+/// name `listed`.
+fn passes(name: &str, listed: &[String]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    !HOP_BY_HOP.contains(&lower.as_str()) && !listed.contains(&lower)
+}
+
+/// The field names every `Connection` field lists, lower-cased.
+fn connection_options(fields: &[(String, String)]) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(|option| option.trim().to_ascii_lowercase())
+        .filter(|option| !option.is_empty())
+        .collect()
+}
+
+impl Head {
+    /// For a request other than CONNECT: the origin its absolute `http://` URI names, and
+    /// the head to send there.
+    pub fn forward(&self) -> Result<Forward, ForwardError> {
+        let (scheme, rest) = self
+            .target
+            .split_once("://")
+            .ok_or_else(|| ForwardError::NotAbsolute(self.target.clone()))?;
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(ForwardError::Scheme(scheme.to_owned()));
+        }
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority_text, path) = rest.split_at(end);
+        let path = path.split('#').next().unwrap_or_default();
+        if authority_text.contains('@') {
+            return Err(ForwardError::Request(RequestError::malformed(
+                PROTOCOL,
+                format!(
+                    "\"{}\": credentials in a URI are not forwarded",
+                    self.target.escape_debug()
+                ),
+            )));
+        }
+        // The port is optional in a URI, and 80 when absent.
+        let has_port = match authority_text.rfind(']') {
+            Some(bracket) => authority_text[bracket..].contains(':'),
+            None => authority_text.contains(':'),
+        };
+        let with_port = if has_port {
+            authority_text.to_owned()
+        } else {
+            format!("{authority_text}:80")
+        };
+        let destination = authority(PROTOCOL, &with_port)?;
+        let origin_form = match path {
+            "" => "/".to_owned(),
+            query if query.starts_with('?') => format!("/{query}"),
+            path => path.to_owned(),
+        };
+        let listed = connection_options(&self.fields);
+        let mut head = format!(
+            "{} {origin_form} HTTP/1.{}\r\nHost: {authority_text}\r\n",
+            self.method, self.minor_version
+        );
+        for (name, value) in &self.fields {
+            if passes(name, &listed) && !name.eq_ignore_ascii_case("host") {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str(&format!(
+            "Via: 1.{} socketry\r\nConnection: close\r\n\r\n",
+            self.minor_version
+        ));
+        Ok(Forward {
+            destination,
+            head: head.into_bytes(),
+        })
+    }
+}
+
+/// Why a request is not forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardError {
+    /// The target is not an absolute URI (`GET / HTTP/1.1`, as to a server).
+    #[error("\"{0}\" is not an absolute http:// URI (a proxy is sent the whole URL, or CONNECT)")]
+    NotAbsolute(String),
+    /// A scheme other than `http`.
+    #[error("{0}:// URIs are not forwarded (only http://; https:// goes through CONNECT)")]
+    Scheme(String),
+    /// The URI's authority does not parse.
+    #[error(transparent)]
+    Request(#[from] RequestError),
 }
 
 fn is_token(text: &str) -> bool {
@@ -115,6 +241,7 @@ pub fn head(buf: &[u8]) -> Parse<Head> {
         }
     };
     let mut proxy_authorization = None;
+    let mut fields = Vec::new();
     for (count, line) in lines.enumerate() {
         if count >= MAX_FIELDS {
             return Err(RequestError::malformed(
@@ -143,6 +270,8 @@ pub fn head(buf: &[u8]) -> Parse<Head> {
                 ));
             }
             proxy_authorization = Some(value.trim().to_owned());
+        } else {
+            fields.push((name.to_owned(), value.trim().to_owned()));
         }
     }
     Ok(Some((
@@ -151,9 +280,156 @@ pub fn head(buf: &[u8]) -> Parse<Head> {
             target: target.to_owned(),
             minor_version,
             proxy_authorization,
+            fields,
         },
         end + 4,
     )))
+}
+
+/// The longest response head the proxy reads from an origin server.
+pub const MAX_RESPONSE_HEAD: usize = 65536;
+
+/// An origin's response head, rewritten for the client: its hop-by-hop fields taken out,
+/// and a final response told `Connection: close`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: u16,
+    /// The head as the client gets it.
+    pub rewritten: Vec<u8>,
+    /// Where the body after it ends.
+    pub body: Body,
+}
+
+/// How long a response's body is (RFC 9112 6.3), so that the answer ends for the client
+/// there even when the origin keeps its connection open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// None: a 1xx, 204 or 304 answer (or, the caller knows, an answer to HEAD).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// Chunked, or not said: until the origin closes the connection.
+    UntilClose,
+}
+
+impl ResponseHead {
+    /// Whether another head follows this one (`100 Continue`, `103 Early Hints`): every
+    /// 1xx but `101 Switching Protocols`, which ends HTTP on the connection.
+    pub fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
+}
+
+/// Parses an origin's response head at the start of `buf` and rewrites it: `Ok(None)` when
+/// more is needed, else the head and its length; an error says what is wrong with it.
+pub fn response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, String> {
+    let window = &buf[..buf.len().min(MAX_RESPONSE_HEAD)];
+    let Some(end) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
+        if buf.len() >= MAX_RESPONSE_HEAD {
+            return Err(format!(
+                "a response head longer than {MAX_RESPONSE_HEAD} bytes"
+            ));
+        }
+        return Ok(None);
+    };
+    let mut lines = buf[..end]
+        .split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    let status_line = lines.next().unwrap_or_default();
+    let shown = || {
+        String::from_utf8_lossy(status_line)
+            .escape_debug()
+            .to_string()
+    };
+    let status = match status_line {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1', b' ', a, b, c, rest @ ..]
+            if [a, b, c].iter().all(|d| d.is_ascii_digit())
+                && (rest.is_empty() || rest[0] == b' ')
+                && !rest.iter().any(|b| b.is_ascii_control() && *b != b'\t') =>
+        {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => {
+            return Err(format!(
+                "\"{}\" is not a status line (HTTP/1.x CODE REASON)",
+                shown()
+            ))
+        }
+    };
+    let mut fields: Vec<(String, &[u8])> = Vec::new();
+    for line in lines {
+        let colon = line.iter().position(|b| *b == b':');
+        let field = colon.and_then(|at| {
+            let name = std::str::from_utf8(&line[..at])
+                .ok()
+                .filter(|n| is_token(n))?;
+            Some((name.to_owned(), line[at + 1..].trim_ascii()))
+        });
+        let Some((name, value)) = field else {
+            return Err(format!(
+                "\"{}\" is not a header field",
+                String::from_utf8_lossy(line).escape_debug()
+            ));
+        };
+        if value.iter().any(|b| b.is_ascii_control() && *b != b'\t') {
+            return Err(format!("the {name} field has control characters"));
+        }
+        fields.push((name, value));
+    }
+    let listed = connection_options(
+        &fields
+            .iter()
+            .map(|(name, value)| (name.clone(), String::from_utf8_lossy(value).into_owned()))
+            .collect::<Vec<_>>(),
+    );
+    let mut rewritten = status_line.to_vec();
+    rewritten.extend_from_slice(b"\r\n");
+    for (name, value) in &fields {
+        if passes(name, &listed) {
+            rewritten.extend_from_slice(name.as_bytes());
+            rewritten.extend_from_slice(b": ");
+            rewritten.extend_from_slice(value);
+            rewritten.extend_from_slice(b"\r\n");
+        }
+    }
+    let body = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Body::Empty
+    } else if fields
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        Body::UntilClose
+    } else {
+        let mut lengths = fields
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .map(|(_, value)| {
+                std::str::from_utf8(value)
+                    .ok()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u64>().ok())
+            });
+        match lengths.next() {
+            None => Body::UntilClose,
+            Some(first) => {
+                let Some(length) = first.filter(|n| lengths.all(|other| other == Some(*n))) else {
+                    return Err("a Content-Length that is not one number".to_owned());
+                };
+                Body::Length(length)
+            }
+        }
+    };
+    let mut head = ResponseHead {
+        status,
+        rewritten,
+        body,
+    };
+    if !head.is_interim() {
+        head.rewritten.extend_from_slice(b"Connection: close\r\n");
+    }
+    head.rewritten.extend_from_slice(b"\r\n");
+    Ok(Some((head, end + 4)))
 }
 
 /// The status the proxy answers with.
@@ -165,8 +441,8 @@ pub enum Status {
     BadRequest,
     /// 403: the destination is not allowed (`--to`).
     Forbidden,
-    /// 405: a method other than CONNECT.
-    MethodNotAllowed,
+    /// 501: a URI scheme other than `http`.
+    NotImplemented,
     /// 407: credentials missing or wrong.
     ProxyAuthenticationRequired,
     /// 431: the head is longer than the proxy reads.
@@ -184,7 +460,7 @@ impl Status {
             Status::Established => 200,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
-            Status::MethodNotAllowed => 405,
+            Status::NotImplemented => 501,
             Status::ProxyAuthenticationRequired => 407,
             Status::HeadTooLarge => 431,
             Status::BadGateway => 502,
@@ -197,7 +473,7 @@ impl Status {
             Status::Established => "Connection established",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
-            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::NotImplemented => "Not Implemented",
             Status::ProxyAuthenticationRequired => "Proxy Authentication Required",
             Status::HeadTooLarge => "Request Header Fields Too Large",
             Status::BadGateway => "Bad Gateway",
@@ -207,7 +483,7 @@ impl Status {
 }
 
 /// The response head for `status`. A refusal has an empty body and closes the connection;
-/// 407 asks for Basic credentials, 405 names the one method served.
+/// 407 asks for Basic credentials.
 pub fn response(status: Status) -> Vec<u8> {
     let mut text = format!("HTTP/1.1 {} {}\r\n", status.code(), status.reason());
     match status {
@@ -215,7 +491,6 @@ pub fn response(status: Status) -> Vec<u8> {
         Status::ProxyAuthenticationRequired => {
             text.push_str("Proxy-Authenticate: Basic realm=\"socketry\"\r\n");
         }
-        Status::MethodNotAllowed => text.push_str("Allow: CONNECT\r\n"),
         _ => {}
     }
     if status != Status::Established {
@@ -305,6 +580,123 @@ mod tests {
         assert_eq!(
             head(&many).unwrap_err().to_string(),
             "malformed HTTP request: more than 100 header fields"
+        );
+    }
+
+    #[test]
+    fn an_absolute_uri_is_forwarded_in_origin_form_without_hop_by_hop_fields() {
+        let request = b"GET http://Example.org:8080/a/b?x=1#frag HTTP/1.1\r\nHost: wrong\r\nUser-Agent: curl\r\nProxy-Authorization: Basic YTpi\r\nProxy-Connection: Keep-Alive\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: websocket\r\nAccept: */*\r\n\r\n";
+        let (parsed, _) = head(request).unwrap().unwrap();
+        assert_eq!(
+            parsed.basic_credentials(),
+            Some((b"a".to_vec(), b"b".to_vec()))
+        );
+        let forward = parsed.forward().unwrap();
+        assert_eq!(forward.destination.to_string(), "Example.org:8080");
+        assert_eq!(
+            String::from_utf8(forward.head).unwrap(),
+            "GET /a/b?x=1 HTTP/1.1\r\nHost: Example.org:8080\r\nUser-Agent: curl\r\nAccept: */*\r\nVia: 1.1 socketry\r\nConnection: close\r\n\r\n"
+        );
+        for (target, destination, origin_form) in [
+            ("http://127.0.0.1", "127.0.0.1:80", "/"),
+            ("HTTP://[::1]:81?q", "[::1]:81", "/?q"),
+            ("http://[::1]/p", "[::1]:80", "/p"),
+            ("http://h/", "h:80", "/"),
+        ] {
+            let text = format!("POST {target} HTTP/1.0\r\nContent-Length: 2\r\n\r\n");
+            let forward = head(text.as_bytes()).unwrap().unwrap().0.forward().unwrap();
+            assert_eq!(forward.destination.to_string(), destination, "{target}");
+            let sent = String::from_utf8(forward.head).unwrap();
+            assert!(
+                sent.starts_with(&format!("POST {origin_form} HTTP/1.0\r\nHost: ")),
+                "{target}: {sent}"
+            );
+            assert!(sent.contains("\r\nContent-Length: 2\r\n"), "{sent}");
+            assert!(
+                sent.ends_with("\r\nVia: 1.0 socketry\r\nConnection: close\r\n\r\n"),
+                "{sent}"
+            );
+        }
+        let refusal = |target: &str| {
+            let text = format!("GET {target} HTTP/1.1\r\n\r\n");
+            head(text.as_bytes())
+                .unwrap()
+                .unwrap()
+                .0
+                .forward()
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refusal("/index.html"),
+            "\"/index.html\" is not an absolute http:// URI (a proxy is sent the whole URL, or CONNECT)"
+        );
+        assert_eq!(
+            refusal("https://example.org/"),
+            "https:// URIs are not forwarded (only http://; https:// goes through CONNECT)"
+        );
+        assert_eq!(
+            refusal("http://user:pw@example.org/"),
+            "malformed HTTP request: \"http://user:pw@example.org/\": credentials in a URI are not forwarded"
+        );
+        assert_eq!(
+            refusal("http://example.org:0/"),
+            "malformed HTTP request: \"example.org:0\" is not HOST:PORT"
+        );
+    }
+
+    #[test]
+    fn response_heads_lose_their_hop_by_hop_fields_and_say_close() {
+        let (parsed, used) = response_head(
+            b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(used, 94);
+        assert_eq!(parsed.status, 200);
+        assert_eq!(parsed.body, Body::UntilClose);
+        assert!(!parsed.is_interim());
+        assert_eq!(
+            String::from_utf8(parsed.rewritten).unwrap(),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        let (interim, _) = response_head(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(interim.is_interim());
+        assert_eq!(interim.body, Body::Empty);
+        let length = |head: &[u8]| response_head(head).map(|h| h.map(|(h, _)| h.body));
+        assert_eq!(
+            length(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\ncontent-length: 12\r\n\r\n"),
+            Ok(Some(Body::Length(12)))
+        );
+        assert_eq!(
+            length(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n"),
+            Ok(Some(Body::Empty))
+        );
+        assert_eq!(
+            length(b"HTTP/1.0 200 OK\r\n\r\n"),
+            Ok(Some(Body::UntilClose))
+        );
+        for bad in [&b"1, 2"[..], b"-1", b"", b"12\r\nContent-Length: 13"] {
+            let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: ".to_vec();
+            head.extend_from_slice(bad);
+            head.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(
+                length(&head),
+                Err("a Content-Length that is not one number".to_owned()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(interim.rewritten, b"HTTP/1.1 100 Continue\r\n\r\n");
+        assert_eq!(response_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
+        assert_eq!(
+            response_head(b"HTTP/2 200\r\n\r\n").unwrap_err(),
+            "\"HTTP/2 200\" is not a status line (HTTP/1.x CODE REASON)"
+        );
+        assert_eq!(
+            response_head(&vec![b'x'; MAX_RESPONSE_HEAD]).unwrap_err(),
+            "a response head longer than 65536 bytes"
         );
     }
 

@@ -1,6 +1,7 @@
-//! The proxy server (`socketry proxy`): SOCKS4, SOCKS4a, SOCKS5 (CONNECT and UDP ASSOCIATE)
-//! and HTTP CONNECT on one listening address, told apart by the first byte a client sends
-//! (4, 5, or an HTTP method's first letter).
+//! The proxy server (`socketry proxy`): SOCKS4, SOCKS4a, SOCKS5 (CONNECT and UDP ASSOCIATE),
+//! HTTP CONNECT and plain HTTP forwarding (`GET http://host/path`, [`forward`]) on one
+//! listening address, told apart by the first byte a client sends (4, 5, or an HTTP
+//! method's first letter).
 //!
 //! Each connection is one of [`server::serve`](super::serve)'s, so the connection cap, the
 //! idle timeout and graceful draining are the server's. The proxy adds, for every request:
@@ -17,6 +18,7 @@
 //! within [`Settings::handshake_timeout`]. Bytes a client sends after its request, before
 //! the reply, are passed on to the destination first.
 
+mod forward;
 pub mod http;
 pub mod request;
 pub mod rules;
@@ -84,6 +86,8 @@ pub enum Protocol {
     Socks5,
     /// HTTP CONNECT.
     HttpConnect,
+    /// A plain HTTP request, forwarded to the origin its absolute URI names.
+    Http,
 }
 
 impl fmt::Display for Protocol {
@@ -93,6 +97,7 @@ impl fmt::Display for Protocol {
             Protocol::Socks4a => "SOCKS4a",
             Protocol::Socks5 => "SOCKS5",
             Protocol::HttpConnect => "HTTP CONNECT",
+            Protocol::Http => "HTTP",
         })
     }
 }
@@ -201,7 +206,7 @@ impl Failure {
         match self {
             Failure::Unauthenticated(_) => http::Status::ProxyAuthenticationRequired,
             Failure::ClientDenied(_) | Failure::DestinationDenied => http::Status::Forbidden,
-            Failure::Unsupported(_) => http::Status::MethodNotAllowed,
+            Failure::Unsupported(_) => http::Status::NotImplemented,
             Failure::NotFound(_) | Failure::ConnectionRefused(_) | Failure::Unreachable(_) => {
                 http::Status::BadGateway
             }
@@ -276,6 +281,13 @@ struct Granted {
 enum Granting {
     /// CONNECT: the connection to the destination is open; the client still has to be told.
     Tunnel(TcpStream),
+    /// A plain HTTP request: the connection to the origin is open, and this head goes
+    /// first; `request` names it for the logs (`GET http://host/path`).
+    Forward {
+        origin: TcpStream,
+        head: Vec<u8>,
+        request: String,
+    },
     /// SOCKS5 UDP ASSOCIATE.
     Udp,
 }
@@ -285,7 +297,7 @@ pub(crate) async fn serve_client(
     mut connection: Connection,
     settings: &Settings,
     access: &AccessList,
-    mut relay_config: RelayConfig,
+    relay_config: RelayConfig,
 ) -> (Traffic, Result<(), ProxyError>) {
     let (reader, writer) = match (connection.reader.take(), connection.writer.take()) {
         (Some(Reader::Bytes(reader)), Some(Writer::Bytes(writer))) => (reader, writer),
@@ -320,66 +332,142 @@ pub(crate) async fn serve_client(
         }
         Granting::Tunnel(stream) => {
             let bound = stream.local_addr().ok();
-            let connected = stream.peer_addr().ok();
             let success = match granted.protocol {
                 Protocol::Socks4 | Protocol::Socks4a => {
                     socks::socks4_reply(Socks4Reply::Granted, bound).to_vec()
                 }
                 Protocol::Socks5 => socks::socks5_reply(Socks5Reply::Succeeded, bound),
-                Protocol::HttpConnect => http::response(http::Status::Established),
+                Protocol::HttpConnect | Protocol::Http => http::response(http::Status::Established),
             };
             if let Err(e) = client.send(&success).await {
                 return (Traffic::default(), Err(e));
             }
-            let description = match (bound, connected) {
-                (Some(bound), Some(connected)) => format!("TCP {bound} -> {connected}"),
-                _ => format!("TCP -> {}", granted.destination),
+            let tunnel = Tunnel {
+                protocol: granted.protocol,
+                destination: &granted.destination,
+                user: &user,
+                request: None,
+                started,
+                client_text: &client_text,
             };
-            let mut target = crate::endpoint::stream::stream_connection(stream, description);
-            // What the client sent after its request is the tunnel's first data.
-            let early = std::mem::take(&mut client.unread);
-            if !early.is_empty() {
-                if let Err(e) = target.write_all(&early).await {
-                    return (Traffic::default(), Err(e.into()));
-                }
-                relay_config
-                    .totals
-                    .add(relay::Direction::LeftToRight, early.len() as u64);
-            }
-            connection.reader = Some(Reader::Bytes(client.reader));
-            connection.writer = Some(Writer::Bytes(client.writer));
-            relay_config.linger = Linger::UntilBothEnd;
-            let relayed = relay::relay(connection, target, &relay_config).await;
-            let (traffic, result) = match relayed {
-                Ok((stats, _)) => (
-                    Traffic {
-                        bytes_in: stats.left_to_right + early.len() as u64,
-                        bytes_out: stats.right_to_left,
-                    },
-                    Ok(()),
-                ),
-                Err(e) => (Traffic::default(), Err(ProxyError::from(e))),
-            };
-            let seconds = started.elapsed().as_secs_f64();
-            let address = connected.map(|a| a.to_string()).unwrap_or_default();
-            tracing::info!(
-                event = "tunnel",
-                client = client_text.as_str(),
-                protocol = %granted.protocol,
-                destination = %granted.destination,
-                address = address.as_str(),
-                user = user.as_str(),
-                bytes_up = traffic.bytes_in,
-                bytes_down = traffic.bytes_out,
-                duration_s = seconds,
-                "tunnel {client_text} -> {} ({address}) over {}: {} bytes up, {} bytes down, {seconds:.3}s",
-                granted.destination,
-                granted.protocol,
-                traffic.bytes_in,
-                traffic.bytes_out
-            );
-            (traffic, result)
+            tunnel
+                .relay(connection, client, stream, Vec::new(), relay_config)
+                .await
         }
+        Granting::Forward {
+            origin,
+            head,
+            request,
+        } => {
+            let tunnel = Tunnel {
+                protocol: granted.protocol,
+                destination: &granted.destination,
+                user: &user,
+                request: Some(request),
+                started,
+                client_text: &client_text,
+            };
+            tunnel
+                .relay(connection, client, origin, head, relay_config)
+                .await
+        }
+    }
+}
+
+/// A granted request's relay, and its log line when it ends.
+struct Tunnel<'a> {
+    protocol: Protocol,
+    destination: &'a Destination,
+    user: &'a str,
+    /// A forwarded HTTP request (`GET http://host/path`), whose response is rewritten.
+    request: Option<String>,
+    started: Instant,
+    client_text: &'a str,
+}
+
+impl Tunnel<'_> {
+    /// Relays between the client and `stream` (the destination, or the origin of a
+    /// forwarded request), `first` and what the client sent after its request going to
+    /// the destination first; logs the tunnel when it ends.
+    async fn relay(
+        self,
+        mut connection: Connection,
+        mut client: Client,
+        stream: TcpStream,
+        first: Vec<u8>,
+        mut relay_config: RelayConfig,
+    ) -> (Traffic, Result<(), ProxyError>) {
+        let bound = stream.local_addr().ok();
+        let connected = stream.peer_addr().ok();
+        let description = match (bound, connected) {
+            (Some(bound), Some(connected)) => format!("TCP {bound} -> {connected}"),
+            _ => format!("TCP -> {}", self.destination),
+        };
+        let mut target = crate::endpoint::stream::stream_connection(stream, description);
+        if let Some(request) = &self.request {
+            target.reader = match target.reader.take() {
+                Some(Reader::Bytes(origin)) => {
+                    Some(Reader::Bytes(Box::new(forward::ResponseReader::new(
+                        origin,
+                        format!("{} -> {request}", self.client_text),
+                        request.starts_with("HEAD "),
+                    ))))
+                }
+                other => other,
+            };
+        }
+        // What the client sent after its request is the tunnel's first data.
+        let mut early = first;
+        early.append(&mut client.unread);
+        if !early.is_empty() {
+            if let Err(e) = target.write_all(&early).await {
+                return (Traffic::default(), Err(e.into()));
+            }
+            relay_config
+                .totals
+                .add(relay::Direction::LeftToRight, early.len() as u64);
+        }
+        connection.reader = Some(Reader::Bytes(client.reader));
+        connection.writer = Some(Writer::Bytes(client.writer));
+        relay_config.linger = Linger::UntilBothEnd;
+        let relayed = relay::relay(connection, target, &relay_config).await;
+        let (traffic, result) = match relayed {
+            Ok((stats, _)) => (
+                Traffic {
+                    bytes_in: stats.left_to_right + early.len() as u64,
+                    bytes_out: stats.right_to_left,
+                },
+                Ok(()),
+            ),
+            Err(e) => (Traffic::default(), Err(ProxyError::from(e))),
+        };
+        let seconds = self.started.elapsed().as_secs_f64();
+        let address = connected.map(|a| a.to_string()).unwrap_or_default();
+        let client_text = self.client_text;
+        let request = self.request.unwrap_or_default();
+        let what = if request.is_empty() {
+            String::new()
+        } else {
+            format!(" ({request})")
+        };
+        tracing::info!(
+            event = "tunnel",
+            client = client_text,
+            protocol = %self.protocol,
+            destination = %self.destination,
+            address = address.as_str(),
+            user = self.user,
+            request = request.as_str(),
+            bytes_up = traffic.bytes_in,
+            bytes_down = traffic.bytes_out,
+            duration_s = seconds,
+            "tunnel {client_text} -> {} ({address}) over {}{what}: {} bytes up, {} bytes down, {seconds:.3}s",
+            self.destination,
+            self.protocol,
+            traffic.bytes_in,
+            traffic.bytes_out
+        );
+        (traffic, result)
     }
 }
 
@@ -395,7 +483,7 @@ async fn negotiate(
     match first {
         socks::SOCKS4 => socks4(client, settings, access, client_text).await,
         socks::SOCKS5 => socks5(client, settings, access, client_text).await,
-        b'A'..=b'Z' => http_connect(client, settings, access, client_text).await,
+        b'A'..=b'Z' => http_request(client, settings, access, client_text).await,
         other => {
             let error = RequestError::UnknownProtocol(other);
             tracing::warn!(
@@ -660,13 +748,14 @@ async fn socks5(
     }
 }
 
-async fn http_connect(
+/// An HTTP request: CONNECT opens a tunnel; any other method with an absolute `http://` URI
+/// is forwarded to the origin.
+async fn http_request(
     client: &mut Client,
     settings: &Settings,
     access: &AccessList,
     client_text: &str,
 ) -> Result<Granted, ProxyError> {
-    const PROTOCOL: Protocol = Protocol::HttpConnect;
     let head = match client.need(http::head).await {
         Ok(head) => head,
         Err(ProxyError::Request(e)) => {
@@ -675,25 +764,45 @@ async fn http_connect(
                 _ => http::Status::BadRequest,
             };
             client.send(&http::response(status)).await?;
-            return Err(malformed(PROTOCOL, client_text, e));
+            return Err(malformed(Protocol::HttpConnect, client_text, e));
         }
         Err(e) => return Err(e),
     };
-    if head.method != "CONNECT" {
-        // Plain HTTP forwarding (absolute URIs) is not served: only tunnels.
-        client
-            .send(&http::response(http::Status::MethodNotAllowed))
-            .await?;
-        let reason = format!("method {} (only CONNECT is served)", head.method);
-        return Err(refused(PROTOCOL, client_text, None, reason));
-    }
-    let destination = match head.connect_destination() {
-        Ok(destination) => destination,
-        Err(e) => {
-            client
-                .send(&http::response(http::Status::BadRequest))
-                .await?;
-            return Err(malformed(PROTOCOL, client_text, e));
+    // What the request asks for, and what is sent to its destination first.
+    let (protocol, destination, forward) = if head.method == "CONNECT" {
+        match head.connect_destination() {
+            Ok(destination) => (Protocol::HttpConnect, destination, None),
+            Err(e) => {
+                client
+                    .send(&http::response(http::Status::BadRequest))
+                    .await?;
+                return Err(malformed(Protocol::HttpConnect, client_text, e));
+            }
+        }
+    } else {
+        match head.forward() {
+            Ok(forward) => {
+                let request = format!("{} {}", head.method, head.target);
+                (
+                    Protocol::Http,
+                    forward.destination,
+                    Some((forward.head, request)),
+                )
+            }
+            Err(http::ForwardError::Request(e)) => {
+                client
+                    .send(&http::response(http::Status::BadRequest))
+                    .await?;
+                return Err(malformed(Protocol::Http, client_text, e));
+            }
+            Err(e) => {
+                let status = match e {
+                    http::ForwardError::Scheme(_) => http::Status::NotImplemented,
+                    _ => http::Status::BadRequest,
+                };
+                client.send(&http::response(status)).await?;
+                return Err(refused(Protocol::Http, client_text, None, e.to_string()));
+            }
         }
     };
     let mut user = None;
@@ -722,15 +831,22 @@ async fn http_connect(
     };
     match connected {
         Ok(stream) => Ok(Granted {
-            protocol: PROTOCOL,
+            protocol,
             destination,
             user,
-            what: Granting::Tunnel(stream),
+            what: match forward {
+                None => Granting::Tunnel(stream),
+                Some((head, request)) => Granting::Forward {
+                    origin: stream,
+                    head,
+                    request,
+                },
+            },
         }),
         Err(failure) => {
             client.send(&http::response(failure.http())).await?;
             Err(refused(
-                PROTOCOL,
+                protocol,
                 client_text,
                 Some(&destination),
                 failure.to_string(),
