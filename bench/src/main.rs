@@ -1005,6 +1005,24 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `connrate PORT SECONDS`: the connection-rate load alone, against a relay (to the echo
+/// backend) started by hand, for profiling one relay: prints how many connections completed
+/// and how many failed.
+fn connrate(args: &[String]) -> anyhow::Result<()> {
+    let [port, seconds] = args else {
+        bail!("connrate needs a port and a number of seconds");
+    };
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("connrate: {port:?} is not a port number"))?;
+    let seconds: u64 = seconds
+        .parse()
+        .with_context(|| format!("connrate: {seconds:?} is not a number of seconds"))?;
+    let (done, failed) = load::connection_rate(port, 32, Duration::from_secs(seconds))?;
+    println!("{done} connections, {failed} failed");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -1013,8 +1031,9 @@ fn main() -> ExitCode {
             Some(Ok(port)) => load::backend(port),
             _ => Err(anyhow::anyhow!("backend needs a port number")),
         },
+        Some("connrate") => connrate(&args[1..]),
         _ => Err(anyhow::anyhow!(
-            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N]\n       socketry-bench backend PORT"
+            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N] [--only PARTS]\n       socketry-bench backend PORT\n       socketry-bench connrate PORT SECONDS"
         )),
     };
     match result {

@@ -171,16 +171,31 @@ fn sockets_are_spliced_unless_copying_is_asked_for() {
         let relay_port = relay.listening_port();
         let mut client = TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
         let (mut server, _) = backend.accept().unwrap();
-        client.write_all(b"ping").unwrap();
-        client.shutdown(Shutdown::Write).unwrap();
+        // A short exchange is copied; bulk data, which fills the relay's buffer, is spliced.
+        let ping = b"ping".to_vec();
+        let bulk: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        for (mut from, mut to) in [(&client, &server), (&server, &client)] {
+            from.write_all(&ping).unwrap();
+            let mut got = vec![0; ping.len()];
+            to.read_exact(&mut got).unwrap();
+            assert_eq!(got, ping);
+        }
+        let sender = {
+            let (mut client, bulk) = (client.try_clone().unwrap(), bulk.clone());
+            std::thread::spawn(move || {
+                client.write_all(&bulk).unwrap();
+                client.shutdown(Shutdown::Write).unwrap();
+            })
+        };
         let mut got = Vec::new();
         server.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"ping");
-        server.write_all(b"pong").unwrap();
+        assert!(got == bulk, "the bulk data to the server differs");
+        sender.join().unwrap();
+        server.write_all(&bulk).unwrap();
         drop(server);
         got.clear();
         client.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"pong");
+        assert!(got == bulk, "the bulk data to the client differs");
         let out = relay.finish();
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         let spliced: Vec<&str> = out

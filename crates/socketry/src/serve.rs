@@ -646,6 +646,9 @@ async fn accept_forever(
         _ => None,
     };
     listener.count_drops_in(config.relay.totals.drop_counter());
+    // Shared by every session: cloning the settings and the second address (its options,
+    // its texts) for each peer would cost a dozen allocations per connection.
+    let shared = Arc::new((serving, config.clone()));
     let mut descriptors = DescriptorWatch::new();
     let mut tasks = JoinSet::new();
     let stop = config.relay.stop.clone();
@@ -693,10 +696,12 @@ async fn accept_forever(
         if let Some(running) = &mut oldest_first {
             running.make_room(listener.description());
         }
-        let serving = serving.clone();
-        let config = config.clone();
-        let description = connection.connection().description.clone();
+        let shared = shared.clone();
+        let description = oldest_first
+            .is_some()
+            .then(|| connection.connection().description.clone());
         let task = tasks.spawn(async move {
+            let (serving, config) = &*shared;
             let _permit = permit;
             // A peer that fails its handshake (TLS) is logged, and the server serves on.
             let connection = match connection.ready().await {
@@ -707,9 +712,9 @@ async fn accept_forever(
                 }
             };
             let description = connection.description.clone();
-            let result = match &serving {
-                Serving::First(peer) => relay_with(connection, peer, &config).await,
-                Serving::Second(shared) => relay_leased(shared.lease(), connection, &config).await,
+            let result = match serving {
+                Serving::First(peer) => relay_with(connection, peer, config).await,
+                Serving::Second(shared) => relay_leased(shared.lease(), connection, config).await,
             };
             match &result {
                 Ok((stats, _)) => tracing::info!(
@@ -720,7 +725,7 @@ async fn accept_forever(
                 Err(e) => tracing::error!("connection {description}: {e}"),
             }
         });
-        if let Some(running) = &mut oldest_first {
+        if let (Some(running), Some(description)) = (&mut oldest_first, description) {
             running.sessions.push_back((task, description));
         }
         while tasks.try_join_next().is_some() {}

@@ -77,9 +77,13 @@ impl From<LayerError> for OpenError {
 }
 
 impl OpenError {
+    /// The error of `action` failing with an OS error; a `&str` action becomes a `String`
+    /// only if it does fail.
     pub(crate) fn io(action: impl Into<String>) -> impl FnOnce(io::Error) -> OpenError {
-        let action = action.into();
-        move |source| OpenError::Io { action, source }
+        move |source| OpenError::Io {
+            action: action.into(),
+            source,
+        }
     }
 
     /// The underlying OS error, if any.
@@ -91,11 +95,11 @@ impl OpenError {
     }
 }
 
-/// Runs `work` (a connect or a handshake, described by `action`), giving up after `limit`
-/// (`connect-timeout`) when one is set.
+/// Runs `work` (a connect or a handshake, described by `action`, which is written out only
+/// if it fails), giving up after `limit` (`connect-timeout`) when one is set.
 pub(crate) async fn within<T>(
     limit: Option<Duration>,
-    action: &str,
+    action: &(dyn std::fmt::Display + Sync),
     work: impl std::future::Future<Output = io::Result<T>>,
 ) -> Result<T, OpenError> {
     let result = match limit {
@@ -103,11 +107,14 @@ pub(crate) async fn within<T>(
             tokio::time::timeout(after, work)
                 .await
                 .map_err(|_| OpenError::TimedOut {
-                    action: action.to_owned(),
+                    action: action.to_string(),
                     after,
                 })?
         }
         None => work.await,
     };
-    result.map_err(OpenError::io(action))
+    result.map_err(|source| OpenError::Io {
+        action: action.to_string(),
+        source,
+    })
 }

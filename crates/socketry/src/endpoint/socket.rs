@@ -666,7 +666,11 @@ pub fn apply_multicast_options(socket: &Socket, options: &Options) -> io::Result
     let failed = |what: String| {
         move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {}", sys::error_text(&e)))
     };
-    let ipv6 = socket.domain()? == Domain::IPV6;
+    // Asked of the kernel only when an option depends on it: most sockets have none of these.
+    let depends_on_family = options.memberships().next().is_some()
+        || options.has(OptionId::IpMulticastLoop)
+        || options.has(OptionId::IpMulticastTtl);
+    let ipv6 = depends_on_family && socket.domain()? == Domain::IPV6;
     if options.has(OptionId::Broadcast) {
         socket
             .set_broadcast(options.flag(OptionId::Broadcast, false))

@@ -55,8 +55,18 @@ impl SplitStream for tokio::net::UnixStream {
 /// Splits a connected stream into the two halves of a connection, which can be handed over
 /// and whose socket options are read only when a report is asked for.
 pub(crate) fn stream_connection<S: SplitStream>(stream: S, description: String) -> Connection {
-    let fd = stream.as_raw_fd();
     let addresses = stream.addresses();
+    stream_connection_at(stream, addresses, description)
+}
+
+/// [`stream_connection`] for a socket whose addresses the caller knows already (an accepted
+/// peer's, a connect's): asking the kernel again would cost two system calls per connection.
+pub(crate) fn stream_connection_at<S: SplitStream>(
+    stream: S,
+    addresses: Option<SocketAddresses>,
+    description: String,
+) -> Connection {
+    let fd = stream.as_raw_fd();
     let (read, write) = stream.into_halves();
     let (handover, write) = Handover::for_stream(fd, write);
     let connection = Connection::new(

@@ -9,10 +9,11 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
+use super::peer::SocketAddresses;
 use super::socket::{
     apply_common_options, apply_multicast_options, set_priority, setting, PeerFilter,
 };
-use super::stream::stream_connection;
+use super::stream::stream_connection_at;
 use crate::address::{BindAddr, Family, Host, Local, OptionId, Options, Remote};
 
 pub use super::listener::DEFAULT_BACKLOG;
@@ -178,12 +179,18 @@ pub(crate) fn new_socket(
 /// IPPROTO_MPTCP: Multipath TCP, a stream socket that can use several paths at once.
 const MPTCP: i32 = 262;
 
-/// A stream socket for `addr`: Multipath TCP with `mptcp`, or plain TCP. A kernel without
+/// A stream socket for `addr`, non-blocking from the start: Multipath TCP with `mptcp`, or
+/// plain TCP. A kernel without
 /// MPTCP (or with it disabled: `net.mptcp.enabled=0`) refuses the socket; then the address
 /// uses plain TCP and says so once, as a peer without MPTCP would make it fall back anyway.
 fn stream_socket(addr: &SocketAddr, options: &Options) -> std::io::Result<Socket> {
     if options.flag(OptionId::Mptcp, false) {
-        match new_socket(addr, Type::STREAM, Protocol::from(MPTCP), options) {
+        match new_socket(
+            addr,
+            Type::STREAM.nonblocking(),
+            Protocol::from(MPTCP),
+            options,
+        ) {
             Ok(socket) => return Ok(socket),
             Err(e) if mptcp_unavailable(&e) => {
                 static WARNED: std::sync::Once = std::sync::Once::new();
@@ -196,7 +203,7 @@ fn stream_socket(addr: &SocketAddr, options: &Options) -> std::io::Result<Socket
             Err(e) => return Err(e),
         }
     }
-    new_socket(addr, Type::STREAM, Protocol::TCP, options)
+    new_socket(addr, Type::STREAM.nonblocking(), Protocol::TCP, options)
 }
 
 /// Whether creating an MPTCP socket failed because the kernel has no MPTCP to give.
@@ -307,12 +314,16 @@ pub async fn connect(
                         .set_nodelay(options.flag(OptionId::NoDelay, false))
                         .map_err(OpenError::io("setting TCP_NODELAY"))?;
                 }
-                let local = stream
-                    .local_addr()
-                    .map(|a| a.to_string())
-                    .unwrap_or_default();
-                tracing::info!("successfully connected from local address {local} to {addr}");
-                return Ok(stream_connection(stream, format!("TCP {local} -> {addr}")));
+                // The peer is the address connected to; only the local one is the kernel's.
+                let local = stream.local_addr().ok();
+                let shown = local.map_or_else(String::new, |a| a.to_string());
+                tracing::info!("successfully connected from local address {shown} to {addr}");
+                let addresses = local.map(|local| SocketAddresses { local, peer: addr });
+                return Ok(stream_connection_at(
+                    stream,
+                    addresses,
+                    format!("TCP {shown} -> {addr}"),
+                ));
             }
             Err(e) => {
                 tracing::debug!("{e}");
@@ -330,19 +341,28 @@ async fn connect_one(
     options: &Options,
     timeout: Option<Duration>,
 ) -> Result<TcpStream, OpenError> {
-    let action = format!("connecting to {addr}");
-    let socket = stream_socket(&addr, options).map_err(OpenError::io(action.clone()))?;
+    // Said only when something fails: a connection that succeeds formats nothing.
+    let action = Connecting(addr);
+    let failed = |source| OpenError::Io {
+        action: action.to_string(),
+        source,
+    };
+    let socket = stream_socket(&addr, options).map_err(failed)?;
     if let Some(local) = source_address(options, &addr)? {
-        socket
-            .set_reuse_address(true)
-            .map_err(OpenError::io(action.clone()))?;
+        socket.set_reuse_address(true).map_err(failed)?;
         bind_source(&socket, local, options)?;
     }
-    socket
-        .set_nonblocking(true)
-        .map_err(OpenError::io(action.clone()))?;
     let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
     crate::endpoint::error::within(timeout, &action, socket.connect(addr)).await
+}
+
+/// What [`connect_one`] is doing, for its errors.
+struct Connecting(SocketAddr);
+
+impl std::fmt::Display for Connecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connecting to {}", self.0)
+    }
 }
 
 crate::channel::splittable_stream!(TcpStream, tokio::net::tcp);
@@ -441,6 +461,7 @@ pub fn listen(
         .then(|| options.flag(OptionId::NoDelay, false));
     Ok(Listener::new(
         TcpAccept {
+            local: fixed_local(bound),
             listener,
             nodelay,
             priority: options.count(OptionId::Priority).map(|_| options.clone()),
@@ -451,10 +472,18 @@ pub fn listen(
     .admitting(PeerFilter::for_server(options)))
 }
 
+/// The local address of every connection a listener bound to `bound` accepts, when that is
+/// the bound address itself (not a wildcard, whose connections each have their own).
+fn fixed_local(bound: SocketAddr) -> Option<SocketAddr> {
+    (!bound.ip().is_unspecified() && bound.port() != 0).then_some(bound)
+}
+
 /// TCP's accepting: each connection, with `nodelay` applied.
 #[derive(Debug)]
 pub(crate) struct TcpAccept {
     listener: TcpListener,
+    /// The local address of every accepted connection, when the listener's tells it.
+    local: Option<SocketAddr>,
     nodelay: Option<bool>,
     /// The listener's options when they set `so-priority`, which the kernel does not pass
     /// on to accepted connections, so each gets it again.
@@ -465,6 +494,7 @@ impl TcpAccept {
     /// Accepts on `listener`, setting `TCP_NODELAY` on each connection when `nodelay` says.
     pub(crate) fn new(listener: TcpListener, nodelay: Option<bool>) -> TcpAccept {
         TcpAccept {
+            local: listener.local_addr().ok().and_then(fixed_local),
             listener,
             nodelay,
             priority: None,
@@ -480,11 +510,12 @@ impl Accept for TcpAccept {
                 if !on.admission.admit(&Peer::Internet(peer), on.listener) {
                     continue;
                 }
-                let local = stream
-                    .local_addr()
-                    .map(|a| a.to_string())
-                    .unwrap_or_default();
-                tracing::info!("accepting connection from {peer} on {local}");
+                let local = match self.local {
+                    Some(local) => Some(local),
+                    None => stream.local_addr().ok(),
+                };
+                let shown = local.map_or_else(String::new, |a| a.to_string());
+                tracing::info!("accepting connection from {peer} on {shown}");
                 if let Some(nodelay) = self.nodelay {
                     stream
                         .set_nodelay(nodelay)
@@ -493,7 +524,12 @@ impl Accept for TcpAccept {
                 if let Some(options) = &self.priority {
                     set_priority(&stream, options).map_err(OpenError::io("setting SO_PRIORITY"))?;
                 }
-                return Ok(stream_connection(stream, format!("TCP {local} <- {peer}")));
+                let addresses = local.map(|local| SocketAddresses { local, peer });
+                return Ok(stream_connection_at(
+                    stream,
+                    addresses,
+                    format!("TCP {shown} <- {peer}"),
+                ));
             }
         })
     }

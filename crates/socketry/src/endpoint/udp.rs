@@ -502,8 +502,16 @@ impl Sessions {
                 }
             }
             self.drops.warn_if_due();
+            let handed_out = !self.pending.is_empty();
             self.pending.clear();
             self.next = 0;
+            if handed_out {
+                // The sessions the last batch fed send it on before the next batch comes in:
+                // a socket that always has datagrams waiting would otherwise keep this task
+                // receiving (for the runtime's whole budget, thousands of datagrams) while
+                // their queues overflow.
+                tokio::task::yield_now().await;
+            }
             let (socket, buf, pending) = (&self.socket, &mut self.buf, &mut self.pending);
             let receiving =
                 poll_fn(|cx| socket.poll_recv_batch(cx, buf, MIN_MESSAGE_BUFFER, pending));

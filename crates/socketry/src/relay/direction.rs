@@ -174,6 +174,13 @@ impl Pump {
             let limit = writer.max_message().unwrap_or(usize::MAX);
             config.buffer_size.min(limit).max(1)
         };
+        // Only a direction from messages to messages moves batches; a stream's has no use for
+        // the room.
+        let batch = if reader.is_messages() && writer.is_messages() {
+            MessageBatch::new()
+        } else {
+            MessageBatch::default()
+        };
         let bytes = Arc::new(AtomicU64::new(0));
         Pump {
             direction,
@@ -195,7 +202,7 @@ impl Pump {
                 echo: false,
             },
             stop: config.stop.clone(),
-            batch: MessageBatch::new(),
+            batch,
         }
     }
 
@@ -218,41 +225,18 @@ impl Pump {
         dump: Option<&Dump>,
     ) -> Result<(), RelayError> {
         let mut state = State::Running;
-        if self.transfer == Transfer::Splice
+        // A direction between two spliceable descriptors copies until a read fills its
+        // buffer, and splices from then on: a short exchange (a request, a ping-pong) costs a
+        // read and a write, where splicing it costs a splice in, a splice out and a third
+        // that finds the socket empty (a short read tells the reactor as much, a splice into a
+        // pipe cannot), and a pipe; bulk data fills the buffer at once and is spliced.
+        let mut splices = self.transfer == Transfer::Splice
             && dump.is_none()
             && !self.endings.convert()
             && !self.ends.inspects()
             && self.raw.is_none()
-        {
-            if let (Some(source), Some(sink)) = (self.reader.descriptor(), self.writer.descriptor())
-            {
-                let direction = direction_name(self.direction);
-                tracing::debug!("{direction}: splicing");
-                let unit = self.splice_size;
-                match splice(
-                    source,
-                    sink,
-                    unit,
-                    self.ends.ignore_eof,
-                    &self.counter,
-                    &self.stop,
-                    activity,
-                )
-                .await?
-                {
-                    Spliced::Eof => state = State::ShuttingDown,
-                    Spliced::Refused { why, stranded } => {
-                        tracing::debug!(
-                            "{direction}: splice refused ({}); copying",
-                            sys::error_text(&why)
-                        );
-                        if !stranded.is_empty() {
-                            self.write(&stranded, None).await?;
-                        }
-                    }
-                }
-            }
-        }
+            && self.reader.descriptor().is_some()
+            && self.writer.descriptor().is_some();
         // Messages to messages, unchanged: moved in batches, as many as are waiting.
         let batches = self.reader.is_messages()
             && self.writer.is_messages()
@@ -285,12 +269,17 @@ impl Pump {
                             .escape
                             .and_then(|escape| buf[..n].iter().position(|b| *b == escape));
                         self.forward(&buf[..escaped.unwrap_or(n)], dump).await?;
+                        let filled = n == buf.len();
+                        drop(buf);
                         if escaped.is_some() {
                             tracing::debug!(
                                 "{}: the escape byte ends the input",
                                 direction_name(self.direction)
                             );
                             State::ShuttingDown
+                        } else if splices && filled {
+                            splices = false;
+                            self.splice_from_now_on(activity).await?
                         } else {
                             State::Running
                         }
@@ -330,6 +319,41 @@ impl Pump {
             };
         }
         Ok(())
+    }
+
+    /// Splices until EOF (then the direction shuts down), or until the kernel refuses to
+    /// splice one of the descriptors (then it copies on, starting with what was stranded in
+    /// the pipe).
+    async fn splice_from_now_on(&mut self, activity: &Activity) -> Result<State, RelayError> {
+        let (Some(source), Some(sink)) = (self.reader.descriptor(), self.writer.descriptor())
+        else {
+            return Ok(State::Running);
+        };
+        let direction = direction_name(self.direction);
+        tracing::debug!("{direction}: splicing");
+        let spliced = splice(
+            source,
+            sink,
+            self.splice_size,
+            self.ends.ignore_eof,
+            &self.counter,
+            &self.stop,
+            activity,
+        )
+        .await?;
+        match spliced {
+            Spliced::Eof => Ok(State::ShuttingDown),
+            Spliced::Refused { why, stranded } => {
+                tracing::debug!(
+                    "{direction}: splice refused ({}); copying",
+                    sys::error_text(&why)
+                );
+                if !stranded.is_empty() {
+                    self.write(&stranded, None).await?;
+                }
+                Ok(State::Running)
+            }
+        }
     }
 
     /// Ends the destination's writing half as its `shut-*` mode says.
@@ -746,13 +770,18 @@ mod tests {
                 .unwrap(),
             got: got.clone(),
         }));
+        // A buffer the first write fills, so that the direction tries to splice from then on.
+        let config = RelayConfig {
+            buffer_size: 6,
+            ..RelayConfig::default()
+        };
         let mut pump = Pump::new(
             Direction::RightToLeft,
             stream_reader(source),
             writer,
             LineEndings::default(),
             Ends::default(),
-            &RelayConfig::default(),
+            &config,
         );
         input.write_all(b"first ").await.unwrap();
         let activity = Activity::new();
