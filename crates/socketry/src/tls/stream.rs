@@ -167,6 +167,21 @@ impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Duplex<R, W> {
         Pin::new(&mut self.writer).poll_write(cx, buf)
     }
 
+    /// rustls hands over every record it has ready (a handshake flight, a large write's
+    /// records) as one vectored write: one system call, and one segment where Nagle's
+    /// algorithm would otherwise hold the second record back for the peer's delayed ACK.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.writer).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.writer.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.writer).poll_flush(cx)
     }
