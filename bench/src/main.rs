@@ -1053,6 +1053,27 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `handshakes PORT CERT SECONDS`: the TLS handshake load alone against a server already
+/// running, for profiling it (`perf record -p`).
+fn handshakes_alone(args: &[String]) -> anyhow::Result<()> {
+    let [port, pem, seconds] = args else {
+        bail!("handshakes needs a port, the server's certificate (PEM) and a number of seconds");
+    };
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("\"{port}\" is not a port number"))?;
+    let seconds: u64 = seconds
+        .parse()
+        .with_context(|| format!("\"{seconds}\" is not a number of seconds"))?;
+    let client = tls::Client::new(std::path::Path::new(pem))?;
+    let (done, failed) = tls::handshakes(&client, port, 32, Duration::from_secs(seconds))?;
+    println!(
+        "{done} handshakes in {seconds} s ({:.0}/s), {failed} failed",
+        done as f64 / seconds as f64
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -1061,8 +1082,9 @@ fn main() -> ExitCode {
             Some(Ok(port)) => load::backend(port),
             _ => Err(anyhow::anyhow!("backend needs a port number")),
         },
+        Some("handshakes") => handshakes_alone(&args[1..]),
         _ => Err(anyhow::anyhow!(
-            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N]\n       socketry-bench backend PORT"
+            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N]\n       socketry-bench backend PORT\n       socketry-bench handshakes PORT CERT.pem SECONDS"
         )),
     };
     match result {
