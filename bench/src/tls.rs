@@ -6,7 +6,6 @@
 //! check per handshake, one encryption per byte) is the same for every subject.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +19,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
-/// What one short connection sends, and gets back from the echo backend.
-const REQUEST: &[u8; 32] = b"GET /benchmark HTTP/1.0\r\n\r\n.....";
+use crate::load::REQUEST;
 
 /// A client that trusts exactly the benchmark's certificate, and never resumes a session.
 #[derive(Debug, Clone)]
@@ -131,34 +129,19 @@ pub fn handshakes(
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<(u64, u64)> {
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    runtime()?.block_on(async {
-        let deadline = tokio::time::Instant::now() + duration;
-        let mut clients = tokio::task::JoinSet::new();
-        for _ in 0..concurrency {
-            let (client, done, failed) = (client.clone(), done.clone(), failed.clone());
-            clients.spawn(async move {
-                while tokio::time::Instant::now() < deadline {
-                    let one = async {
-                        let mut stream = client.connect(port).await?;
-                        stream.write_all(REQUEST).await?;
-                        let mut reply = [0; REQUEST.len()];
-                        stream.read_exact(&mut reply).await?;
-                        anyhow::ensure!(&reply == REQUEST, "the reply differs from the request");
-                        stream.shutdown().await?;
-                        Ok(())
-                    };
-                    match tokio::time::timeout_at(deadline + Duration::from_secs(5), one).await {
-                        Ok(Ok(())) => done.fetch_add(1, Ordering::Relaxed),
-                        _ => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            });
+    let client = client.clone();
+    crate::load::repeat(concurrency, duration, move || {
+        let client = client.clone();
+        async move {
+            let mut stream = client.connect(port).await?;
+            stream.write_all(REQUEST).await?;
+            let mut reply = [0; REQUEST.len()];
+            stream.read_exact(&mut reply).await?;
+            anyhow::ensure!(&reply == REQUEST, "the reply differs from the request");
+            stream.shutdown().await?;
+            Ok(())
         }
-        while clients.join_next().await.is_some() {}
-    });
-    Ok((done.load(Ordering::Relaxed), failed.load(Ordering::Relaxed)))
+    })
 }
 
 /// A listener on 127.0.0.1 that reads and counts what its one connection sends, for the
