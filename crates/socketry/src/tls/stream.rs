@@ -190,3 +190,32 @@ impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Duplex<R, W> {
         Pin::new(&mut self.writer).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::IoSlice;
+
+    use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    use super::Duplex;
+
+    /// rustls writes a flight's records as one vectored write; the stream below gets them
+    /// in one call, not only the first.
+    #[tokio::test]
+    async fn a_vectored_write_reaches_the_writer_whole() {
+        let (near, mut far) = tokio::io::duplex(1024);
+        let (reader, writer) = tokio::io::split(near);
+        let mut joined = Duplex::new(reader, writer);
+        assert!(joined.is_write_vectored());
+        let records = [
+            IoSlice::new(b"change cipher spec|"),
+            IoSlice::new(b"finished"),
+        ];
+        let written = joined.write_vectored(&records).await.unwrap();
+        assert_eq!(written, 27);
+        drop(joined);
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"change cipher spec|finished");
+    }
+}
