@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What one short connection sends, and gets back from the echo backend.
-const REQUEST: &[u8; 32] = b"GET /benchmark HTTP/1.0\r\n\r\n.....";
+pub const REQUEST: &[u8; 32] = b"GET /benchmark HTTP/1.0\r\n\r\n.....";
 
 /// Serves every connection on `port` by echoing it until EOF. Prints `ready` once listening.
 pub fn backend(port: u16) -> anyhow::Result<()> {
@@ -45,6 +45,28 @@ pub fn connection_rate(
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<(u64, u64)> {
+    repeat(concurrency, duration, move || async move {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(REQUEST).await?;
+        let mut reply = [0; REQUEST.len()];
+        stream.read_exact(&mut reply).await?;
+        anyhow::ensure!(&reply == REQUEST, "the reply differs from the request");
+        Ok(())
+    })
+}
+
+/// How many times `concurrency` clients complete `attempt` in `duration`, each starting
+/// another as soon as one ends, and how many attempts failed (or were still running 5 s
+/// after the end).
+pub fn repeat<A, F>(
+    concurrency: usize,
+    duration: Duration,
+    attempt: A,
+) -> anyhow::Result<(u64, u64)>
+where
+    A: Fn() -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,19 +77,12 @@ pub fn connection_rate(
         let deadline = tokio::time::Instant::now() + duration;
         let mut clients = tokio::task::JoinSet::new();
         for _ in 0..concurrency {
-            let (done, failed) = (done.clone(), failed.clone());
+            let (attempt, done, failed) = (attempt.clone(), done.clone(), failed.clone());
             clients.spawn(async move {
                 while tokio::time::Instant::now() < deadline {
-                    let one = async {
-                        let mut stream =
-                            tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-                        stream.write_all(REQUEST).await?;
-                        let mut reply = [0; REQUEST.len()];
-                        stream.read_exact(&mut reply).await?;
-                        anyhow::ensure!(&reply == REQUEST, "the reply differs from the request");
-                        Ok(())
-                    };
-                    match tokio::time::timeout_at(deadline + Duration::from_secs(5), one).await {
+                    match tokio::time::timeout_at(deadline + Duration::from_secs(5), attempt())
+                        .await
+                    {
                         Ok(Ok(())) => done.fetch_add(1, Ordering::Relaxed),
                         _ => failed.fetch_add(1, Ordering::Relaxed),
                     };

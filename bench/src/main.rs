@@ -13,10 +13,12 @@
 //! 6. UDP datagrams per second delivered by iperf3 (`-u -b 0 -l 1400`) through a
 //!    `UDP-LISTEN,fork` to `UDP` relay, and the share lost;
 //! 7. TLS termination (`--only tls`): socketry's and socat's `OPENSSL-LISTEN,fork` to `TCP`,
-//!    and stunnel4, each serving the same ECDSA P-256 certificate: iperf3 throughput through
-//!    it, with its CPU per GB, and handshakes per second (the connection-rate load, each
-//!    connection a full handshake). Clients speak plaintext to one socketry
-//!    `TCP-LISTEN,fork` to `OPENSSL` front, the same for every subject.
+//!    and stunnel4, each serving the same certificate: throughput of one TLS stream through
+//!    it into a counting sink, with the server's CPU per GB, and full handshakes per second
+//!    (32 concurrent clients, each connection a handshake, a 32-byte request and its echo),
+//!    with an ECDSA P-256 certificate and with an RSA 2048 one. The clients are the
+//!    harness's own (`tls.rs`), speaking TLS straight to the server, with session
+//!    resumption off.
 //!
 //! Beside socat and no relay, a reference relay (bench/reference/splice-relay.c: each
 //! direction spliced in a blocking thread of its own through a 1 MiB pipe) is the ceiling for
@@ -29,6 +31,7 @@
 mod load;
 mod procs;
 mod report;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -252,11 +255,16 @@ impl TlsServer {
         }
     }
 
-    /// The server on 127.0.0.1:`port` relaying to 127.0.0.1:`backend`, behind the
-    /// plaintext front every subject shares; returns the server and the front's port.
-    fn spawn(self, bench: &Bench, backend: u16) -> anyhow::Result<(Group, Group, u16)> {
+    /// The server on a free port of 127.0.0.1, serving `certificate` and relaying to
+    /// 127.0.0.1:`backend`; returns it and its port once it listens.
+    fn spawn(
+        self,
+        bench: &Bench,
+        certificate: Certificate,
+        backend: u16,
+    ) -> anyhow::Result<(Group, u16)> {
         let port = procs::free_port()?;
-        let pem = bench.dir.join("tls.pem");
+        let pem = certificate.path(&bench.dir);
         let listen = format!(
             "OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,verify=0,cert={}",
             pem.display()
@@ -283,51 +291,54 @@ impl TlsServer {
             }
         };
         procs::wait_for_listener(port)?;
-        let front_port = procs::free_port()?;
-        let front = Group::spawn(
-            "TLS client front",
-            &bench.socketry,
-            &[
-                format!("TCP-LISTEN:{front_port},bind=127.0.0.1,fork,backlog=1024"),
-                format!("OPENSSL:127.0.0.1:{port},verify=0"),
-            ],
-            &[],
-        )?;
-        procs::wait_for_listener(front_port)?;
-        Ok((server, front, front_port))
+        Ok((server, port))
     }
 }
 
-/// The certificate every TLS server serves: ECDSA P-256, self-signed, key and certificate in
-/// one PEM file.
-fn make_tls_certificate(dir: &std::path::Path) -> anyhow::Result<()> {
-    let key = dir.join("tls.key");
-    let cert = dir.join("tls.crt");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .context("running openssl req")?;
-    if !status.success() {
-        bail!("openssl req could not make the TLS certificate");
+/// The certificates the TLS servers serve, each self-signed, key and certificate in one PEM
+/// file: ECDSA P-256, what a deployment uses today, and RSA 2048, whose signature costs a
+/// server about a millisecond per handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Certificate {
+    EcdsaP256,
+    Rsa2048,
+}
+
+impl Certificate {
+    fn path(self, dir: &std::path::Path) -> PathBuf {
+        dir.join(match self {
+            Certificate::EcdsaP256 => "tls-ecdsa.pem",
+            Certificate::Rsa2048 => "tls-rsa.pem",
+        })
     }
-    let mut pem = std::fs::read(&key)?;
-    pem.extend(std::fs::read(&cert)?);
-    std::fs::write(dir.join("tls.pem"), pem)?;
-    Ok(())
+
+    fn make(self, dir: &std::path::Path) -> anyhow::Result<()> {
+        let key = dir.join("tls.key");
+        let cert = dir.join("tls.crt");
+        let algorithm: &[&str] = match self {
+            Certificate::EcdsaP256 => &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            Certificate::Rsa2048 => &["-newkey", "rsa:2048"],
+        };
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509"])
+            .args(algorithm)
+            .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("running openssl req")?;
+        if !status.success() {
+            bail!("openssl req could not make the {self:?} certificate");
+        }
+        let mut pem = std::fs::read(&key)?;
+        pem.extend(std::fs::read(&cert)?);
+        std::fs::write(self.path(dir), pem)?;
+        Ok(())
+    }
 }
 
 /// One iperf3 TCP run to `port`: bits per second and bytes received.
@@ -352,32 +363,43 @@ fn iperf3_tcp(bench: &Bench, port: u16) -> anyhow::Result<(f64, f64)> {
     Ok((bits, bytes))
 }
 
-/// Throughput through a TLS server (Gbit/s), and the server's CPU seconds per GB.
+/// Throughput of one TLS stream through a server into a sink (Gbit/s), and the server's CPU
+/// seconds per GB.
 fn tls_throughput(bench: &Bench, server: TlsServer) -> anyhow::Result<(f64, f64)> {
-    let (group, front, port) = server.spawn(bench, bench.iperf_port)?;
+    let certificate = Certificate::EcdsaP256;
+    let client = tls::Client::new(&certificate.path(&bench.dir))?;
+    let sink = tls::Sink::bind()?;
+    let (group, port) = server.spawn(bench, certificate, sink.port()?)?;
     let before = group.cpu_seconds();
-    let (bits, bytes) = iperf3_tcp(bench, port)?;
+    let (bits, bytes) = tls::throughput(&client, port, sink, Duration::from_secs(bench.seconds))?;
     group.settle(Duration::from_secs(5));
     let after = group.cpu_seconds();
-    drop(front);
     Ok((bits / 1e9, (after - before) / (bytes / 1e9)))
 }
 
-/// TLS handshakes per second: short connections (one handshake, a 32-byte request and its
-/// echo each) from 32 concurrent clients through the front and the server to the echo
-/// backend.
-fn tls_handshakes(bench: &Bench, server: TlsServer) -> anyhow::Result<f64> {
-    let (_group, _front, port) = server.spawn(bench, bench.echo_port)?;
+/// Full TLS handshakes per second through a server serving `certificate`, from 32
+/// concurrent clients, each connection a 32-byte request echoed by the backend; and the
+/// server's CPU milliseconds per handshake.
+fn tls_handshakes(
+    bench: &Bench,
+    server: TlsServer,
+    certificate: Certificate,
+) -> anyhow::Result<(f64, f64)> {
+    let client = tls::Client::new(&certificate.path(&bench.dir))?;
+    let (group, port) = server.spawn(bench, certificate, bench.echo_port)?;
     let seconds = Duration::from_secs(bench.seconds);
-    let (done, failed) = load::connection_rate(port, 32, seconds)?;
+    let before = group.cpu_seconds();
+    let (done, failed) = tls::handshakes(&client, port, 32, seconds)?;
+    group.settle(Duration::from_secs(5));
+    let after = group.cpu_seconds();
     if failed * 100 > done {
         eprintln!(
             "  warning: {failed} of {} connections failed",
             done + failed
         );
     }
-    std::thread::sleep(Duration::from_millis(500));
-    Ok(done as f64 / seconds.as_secs_f64())
+    let per_handshake = (after - before) * 1e3 / (done.max(1) as f64);
+    Ok((done as f64 / seconds.as_secs_f64(), per_handshake))
 }
 
 /// One iperf3 run: Gbit/s received, and the relays' CPU seconds per GB.
@@ -883,7 +905,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     );
     let mut tls_cpu = Measure::new("CPU per GB, TLS server", "s/GB", Target::None);
     let mut tls_handshake_rate = Measure::new(
-        "TLS handshakes through a fork server",
+        "TLS handshakes through a fork server, ECDSA P-256",
         "handshakes/s",
         Target::AtLeast {
             socat: Some(3.0),
@@ -891,27 +913,50 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             direct: None,
         },
     );
+    let mut tls_handshake_cpu =
+        Measure::new("CPU per TLS handshake, ECDSA P-256", "ms", Target::None);
+    let mut tls_handshake_rate_rsa = Measure::new(
+        "TLS handshakes through a fork server, RSA 2048",
+        "handshakes/s",
+        Target::None,
+    );
+    let mut tls_handshake_cpu_rsa =
+        Measure::new("CPU per TLS handshake, RSA 2048", "ms", Target::None);
     if only.includes(Part::Tls) {
-        make_tls_certificate(&bench.dir)?;
+        Certificate::EcdsaP256.make(&bench.dir)?;
+        Certificate::Rsa2048.make(&bench.dir)?;
     }
     for round in 0..only.rounds(Part::Tls, bench.rounds) {
         eprintln!("TLS, round {}/{}", round + 1, bench.rounds);
         for server in TlsServer::ALL {
             let (gbps, per_gb) = tls_throughput(&bench, server)?;
-            let handshakes = tls_handshakes(&bench, server)?;
+            let (handshakes, per_handshake) =
+                tls_handshakes(&bench, server, Certificate::EcdsaP256)?;
+            let (handshakes_rsa, per_handshake_rsa) =
+                tls_handshakes(&bench, server, Certificate::Rsa2048)?;
             eprintln!(
-                "  {}: {gbps:.2} Gbit/s, {per_gb:.3} CPU s/GB, {handshakes:.0} handshakes/s",
+                "  {}: {gbps:.2} Gbit/s, {per_gb:.3} CPU s/GB; handshakes/s {handshakes:.0} ECDSA ({per_handshake:.2} CPU ms each), {handshakes_rsa:.0} RSA ({per_handshake_rsa:.2} ms)",
                 server.subject()
             );
             tls_rate.add(server.subject(), gbps);
             tls_cpu.add(server.subject(), per_gb);
             tls_handshake_rate.add(server.subject(), handshakes);
+            tls_handshake_cpu.add(server.subject(), per_handshake);
+            tls_handshake_rate_rsa.add(server.subject(), handshakes_rsa);
+            tls_handshake_cpu_rsa.add(server.subject(), per_handshake_rsa);
         }
     }
-    for measure in [&mut tls_rate, &mut tls_cpu, &mut tls_handshake_rate] {
+    for measure in [
+        &mut tls_rate,
+        &mut tls_cpu,
+        &mut tls_handshake_rate,
+        &mut tls_handshake_cpu,
+        &mut tls_handshake_rate_rsa,
+        &mut tls_handshake_cpu_rsa,
+    ] {
         if let Some(ratio) = measure.ratio(STUNNEL) {
             measure.note = Some(format!(
-                "socketry / stunnel4: {ratio:.2}x; every client goes through the same socketry TCP-to-OPENSSL front, whose cost is in the figures of all three"
+                "socketry / stunnel4: {ratio:.2}x; the harness's own TLS clients (session resumption off) on the same two cores are in every figure"
             ));
         }
     }
@@ -976,6 +1021,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         tls_rate,
         tls_cpu,
         tls_handshake_rate,
+        tls_handshake_cpu,
+        tls_handshake_rate_rsa,
+        tls_handshake_cpu_rsa,
     ];
     // Measures of parts left out by --only have no samples, and no row.
     let measures: Vec<Measure> = measures
@@ -1023,6 +1071,27 @@ fn connrate(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `handshakes PORT CERT SECONDS`: the TLS handshake load alone against a server already
+/// running, for profiling it (`perf record -p`).
+fn handshakes_alone(args: &[String]) -> anyhow::Result<()> {
+    let [port, pem, seconds] = args else {
+        bail!("handshakes needs a port, the server's certificate (PEM) and a number of seconds");
+    };
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("\"{port}\" is not a port number"))?;
+    let seconds: u64 = seconds
+        .parse()
+        .with_context(|| format!("\"{seconds}\" is not a number of seconds"))?;
+    let client = tls::Client::new(std::path::Path::new(pem))?;
+    let (done, failed) = tls::handshakes(&client, port, 32, Duration::from_secs(seconds))?;
+    println!(
+        "{done} handshakes in {seconds} s ({:.0}/s), {failed} failed",
+        done as f64 / seconds as f64
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -1032,8 +1101,9 @@ fn main() -> ExitCode {
             _ => Err(anyhow::anyhow!("backend needs a port number")),
         },
         Some("connrate") => connrate(&args[1..]),
+        Some("handshakes") => handshakes_alone(&args[1..]),
         _ => Err(anyhow::anyhow!(
-            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N] [--only PARTS]\n       socketry-bench backend PORT\n       socketry-bench connrate PORT SECONDS"
+            "usage: socketry-bench run [--socketry PATH] [--reference PATH] [--json PATH] [--rounds N] [--seconds S] [--idle N] [--only PARTS]\n       socketry-bench backend PORT\n       socketry-bench connrate PORT SECONDS\n       socketry-bench handshakes PORT CERT.pem SECONDS"
         )),
     };
     match result {

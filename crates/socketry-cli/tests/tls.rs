@@ -48,6 +48,43 @@ fn certificate(dir: &Path, name: &str) -> Certificate {
     Certificate { cert, key, both }
 }
 
+/// `openssl s_server` serving `cert` to one client, to which it sends each line back
+/// reversed.
+fn reversing_s_server(cert: &Certificate) -> Peer {
+    Peer::start(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:0",
+                "-naccept",
+                "1",
+                "-rev",
+            ])
+            .arg("-cert")
+            .arg(&cert.cert)
+            .arg("-key")
+            .arg(&cert.key),
+        false,
+        "ACCEPT",
+    )
+}
+
+/// `socketry - OPENSSL:localhost:PORT,cafile=CERT` with `sent` on its input, verifying the
+/// server with its certificate as the authority: it prints `expected` (the server's answer)
+/// and exits 0.
+fn verified_client_gets(port: u16, cert: &Certificate, sent: &[u8], expected: &[u8]) {
+    let out = run(
+        &[
+            "-",
+            &format!("OPENSSL:localhost:{port},cafile={}", cert.cert.display()),
+        ],
+        sent,
+    );
+    assert_eq!(out.stdout, expected, "{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+}
+
 /// The SHA-256 fingerprint OpenSSL computes for a certificate, in `fingerprint=`'s form.
 fn openssl_fingerprint(cert: &Path) -> String {
     let out = Command::new("openssl")
@@ -142,36 +179,8 @@ fn an_ephemeral_server_logs_the_fingerprint_a_client_pins() {
 fn a_client_verifies_s_server_with_cafile_and_half_closes() {
     let dir = common::tempdir();
     let cert = certificate(dir.path(), "server");
-    let _server = Peer::start(
-        Command::new("openssl")
-            .args([
-                "s_server",
-                "-accept",
-                "127.0.0.1:0",
-                "-naccept",
-                "1",
-                "-rev",
-            ])
-            .arg("-cert")
-            .arg(&cert.cert)
-            .arg("-key")
-            .arg(&cert.key),
-        false,
-        "ACCEPT",
-    );
-    let out = run(
-        &[
-            "-",
-            &format!(
-                "OPENSSL:localhost:{},cafile={}",
-                _server.port,
-                cert.cert.display()
-            ),
-        ],
-        b"hello\n",
-    );
-    assert_eq!(out.stdout, b"olleh\n", "{}", out.stderr);
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let server = reversing_s_server(&cert);
+    verified_client_gets(server.port, &cert, b"hello\n", b"olleh\n");
 }
 
 #[test]
@@ -179,23 +188,7 @@ fn an_unknown_ca_is_one_line_exit_1_and_names_the_pin() {
     let dir = common::tempdir();
     let cert = certificate(dir.path(), "server");
     let other = certificate(dir.path(), "other");
-    let server = Peer::start(
-        Command::new("openssl")
-            .args([
-                "s_server",
-                "-accept",
-                "127.0.0.1:0",
-                "-naccept",
-                "1",
-                "-rev",
-            ])
-            .arg("-cert")
-            .arg(&cert.cert)
-            .arg("-key")
-            .arg(&cert.key),
-        false,
-        "ACCEPT",
-    );
+    let server = reversing_s_server(&cert);
     let address = format!(
         "OPENSSL:localhost:{},cafile={}",
         server.port,
@@ -293,19 +286,12 @@ fn socat_and_socketry_talk_tls_both_ways() {
         true,
         "listening on",
     );
-    let out = run(
-        &[
-            "-",
-            &format!(
-                "OPENSSL:localhost:{},cafile={}",
-                socat_server.port,
-                cert.cert.display()
-            ),
-        ],
+    verified_client_gets(
+        socat_server.port,
+        &cert,
         b"socketry to socat\n",
+        b"tacos ot yrtekcos\n",
     );
-    assert_eq!(out.stdout, b"tacos ot yrtekcos\n", "{}", out.stderr);
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
 
     // socketry serves, socat connects and verifies.
     let mut server = Proc::spawn(&[
@@ -631,19 +617,7 @@ fn a_client_verifies_python_s_ssl_server_and_half_closes() {
         false,
         "ACCEPT",
     );
-    let out = run(
-        &[
-            "-",
-            &format!(
-                "OPENSSL:localhost:{},cafile={}",
-                server.port,
-                cert.cert.display()
-            ),
-        ],
-        b"hello python\n",
-    );
-    assert_eq!(out.stdout, b"nohtyp olleh\n", "{}", out.stderr);
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    verified_client_gets(server.port, &cert, b"hello python\n", b"nohtyp olleh\n");
 }
 
 #[test]

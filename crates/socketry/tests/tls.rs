@@ -292,32 +292,31 @@ async fn a_server_that_requires_a_client_certificate_is_answered_with_cert_or_re
         ca.pem.to_str().unwrap(),
     ];
 
-    // Without a certificate: in TLS 1.3 the client learns it at its first read.
-    let s_server = SServer::start(&server.cert, &server.key, &require);
-    let mut stream = connect(&trusting(&ca), s_server.port).await.unwrap();
-    let _ = stream.write_all(b"x\n").await;
-    let error = stream.read(&mut [0; 16]).await.unwrap_err();
+    // In TLS 1.3 the client learns that the server refused it at its first read.
+    let (cert, key, required) = (&server.cert, &server.key, &require);
+    let first_read_error = |settings: TlsSettings| async move {
+        let s_server = SServer::start(cert, key, required);
+        let mut stream = connect(&settings, s_server.port).await.unwrap();
+        let _ = stream.write_all(b"x\n").await;
+        stream.read(&mut [0; 16]).await.unwrap_err().to_string()
+    };
+
+    // Without a certificate.
     assert_eq!(
-        error.to_string(),
+        first_read_error(trusting(&ca)).await,
         "the server requires a client certificate (give cert=)"
     );
-    drop(s_server);
 
     // A certificate the server does not trust.
-    let s_server = SServer::start(&server.cert, &server.key, &require);
     let settings = TlsSettings {
         cert: Some(bad.cert.clone()),
         key: Some(bad.key.clone()),
         ..trusting(&ca)
     };
-    let mut stream = connect(&settings, s_server.port).await.unwrap();
-    let _ = stream.write_all(b"x\n").await;
-    let error = stream.read(&mut [0; 16]).await.unwrap_err();
     assert_eq!(
-        error.to_string(),
+        first_read_error(settings).await,
         "the peer refused our certificate (alert: unknown CA)"
     );
-    drop(s_server);
 
     // The same in TLS 1.2, where the handshake itself fails.
     let s_server = SServer::start(&server.cert, &server.key, &require);
@@ -349,6 +348,17 @@ async fn a_server_that_requires_a_client_certificate_is_answered_with_cert_or_re
     let mut reply = [0; 3];
     stream.read_exact(&mut reply).await.unwrap();
     assert_eq!(&reply, b"ko\n");
+}
+
+/// [`s_client`] presenting `identity`'s certificate.
+fn s_client_as(
+    port: u16,
+    identity: &pki::Identity,
+    input: &[u8],
+) -> std::thread::JoinHandle<Vec<u8>> {
+    let cert = identity.cert.to_str().unwrap();
+    let key = identity.key.to_str().unwrap();
+    s_client(port, &["-cert", cert, "-key", key], input)
 }
 
 /// Runs `openssl s_client` against a server of ours, sending `input`; returns what it
@@ -464,16 +474,7 @@ async fn a_server_with_a_cafile_refuses_clients_without_a_certificate_or_with_a_
     client.join().unwrap();
 
     let (port, task) = serve_one(TlsServerConfig::new(&settings).unwrap()).await;
-    let client = s_client(
-        port,
-        &[
-            "-cert",
-            bad.cert.to_str().unwrap(),
-            "-key",
-            bad.key.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let client = s_client_as(port, &bad, b"");
     let error = task.await.unwrap().unwrap_err();
     assert!(
         error.to_string().starts_with(
@@ -489,16 +490,7 @@ async fn a_server_with_a_cafile_refuses_clients_without_a_certificate_or_with_a_
         ..settings.clone()
     };
     let (port, task) = serve_one(TlsServerConfig::new(&named).unwrap()).await;
-    let client = s_client(
-        port,
-        &[
-            "-cert",
-            good.cert.to_str().unwrap(),
-            "-key",
-            good.key.to_str().unwrap(),
-        ],
-        b"from a client\n",
-    );
+    let client = s_client_as(port, &good, b"from a client\n");
     let mut stream = task.await.unwrap().unwrap();
     let subject = stream.peer().certificate.clone().unwrap().subject;
     assert_eq!(subject, "/CN=client.test");
@@ -513,16 +505,7 @@ async fn a_server_with_a_cafile_refuses_clients_without_a_certificate_or_with_a_
         ..settings
     };
     let (port, task) = serve_one(TlsServerConfig::new(&misnamed).unwrap()).await;
-    let client = s_client(
-        port,
-        &[
-            "-cert",
-            good.cert.to_str().unwrap(),
-            "-key",
-            good.key.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let client = s_client_as(port, &good, b"");
     let error = task.await.unwrap().unwrap_err();
     assert_eq!(
         error.to_string(),

@@ -92,9 +92,9 @@ pub(crate) async fn connect(
     options: &Options,
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
-    let config = TlsClientConfig::new(&settings(options)?, &host_name(&remote.host))
+    let config = TlsClientConfig::shared(&settings(options)?, &host_name(&remote.host))
         .map_err(setting_error)?;
-    let tls = Stack::new(vec![Arc::new(TlsClient(Arc::new(config)))]);
+    let tls = Stack::new(vec![Arc::new(TlsClient(config))]);
     let connection = super::tcp::connect(remote, options, context).await?;
     // A PROXY protocol header goes before the TLS handshake, where a server reads it.
     super::proxy_header::send(connection, options, context)
@@ -291,8 +291,8 @@ impl TlsLayer {
                         "localhost".to_owned()
                     }
                 };
-                let config = TlsClientConfig::new(&settings, &host).map_err(setting_error)?;
-                Arc::new(crate::layer::TlsClient(Arc::new(config)))
+                let config = TlsClientConfig::shared(&settings, &host).map_err(setting_error)?;
+                Arc::new(crate::layer::TlsClient(config))
             }
             TlsLayer::Server => {
                 let config = TlsServerConfig::new(&settings).map_err(setting_error)?;

@@ -2,7 +2,7 @@
 //! they run.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rustls::client::WebPkiServerVerifier;
@@ -120,7 +120,40 @@ pub struct TlsClientConfig {
     handshake_timeout: Option<Duration>,
 }
 
+/// Client configurations already built, the newest last. A fork server whose second
+/// address is `OPENSSL:host:port` opens it once per connection, and building its
+/// configuration reads `cert`, `key` and `cafile`, or the system's trust store, which alone
+/// costs milliseconds; with the configuration shared, so is its cache of sessions, which
+/// later connections to the same server resume.
+static CLIENT_CONFIGS: Mutex<Vec<(TlsSettings, String, Arc<TlsClientConfig>)>> =
+    Mutex::new(Vec::new());
+
+/// How many client configurations [`TlsClientConfig::shared`] keeps.
+const CLIENT_CONFIGS_KEPT: usize = 16;
+
 impl TlsClientConfig {
+    /// The configuration for `settings` and `host`, as [`TlsClientConfig::new`] builds it,
+    /// built once per process: the files named are read the first time (a server, too,
+    /// reads its files once, when it starts). An error is not kept, so a file that appears
+    /// later is read then.
+    pub fn shared(settings: &TlsSettings, host: &str) -> Result<Arc<Self>, TlsError> {
+        let kept = || {
+            CLIENT_CONFIGS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some((_, _, config)) = kept().iter().find(|(s, h, _)| s == settings && h == host) {
+            return Ok(config.clone());
+        }
+        let config = Arc::new(TlsClientConfig::new(settings, host)?);
+        let mut kept = kept();
+        if kept.len() == CLIENT_CONFIGS_KEPT {
+            kept.remove(0);
+        }
+        kept.push((settings.clone(), host.to_owned(), config.clone()));
+        Ok(config)
+    }
+
     /// Checks `settings` for a client connecting to `host` (the default name the server's
     /// certificate must be valid for, and the default SNI), and reads every file they name.
     pub fn new(settings: &TlsSettings, host: &str) -> Result<Self, TlsError> {
@@ -245,6 +278,10 @@ impl TlsClientConfig {
 /// verifies clients.
 #[derive(Debug, Clone)]
 pub struct TlsServerConfig {
+    /// The configuration of every handshake, built once, when no client certificate is
+    /// checked; with a check, each handshake builds its own, whose verifier keeps the
+    /// client's certificate for the error that names it.
+    shared: Option<Arc<ServerConfig>>,
     provider: Arc<CryptoProvider>,
     versions: Vec<&'static SupportedProtocolVersion>,
     key: Arc<CertifiedKey>,
@@ -320,7 +357,8 @@ impl TlsServerConfig {
             }
             None
         };
-        Ok(TlsServerConfig {
+        let mut config = TlsServerConfig {
+            shared: None,
             provider,
             versions,
             key,
@@ -338,20 +376,16 @@ impl TlsServerConfig {
                     .unwrap_or(DEFAULT_SERVER_HANDSHAKE_TIMEOUT),
             )
             .filter(|t| !t.is_zero()),
-        })
+        };
+        if config.client_check.is_none() {
+            config.shared = Some(config.build(&Seen::default())?);
+        }
+        Ok(config)
     }
 
-    /// The fingerprint of the ephemeral certificate, when no `cert` was given.
-    pub fn ephemeral_fingerprint(&self) -> Option<Fingerprint> {
-        self.ephemeral
-    }
-
-    /// Runs the server's handshake over `io`.
-    pub async fn accept<IO>(&self, io: IO) -> Result<TlsStream<IO>, TlsError>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin,
-    {
-        let seen = Seen::default();
+    /// A configuration for handshakes whose client verifier (if any) leaves the client's
+    /// certificate in `seen`.
+    fn build(&self, seen: &Seen) -> Result<Arc<ServerConfig>, TlsError> {
         let builder = ServerConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&self.versions)
             .map_err(setting_error)?;
@@ -367,7 +401,25 @@ impl TlsServerConfig {
             builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(self.key.clone())));
         config.alpn_protocols = self.alpn.clone();
         config.session_storage = self.sessions.clone();
-        let acceptor = TlsAcceptor::from(Arc::new(config));
+        Ok(Arc::new(config))
+    }
+
+    /// The fingerprint of the ephemeral certificate, when no `cert` was given.
+    pub fn ephemeral_fingerprint(&self) -> Option<Fingerprint> {
+        self.ephemeral
+    }
+
+    /// Runs the server's handshake over `io`.
+    pub async fn accept<IO>(&self, io: IO) -> Result<TlsStream<IO>, TlsError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let seen = Seen::default();
+        let config = match &self.shared {
+            Some(config) => config.clone(),
+            None => self.build(&seen)?,
+        };
+        let acceptor = TlsAcceptor::from(config);
         match within(self.handshake_timeout, acceptor.accept(io)).await? {
             Ok(stream) => {
                 let (_, connection) = stream.get_ref();

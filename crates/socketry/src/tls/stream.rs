@@ -167,11 +167,55 @@ impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Duplex<R, W> {
         Pin::new(&mut self.writer).poll_write(cx, buf)
     }
 
+    /// rustls hands over every record it has ready (a handshake flight, a large write's
+    /// records) as one vectored write: one system call, and one segment where Nagle's
+    /// algorithm would otherwise hold the second record back for the peer's delayed ACK.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.writer).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.writer.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.writer).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.writer).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::IoSlice;
+
+    use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    use super::Duplex;
+
+    /// rustls writes a flight's records as one vectored write; the stream below gets them
+    /// in one call, not only the first.
+    #[tokio::test]
+    async fn a_vectored_write_reaches_the_writer_whole() {
+        let (near, mut far) = tokio::io::duplex(1024);
+        let (reader, writer) = tokio::io::split(near);
+        let mut joined = Duplex::new(reader, writer);
+        assert!(joined.is_write_vectored());
+        let records = [
+            IoSlice::new(b"change cipher spec|"),
+            IoSlice::new(b"finished"),
+        ];
+        let written = joined.write_vectored(&records).await.unwrap();
+        assert_eq!(written, 27);
+        drop(joined);
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"change cipher spec|finished");
     }
 }
