@@ -272,7 +272,7 @@ impl ValueKind {
             ValueKind::ProxyVersion => {
                 "1 or 2 (the PROXY protocol's version; a listener given none reads either)"
             }
-            ValueKind::HexBytes => "x followed by pairs of hex digits, e.g. x01000000 (at most 40 bytes)",
+            ValueKind::HexBytes => "x and 1 to 40 pairs of hex digits, e.g. x01000000",
         }
     }
 }
