@@ -85,6 +85,10 @@ impl Groups {
     pub const WEBSOCKET: Groups = Groups(1 << 30);
     /// WebSocket servers (WS-LISTEN): which path they serve.
     pub const WEBSOCKET_LISTEN: Groups = Groups(1 << 31);
+    /// Internet sockets that receive datagrams (UDP, UDP-Lite, raw IP): what the kernel can
+    /// report on each one received (`ip-pktinfo`, `so-timestamp`, ...). A bit apart from the
+    /// others' run, so that groups added meanwhile on other branches cannot take it.
+    pub const IP_DATAGRAM: Groups = Groups(1 << 40);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -120,6 +124,7 @@ impl Groups {
         (Groups::HTTP, "HTTP"),
         (Groups::WEBSOCKET, "WEBSOCKET"),
         (Groups::WEBSOCKET_LISTEN, "WEBSOCKET-LISTEN"),
+        (Groups::IP_DATAGRAM, "DATAGRAM"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -855,21 +860,21 @@ option_table! {
         help: "serve only requests for this path; a request for another gets 404 and is logged" },
     OptionDef { id: OptionId::IpOptions, name: "ip-options", aliases: &["ipoptions"], group: Groups::IP, kind: ValueKind::HexBytes,
         help: "set IP_OPTIONS: these bytes (x and hex digits, as socat writes them) go as options in the header of every IPv4 packet sent" },
-    OptionDef { id: OptionId::IpPktinfo, name: "ip-pktinfo", aliases: &["pktinfo"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::IpPktinfo, name: "ip-pktinfo", aliases: &["pktinfo"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IP_PKTINFO: each datagram received tells its interface, local and destination address (logged; SOCAT_IP_IF, SOCAT_IP_LOCADDR, SOCAT_IP_DSTADDR)" },
-    OptionDef { id: OptionId::IpRecvTos, name: "ip-recvtos", aliases: &["recvtos"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::IpRecvTos, name: "ip-recvtos", aliases: &["recvtos"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IP_RECVTOS: each datagram received tells its type of service byte (logged; SOCAT_IP_TOS)" },
-    OptionDef { id: OptionId::IpRecvTtl, name: "ip-recvttl", aliases: &["recvttl"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::IpRecvTtl, name: "ip-recvttl", aliases: &["recvttl"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IP_RECVTTL: each datagram received tells its time to live (logged; SOCAT_IP_TTL)" },
-    OptionDef { id: OptionId::IpRecvOpts, name: "ip-recvopts", aliases: &["recvopts"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::IpRecvOpts, name: "ip-recvopts", aliases: &["recvopts"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IP_RECVOPTS: each datagram received tells its IP options, in hex (logged; SOCAT_IP_OPTIONS)" },
-    OptionDef { id: OptionId::Timestamp, name: "so-timestamp", aliases: &["timestamp"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::Timestamp, name: "so-timestamp", aliases: &["timestamp"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set SO_TIMESTAMP: each datagram received tells when it arrived (logged; SOCAT_TIMESTAMP)" },
-    OptionDef { id: OptionId::Ipv6RecvPktinfo, name: "ipv6-recvpktinfo", aliases: &["ipv6-pktinfo"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::Ipv6RecvPktinfo, name: "ipv6-recvpktinfo", aliases: &["ipv6-pktinfo"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IPV6_RECVPKTINFO: each datagram received tells its destination address and interface (logged; SOCAT_IPV6_DSTADDR, SOCAT_IPV6_IF)" },
-    OptionDef { id: OptionId::Ipv6RecvHoplimit, name: "ipv6-recvhoplimit", aliases: &["ipv6-hoplimit"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::Ipv6RecvHoplimit, name: "ipv6-recvhoplimit", aliases: &["ipv6-hoplimit"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IPV6_RECVHOPLIMIT: each datagram received tells its hop limit (logged; SOCAT_IPV6_HOPLIMIT)" },
-    OptionDef { id: OptionId::Ipv6RecvTclass, name: "ipv6-recvtclass", aliases: &["ipv6-tclass-recv"], group: Groups::IP, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::Ipv6RecvTclass, name: "ipv6-recvtclass", aliases: &["ipv6-tclass-recv"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IPV6_RECVTCLASS: each datagram received tells its traffic class (logged; SOCAT_IPV6_TCLASS)" },
 }
 

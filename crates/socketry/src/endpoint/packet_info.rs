@@ -18,7 +18,7 @@ use std::os::fd::AsFd;
 use nix::libc;
 use socket2::Socket;
 
-use crate::address::{AddressType, Groups, OptionId, Options, ParseErrorKind};
+use crate::address::{OptionId, Options};
 use crate::sys::socket::{set_bytes_option, set_int_option, ControlMessage};
 
 /// The options that make a socket report on each datagram, with the socket option each sets
@@ -93,7 +93,7 @@ enum Version {
     Any,
 }
 
-/// Every option this module reads, for the refusal on addresses that receive no datagrams.
+/// Every option that asks for reports on received datagrams.
 pub(crate) const OPTIONS: &[OptionId] = &[
     OptionId::IpPktinfo,
     OptionId::IpRecvTos,
@@ -108,26 +108,6 @@ pub(crate) const OPTIONS: &[OptionId] = &[
 /// Whether `options` ask for any report on received datagrams (given as 1).
 pub(crate) fn wanted(options: &Options) -> bool {
     OPTIONS.iter().any(|&id| options.flag(id, false))
-}
-
-/// Refuses these options on an address that carries a byte stream (TCP and what runs over
-/// it): the kernel reports on datagrams, and a stream has none to report on.
-pub(crate) fn check(ty: &AddressType, options: &Options) -> Result<(), ParseErrorKind> {
-    if !ty.groups.contains(Groups::STREAM) {
-        return Ok(());
-    }
-    match OPTIONS.iter().copied().find(|&id| options.has(id)) {
-        Some(id) => Err(super::combinations::conflict(
-            id,
-            ty.name,
-            format!(
-                "{} reports on each datagram received, and {} carries a byte stream (expected a UDP or IP datagram address)",
-                id.def().name,
-                ty.name
-            ),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Sets the socket options `options` ask for on `socket`, an IPv6 one when `ipv6`: the

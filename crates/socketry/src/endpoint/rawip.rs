@@ -66,7 +66,10 @@ pub enum RawIpSpec {
     Recv(RawLocal),
 }
 
-const PEER: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP);
+const PEER: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::IP_DATAGRAM);
 const SERVER: Groups = PEER.union(Groups::CHILD).union(Groups::RANGE);
 const RECEIVER: Groups = PEER.union(Groups::RANGE);
 const HOST_PROTOCOL: &[&str] = &["host", "protocol"];

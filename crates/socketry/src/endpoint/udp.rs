@@ -850,7 +850,10 @@ pub enum UdpSpec {
     Datagram(Remote),
 }
 
-const PEER: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP);
+const PEER: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::IP_DATAGRAM);
 const SERVER: Groups = PEER
     .union(Groups::CHILD)
     .union(Groups::RANGE)

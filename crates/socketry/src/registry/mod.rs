@@ -322,7 +322,6 @@ fn parse_chain(input: &[u8], base: usize, text: &[u8]) -> Result<Spec, ParseErro
             let (_, kind, options) = address::parse_endpoint::<Registry>(input, start, whole_rest)?;
             kind.check(&options)
                 .and_then(|()| DataOptions::check(&options))
-                .and_then(|()| crate::endpoint::packet_info::check(kind.address_type(), &options))
                 .map_err(|why| refused(start, why))?;
             return Ok(Spec {
                 kind,
