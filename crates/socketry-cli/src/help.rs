@@ -50,6 +50,7 @@ fn socat_type(kind: ValueKind) -> Option<&'static str> {
         ValueKind::Bool => Some("BOOL"),
         ValueKind::Count(_) => Some("INT"),
         ValueKind::Text => Some("STRING"),
+        ValueKind::HexBytes => Some("BIN"),
         ValueKind::Membership(MembershipForm::Ipv4) => Some("IP-MREQN"),
         ValueKind::Membership(MembershipForm::Ipv4Source) => Some("IP-MREQ-SOURCE"),
         _ => None,

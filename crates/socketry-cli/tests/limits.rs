@@ -79,6 +79,7 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::HttpHeader
         | ValueKind::HttpToken
         | ValueKind::UrlPath
+        | ValueKind::HexBytes
         | ValueKind::Refused(_) => false,
     }
 }

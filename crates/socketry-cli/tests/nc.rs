@@ -202,7 +202,9 @@ fn u_sends_and_receives_datagrams() {
     socket
         .send_to(b"to the listener", ("127.0.0.1", port))
         .unwrap();
-    nc.wait_log("Connection received on UDP session with 127.0.0.1:");
+    let own = socket.local_addr().unwrap().port();
+    // As OpenBSD nc says it: the sender's address and port.
+    nc.wait_log(&format!("Connection received on 127.0.0.1 {own}"));
     let out = nc.finish();
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"to the listener");

@@ -85,6 +85,10 @@ impl Groups {
     pub const WEBSOCKET: Groups = Groups(1 << 30);
     /// WebSocket servers (WS-LISTEN): which path they serve.
     pub const WEBSOCKET_LISTEN: Groups = Groups(1 << 31);
+    /// Internet sockets that receive datagrams (UDP, UDP-Lite, raw IP): what the kernel can
+    /// report on each one received (`ip-pktinfo`, `so-timestamp`, ...). A bit apart from the
+    /// others' run, so that groups added meanwhile on other branches cannot take it.
+    pub const IP_DATAGRAM: Groups = Groups(1 << 40);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -120,6 +124,7 @@ impl Groups {
         (Groups::HTTP, "HTTP"),
         (Groups::WEBSOCKET, "WEBSOCKET"),
         (Groups::WEBSOCKET_LISTEN, "WEBSOCKET-LISTEN"),
+        (Groups::IP_DATAGRAM, "DATAGRAM"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -217,6 +222,8 @@ pub enum ValueKind {
     DaemonName,
     /// An HTTP header field, `Name:Value`.
     HttpHeader,
+    /// Raw bytes written as socat writes them: `x` and an even number of hex digits.
+    HexBytes,
     /// An HTTP token (a WebSocket subprotocol's name).
     HttpToken,
     /// An absolute URL path, `/` and what follows, without a query.
@@ -270,6 +277,7 @@ impl ValueKind {
             ValueKind::ProxyVersion => {
                 "1 or 2 (the PROXY protocol's version; a listener given none reads either)"
             }
+            ValueKind::HexBytes => "x and 1 to 40 pairs of hex digits, e.g. x01000000",
         }
     }
 }
@@ -546,7 +554,7 @@ option_table! {
         help: "set SO_BINDTODEVICE: send and receive only through this network interface" },
     OptionDef { id: OptionId::IpTos, name: "ip-tos", aliases: &["tos"], group: Groups::IP, kind: ValueKind::Count(Bounds::BYTE),
         help: "set IP_TOS, the type of service byte of what is sent" },
-    OptionDef { id: OptionId::IpTtl, name: "ip-ttl", aliases: &["ttl"], group: Groups::IP, kind: ValueKind::Count(Bounds::TTL),
+    OptionDef { id: OptionId::IpTtl, name: "ip-ttl", aliases: &["ttl", "ipv6-unicast-hops", "unicast-hops"], group: Groups::IP, kind: ValueKind::Count(Bounds::TTL),
         help: "set IP_TTL (IPV6_UNICAST_HOPS on IPv6): the hops what is sent may take" },
     OptionDef { id: OptionId::Ipv6Tclass, name: "ipv6-tclass", aliases: &["tclass"], group: Groups::IP, kind: ValueKind::Count(Bounds::BYTE),
         help: "set IPV6_TCLASS, the traffic class of what an IPv6 socket sends" },
@@ -850,6 +858,24 @@ option_table! {
         help: "the longest message taken, in bytes; a longer one is an error (default 16777216)" },
     OptionDef { id: OptionId::WsPath, name: "path", aliases: &[], group: Groups::WEBSOCKET_LISTEN, kind: ValueKind::UrlPath,
         help: "serve only requests for this path; a request for another gets 404 and is logged" },
+    OptionDef { id: OptionId::IpOptions, name: "ip-options", aliases: &["ipoptions"], group: Groups::IP, kind: ValueKind::HexBytes,
+        help: "set IP_OPTIONS: these bytes (x and hex digits, as socat writes them) go as options in the header of every IPv4 packet sent" },
+    OptionDef { id: OptionId::IpPktinfo, name: "ip-pktinfo", aliases: &["pktinfo"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IP_PKTINFO: each datagram received tells its interface, local and destination address (logged; SOCAT_IP_IF, SOCAT_IP_LOCADDR, SOCAT_IP_DSTADDR)" },
+    OptionDef { id: OptionId::IpRecvTos, name: "ip-recvtos", aliases: &["recvtos"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IP_RECVTOS: each datagram received tells its type of service byte (logged; SOCAT_IP_TOS)" },
+    OptionDef { id: OptionId::IpRecvTtl, name: "ip-recvttl", aliases: &["recvttl"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IP_RECVTTL: each datagram received tells its time to live (logged; SOCAT_IP_TTL)" },
+    OptionDef { id: OptionId::IpRecvOpts, name: "ip-recvopts", aliases: &["recvopts"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IP_RECVOPTS: each datagram received tells its IP options, in hex (logged; SOCAT_IP_OPTIONS)" },
+    OptionDef { id: OptionId::Timestamp, name: "so-timestamp", aliases: &["timestamp"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set SO_TIMESTAMP: each datagram received tells when it arrived (logged; SOCAT_TIMESTAMP)" },
+    OptionDef { id: OptionId::Ipv6RecvPktinfo, name: "ipv6-recvpktinfo", aliases: &["ipv6-pktinfo"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IPV6_RECVPKTINFO: each datagram received tells its destination address and interface (logged; SOCAT_IPV6_DSTADDR, SOCAT_IPV6_IF)" },
+    OptionDef { id: OptionId::Ipv6RecvHoplimit, name: "ipv6-recvhoplimit", aliases: &["ipv6-hoplimit"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IPV6_RECVHOPLIMIT: each datagram received tells its hop limit (logged; SOCAT_IPV6_HOPLIMIT)" },
+    OptionDef { id: OptionId::Ipv6RecvTclass, name: "ipv6-recvtclass", aliases: &["ipv6-tclass-recv"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
+        help: "set IPV6_RECVTCLASS: each datagram received tells its traffic class (logged; SOCAT_IPV6_TCLASS)" },
 }
 
 impl OptionId {
@@ -1058,6 +1084,8 @@ pub enum Value {
     Membership(Membership),
     /// An IP address.
     Address(IpAddr),
+    /// Raw bytes ([`ValueKind::HexBytes`]).
+    Bytes(Vec<u8>),
 }
 
 /// Which kind of socket name a `bind=` value is read as.
@@ -1257,7 +1285,33 @@ pub(crate) fn parse_value(
             "2" => Ok(Value::Count(2)),
             _ => Err(()),
         },
+        ValueKind::HexBytes => parse_hex_bytes(text).map(Value::Bytes),
     }
+}
+
+/// The most bytes of IP options a header holds (its 60 bytes less the 20 it always has).
+const MAX_IP_OPTION_BYTES: usize = 40;
+
+/// `x` and pairs of hex digits (`x01000000`), as socat writes binary values: at least one
+/// byte, at most what an IP header has room for.
+fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, ()> {
+    let digits = text.strip_prefix(['x', 'X']).ok_or(())?;
+    if digits.is_empty()
+        || digits.len() % 2 != 0
+        || digits.len() / 2 > MAX_IP_OPTION_BYTES
+        || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(());
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            digits
+                .get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or(())
+        })
+        .collect()
 }
 
 /// The program's name, as TCP wrappers know a daemon by: the base name it was run by.
@@ -1368,6 +1422,10 @@ impl fmt::Display for Value {
             // Addresses and interface names only: nothing the lexer reads specially.
             Value::Membership(m) => write!(f, "{m}"),
             Value::Address(ip) => write!(f, "{ip}"),
+            Value::Bytes(bytes) => {
+                f.write_str("x")?;
+                bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
         }
     }
 }
@@ -1475,6 +1533,14 @@ impl Options {
             Value::Membership(m) => Some(m),
             _ => None,
         })
+    }
+
+    /// A bytes option's value (`ip-options`).
+    pub fn bytes(&self, id: OptionId) -> Option<&[u8]> {
+        match self.get(id) {
+            Some(Value::Bytes(bytes)) => Some(bytes),
+            _ => None,
+        }
     }
 
     /// An address option's value (`ip-multicast-if`).

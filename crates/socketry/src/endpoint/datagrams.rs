@@ -10,6 +10,7 @@ use socket2::SockAddr;
 use super::connection::Connection;
 use super::error::OpenError;
 use super::listener::{Accept, AcceptFuture, Accepting};
+use super::packet_info;
 use super::socket::{
     describe_sockaddr, MessageSocket, PeerFilter, Prefixed, ReceiveMode, Receiver, ReplyTo, Sender,
 };
@@ -63,15 +64,19 @@ impl DatagramPeers {
     /// Receives the next datagram from an admitted peer.
     async fn receive(&self) -> Result<Received, OpenError> {
         let mut buf = vec![0; crate::channel::MIN_MESSAGE_BUFFER];
-        let (n, peer, credentials) =
+        let admitted =
             std::future::poll_fn(|cx| self.socket.poll_recv_admitted(cx, &mut buf, &self.filter))
                 .await
                 .map_err(OpenError::io("receiving a datagram"))?;
-        tracing::info!("receiving datagram from {}", describe_sockaddr(&peer));
+        tracing::info!(
+            "receiving datagram from {}",
+            describe_sockaddr(&admitted.from)
+        );
         Ok(Received {
-            first: buf[..n].to_vec(),
-            peer,
-            credentials,
+            first: buf[..admitted.len].to_vec(),
+            environment: packet_info::environment(&admitted.fields),
+            peer: admitted.from,
+            credentials: admitted.credentials,
         })
     }
 }
@@ -84,6 +89,7 @@ impl Accept for DatagramPeers {
                 first,
                 peer,
                 credentials,
+                environment,
             } = self.receive().await?;
             let mut connection = Connection::new(
                 Some(Reader::Messages(Box::new(Prefixed::new(first, None)))),
@@ -95,6 +101,7 @@ impl Accept for DatagramPeers {
                 format!("{} <- {}", on.listener, describe_sockaddr(&peer)),
             );
             connection.peer_credentials = credentials;
+            connection.environment = environment;
             Ok(connection)
         })
     }
@@ -110,6 +117,7 @@ impl Accept for DatagramPeers {
                 first,
                 peer,
                 credentials,
+                environment,
             } = self.receive().await?;
             let latest = Arc::new(Mutex::new(Some(peer.clone())));
             let rest = Receiver {
@@ -132,6 +140,7 @@ impl Accept for DatagramPeers {
                 format!("{} <- {}", on.listener, describe_sockaddr(&peer)),
             );
             connection.peer_credentials = credentials;
+            connection.environment = environment;
             Ok(connection)
         })
     }
@@ -145,9 +154,11 @@ impl Accept for DatagramPeers {
     }
 }
 
-/// The first datagram of a peer, who sent it, and the credentials it came with.
+/// The first datagram of a peer, who sent it, the credentials it came with, and the
+/// variables a program learns what the kernel reported on it from (`SOCAT_IP_TTL`, ...).
 struct Received {
     first: Vec<u8>,
     peer: SockAddr,
     credentials: Option<PeerCredentials>,
+    environment: Vec<(String, String)>,
 }

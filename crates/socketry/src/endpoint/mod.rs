@@ -15,6 +15,7 @@ pub mod inherited;
 pub mod listener;
 pub mod mqueue;
 pub mod opened;
+pub mod packet_info;
 pub mod peer;
 pub mod pipe;
 pub mod process;

@@ -66,7 +66,10 @@ pub enum RawIpSpec {
     Recv(RawLocal),
 }
 
-const PEER: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP);
+const PEER: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::IP_DATAGRAM);
 const SERVER: Groups = PEER.union(Groups::CHILD).union(Groups::RANGE);
 const RECEIVER: Groups = PEER.union(Groups::RANGE);
 const HOST_PROTOCOL: &[&str] = &["host", "protocol"];
@@ -266,6 +269,8 @@ fn raw_socket(
     )))?;
     apply_common_options(&socket, options)
         .and_then(|()| apply_multicast_options(&socket, options))
+        .and_then(|()| super::tcp::apply_ip_options(&socket, family_of, options))
+        .and_then(|()| super::packet_info::apply(&socket, family_of.is_ipv6(), options))
         .map_err(OpenError::io("setting the socket's options"))?;
     if family_of.is_ipv6() && options.has(OptionId::V6Only) {
         socket
@@ -282,7 +287,9 @@ fn raw_socket(
     } else {
         MessageSocket::new(socket)
     };
-    registered.map_err(OpenError::io("registering a raw IP socket"))
+    registered
+        .map(|socket| socket.with_packet_info(super::packet_info::wanted(options)))
+        .map_err(OpenError::io("registering a raw IP socket"))
 }
 
 /// IP-SENDTO and IP-DATAGRAM: send to one host, receive what the role admits.

@@ -12,6 +12,7 @@ use std::os::fd::AsFd;
 use socket2::{SockAddr, Socket};
 use tokio::io::unix::AsyncFd;
 
+use super::packet_info;
 use super::tcpwrap::TcpWrap;
 use super::unix::ancillary::{self, PeerCredentials};
 use super::unix::credentials::CredentialFilter;
@@ -29,6 +30,24 @@ pub struct MessageSocket {
     segments: AtomicBool,
     /// What comes before each received message's data: nothing, or (raw IPv4) its IP header.
     framing: Framing,
+    /// Whether the socket's options ask the kernel to report on each datagram (`ip-pktinfo`,
+    /// `so-timestamp`, ...): then every datagram is read with its control messages, whose
+    /// fields are logged (see [`packet_info`]).
+    packet_info: bool,
+}
+
+/// One datagram from an admitted peer: its length, who sent it, the credentials it came with
+/// (a Unix peer, when asked for) and what the kernel reported on it (an IP socket, when asked).
+#[derive(Debug)]
+pub struct Admitted {
+    /// The datagram's length at the start of the buffer.
+    pub len: usize,
+    /// Who sent it.
+    pub from: SockAddr,
+    /// The sender's credentials, for a receiver that admits by them.
+    pub credentials: Option<PeerCredentials>,
+    /// The fields of its control messages, for a socket with [`packet_info`] options.
+    pub fields: Vec<packet_info::Field>,
 }
 
 /// What the kernel puts before the data of each message a socket receives.
@@ -57,7 +76,42 @@ impl MessageSocket {
             fd: sys::register(socket)?,
             segments: AtomicBool::new(false),
             framing: Framing::Bare,
+            packet_info: false,
         })
+    }
+
+    /// As it is, and reading every datagram with its control messages when `on` (the socket's
+    /// options asked for reports on received datagrams: [`packet_info::wanted`]).
+    pub fn with_packet_info(mut self, on: bool) -> MessageSocket {
+        self.packet_info = on;
+        self
+    }
+
+    /// Receives one datagram with its control messages, takes its framing off, and logs
+    /// what the kernel reported on it.
+    fn poll_recv_reported(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SockAddr, Vec<packet_info::Field>)>> {
+        let received = ready!(sys::ready::poll_read(&self.fd, cx, |socket| {
+            sys::socket::recv_with_ancillary(socket.as_fd(), &mut *buf)
+        }))?;
+        let (messages, malformed) = sys::socket::control_messages(&received.control);
+        if malformed || received.truncated {
+            tracing::debug!("a datagram's control messages did not fit or were cut short");
+        }
+        for message in &messages {
+            tracing::trace!(
+                "ancillary message: len={}, level={}, type={}",
+                message.data.len(),
+                message.level,
+                message.kind
+            );
+        }
+        let fields = packet_info::describe(&messages);
+        packet_info::log(&fields);
+        Poll::Ready(Ok((self.unframe(buf, received.len), received.from, fields)))
     }
 
     /// A raw IPv4 socket: as [`MessageSocket::new`], and every message received gives only
@@ -100,6 +154,17 @@ impl MessageSocket {
         slot: usize,
         out: &mut Vec<Received>,
     ) -> Poll<io::Result<BatchInfo>> {
+        if self.packet_info {
+            // One datagram at a time: each comes with its own control messages.
+            let slot = slot.min(buf.len());
+            let (len, from, _) = ready!(self.poll_recv_reported(cx, &mut buf[..slot]))?;
+            out.push(Received {
+                start: 0,
+                len,
+                from,
+            });
+            return Poll::Ready(Ok(BatchInfo::default()));
+        }
         loop {
             let mut guard = ready!(self.fd.poll_read_ready(cx))?;
             let first = out.len();
@@ -179,6 +244,10 @@ impl MessageSocket {
 
     /// Receives the next message on a connected socket, `Ok(len)` of it in `buf`.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if self.packet_info {
+            let (n, _, _) = ready!(self.poll_recv_reported(cx, buf))?;
+            return Poll::Ready(Ok(n));
+        }
         let n = ready!(sys::ready::poll_read(&self.fd, cx, |socket| {
             sys::socket::recv(socket, &mut *buf)
         }))?;
@@ -191,6 +260,10 @@ impl MessageSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SockAddr)>> {
+        if self.packet_info {
+            let (n, from, _) = ready!(self.poll_recv_reported(cx, buf))?;
+            return Poll::Ready(Ok((n, from)));
+        }
         let (n, from) = ready!(sys::ready::poll_read(&self.fd, cx, |socket| {
             sys::socket::recv_from(socket, &mut *buf)
         }))?;
@@ -220,16 +293,27 @@ impl MessageSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
         filter: &PeerFilter,
-    ) -> Poll<io::Result<(usize, SockAddr, Option<PeerCredentials>)>> {
+    ) -> Poll<io::Result<Admitted>> {
         loop {
-            let (n, from, credentials) = if filter.wants_credentials() {
-                ready!(self.poll_recv_from_credentials(cx, buf))?
+            let (len, from, credentials, fields) = if filter.wants_credentials() {
+                let (n, from, credentials) = ready!(self.poll_recv_from_credentials(cx, buf))?;
+                (n, from, credentials, Vec::new())
+            } else if self.packet_info {
+                let (n, from, fields) = ready!(self.poll_recv_reported(cx, buf))?;
+                (n, from, None, fields)
             } else {
                 let (n, from) = ready!(self.poll_recv_from(cx, buf))?;
-                (n, from, None)
+                (n, from, None, Vec::new())
             };
             match filter.refusal_sockaddr(&from, credentials.as_ref()) {
-                None => return Poll::Ready(Ok((n, from, credentials))),
+                None => {
+                    return Poll::Ready(Ok(Admitted {
+                        len,
+                        from,
+                        credentials,
+                        fields,
+                    }))
+                }
                 Some(why) => {
                     let who = match credentials {
                         Some(c) => format!("{} ({c})", describe_sockaddr(&from)),
@@ -479,13 +563,13 @@ impl MessageRecv for Receiver {
                 }))
             }
             ReceiveMode::From { filter, latest } => {
-                let (n, from, _) = ready!(self.socket.poll_recv_admitted(cx, buf, filter))?;
+                let admitted = ready!(self.socket.poll_recv_admitted(cx, buf, filter))?;
                 if let Some(latest) = latest {
                     if let Ok(mut slot) = latest.lock() {
-                        *slot = Some(from);
+                        *slot = Some(admitted.from);
                     }
                 }
-                Poll::Ready(Ok(Some(n)))
+                Poll::Ready(Ok(Some(admitted.len)))
             }
         }
     }

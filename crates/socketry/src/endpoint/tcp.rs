@@ -170,6 +170,7 @@ pub(crate) fn new_socket(
         socket.set_only_v6(options.flag(OptionId::V6Only, false))?;
     }
     apply_ip_options(&socket, addr, options)?;
+    super::packet_info::apply(&socket, addr.is_ipv6(), options)?;
     if protocol == Protocol::TCP {
         apply_tcp_options(&socket, options)?;
     }
@@ -217,7 +218,11 @@ fn mptcp_unavailable(error: &std::io::Error) -> bool {
 
 /// The IP-level options: the type of service, the time to live (hop limit on IPv6) and
 /// IPv6's traffic class.
-fn apply_ip_options(socket: &Socket, addr: &SocketAddr, options: &Options) -> std::io::Result<()> {
+pub(crate) fn apply_ip_options(
+    socket: &Socket,
+    addr: &SocketAddr,
+    options: &Options,
+) -> std::io::Result<()> {
     let byte = |id| {
         options
             .count(id)

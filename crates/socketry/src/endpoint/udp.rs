@@ -38,6 +38,7 @@ use crate::address::{Local, OptionId, Options, Remote};
 use crate::channel::{MessageBatch, MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
 use crate::endpoint::connection::{Connection, OpenContext};
 use crate::endpoint::error::OpenError;
+use crate::endpoint::peer::SocketAddresses;
 use crate::sys::datagram::{Received, BATCH};
 
 /// How long a UDP-LISTEN session lives without a datagram from its peer, unless told.
@@ -76,11 +77,12 @@ impl Transport {
 
     /// A bound socket of this transport, registered with the reactor. Only UDP sends runs of
     /// datagrams as one segmented send: the kernel refuses segmentation for UDP-Lite.
-    fn register(self, socket: socket2::Socket) -> io::Result<MessageSocket> {
-        match self {
+    fn register(self, socket: socket2::Socket, options: &Options) -> io::Result<MessageSocket> {
+        let socket = match self {
             Transport::Udp => MessageSocket::new_udp(socket),
             Transport::UdpLite => MessageSocket::new(socket),
-        }
+        }?;
+        Ok(socket.with_packet_info(super::packet_info::wanted(options)))
     }
 
     /// The transport's own socket options: UDP-Lite's checksum coverage.
@@ -146,7 +148,7 @@ fn bound_socket(
         .unwrap_or(addr);
     tracing::info!("listening on {name} {bound}");
     let socket = transport
-        .register(socket)
+        .register(socket, options)
         .map_err(OpenError::io(format!("registering a {name} socket")))?;
     Ok((socket, bound))
 }
@@ -174,7 +176,7 @@ fn client_socket(
     transport.apply_options(&socket, options)?;
     super::tcp::bind_source(&socket, local, options)?;
     transport
-        .register(socket)
+        .register(socket, options)
         .map_err(OpenError::io(format!("registering a {name} socket")))
 }
 
@@ -560,7 +562,9 @@ impl Sessions {
             peer,
             queued,
         };
-        Ok(Connection::new(
+        // Connected, the socket's own address is the one it talks to the peer from.
+        let addresses = session_addresses(&self.socket, peer);
+        let connection = Connection::new(
             Some(Reader::Messages(Box::new(rest))),
             Some(Writer::Messages(Box::new(Sender {
                 socket: self.socket.clone(),
@@ -568,7 +572,11 @@ impl Sessions {
                 shutdown_on_close: false,
             }))),
             format!("UDP session with {peer}"),
-        ))
+        );
+        Ok(Connection {
+            addresses,
+            ..connection
+        })
     }
 
     /// With fork: routes datagrams to their sessions until a new peer arrives, and returns
@@ -617,7 +625,8 @@ impl Sessions {
                 },
             );
             tracing::info!("new UDP session with {peer}");
-            return Ok(Connection::new(
+            let addresses = session_addresses(&self.socket, peer);
+            let connection = Connection::new(
                 Some(Reader::Messages(Box::new(SessionRecv {
                     incoming,
                     idle: self.idle,
@@ -631,9 +640,28 @@ impl Sessions {
                     shutdown_on_close: false,
                 }))),
                 format!("UDP session with {peer}"),
-            ));
+            );
+            return Ok(Connection {
+                addresses,
+                ..connection
+            });
         }
     }
+}
+
+/// The addresses of a session with `peer` on `socket`, which its program learns from its
+/// environment (`SOCAT_SOCKADDR`, `SOCAT_PEERADDR`, ...). A socket bound to the wildcard
+/// address has no address of its own for the peer: the one the kernel would send from is
+/// found by connecting a socket of its own to the peer (no datagram is sent).
+fn session_addresses(socket: &MessageSocket, peer: SocketAddr) -> Option<SocketAddresses> {
+    let mut local = socket.socket().local_addr().ok()?.as_socket()?;
+    if local.ip().is_unspecified() {
+        let any = SocketAddr::new(local.ip(), 0);
+        let probe = std::net::UdpSocket::bind(any).ok()?;
+        probe.connect(peer).ok()?;
+        local.set_ip(probe.local_addr().ok()?.ip());
+    }
+    Some(SocketAddresses { local, peer })
 }
 
 /// UDP-LISTEN admits each datagram's sender itself, as it routes datagrams to sessions.
@@ -822,7 +850,10 @@ pub enum UdpSpec {
     Datagram(Remote),
 }
 
-const PEER: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::IP);
+const PEER: Groups = Groups::ALL
+    .union(Groups::SOCKET)
+    .union(Groups::IP)
+    .union(Groups::IP_DATAGRAM);
 const SERVER: Groups = PEER
     .union(Groups::CHILD)
     .union(Groups::RANGE)

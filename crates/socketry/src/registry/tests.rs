@@ -1109,6 +1109,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         0 => Value::Bool(true),
                         version => Value::Count(u64::from(version)),
                     },
+                    options::ValueKind::HexBytes => Value::Bytes(n.to_be_bytes().to_vec()),
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };

@@ -1,5 +1,6 @@
 //! Socket calls that the socket2 crate offers only on uninitialised buffers, Unix
-//! autobinding, and `recvmsg` with its control messages (descriptors and credentials).
+//! autobinding, `recvmsg` with its control messages (descriptors and credentials, or the
+//! packet information IP sockets attach), raw `setsockopt`, and `ctime` for time stamps.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -134,29 +135,13 @@ fn cmsg_align(len: usize) -> usize {
 /// length checked against the buffer: no pointer arithmetic, so bytes from anywhere (a fuzzer)
 /// are as safe to parse as the kernel's.
 pub fn parse_control(control: &[u8]) -> ControlMessages {
-    let header_len = std::mem::size_of::<libc::cmsghdr>();
-    let data_start = cmsg_align(header_len);
-    let mut parsed = ControlMessages::default();
-    let mut offset = 0;
-    while offset < control.len() {
-        let Some(bytes) = control.get(offset..offset + header_len) else {
-            parsed.malformed = true;
-            break;
-        };
-        // SAFETY: `bytes` is exactly as long as a cmsghdr, a plain C struct of integers for
-        // which any bit pattern is valid; read_unaligned copies it without assuming alignment.
-        let header: libc::cmsghdr = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
-        // size_t on glibc, a 32-bit field on musl.
-        #[allow(clippy::useless_conversion)]
-        let len = usize::try_from(header.cmsg_len).unwrap_or(usize::MAX);
-        let Some(data) = (len >= data_start)
-            .then(|| control.get(offset + data_start..offset.checked_add(len)?))
-            .flatten()
-        else {
-            parsed.malformed = true;
-            break;
-        };
-        match (header.cmsg_level, header.cmsg_type) {
+    let (messages, malformed) = control_messages(control);
+    let mut parsed = ControlMessages {
+        malformed,
+        ..ControlMessages::default()
+    };
+    for ControlMessage { level, kind, data } in messages {
+        match (level, kind) {
             (libc::SOL_SOCKET, libc::SCM_RIGHTS) => parsed.fds.extend(
                 data.chunks_exact(4)
                     .map(|fd| libc::c_int::from_ne_bytes([fd[0], fd[1], fd[2], fd[3]])),
@@ -171,9 +156,154 @@ pub fn parse_control(control: &[u8]) -> ControlMessages {
             }
             _ => {}
         }
-        offset = offset.saturating_add(cmsg_align(len));
     }
     parsed
+}
+
+/// One control message: its level (`SOL_SOCKET`, `IPPROTO_IP`, ...), its type, and its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlMessage<'a> {
+    pub level: libc::c_int,
+    pub kind: libc::c_int,
+    pub data: &'a [u8],
+}
+
+/// The control messages in `control`, in order, and whether the walk stopped at bytes that
+/// are no control message (a length past the end or shorter than a header). Every length
+/// is checked against the buffer, so any bytes are safe to walk.
+pub fn control_messages(control: &[u8]) -> (Vec<ControlMessage<'_>>, bool) {
+    let header_len = std::mem::size_of::<libc::cmsghdr>();
+    let data_start = cmsg_align(header_len);
+    let mut messages = Vec::new();
+    let mut offset = 0;
+    while offset < control.len() {
+        let Some(bytes) = control.get(offset..offset + header_len) else {
+            return (messages, true);
+        };
+        // SAFETY: `bytes` is exactly as long as a cmsghdr, a plain C struct of integers for
+        // which any bit pattern is valid; read_unaligned copies it without assuming alignment.
+        let header: libc::cmsghdr = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        // size_t on glibc, a 32-bit field on musl.
+        #[allow(clippy::useless_conversion)]
+        let len = usize::try_from(header.cmsg_len).unwrap_or(usize::MAX);
+        let Some(data) = (len >= data_start)
+            .then(|| control.get(offset + data_start..offset.checked_add(len)?))
+            .flatten()
+        else {
+            return (messages, true);
+        };
+        messages.push(ControlMessage {
+            level: header.cmsg_level,
+            kind: header.cmsg_type,
+            data,
+        });
+        offset = offset.saturating_add(cmsg_align(len));
+    }
+    (messages, false)
+}
+
+/// What [`recv_with_ancillary`] received: the data's length, the sender, and the control
+/// messages' bytes as the kernel wrote them (walk them with [`control_messages`]).
+#[derive(Debug)]
+pub struct AncillaryMessage {
+    pub len: usize,
+    pub from: SockAddr,
+    pub control: Vec<u8>,
+    /// The kernel had more control data than the buffer held (`MSG_CTRUNC`).
+    pub truncated: bool,
+}
+
+/// Room for the control messages of one datagram: IP options (40 bytes), packet info, a
+/// time stamp and a few integers fit many times over.
+const ANCILLARY_SPACE: usize = 1024;
+
+/// `recvmsg(2)` into `buf`, keeping the control messages the socket's options asked for
+/// (`IP_PKTINFO`, `SO_TIMESTAMP`, ...).
+pub fn recv_with_ancillary(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<AncillaryMessage> {
+    // u64 elements: the buffer must be aligned for `cmsghdr`.
+    let mut control = vec![0u64; ANCILLARY_SPACE / 8];
+    // SAFETY: an all-zero sockaddr_storage and msghdr are valid values of these plain C
+    // structs.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: as above.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    header.msg_name = (&raw mut storage).cast();
+    header.msg_namelen = socklen(std::mem::size_of::<libc::sockaddr_storage>());
+    header.msg_iov = &raw mut iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.as_mut_ptr().cast();
+    header.msg_controllen = control.len() * 8;
+    // SAFETY: every pointer in `header` points to memory that lives across the call and is
+    // as long as the length stored beside it: `storage`, `iov` over `buf`, and `control`.
+    let received =
+        unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, libc::MSG_CMSG_CLOEXEC) };
+    let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
+    let filled = header.msg_controllen.min(control.len() * 8);
+    let mut bytes: Vec<u8> = control.iter().flat_map(|word| word.to_ne_bytes()).collect();
+    bytes.truncate(filled);
+    // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `storage`.
+    let from = unsafe { SockAddr::new(storage, header.msg_namelen) };
+    Ok(AncillaryMessage {
+        len,
+        from,
+        control: bytes,
+        truncated: header.msg_flags & libc::MSG_CTRUNC != 0,
+    })
+}
+
+/// `setsockopt(2)` of an `int` option that socket2 has no method for.
+pub fn set_int_option(
+    socket: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    set_bytes_option(socket, level, name, &value.to_ne_bytes())
+}
+
+/// `setsockopt(2)` of an option whose value is `value`'s bytes as they are (`IP_OPTIONS`).
+pub fn set_bytes_option(
+    socket: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
+    // SAFETY: `value` points at `value.len()` readable bytes for the length of the call; the
+    // kernel copies them and keeps no pointer.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            value.as_ptr().cast(),
+            socklen(value.len()),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `seconds` since the epoch as `ctime(3)` writes it in the local time zone, without its
+/// newline: `Tue Dec  1 17:08:31 2026`. `None` for a time the C library cannot convert.
+pub fn local_ctime(seconds: i64) -> Option<String> {
+    let time = libc::time_t::try_from(seconds).ok()?;
+    let mut text = [0 as libc::c_char; 64];
+    // SAFETY: ctime_r reads `time` and writes at most 26 bytes (with its NUL) into `text`,
+    // which holds 64; it reads the time zone from the environment as localtime_r does.
+    let written = unsafe { libc::ctime_r(&time, text.as_mut_ptr()) };
+    if written.is_null() {
+        return None;
+    }
+    // SAFETY: ctime_r succeeded, so `text` holds a NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(text.as_ptr()) };
+    Some(text.to_string_lossy().trim_end().to_owned())
 }
 
 fn socklen(len: usize) -> libc::socklen_t {

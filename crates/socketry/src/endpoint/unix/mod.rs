@@ -219,6 +219,30 @@ pub(crate) fn admit(
     Some(credentials)
 }
 
+/// The socket files of an accepted Unix connection as a program learns them from its
+/// environment, as socat names them: `SOCAT_SOCKADDR` the listener's path, `SOCAT_PEERADDR`
+/// the peer's (when it bound one), and their `SOCKETRY_` twins. Abstract and unnamed
+/// sockets have no path and set nothing.
+pub(crate) fn path_environment(socket: &impl std::os::fd::AsFd) -> Vec<(String, String)> {
+    let socket = socket2::SockRef::from(socket);
+    let mut environment = Vec::new();
+    for (name, addr) in [
+        ("SOCKADDR", socket.local_addr()),
+        ("PEERADDR", socket.peer_addr()),
+    ] {
+        let Some(path) = addr
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| p.to_owned()))
+        else {
+            continue;
+        };
+        let path = path.to_string_lossy().into_owned();
+        environment.push((format!("SOCAT_{name}"), path.clone()));
+        environment.push((format!("SOCKETRY_{name}"), path));
+    }
+    environment
+}
+
 /// UNIX-LISTEN's accepting, for stream sockets.
 #[derive(Debug)]
 struct StreamAccept {
@@ -233,8 +257,10 @@ impl Accept for StreamAccept {
                 let Some(credentials) = admit(&stream, on) else {
                     continue;
                 };
+                let environment = path_environment(&stream);
                 let mut connection = stream_connection(stream, on.listener.to_owned());
                 connection.peer_credentials = credentials;
+                connection.environment.extend(environment);
                 return Ok(connection);
             }
         })
@@ -257,9 +283,11 @@ impl Accept for SeqpacketAccept {
                 let Some(credentials) = admit(&socket, on) else {
                     continue;
                 };
+                let environment = path_environment(&socket);
                 let mut connection = seqpacket_connection(socket, on.listener.to_owned())
                     .map_err(AcceptError::Accept)?;
                 connection.peer_credentials = credentials;
+                connection.environment.extend(environment);
                 return Ok(connection);
             }
         })
