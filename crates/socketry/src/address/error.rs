@@ -177,6 +177,15 @@ pub enum ParseErrorKind {
         /// The one-line explanation.
         message: String,
     },
+    /// A parameter in socat's data form (a generic socket's address) that does not read.
+    InvalidData {
+        /// Which parameter it is (`remote-address`).
+        what: &'static str,
+        /// The parameter as written.
+        text: String,
+        /// What is wrong with it, and where.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -324,6 +333,13 @@ impl fmt::Display for ParseError {
             CannotCombine { message, .. } => {
                 write!(f, "{}: {message}", escape_controls(&self.input))
             }
+            InvalidData { what, text, reason } => write!(
+                f,
+                "invalid {what} {} in {input}: {} (expected {})",
+                q(text),
+                escape_controls(reason),
+                super::data::EXPECTED
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use std::os::unix::ffi::OsStrExt;
 
+use super::data::{DataRange, SockOpt, SockOptForm};
 use super::multicast::{Membership, MembershipForm};
 use super::types::{Family, Host, UnixName};
 use crate::services::{self, Protocol};
@@ -85,6 +86,9 @@ impl Groups {
     pub const WEBSOCKET: Groups = Groups(1 << 30);
     /// WebSocket servers (WS-LISTEN): which path they serve.
     pub const WEBSOCKET_LISTEN: Groups = Groups(1 << 31);
+    /// Unix clients that bind their own socket (UNIX-CONNECT, -CLIENT, -SENDTO and their
+    /// ABSTRACT forms): `bind-tempname`.
+    pub const UNIX_CLIENT: Groups = Groups(1 << 32);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -120,6 +124,7 @@ impl Groups {
         (Groups::HTTP, "HTTP"),
         (Groups::WEBSOCKET, "WEBSOCKET"),
         (Groups::WEBSOCKET_LISTEN, "WEBSOCKET-LISTEN"),
+        (Groups::UNIX_CLIENT, "UNIX-CLIENT"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -223,6 +228,11 @@ pub enum ValueKind {
     UrlPath,
     /// A PROXY protocol version: `1` or `2`, or no value (a listener reads either).
     ProxyVersion,
+    /// A socket option by number, `LEVEL:NAME:VALUE`, the value in this form.
+    SockOpt(SockOptForm),
+    /// A name pattern whose `XXXXXX` is replaced by random characters (`bind-tempname`);
+    /// written without a value, a default pattern.
+    NamePattern,
 }
 
 impl ValueKind {
@@ -269,6 +279,10 @@ impl ValueKind {
             ValueKind::UrlPath => "a path starting with /, without spaces, ? or #",
             ValueKind::ProxyVersion => {
                 "1 or 2 (the PROXY protocol's version; a listener given none reads either)"
+            }
+            ValueKind::SockOpt(form) => form.expected(),
+            ValueKind::NamePattern => {
+                "nothing (a generated name), or a path or name containing XXXXXX, e.g. /tmp/sock.XXXXXX"
             }
         }
     }
@@ -850,6 +864,22 @@ option_table! {
         help: "the longest message taken, in bytes; a longer one is an error (default 16777216)" },
     OptionDef { id: OptionId::WsPath, name: "path", aliases: &[], group: Groups::WEBSOCKET_LISTEN, kind: ValueKind::UrlPath,
         help: "serve only requests for this path; a request for another gets 404 and is logged" },
+    OptionDef { id: OptionId::SetSockOpt, name: "setsockopt", aliases: &["sockopt"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "setsockopt(2) by number once the socket is connected (accepted, for a listener; bound, for datagrams): LEVEL:NAME:VALUE, the value in socat's data form (512 is an int, x0102 two bytes)" },
+    OptionDef { id: OptionId::SetSockOptInt, name: "setsockopt-int", aliases: &["sockopt-int"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Int),
+        help: "as setsockopt, the value an int" },
+    OptionDef { id: OptionId::SetSockOptBin, name: "setsockopt-bin", aliases: &["sockopt-bin"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt (the value in socat's data form)" },
+    OptionDef { id: OptionId::SetSockOptString, name: "setsockopt-string", aliases: &["sockopt-string"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Text),
+        help: "as setsockopt, the value text, passed with a NUL after it" },
+    OptionDef { id: OptionId::SetSockOptListen, name: "setsockopt-listen", aliases: &["sockopt-listen"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt, set before the socket binds: on a listener, the listening socket (SO_REUSEADDR is 1:2:1)" },
+    OptionDef { id: OptionId::SetSockOptConnected, name: "setsockopt-connected", aliases: &["sockopt-conn"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt: once the socket is connected or accepted" },
+    OptionDef { id: OptionId::SetSockOptSocket, name: "setsockopt-socket", aliases: &["sockopt-sock"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt, set as soon as the socket exists, before any other option" },
+    OptionDef { id: OptionId::BindTempname, name: "unix-bind-tempname", aliases: &["bind-tempname"], group: Groups::UNIX_CLIENT, kind: ValueKind::NamePattern,
+        help: "bind the client socket to a new random name: the pattern's XXXXXX replaced (default /tmp/socketry-bind.XXXXXX; for ABSTRACT-*, in the abstract namespace); its file is removed on close unless unlink-close=0" },
 }
 
 impl OptionId {
@@ -1021,6 +1051,9 @@ pub enum BindAddr {
     },
     /// A Unix socket name.
     Unix(UnixName),
+    /// A generic socket's address: the bytes after the address family, in socat's data
+    /// form (`x...`).
+    Data(Vec<u8>),
 }
 
 /// The value of one option, typed by its [`ValueKind`].
@@ -1058,6 +1091,12 @@ pub enum Value {
     Membership(Membership),
     /// An IP address.
     Address(IpAddr),
+    /// A socket option by number (`setsockopt=` and its kin).
+    SockOpt(SockOpt),
+    /// A generic socket's address range (`range=` of a SOCKET-* address).
+    DataRange(DataRange),
+    /// A name pattern (`bind-tempname`); `None` for the default one.
+    NamePattern(Option<String>),
 }
 
 /// Which kind of socket name a `bind=` value is read as.
@@ -1069,6 +1108,9 @@ pub enum BindDomain {
     UnixPath,
     /// A Unix socket in Linux's abstract namespace.
     UnixAbstract,
+    /// A generic socket (SOCKET-*): socket addresses, and address ranges, are bytes in
+    /// socat's data form.
+    Data,
 }
 
 /// Why an option value was refused.
@@ -1151,6 +1193,7 @@ pub(crate) fn parse_value(
             ValueKind::Bool => Ok(Value::Bool(true)),
             ValueKind::DaemonName => Ok(Value::Text(program_name())),
             ValueKind::ProxyVersion => Ok(Value::Bool(true)),
+            ValueKind::NamePattern => Ok(Value::NamePattern(None)),
             _ => Err(()),
         };
     };
@@ -1186,7 +1229,13 @@ pub(crate) fn parse_value(
             BindDomain::UnixAbstract => UnixName::abstract_name(text)
                 .map(|n| Value::Bind(BindAddr::Unix(n)))
                 .map_err(|_| ()),
+            BindDomain::Data => super::data::parse(text.as_bytes())
+                .map(|bytes| Value::Bind(BindAddr::Data(bytes)))
+                .map_err(|_| ()),
         },
+        ValueKind::Range if domain == BindDomain::Data => {
+            DataRange::parse(text).map(Value::DataRange).ok_or(())
+        }
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
         ValueKind::Membership(form) => form.parse(text).map(Value::Membership).ok_or(()),
         ValueKind::Ipv4Address => text
@@ -1255,6 +1304,19 @@ pub(crate) fn parse_value(
         ValueKind::ProxyVersion => match text {
             "1" => Ok(Value::Count(1)),
             "2" => Ok(Value::Count(2)),
+            _ => Err(()),
+        },
+        ValueKind::SockOpt(form) => SockOpt::parse(text, form).map(Value::SockOpt).ok_or(()),
+        ValueKind::NamePattern => match domain {
+            // The name must fit a socket address, whatever replaces the Xs.
+            BindDomain::UnixPath if text.contains("XXXXXX") && UnixName::path(text).is_ok() => {
+                Ok(Value::NamePattern(Some(text.to_owned())))
+            }
+            BindDomain::UnixAbstract
+                if text.contains("XXXXXX") && UnixName::abstract_name(text).is_ok() =>
+            {
+                Ok(Value::NamePattern(Some(text.to_owned())))
+            }
             _ => Err(()),
         },
     }
@@ -1356,6 +1418,7 @@ impl fmt::Display for Value {
                 Ok(())
             }
             Value::Bind(BindAddr::Unix(name)) => f.write_str(&name.escaped()),
+            Value::Bind(BindAddr::Data(bytes)) => f.write_str(&super::data::to_hex(bytes)),
             Value::Range(r) => write!(f, "{r}"),
             Value::Text(text) => f.write_str(&super::lexer::escape(text)),
             Value::User(user) => f.write_str(&super::lexer::escape(&user.given)),
@@ -1368,6 +1431,10 @@ impl fmt::Display for Value {
             // Addresses and interface names only: nothing the lexer reads specially.
             Value::Membership(m) => write!(f, "{m}"),
             Value::Address(ip) => write!(f, "{ip}"),
+            Value::SockOpt(option) => write!(f, "{option}"),
+            Value::DataRange(range) => write!(f, "{range}"),
+            Value::NamePattern(Some(pattern)) => f.write_str(&super::lexer::escape(pattern)),
+            Value::NamePattern(None) => Ok(()),
         }
     }
 }
@@ -1496,6 +1563,31 @@ impl Options {
             Value::Range(r) if *i == id => Some(r),
             _ => None,
         })
+    }
+
+    /// Every socket option given by number (`setsockopt=` and its kin), with the option
+    /// that gave it (which says when it is set), in the order given.
+    pub fn sockopts(&self) -> impl Iterator<Item = (OptionId, &SockOpt)> {
+        self.0.iter().filter_map(|(id, v)| match v {
+            Value::SockOpt(option) => Some((*id, option)),
+            _ => None,
+        })
+    }
+
+    /// Every `range=` of a generic socket (SOCKET-*), in order.
+    pub fn data_ranges(&self) -> impl Iterator<Item = &DataRange> {
+        self.0.iter().filter_map(|(_, v)| match v {
+            Value::DataRange(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// The pattern `bind-tempname` gives: `Some(None)` for the default one.
+    pub fn name_pattern(&self, id: OptionId) -> Option<Option<&str>> {
+        match self.get(id) {
+            Some(Value::NamePattern(pattern)) => Some(pattern.as_deref()),
+            _ => None,
+        }
     }
 
     /// A text option's value.
