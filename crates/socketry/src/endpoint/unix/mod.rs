@@ -162,13 +162,17 @@ async fn client(name: &UnixName, options: &Options) -> Result<Connection, OpenEr
     if options.socktype().is_some() {
         return connect(name, socket_type(options), options).await;
     }
+    // A socket of another type says EPROTOTYPE; in the abstract namespace it says
+    // ECONNREFUSED, as a name nobody has does.
+    let other_type = |errno| {
+        errno == Some(nix::libc::EPROTOTYPE)
+            || (matches!(name, UnixName::Abstract(_)) && errno == Some(nix::libc::ECONNREFUSED))
+    };
     let mut last = None;
     for ty in [Type::STREAM, Type::SEQPACKET, Type::DGRAM] {
         match connect(name, ty, options).await {
             Ok(connection) => return Ok(connection),
-            Err(e)
-                if e.os_error().and_then(|e| e.raw_os_error()) == Some(nix::libc::EPROTOTYPE) =>
-            {
+            Err(e) if other_type(e.os_error().and_then(std::io::Error::raw_os_error)) => {
                 last = Some(e)
             }
             Err(e) => return Err(e),
