@@ -389,8 +389,9 @@ impl SockOpt {
 impl fmt::Display for SockOpt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:", self.level, self.name)?;
+        // Four bytes are written as the int they read as; other data as hex.
         match self.form {
-            SockOptForm::Int if self.value.len() == 4 => {
+            SockOptForm::Int | SockOptForm::Data if self.value.len() == 4 => {
                 let mut int = [0u8; 4];
                 int.copy_from_slice(&self.value);
                 write!(f, "{}", i32::from_ne_bytes(int))
@@ -530,7 +531,8 @@ mod tests {
             assert_eq!(&got, want, "{text}");
         }
         for (text, form) in [
-            ("6:2:x00020000", SockOptForm::Data),
+            ("6:2:x000200", SockOptForm::Data),
+            ("6:2:512", SockOptForm::Data),
             ("1:2:-7", SockOptForm::Int),
             ("1:25:eth0", SockOptForm::Text),
         ] {

@@ -251,12 +251,12 @@ pub fn parse_endpoint<C: Catalog>(
                 },
                 (options::ValueError::Malformed, None) => ParseErrorKind::MissingOptionValue {
                     name: def.name.to_owned(),
-                    expected: def.kind.expected(),
+                    expected: def.kind.expected_in(ty.bind),
                 },
                 (options::ValueError::Malformed, Some(v)) => ParseErrorKind::InvalidOptionValue {
                     name: def.name.to_owned(),
                     value: display_bytes(v),
-                    expected: def.kind.expected(),
+                    expected: def.kind.expected_in(ty.bind),
                 },
             };
             error(piece.start, kind)

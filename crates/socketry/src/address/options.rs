@@ -236,6 +236,20 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// How this kind of value is described in the errors of an address whose `bind=` is of
+    /// `domain`: as [`ValueKind::expected`], but a generic socket's range is data.
+    pub fn expected_in(self, domain: BindDomain) -> &'static str {
+        match (self, domain) {
+            (ValueKind::Range, BindDomain::Data) => {
+                "ADDR:MASK, two socket addresses' bytes after the family of one length in socat's data form, e.g. x0000x7f000000:x0000xff000000"
+            }
+            (ValueKind::Bind, BindDomain::Data) => {
+                "a socket address's bytes after the family in socat's data form, e.g. x0000x7f000001x0000000000000000"
+            }
+            _ => self.expected(),
+        }
+    }
+
     /// How this kind of value is described in help and error messages.
     pub fn expected(self) -> &'static str {
         match self {
@@ -879,7 +893,7 @@ option_table! {
     OptionDef { id: OptionId::SetSockOptSocket, name: "setsockopt-socket", aliases: &["sockopt-sock"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
         help: "as setsockopt, set as soon as the socket exists, before any other option" },
     OptionDef { id: OptionId::BindTempname, name: "unix-bind-tempname", aliases: &["bind-tempname"], group: Groups::UNIX_CLIENT, kind: ValueKind::NamePattern,
-        help: "bind the client socket to a new random name: the pattern's XXXXXX replaced (default /tmp/socketry-bind.XXXXXX; for ABSTRACT-*, in the abstract namespace); its file is removed on close unless unlink-close=0" },
+        help: "bind the client socket to a new random name: the pattern's XXXXXX replaced (default /tmp/socketry-bind.XXXXXX; for ABSTRACT-*, in the abstract namespace); its file is removed on close" },
 }
 
 impl OptionId {

@@ -317,13 +317,18 @@ impl GenericSpec {
         })
     }
 
-    /// How logs name this spec's socket and address: `AF 2 x1f907f000001...`, or the
-    /// address as the family shows it when socketry knows the family.
+    /// How logs name a socket address of this spec: as its family shows it when socketry
+    /// knows the family (`127.0.0.1:8080`), else `domain 17 address x0003...`.
     fn shown(&self, addr: &SockAddr) -> String {
-        match describe_sockaddr(addr) {
-            known if known != "(unnamed)" => known,
-            _ => format!("domain {} address {}", self.domain, to_hex(&self.address)),
-        }
+        shown(self.domain, addr)
+    }
+
+    /// How logs name `socket`'s own address once bound (the port the kernel chose for 0),
+    /// or `asked` when the kernel does not say.
+    fn bound(&self, socket: &Socket, asked: &SockAddr) -> String {
+        socket
+            .local_addr()
+            .map_or_else(|_| self.shown(asked), |local| self.shown(&local))
     }
 
     /// A socket of this spec's domain and protocol, of type `ty`, with the shared options
@@ -415,6 +420,7 @@ impl GenericSpec {
         socket
             .bind(&local)
             .map_err(OpenError::io(format!("binding to {shown}")))?;
+        let shown = self.bound(&socket, &local);
         let backlog = options
             .count(OptionId::Backlog)
             .map_or(super::listener::DEFAULT_BACKLOG, |b| {
@@ -451,6 +457,7 @@ impl GenericSpec {
             socket
                 .bind(local)
                 .map_err(OpenError::io(format!("binding to {}", self.shown(local))))?;
+            tracing::info!("receiving on {}", self.bound(&socket, local));
         }
         // A socket that connects to nobody is as connected as it gets once it is bound.
         setsockopt::apply(&socket, options, Phase::Connected)
@@ -488,7 +495,6 @@ impl GenericSpec {
         let local = self.sockaddr(&self.address, "local-address")?;
         let shown = self.shown(&local);
         let socket = self.message_socket(options, Some(&local))?;
-        tracing::info!("receiving on {shown}");
         Ok(Connection::new(
             Some(Reader::Messages(Box::new(Receiver {
                 socket,
@@ -507,12 +513,30 @@ impl GenericSpec {
         let local = self.sockaddr(&self.address, "local-address")?;
         let shown = self.shown(&local);
         let socket = self.message_socket(options, Some(&local))?;
-        tracing::info!("receiving on {shown}");
         Ok(Listener::new(
             DatagramPeers::new(socket, GenericSpec::filter(options, None)),
             format!("SOCKET-RECVFROM {shown}"),
             options,
         ))
+    }
+}
+
+/// How logs name a socket address of `domain`: as its family shows it when socketry knows
+/// the family, else by number and bytes.
+fn shown(domain: u16, addr: &SockAddr) -> String {
+    // An internet address shorter than its family's struct is shown as the bytes it is.
+    let whole = match i32::from(domain) {
+        nix::libc::AF_INET => std::mem::size_of::<nix::libc::sockaddr_in>(),
+        nix::libc::AF_INET6 => std::mem::size_of::<nix::libc::sockaddr_in6>(),
+        _ => 0,
+    };
+    let len = usize::try_from(addr.len()).unwrap_or(0);
+    match describe_sockaddr(addr) {
+        known if known != "(unnamed)" && len >= whole => known,
+        _ => format!(
+            "domain {domain} address {}",
+            to_hex(&sys::generic::address_data(addr))
+        ),
     }
 }
 
@@ -551,10 +575,7 @@ impl Accept for GenericAccept {
                 let (socket, from) = sys::ready::read(&self.fd, Socket::accept)
                     .await
                     .map_err(AcceptError::Accept)?;
-                let who = match describe_sockaddr(&from) {
-                    known if known != "(unnamed)" => known,
-                    _ => to_hex(&sys::generic::address_data(&from)),
-                };
+                let who = shown(self.domain, &from);
                 if let Some(why) = self.filter.raw_refusal(&from) {
                     tracing::warn!("refusing connection from {who} on {}: {why}", on.listener);
                     continue;
@@ -634,7 +655,10 @@ mod tests {
                 "SOCKET-LISTEN:1:0:\\\"/s\\0\\\",tcpwrap",
                 "tcpwrap: TCP wrappers look peers up by internet address, and domain 1 is not",
             ),
-            ("SOCKET-RECV:2:2:17:x00,range=x00:x0000", "invalid value \"x00:x0000\" for option range"),
+            (
+                "SOCKET-RECV:2:2:17:x00,range=x00:x0000",
+                "invalid value \"x00:x0000\" for option range in \"SOCKET-RECV:2:2:17:x00,range=x00:x0000\" (expected ADDR:MASK, two socket addresses' bytes",
+            ),
         ];
         for (text, want) in cases {
             let error = Address::parse(text).expect_err(text).to_string();

@@ -120,7 +120,7 @@ const TEMPNAME_TRIES: usize = 100;
 /// Binds `socket` to a new name: `pattern` (or [`DEFAULT_TEMPNAME`]) with its first
 /// `XXXXXX` replaced by random letters and digits, in `namespace`, trying another name while
 /// the one drawn is taken. Nothing in the way is removed: a file there only means another
-/// name. The guard removes the socket file on close unless `unlink-close=0`.
+/// name. The guard removes the socket file on close.
 pub(crate) fn bind_tempname(
     socket: &Socket,
     pattern: Option<&str>,
