@@ -77,7 +77,7 @@ impl fmt::Display for DataError {
 impl std::error::Error for DataError {}
 
 /// What a data text may hold, for error messages.
-pub const EXPECTED: &str = "socat's data form: x and hex digits (x7f000001), \"text\", 'c', or i, I, l, L, s, S, b, B and a number";
+pub const EXPECTED: &str = super::error::DATA_FORM;
 
 /// Reads `text` in socat's data notation into the bytes it describes. An empty text is no
 /// bytes.

@@ -338,11 +338,14 @@ impl fmt::Display for ParseError {
                 "invalid {what} {} in {input}: {} (expected {})",
                 q(text),
                 escape_controls(reason),
-                super::data::EXPECTED
+                DATA_FORM
             ),
         }
     }
 }
+
+/// What socat's data form holds, as errors about it say (`address::data`).
+pub(crate) const DATA_FORM: &str = "socat's data form: x and hex digits (x7f000001), \"text\", 'c', or i, I, l, L, s, S, b, B and a number";
 
 /// The most characters of one argument an error line quotes; a longer one is cut, with its
 /// length, so that a pasted megabyte does not become a megabyte of log.

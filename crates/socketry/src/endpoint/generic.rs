@@ -674,7 +674,7 @@ mod tests {
         for text in [
             "SOCKET-CONNECT:2:6:x1f907f000001,bind=x0000",
             "SOCKET-RECVFROM:10:2:17:x00010203,range=x0001:x00ff,fork",
-            "SOCKET-SENDTO:1:2:0:x2f7300,setsockopt=1:7:x00000100",
+            "SOCKET-SENDTO:1:2:0:x2f7300,setsockopt=1:7:65536,setsockopt-bin=1:8:x0001",
         ] {
             let parsed = Address::parse(text).unwrap();
             assert_eq!(parsed.to_string(), text);
