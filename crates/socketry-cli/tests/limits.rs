@@ -80,6 +80,8 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::HttpToken
         | ValueKind::UrlPath
         | ValueKind::HexBytes
+        | ValueKind::SockOpt(_)
+        | ValueKind::NamePattern
         | ValueKind::Refused(_) => false,
     }
 }
@@ -115,6 +117,12 @@ fn sample(param: &str, unique: &str, dir: &std::path::Path) -> String {
         // A proxy on port 1: nothing listens, so the connect to it fails at once.
         "socks-server" | "proxy" | "listen-host" => "127.0.0.1".into(),
         "socks-port" | "listen-port" => "1".into(),
+        // Generic sockets: UDP (or TCP) over IPv4, protocol 0 being the type's own; the
+        // remote address is port 1 of 127.0.0.1, the local one a port of the kernel's.
+        "domain" | "type" => "2".into(),
+        "protocol" => "0".into(),
+        "remote-address" => "x00017f000001x0000000000000000".into(),
+        "local-address" => "x00007f000001x0000000000000000".into(),
         other => panic!("no sample value for the address parameter <{other}>"),
     }
 }
@@ -270,7 +278,15 @@ fn every_numeric_address_option_takes_extreme_values_without_panicking() {
 #[test]
 fn every_numeric_address_parameter_takes_extreme_values_without_panicking() {
     let dir = common::tempdir();
-    let numeric_params: HashSet<&str> = ["port", "fdnum", "index-or-name"].into();
+    let numeric_params: HashSet<&str> = [
+        "port",
+        "fdnum",
+        "index-or-name",
+        "domain",
+        "type",
+        "protocol",
+    ]
+    .into();
     let mut cases = Vec::new();
     let mut n = 0;
     for row in address_types() {

@@ -50,6 +50,21 @@ fn tcp_client_gets_its_message_echoed() {
 }
 
 #[test]
+fn generic_client_reaches_the_tcp_server_by_the_bytes_of_its_address() {
+    let (_server, line) = start(example("tcp_server").arg("127.0.0.1:0"));
+    let out = example("generic_client")
+        .args(["127.0.0.1", &port_of(&line), "generic"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "generic\n");
+}
+
+#[test]
 fn unix_client_gets_its_message_upper_cased() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");

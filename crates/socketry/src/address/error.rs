@@ -177,6 +177,15 @@ pub enum ParseErrorKind {
         /// The one-line explanation.
         message: String,
     },
+    /// A parameter in socat's data form (a generic socket's address) that does not read.
+    InvalidData {
+        /// Which parameter it is (`remote-address`).
+        what: &'static str,
+        /// The parameter as written.
+        text: String,
+        /// What is wrong with it, and where.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -324,9 +333,19 @@ impl fmt::Display for ParseError {
             CannotCombine { message, .. } => {
                 write!(f, "{}: {message}", escape_controls(&self.input))
             }
+            InvalidData { what, text, reason } => write!(
+                f,
+                "invalid {what} {} in {input}: {} (expected {})",
+                q(text),
+                escape_controls(reason),
+                DATA_FORM
+            ),
         }
     }
 }
+
+/// What socat's data form holds, as errors about it say (`address::data`).
+pub(crate) const DATA_FORM: &str = "socat's data form: x and hex digits (x7f000001), \"text\", 'c', or i, I, l, L, s, S, b, B and a number";
 
 /// The most characters of one argument an error line quotes; a longer one is cut, with its
 /// length, so that a pasted megabyte does not become a megabyte of log.

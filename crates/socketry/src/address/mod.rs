@@ -7,6 +7,7 @@
 //! The option table in [`options`] and each family's definitions drive parsing, help and error
 //! messages, so an address type or option is described in exactly one place.
 
+pub mod data;
 pub mod definition;
 mod error;
 mod lexer;
@@ -250,12 +251,12 @@ pub fn parse_endpoint<C: Catalog>(
                 },
                 (options::ValueError::Malformed, None) => ParseErrorKind::MissingOptionValue {
                     name: def.name.to_owned(),
-                    expected: def.kind.expected(),
+                    expected: def.kind.expected_in(ty.bind),
                 },
                 (options::ValueError::Malformed, Some(v)) => ParseErrorKind::InvalidOptionValue {
                     name: def.name.to_owned(),
                     value: display_bytes(v),
-                    expected: def.kind.expected(),
+                    expected: def.kind.expected_in(ty.bind),
                 },
             };
             error(piece.start, kind)
@@ -269,7 +270,7 @@ pub fn parse_endpoint<C: Catalog>(
 pub fn fmt_options(options: &Options, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
     for (id, value) in options.iter() {
         match value {
-            Value::Bool(true) => write!(f, ",{}", id.def().name)?,
+            Value::Bool(true) | Value::NamePattern(None) => write!(f, ",{}", id.def().name)?,
             value => write!(f, ",{}={value}", id.def().name)?,
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use std::os::unix::ffi::OsStrExt;
 
+use super::data::{DataRange, SockOpt, SockOptForm};
 use super::multicast::{Membership, MembershipForm};
 use super::types::{Family, Host, UnixName};
 use crate::services::{self, Protocol};
@@ -89,6 +90,9 @@ impl Groups {
     /// report on each one received (`ip-pktinfo`, `so-timestamp`, ...). A bit apart from the
     /// others' run, so that groups added meanwhile on other branches cannot take it.
     pub const IP_DATAGRAM: Groups = Groups(1 << 40);
+    /// Unix clients that bind their own socket (UNIX-CONNECT, -CLIENT, -SENDTO and their
+    /// ABSTRACT forms): `bind-tempname`.
+    pub const UNIX_CLIENT: Groups = Groups(1 << 32);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -125,6 +129,7 @@ impl Groups {
         (Groups::WEBSOCKET, "WEBSOCKET"),
         (Groups::WEBSOCKET_LISTEN, "WEBSOCKET-LISTEN"),
         (Groups::IP_DATAGRAM, "DATAGRAM"),
+        (Groups::UNIX_CLIENT, "UNIX-CLIENT"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -230,9 +235,28 @@ pub enum ValueKind {
     UrlPath,
     /// A PROXY protocol version: `1` or `2`, or no value (a listener reads either).
     ProxyVersion,
+    /// A socket option by number, `LEVEL:NAME:VALUE`, the value in this form.
+    SockOpt(SockOptForm),
+    /// A name pattern whose `XXXXXX` is replaced by random characters (`bind-tempname`);
+    /// written without a value, a default pattern.
+    NamePattern,
 }
 
 impl ValueKind {
+    /// How this kind of value is described in the errors of an address whose `bind=` is of
+    /// `domain`: as [`ValueKind::expected`], but a generic socket's range is data.
+    pub fn expected_in(self, domain: BindDomain) -> &'static str {
+        match (self, domain) {
+            (ValueKind::Range, BindDomain::Data) => {
+                "ADDR:MASK, two socket addresses' bytes after the family of one length in socat's data form, e.g. x0000x7f000000:x0000xff000000"
+            }
+            (ValueKind::Bind, BindDomain::Data) => {
+                "a socket address's bytes after the family in socat's data form, e.g. x0000x7f000001x0000000000000000"
+            }
+            _ => self.expected(),
+        }
+    }
+
     /// How this kind of value is described in help and error messages.
     pub fn expected(self) -> &'static str {
         match self {
@@ -278,6 +302,10 @@ impl ValueKind {
                 "1 or 2 (the PROXY protocol's version; a listener given none reads either)"
             }
             ValueKind::HexBytes => "x and 1 to 40 pairs of hex digits, e.g. x01000000",
+            ValueKind::SockOpt(form) => form.expected(),
+            ValueKind::NamePattern => {
+                "nothing (a generated name), or a path or name containing XXXXXX, e.g. /tmp/sock.XXXXXX"
+            }
         }
     }
 }
@@ -876,6 +904,22 @@ option_table! {
         help: "set IPV6_RECVHOPLIMIT: each datagram received tells its hop limit (logged; SOCAT_IPV6_HOPLIMIT)" },
     OptionDef { id: OptionId::Ipv6RecvTclass, name: "ipv6-recvtclass", aliases: &["ipv6-tclass-recv"], group: Groups::IP_DATAGRAM, kind: ValueKind::Bool,
         help: "set IPV6_RECVTCLASS: each datagram received tells its traffic class (logged; SOCAT_IPV6_TCLASS)" },
+    OptionDef { id: OptionId::SetSockOpt, name: "setsockopt", aliases: &["sockopt"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "setsockopt(2) by number once the socket is connected (accepted, for a listener; bound, for datagrams): LEVEL:NAME:VALUE, the value in socat's data form (512 is an int, x0102 two bytes)" },
+    OptionDef { id: OptionId::SetSockOptInt, name: "setsockopt-int", aliases: &["sockopt-int"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Int),
+        help: "as setsockopt, the value an int" },
+    OptionDef { id: OptionId::SetSockOptBin, name: "setsockopt-bin", aliases: &["sockopt-bin"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt (the value in socat's data form)" },
+    OptionDef { id: OptionId::SetSockOptString, name: "setsockopt-string", aliases: &["sockopt-string"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Text),
+        help: "as setsockopt, the value text, passed with a NUL after it" },
+    OptionDef { id: OptionId::SetSockOptListen, name: "setsockopt-listen", aliases: &["sockopt-listen"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt, set before the socket binds: on a listener, the listening socket (SO_REUSEADDR is 1:2:1)" },
+    OptionDef { id: OptionId::SetSockOptConnected, name: "setsockopt-connected", aliases: &["sockopt-conn"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt: once the socket is connected or accepted" },
+    OptionDef { id: OptionId::SetSockOptSocket, name: "setsockopt-socket", aliases: &["sockopt-sock"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
+        help: "as setsockopt, set as soon as the socket exists, before any other option" },
+    OptionDef { id: OptionId::BindTempname, name: "unix-bind-tempname", aliases: &["bind-tempname"], group: Groups::UNIX_CLIENT, kind: ValueKind::NamePattern,
+        help: "bind the client socket to a new random name: the pattern's XXXXXX replaced (default /tmp/socketry-bind.XXXXXX; for ABSTRACT-*, in the abstract namespace); its file is removed on close" },
 }
 
 impl OptionId {
@@ -1047,6 +1091,9 @@ pub enum BindAddr {
     },
     /// A Unix socket name.
     Unix(UnixName),
+    /// A generic socket's address: the bytes after the address family, in socat's data
+    /// form (`x...`).
+    Data(Vec<u8>),
 }
 
 /// The value of one option, typed by its [`ValueKind`].
@@ -1086,6 +1133,12 @@ pub enum Value {
     Address(IpAddr),
     /// Raw bytes ([`ValueKind::HexBytes`]).
     Bytes(Vec<u8>),
+    /// A socket option by number (`setsockopt=` and its kin).
+    SockOpt(SockOpt),
+    /// A generic socket's address range (`range=` of a SOCKET-* address).
+    DataRange(DataRange),
+    /// A name pattern (`bind-tempname`); `None` for the default one.
+    NamePattern(Option<String>),
 }
 
 /// Which kind of socket name a `bind=` value is read as.
@@ -1097,6 +1150,9 @@ pub enum BindDomain {
     UnixPath,
     /// A Unix socket in Linux's abstract namespace.
     UnixAbstract,
+    /// A generic socket (SOCKET-*): socket addresses, and address ranges, are bytes in
+    /// socat's data form.
+    Data,
 }
 
 /// Why an option value was refused.
@@ -1179,6 +1235,7 @@ pub(crate) fn parse_value(
             ValueKind::Bool => Ok(Value::Bool(true)),
             ValueKind::DaemonName => Ok(Value::Text(program_name())),
             ValueKind::ProxyVersion => Ok(Value::Bool(true)),
+            ValueKind::NamePattern => Ok(Value::NamePattern(None)),
             _ => Err(()),
         };
     };
@@ -1214,7 +1271,13 @@ pub(crate) fn parse_value(
             BindDomain::UnixAbstract => UnixName::abstract_name(text)
                 .map(|n| Value::Bind(BindAddr::Unix(n)))
                 .map_err(|_| ()),
+            BindDomain::Data => super::data::parse(text.as_bytes())
+                .map(|bytes| Value::Bind(BindAddr::Data(bytes)))
+                .map_err(|_| ()),
         },
+        ValueKind::Range if domain == BindDomain::Data => {
+            DataRange::parse(text).map(Value::DataRange).ok_or(())
+        }
         ValueKind::Range => IpRange::parse(text).map(Value::Range).ok_or(()),
         ValueKind::Membership(form) => form.parse(text).map(Value::Membership).ok_or(()),
         ValueKind::Ipv4Address => text
@@ -1286,6 +1349,19 @@ pub(crate) fn parse_value(
             _ => Err(()),
         },
         ValueKind::HexBytes => parse_hex_bytes(text).map(Value::Bytes),
+        ValueKind::SockOpt(form) => SockOpt::parse(text, form).map(Value::SockOpt).ok_or(()),
+        ValueKind::NamePattern => match domain {
+            // The name must fit a socket address, whatever replaces the Xs.
+            BindDomain::UnixPath if text.contains("XXXXXX") && UnixName::path(text).is_ok() => {
+                Ok(Value::NamePattern(Some(text.to_owned())))
+            }
+            BindDomain::UnixAbstract
+                if text.contains("XXXXXX") && UnixName::abstract_name(text).is_ok() =>
+            {
+                Ok(Value::NamePattern(Some(text.to_owned())))
+            }
+            _ => Err(()),
+        },
     }
 }
 
@@ -1410,6 +1486,7 @@ impl fmt::Display for Value {
                 Ok(())
             }
             Value::Bind(BindAddr::Unix(name)) => f.write_str(&name.escaped()),
+            Value::Bind(BindAddr::Data(bytes)) => f.write_str(&super::data::to_hex(bytes)),
             Value::Range(r) => write!(f, "{r}"),
             Value::Text(text) => f.write_str(&super::lexer::escape(text)),
             Value::User(user) => f.write_str(&super::lexer::escape(&user.given)),
@@ -1426,6 +1503,10 @@ impl fmt::Display for Value {
                 f.write_str("x")?;
                 bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
             }
+            Value::SockOpt(option) => write!(f, "{option}"),
+            Value::DataRange(range) => write!(f, "{range}"),
+            Value::NamePattern(Some(pattern)) => f.write_str(&super::lexer::escape(pattern)),
+            Value::NamePattern(None) => Ok(()),
         }
     }
 }
@@ -1562,6 +1643,31 @@ impl Options {
             Value::Range(r) if *i == id => Some(r),
             _ => None,
         })
+    }
+
+    /// Every socket option given by number (`setsockopt=` and its kin), with the option
+    /// that gave it (which says when it is set), in the order given.
+    pub fn sockopts(&self) -> impl Iterator<Item = (OptionId, &SockOpt)> {
+        self.0.iter().filter_map(|(id, v)| match v {
+            Value::SockOpt(option) => Some((*id, option)),
+            _ => None,
+        })
+    }
+
+    /// Every `range=` of a generic socket (SOCKET-*), in order.
+    pub fn data_ranges(&self) -> impl Iterator<Item = &DataRange> {
+        self.0.iter().filter_map(|(_, v)| match v {
+            Value::DataRange(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// The pattern `bind-tempname` gives: `Some(None)` for the default one.
+    pub fn name_pattern(&self, id: OptionId) -> Option<Option<&str>> {
+        match self.get(id) {
+            Some(Value::NamePattern(pattern)) => Some(pattern.as_deref()),
+            _ => None,
+        }
     }
 
     /// A text option's value.

@@ -59,6 +59,16 @@ impl<'a> Params<'a> {
         })
     }
 
+    /// Parameter `i` as bytes in socat's data form (`x7f000001`, `"text\0"`).
+    pub fn data(&self, i: usize) -> Result<Vec<u8>, ParseErrorKind> {
+        let piece = self.piece(i)?;
+        super::data::parse(&piece.text).map_err(|e| ParseErrorKind::InvalidData {
+            what: self.what(i),
+            text: display_bytes(&piece.text),
+            reason: e.to_string(),
+        })
+    }
+
     /// Parameter `i` as a path: bytes, as the file system takes them.
     pub fn path(&self, i: usize) -> Result<&'a Path, ParseErrorKind> {
         Ok(Path::new(OsStr::from_bytes(&self.piece(i)?.text)))
@@ -124,7 +134,7 @@ impl<'a> Params<'a> {
     pub fn port(&self, i: usize) -> Result<u16, ParseErrorKind> {
         let protocol = match self.ty.bind {
             BindDomain::Ip(protocol) => protocol,
-            BindDomain::UnixPath | BindDomain::UnixAbstract => None,
+            BindDomain::UnixPath | BindDomain::UnixAbstract | BindDomain::Data => None,
         };
         parse_port(self.text(i)?, protocol)
     }

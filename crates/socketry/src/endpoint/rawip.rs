@@ -282,6 +282,8 @@ fn raw_socket(
             .bind(&local.into())
             .map_err(OpenError::io(format!("binding to {}", local.ip())))?;
     }
+    super::setsockopt::apply(&socket, options, super::setsockopt::Phase::Connected)
+        .map_err(OpenError::io("setting the socket's options"))?;
     let registered = if family_of.is_ipv4() && protocol != IPPROTO_RAW {
         MessageSocket::new_raw_ipv4(socket)
     } else {

@@ -420,6 +420,38 @@ pub struct PeerFilter {
     /// Unix receivers: every datagram is received with its sender's credentials (the socket
     /// has `SO_PASSCRED`), and these decide who is admitted.
     credentials: Option<CredentialFilter>,
+    /// Generic sockets (SOCKET-*): peers checked by the bytes of their address (boxed: most
+    /// filters have none).
+    raw: Option<Box<RawPeers>>,
+}
+
+/// Which peers a generic socket (SOCKET-*) admits, by the bytes of their socket address,
+/// whatever its family.
+#[derive(Debug, Clone, Default)]
+pub struct RawPeers {
+    /// `range=`: a peer must be in one of them, when any is given.
+    pub ranges: Vec<crate::address::data::DataRange>,
+    /// SOCKET-SENDTO: only its peer's datagrams, by family and address bytes; where one
+    /// address is shorter (Unix names vary in length), its bytes must begin the other.
+    pub only: Option<(u16, Vec<u8>)>,
+}
+
+impl RawPeers {
+    /// Why a peer of address `peer` is refused, or `None`.
+    fn refusal(&self, peer: &SockAddr) -> Option<String> {
+        let data = sys::generic::address_data(peer);
+        if !self.ranges.is_empty() && !self.ranges.iter().any(|r| r.contains(&data)) {
+            return Some("not in range".to_owned());
+        }
+        match &self.only {
+            Some((family, only)) => {
+                let common = only.len().min(data.len());
+                (peer.family() != *family || only[..common] != data[..common])
+                    .then(|| "not the peer this socket sends to".to_owned())
+            }
+            None => None,
+        }
+    }
 }
 
 impl PeerFilter {
@@ -433,7 +465,22 @@ impl PeerFilter {
             low_port: false,
             tcpwrap: TcpWrap::from_options(options),
             credentials: None,
+            raw: None,
         }
+    }
+
+    /// This filter, checking peers by their address's bytes too (generic sockets).
+    pub fn with_raw(self, raw: RawPeers) -> PeerFilter {
+        PeerFilter {
+            raw: Some(Box::new(raw)),
+            ..self
+        }
+    }
+
+    /// Why a peer of a generic socket is refused by its address's bytes (`range=` of a
+    /// SOCKET-* address), or `None`.
+    pub fn raw_refusal(&self, peer: &SockAddr) -> Option<String> {
+        self.raw.as_ref().and_then(|raw| raw.refusal(peer))
     }
 
     /// This filter, admitting only what `host` sends.
@@ -467,6 +514,7 @@ impl PeerFilter {
             low_port: options.flag(OptionId::LowPort, false),
             tcpwrap: TcpWrap::from_options(options),
             credentials: None,
+            raw: None,
         }
     }
 
@@ -505,6 +553,9 @@ impl PeerFilter {
         if let Some(filter) = &self.credentials {
             return filter.refusal(credentials);
         }
+        if let Some(why) = self.raw_refusal(peer) {
+            return Some(why);
+        }
         peer.as_socket().and_then(|addr| self.refusal(&addr))
     }
 }
@@ -529,6 +580,9 @@ pub struct Receiver {
 }
 
 /// How a [`Receiver`] takes its messages.
+// A mode is made once per connection, inside a Receiver that is boxed as a channel: the
+// connected variant's unused room costs nothing that boxing the filter would save.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ReceiveMode {
     /// A connected socket: the kernel filters peers. A zero-length read is EOF when
@@ -693,8 +747,11 @@ impl MessageSend for Sender {
 }
 
 /// Applies the options every socket family shares, before bind/connect/listen. Accepted
-/// sockets inherit them from their listener (the kernel copies them at accept).
+/// sockets inherit them from their listener (the kernel copies them at accept). Numbered
+/// options (`setsockopt-socket` first, `setsockopt-listen` last) are set here too; those of
+/// the connected phase are the family's to set ([`super::setsockopt`]).
 pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()> {
+    super::setsockopt::apply(socket, options, super::setsockopt::Phase::Created)?;
     if let Some(on) = options
         .get(OptionId::ReuseAddr)
         .map(|_| options.flag(OptionId::ReuseAddr, false))
@@ -739,7 +796,7 @@ pub fn apply_common_options(socket: &Socket, options: &Options) -> io::Result<()
             .bind_device(Some(device.as_bytes()))
             .map_err(setting(&format!("SO_BINDTODEVICE to {device}")))?;
     }
-    Ok(())
+    super::setsockopt::apply(socket, options, super::setsockopt::Phase::BeforeBind)
 }
 
 /// Applies the broadcast and multicast options to an internet socket, before it binds:

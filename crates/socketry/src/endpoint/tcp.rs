@@ -10,6 +10,7 @@ use super::connection::{Connection, OpenContext};
 use super::error::OpenError;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
 use super::peer::SocketAddresses;
+use super::setsockopt::WhenConnected;
 use super::socket::{
     apply_common_options, apply_multicast_options, set_priority, setting, PeerFilter,
 };
@@ -314,6 +315,8 @@ pub async fn connect(
     for addr in addrs {
         match connect_one(addr, options, timeout).await {
             Ok(stream) => {
+                super::setsockopt::apply(&stream, options, super::setsockopt::Phase::Connected)
+                    .map_err(OpenError::io(format!("connecting to {addr}")))?;
                 if options.has(OptionId::NoDelay) {
                     stream
                         .set_nodelay(options.flag(OptionId::NoDelay, false))
@@ -470,6 +473,7 @@ pub fn listen(
             listener,
             nodelay,
             priority: options.count(OptionId::Priority).map(|_| options.clone()),
+            connected: WhenConnected::from_options(options),
         },
         format!("TCP-LISTEN {bound}"),
         options,
@@ -493,6 +497,8 @@ pub(crate) struct TcpAccept {
     /// The listener's options when they set `so-priority`, which the kernel does not pass
     /// on to accepted connections, so each gets it again.
     priority: Option<Options>,
+    /// The numbered socket options set on each accepted connection (`setsockopt=`).
+    connected: WhenConnected,
 }
 
 impl TcpAccept {
@@ -503,6 +509,7 @@ impl TcpAccept {
             listener,
             nodelay,
             priority: None,
+            connected: WhenConnected::default(),
         }
     }
 }
@@ -529,6 +536,9 @@ impl Accept for TcpAccept {
                 if let Some(options) = &self.priority {
                     set_priority(&stream, options).map_err(OpenError::io("setting SO_PRIORITY"))?;
                 }
+                self.connected
+                    .apply(&stream)
+                    .map_err(OpenError::io(format!("accepting from {peer}")))?;
                 let addresses = local.map(|local| SocketAddresses { local, peer });
                 return Ok(stream_connection_at(
                     stream,

@@ -141,6 +141,9 @@ fn bound_socket(
     socket
         .bind(&addr.into())
         .map_err(OpenError::io(format!("binding to {addr}")))?;
+    // A datagram socket is as connected as it gets once it is bound (`setsockopt=`).
+    super::setsockopt::apply(&socket, options, super::setsockopt::Phase::Connected)
+        .map_err(OpenError::io(format!("binding to {addr}")))?;
     let bound = socket
         .local_addr()
         .ok()
@@ -175,6 +178,9 @@ fn client_socket(
     )?;
     transport.apply_options(&socket, options)?;
     super::tcp::bind_source(&socket, local, options)?;
+    super::setsockopt::apply(&socket, options, super::setsockopt::Phase::Connected).map_err(
+        OpenError::io(format!("creating a {name} socket for {}", remote.host)),
+    )?;
     transport
         .register(socket, options)
         .map_err(OpenError::io(format!("registering a {name} socket")))

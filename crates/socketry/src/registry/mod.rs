@@ -20,8 +20,9 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
-    tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError, Opened,
+    self, exec, file, generic, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio,
+    tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError,
+    Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -148,6 +149,8 @@ registry! {
     Proxy(proxy::ProxySpec) = proxy::FAMILY;
     /// WebSocket (`WS-CONNECT`).
     WebSocket(websocket::WebSocketSpec) = websocket::FAMILY;
+    /// Generic sockets of any domain, type and protocol (`SOCKET-CONNECT`, `SOCKET-LISTEN`, ...).
+    Generic(generic::GenericSpec) = generic::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -161,8 +164,6 @@ pub static LATER_TYPES: &[&str] = &[
     "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",
     "DCCP-LISTEN", "DCCP-L", "DCCP4-LISTEN", "DCCP4-L", "DCCP6-LISTEN", "DCCP6-L",
     "VSOCK-CONNECT", "VSOCK", "VSOCK-LISTEN", "VSOCK-L",
-    "SOCKET-CONNECT", "SOCKET-LISTEN", "SOCKET-SENDTO", "SOCKET-RECVFROM", "SOCKET-RECV",
-    "SOCKET-DATAGRAM",
 ];
 
 /// Every address type's description, in the order help lists them.

@@ -11,6 +11,7 @@ use crate::address::{
 };
 use crate::endpoint::exec::Program;
 use crate::endpoint::file::FileSpec;
+use crate::endpoint::generic::{GenericSpec, Role as GenericRole};
 use crate::endpoint::inherited::InheritedSpec;
 use crate::endpoint::mqueue::MqSpec;
 use crate::endpoint::pipe::PipeSpec;
@@ -57,6 +58,15 @@ fn udplite(spec: UdpSpec) -> Kind {
 }
 fn unix(role: UnixRole, name: UnixName) -> Kind {
     Kind::Unix(UnixSpec { role, name })
+}
+fn generic(role: GenericRole, domain: u16, ty: i32, protocol: i32, address: &[u8]) -> Kind {
+    Kind::Generic(GenericSpec {
+        role,
+        domain,
+        ty,
+        protocol,
+        address: address.to_vec(),
+    })
 }
 fn pipe(path: Option<PathBuf>) -> Kind {
     Kind::Pipe(PipeSpec(path))
@@ -275,6 +285,30 @@ fn parses_every_address_form() {
                 protocol: 255,
                 family: Family::V4,
             })),
+        ),
+        (
+            "SOCKET-CONNECT:2:6:x1f907f000001",
+            generic(GenericRole::Connect, 2, 1, 6, &[0x1f, 0x90, 127, 0, 0, 1]),
+        ),
+        (
+            "socket-listen:0xa:0:x0050",
+            generic(GenericRole::Listen, 10, 1, 0, &[0, 0x50]),
+        ),
+        (
+            "SOCKET-SENDTO:2:2:17:x0035 x08080808",
+            generic(GenericRole::Sendto, 2, 2, 17, &[0, 0x35, 8, 8, 8, 8]),
+        ),
+        (
+            "SOCKET-DATAGRAM:1:2:0:\\\"/s\\\\0\\\"",
+            generic(GenericRole::Datagram, 1, 2, 0, b"/s\0"),
+        ),
+        (
+            "SOCKET-RECVFROM:2:2:17:x0035",
+            generic(GenericRole::Recvfrom, 2, 2, 17, &[0, 0x35]),
+        ),
+        (
+            "SOCKET-RECV:17:3:768:x",
+            generic(GenericRole::Recv, 17, 3, 768, &[]),
         ),
         (
             "UNIX-CONNECT:/tmp/s",
@@ -922,6 +956,29 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
             })
         }),
         (arb_role(), arb_unix_name()).prop_map(|(r, n)| unix(r, n)),
+        (
+            0..6usize,
+            any::<u16>(),
+            0..6i32,
+            any::<i32>().prop_map(i32::abs),
+            prop::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(role, domain, ty, protocol, address)| {
+                let role = [
+                    GenericRole::Connect,
+                    GenericRole::Listen,
+                    GenericRole::Sendto,
+                    GenericRole::Datagram,
+                    GenericRole::Recvfrom,
+                    GenericRole::Recv,
+                ][role];
+                let ty = if matches!(role, GenericRole::Connect | GenericRole::Listen) {
+                    1
+                } else {
+                    ty
+                };
+                generic(role, domain, ty, protocol.max(0), &address)
+            }),
         Just(Kind::SocketPair(SocketPairSpec)),
         Just(Kind::Pty(PtySpec)),
         proptest::option::of("/[ -~]{1,60}".prop_map(PathBuf::from)).prop_map(pipe),
@@ -1010,6 +1067,7 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
         }) => Some(true),
         _ => None,
     };
+    let generic = matches!(kind, Kind::Generic(_));
     prop::collection::vec((0..applicable.len(), any::<u32>(), any::<bool>()), 0..4)
         .prop_map(move |picks| {
             let mut options = Options::default();
@@ -1035,10 +1093,19 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     options::ValueKind::Bind if unix_bind == Some(true) => {
                         Value::Bind(BindAddr::Unix(UnixName::Abstract(format!("b{n}"))))
                     }
+                    options::ValueKind::Bind if generic => {
+                        Value::Bind(BindAddr::Data(n.to_be_bytes().to_vec()))
+                    }
                     options::ValueKind::Bind => Value::Bind(BindAddr::Ip {
                         host: b.then(|| Host::Ip(IpAddr::V4(Ipv4Addr::from(n)))),
                         port: Some(n as u16),
                     }),
+                    options::ValueKind::Range if generic => {
+                        Value::DataRange(crate::address::data::DataRange {
+                            addr: n.to_be_bytes().to_vec(),
+                            mask: n.to_le_bytes().to_vec(),
+                        })
+                    }
                     options::ValueKind::Range => Value::Range(IpRange {
                         addr: IpAddr::V4(Ipv4Addr::from(n)),
                         prefix: (n % 33) as u8,
@@ -1110,6 +1177,23 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                         version => Value::Count(u64::from(version)),
                     },
                     options::ValueKind::HexBytes => Value::Bytes(n.to_be_bytes().to_vec()),
+                    options::ValueKind::SockOpt(form) => {
+                        use crate::address::data::{SockOpt, SockOptForm};
+                        let value = match form {
+                            SockOptForm::Data => n.to_le_bytes()[..(n % 5) as usize].to_vec(),
+                            SockOptForm::Int => (n as i32).to_ne_bytes().to_vec(),
+                            SockOptForm::Text => format!("t:{n}\0").into_bytes(),
+                        };
+                        Value::SockOpt(SockOpt {
+                            level: (n % 300) as i32,
+                            name: (n / 300 % 100) as i32,
+                            value,
+                            form,
+                        })
+                    }
+                    options::ValueKind::NamePattern => {
+                        Value::NamePattern(b.then(|| format!("/tmp/s{n}.XXXXXX")))
+                    }
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
@@ -1281,6 +1365,8 @@ fn sample(param: &str) -> &'static str {
         "width" => "4",
         "version" => "2",
         "url" => "ws://localhost:80/path",
+        "domain" | "type" => "2",
+        "remote-address" | "local-address" => "x00350a000001",
         other => panic!("no sample for parameter <{other}>: add one"),
     }
 }

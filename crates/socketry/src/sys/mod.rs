@@ -3,6 +3,7 @@
 
 pub mod datagram;
 pub mod fd;
+pub mod generic;
 pub mod mqueue;
 pub mod process;
 pub mod ready;

@@ -23,7 +23,8 @@ const CONNECT: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::SOCKET)
     .union(Groups::SOCKTYPE)
-    .union(Groups::CONNECT);
+    .union(Groups::CONNECT)
+    .union(Groups::UNIX_CLIENT);
 const LISTEN: Groups = Groups::ALL
     .union(Groups::STREAM)
     .union(Groups::SOCKET)
@@ -32,7 +33,7 @@ const LISTEN: Groups = Groups::ALL
     .union(Groups::LISTEN)
     .union(Groups::CHILD)
     .union(Groups::PEERCRED);
-const SENDTO: Groups = Groups::ALL.union(Groups::SOCKET);
+const SENDTO: Groups = Groups::ALL.union(Groups::SOCKET).union(Groups::UNIX_CLIENT);
 const RECVFROM: Groups = Groups::ALL
     .union(Groups::SOCKET)
     .union(Groups::NAMED)
@@ -300,6 +301,15 @@ pub fn check(
             type_name,
             format!(
                 "bind does not apply to a Unix server socket: {shown} is its own address (expected no bind option)"
+            ),
+        ));
+    }
+    if options.bind().is_some() && options.has(OptionId::BindTempname) {
+        return Err(conflict(
+            OptionId::Bind,
+            OptionId::BindTempname.def().name,
+            format!(
+                "bind and unix-bind-tempname both name the local socket of {shown} (expected one of them)"
             ),
         ));
     }

@@ -44,6 +44,9 @@ const QUEUE: usize = 64;
 pub(crate) struct PassedConnections {
     queue: mpsc::Receiver<OwnedFd>,
     receiving: JoinHandle<()>,
+    /// The numbered options set on each connection passed (`setsockopt=`), as on one
+    /// accepted.
+    connected: crate::endpoint::setsockopt::WhenConnected,
 }
 
 impl PassedConnections {
@@ -70,7 +73,8 @@ impl Accept for PassedConnections {
                     ))
                     .into());
                 };
-                match passed_connection(fd, on.listener) {
+                let set = self.connected.apply(&fd).map_err(|e| sys::error_text(&e));
+                match set.and_then(|()| passed_connection(fd, on.listener)) {
                     Ok(connection) => return Ok(connection),
                     Err(why) => {
                         tracing::warn!("refusing a descriptor passed on {}: {why}", on.listener)
@@ -99,10 +103,16 @@ pub(crate) fn listen(
         sink,
         description.clone(),
     ));
-    Ok(
-        Listener::new(PassedConnections { queue, receiving }, description, options)
-            .with_guard(guard),
+    Ok(Listener::new(
+        PassedConnections {
+            queue,
+            receiving,
+            connected: crate::endpoint::setsockopt::WhenConnected::from_options(options),
+        },
+        description,
+        options,
     )
+    .with_guard(guard))
 }
 
 /// Accepts every sender that `admission` admits and receives from each. The senders are

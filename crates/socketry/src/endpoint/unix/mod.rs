@@ -18,6 +18,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::datagrams::DatagramPeers;
 use super::listener::{Accept, AcceptError, AcceptFuture, Accepting, Admit, Listener, Peer};
+use super::setsockopt::WhenConnected;
 use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
 use super::stream::stream_connection;
 use crate::address::{Options, UnixName, UnixRole};
@@ -52,7 +53,8 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
         }
         UnixRole::Sendto => {
             let socket = new_socket(Type::DGRAM, options)?;
-            let guard = bind_client(&socket, options)?;
+            let guard = bind_client(&socket, name, options)?;
+            connected_options(&socket, options, &shown)?;
             let target = sockaddr(name).map_err(OpenError::io(format!("naming {shown}")))?;
             let socket = Arc::new(
                 MessageSocket::new(socket).map_err(OpenError::io("registering a socket"))?,
@@ -90,6 +92,7 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
             }
             let filter = filter.unwrap_or_default();
             let guard = bind(&socket, name, options)?;
+            connected_options(&socket, options, &shown)?;
             let socket = Arc::new(
                 MessageSocket::new(socket).map_err(OpenError::io("registering a socket"))?,
             );
@@ -124,6 +127,13 @@ pub async fn open(role: UnixRole, name: &UnixName, options: &Options) -> Result<
     })
 }
 
+/// Sets the connected phase's numbered options (`setsockopt=`) on a datagram socket that
+/// connects to nobody, once it is bound.
+fn connected_options(socket: &Socket, options: &Options, shown: &str) -> Result<(), OpenError> {
+    super::setsockopt::apply(socket, options, super::setsockopt::Phase::Connected)
+        .map_err(OpenError::io(format!("binding to {shown}")))
+}
+
 async fn connect(name: &UnixName, ty: Type, options: &Options) -> Result<Connection, OpenError> {
     let shown = display_name(name);
     let action = format!("connecting to {shown}");
@@ -152,13 +162,17 @@ async fn client(name: &UnixName, options: &Options) -> Result<Connection, OpenEr
     if options.socktype().is_some() {
         return connect(name, socket_type(options), options).await;
     }
+    // A socket of another type says EPROTOTYPE; in the abstract namespace it says
+    // ECONNREFUSED, as a name nobody has does.
+    let other_type = |errno| {
+        errno == Some(nix::libc::EPROTOTYPE)
+            || (matches!(name, UnixName::Abstract(_)) && errno == Some(nix::libc::ECONNREFUSED))
+    };
     let mut last = None;
     for ty in [Type::STREAM, Type::SEQPACKET, Type::DGRAM] {
         match connect(name, ty, options).await {
             Ok(connection) => return Ok(connection),
-            Err(e)
-                if e.os_error().and_then(|e| e.raw_os_error()) == Some(nix::libc::EPROTOTYPE) =>
-            {
+            Err(e) if other_type(e.os_error().and_then(std::io::Error::raw_os_error)) => {
                 last = Some(e)
             }
             Err(e) => return Err(e),
@@ -187,10 +201,12 @@ pub(crate) fn accepting(
     options: &Options,
 ) -> Result<Listener, OpenError> {
     let register = OpenError::io("registering the listener");
+    let connected = WhenConnected::from_options(options);
     Ok(if ty == Type::SEQPACKET {
         Listener::new(
             SeqpacketAccept {
                 fd: sys::register(socket).map_err(register)?,
+                connected,
             },
             description,
             options,
@@ -200,7 +216,14 @@ pub(crate) fn accepting(
             std::os::fd::OwnedFd::from(socket),
         ))
         .map_err(register)?;
-        Listener::new(StreamAccept { listener }, description, options)
+        Listener::new(
+            StreamAccept {
+                listener,
+                connected,
+            },
+            description,
+            options,
+        )
     })
 }
 
@@ -247,6 +270,8 @@ pub(crate) fn path_environment(socket: &impl std::os::fd::AsFd) -> Vec<(String, 
 #[derive(Debug)]
 struct StreamAccept {
     listener: UnixListener,
+    /// The numbered options set on each accepted connection (`setsockopt=`).
+    connected: WhenConnected,
 }
 
 impl Accept for StreamAccept {
@@ -258,6 +283,9 @@ impl Accept for StreamAccept {
                     continue;
                 };
                 let environment = path_environment(&stream);
+                self.connected
+                    .apply(&stream)
+                    .map_err(OpenError::io(format!("accepting on {}", on.listener)))?;
                 let mut connection = stream_connection(stream, on.listener.to_owned());
                 connection.peer_credentials = credentials;
                 connection.environment.extend(environment);
@@ -271,6 +299,8 @@ impl Accept for StreamAccept {
 #[derive(Debug)]
 struct SeqpacketAccept {
     fd: tokio::io::unix::AsyncFd<Socket>,
+    /// The numbered options set on each accepted connection (`setsockopt=`).
+    connected: WhenConnected,
 }
 
 impl Accept for SeqpacketAccept {
@@ -284,6 +314,9 @@ impl Accept for SeqpacketAccept {
                     continue;
                 };
                 let environment = path_environment(&socket);
+                self.connected
+                    .apply(&socket)
+                    .map_err(OpenError::io(format!("accepting on {}", on.listener)))?;
                 let mut connection = seqpacket_connection(socket, on.listener.to_owned())
                     .map_err(AcceptError::Accept)?;
                 connection.peer_credentials = credentials;

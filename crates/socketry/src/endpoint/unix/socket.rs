@@ -10,7 +10,7 @@ use std::sync::Arc;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::path;
-use crate::address::{BindAddr, OptionId, Options, UnixName};
+use crate::address::{BindAddr, Namespace, OptionId, Options, UnixName};
 use crate::endpoint::connection::Connection;
 use crate::endpoint::error::OpenError;
 use crate::endpoint::guard::FileGuard;
@@ -68,7 +68,14 @@ pub(crate) fn bind(
             .map_err(OpenError::io(format!("binding to {shown}")))?;
         return Ok(None);
     };
-    // Without mode=, a umask= gives the bits bind(2) would under it.
+    let mode = file_mode(options, &shown)?;
+    path::prepare(path, options.flag(OptionId::UnlinkEarly, false))?;
+    bind_file(socket, &addr, path, &shown, mode, options).map(Some)
+}
+
+/// The permission bits a socket file gets: `mode=`, or without it the bits bind(2) would
+/// give under `umask=`; `None` for the process's umask.
+fn file_mode(options: &Options, shown: &str) -> Result<Option<u32>, OpenError> {
     let mode = options
         .mode()
         .or_else(|| options.umask().map(|mask| 0o777 & !mask));
@@ -77,31 +84,152 @@ pub(crate) fn bind(
             "mode={mode:o} on the Unix socket {shown}: a socket file takes permission bits only (expected a mode from 0 to 777)"
         )));
     }
-    path::prepare(path, options.flag(OptionId::UnlinkEarly, false))?;
+    Ok(mode)
+}
+
+/// Binds `socket` to `addr`, the file `path`, with `mode` and the owner the options give;
+/// the guard removes the file on close unless `unlink-close=0`.
+fn bind_file(
+    socket: &Socket,
+    addr: &SockAddr,
+    path: &std::path::Path,
+    shown: &str,
+    mode: Option<u32>,
+    options: &Options,
+) -> Result<FileGuard, OpenError> {
     match mode {
-        Some(mode) => sys::socket::bind_with_mode(socket, &addr, mode),
-        None => socket.bind(&addr),
+        Some(mode) => sys::socket::bind_with_mode(socket, addr, mode),
+        None => socket.bind(addr),
     }
     .map_err(OpenError::io(format!("binding to {shown}")))?;
+    // Removes the file if what follows fails.
+    let guard = path::bound(path, mode, options.flag(OptionId::UnlinkClose, true))?;
     if let Some((uid, gid)) = options.owner() {
         sys::fd::chown_path(path, uid, gid)
             .map_err(OpenError::io(format!("changing the owner of {shown}")))?;
     }
-    Ok(Some(path::bound(
-        path,
-        mode,
-        options.flag(OptionId::UnlinkClose, true),
-    )?))
+    Ok(guard)
 }
 
-/// Binds to `bind=` if given, else to a kernel-chosen abstract name so datagram peers can reply.
-pub(crate) fn bind_client(
+/// The pattern `bind-tempname` fills when it is given none.
+pub const DEFAULT_TEMPNAME: &str = "/tmp/socketry-bind.XXXXXX";
+
+/// How many names `bind-tempname` tries before it gives up: each is one of 62^6.
+const TEMPNAME_TRIES: usize = 100;
+
+/// Binds `socket` to a new name: `pattern` (or [`DEFAULT_TEMPNAME`]) with its first
+/// `XXXXXX` replaced by random letters and digits, in `namespace`, trying another name while
+/// the one drawn is taken. Nothing in the way is removed: a file there only means another
+/// name. The guard removes the socket file on close.
+pub(crate) fn bind_tempname(
     socket: &Socket,
+    pattern: Option<&str>,
+    namespace: Namespace,
     options: &Options,
 ) -> Result<Option<FileGuard>, OpenError> {
-    match options.bind() {
-        Some(BindAddr::Unix(name)) => bind(socket, name, options),
-        _ => {
+    let pattern = pattern.unwrap_or(DEFAULT_TEMPNAME);
+    let refused = |why: &str| {
+        OpenError::Refused(format!(
+            "bind-tempname={pattern}: {why} (expected a pattern containing XXXXXX that fits a Unix socket name)"
+        ))
+    };
+    for _ in 0..TEMPNAME_TRIES {
+        let candidate = fill_pattern(pattern).ok_or_else(|| refused("no XXXXXX to replace"))?;
+        let name = match namespace {
+            Namespace::Path => UnixName::path(&candidate),
+            Namespace::Abstract => UnixName::abstract_name(&candidate),
+        }
+        .map_err(|_| refused("the name is too long"))?;
+        let shown = display_name(&name);
+        let addr = sockaddr(&name).map_err(OpenError::io(format!("naming {shown}")))?;
+        let bound = match &name {
+            UnixName::Path(path) => file_mode(options, &shown)
+                .and_then(|mode| bind_file(socket, &addr, path, &shown, mode, options))
+                .map(Some),
+            UnixName::Abstract(_) => socket
+                .bind(&addr)
+                .map(|()| None)
+                .map_err(OpenError::io(format!("binding to {shown}"))),
+        };
+        match bound {
+            Err(e)
+                if e.os_error().map(std::io::Error::kind)
+                    == Some(std::io::ErrorKind::AddrInUse) =>
+            {
+                tracing::debug!("{shown} is taken; drawing another name");
+            }
+            Ok(guard) => {
+                tracing::info!("bound to {shown} (bind-tempname)");
+                return Ok(guard);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(refused(&format!(
+        "every one of {TEMPNAME_TRIES} names drawn is taken"
+    )))
+}
+
+/// `pattern` with its first `XXXXXX` replaced by six random letters and digits.
+fn fill_pattern(pattern: &str) -> Option<String> {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let at = pattern.find("XXXXXX")?;
+    let mut random = random_u64();
+    let filled: String = (0..6)
+        .map(|_| {
+            let i = usize::try_from(random % CHARS.len() as u64).unwrap_or(0);
+            random /= CHARS.len() as u64;
+            char::from(CHARS[i])
+        })
+        .collect();
+    Some(format!("{}{filled}{}", &pattern[..at], &pattern[at + 6..]))
+}
+
+/// A random number for a name: the standard library's randomly keyed hasher over a counter
+/// and the time, different at every call. Not a secret: a taken name only means another try.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish()
+}
+
+/// Binds a client socket to what its options choose: `bind=`, or a name `bind-tempname`
+/// draws in the namespace of `peer`. `None` when they choose nothing.
+fn bind_chosen(
+    socket: &Socket,
+    peer: &UnixName,
+    options: &Options,
+) -> Result<Option<Option<FileGuard>>, OpenError> {
+    if let Some(BindAddr::Unix(name)) = options.bind() {
+        return bind(socket, name, options).map(Some);
+    }
+    let namespace = match peer {
+        UnixName::Path(_) => Namespace::Path,
+        UnixName::Abstract(_) => Namespace::Abstract,
+    };
+    options
+        .name_pattern(OptionId::BindTempname)
+        .map(|pattern| bind_tempname(socket, pattern, namespace, options))
+        .transpose()
+}
+
+/// Binds a datagram client that sends to `peer` to `bind=` or a `bind-tempname` name if
+/// given, else to a kernel-chosen abstract name, so that its peers can reply.
+pub(crate) fn bind_client(
+    socket: &Socket,
+    peer: &UnixName,
+    options: &Options,
+) -> Result<Option<FileGuard>, OpenError> {
+    match bind_chosen(socket, peer, options)? {
+        Some(guard) => Ok(guard),
+        None => {
             sys::socket::autobind(socket)
                 .map_err(OpenError::io("binding to an automatic abstract name"))?;
             Ok(None)
@@ -119,10 +247,10 @@ pub(crate) async fn connect_socket(
     let shown = display_name(name);
     let action = format!("connecting to {shown}");
     let socket = new_socket(ty, options)?;
-    let guard = match options.bind() {
-        Some(BindAddr::Unix(local)) => bind(&socket, local, options)?,
-        _ if ty == Type::DGRAM => bind_client(&socket, options)?,
-        _ => None,
+    let guard = if ty == Type::DGRAM {
+        bind_client(&socket, name, options)?
+    } else {
+        bind_chosen(&socket, name, options)?.flatten()
     };
     let addr = sockaddr(name).map_err(OpenError::io(action.clone()))?;
     let connecting = async {
@@ -149,6 +277,12 @@ pub(crate) async fn connect_socket(
         connecting,
     )
     .await?;
+    crate::endpoint::setsockopt::apply(
+        &socket,
+        options,
+        crate::endpoint::setsockopt::Phase::Connected,
+    )
+    .map_err(OpenError::io(action))?;
     tracing::info!("successfully connected to {shown}");
     Ok((socket, guard))
 }
