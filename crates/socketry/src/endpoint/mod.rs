@@ -6,6 +6,7 @@
 pub mod combinations;
 pub mod connection;
 pub mod datagrams;
+pub mod descriptor;
 pub mod error;
 pub mod exec;
 pub mod file;
