@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod proxy_header;
 pub mod pty;
 pub mod rawip;
+pub mod readline;
 pub mod report;
 pub mod retry;
 pub mod shared;

@@ -20,7 +20,7 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
+    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, readline, shm, socketpair, stdio, tcp, tls,
     tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError, Opened,
 };
 
@@ -148,6 +148,8 @@ registry! {
     Proxy(proxy::ProxySpec) = proxy::FAMILY;
     /// WebSocket (`WS-CONNECT`).
     WebSocket(websocket::WebSocketSpec) = websocket::FAMILY;
+    /// Standard streams through a line editor (`READLINE`).
+    Readline(readline::ReadlineSpec) = readline::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -155,7 +157,7 @@ registry! {
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
-    "INTERFACE", "READLINE",
+    "INTERFACE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
     "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",
