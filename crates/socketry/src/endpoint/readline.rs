@@ -8,7 +8,7 @@
 //! fixed text of `prompt=`, or nothing with `noprompt`. Before it reads a line, the editor
 //! waits a moment ([`SETTLE`], at most [`SETTLE_LIMIT`]) for the peer's answer to the last
 //! line, so that the prompt it shows is the one that answer ends with. What the peer sends
-//! while a line is being edited is printed above it. When standard input is not a terminal,
+//! while a line is being edited is printed over it, and the prompt after it. When standard input is not a terminal,
 //! lines are read as they come and nothing is held back.
 //!
 //! The editor runs on a thread of its own (it blocks in reading the terminal); the terminal's
@@ -21,7 +21,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use rustyline::error::ReadlineError;
-use rustyline::ExternalPrinter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
@@ -64,7 +63,6 @@ struct Screen {
     /// When the peer last sent something, and whether it has since the last line entered.
     last_output: Option<Instant>,
     answered: bool,
-    printer: Option<Box<dyn ExternalPrinter + Send>>,
 }
 
 struct Shared {
@@ -78,18 +76,25 @@ struct Shared {
 impl Shared {
     fn screen(&self) -> MutexGuard<'_, Screen> {
         // A thread that panicked holding the lock left a screen that is still usable.
-        self.screen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.screen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 /// Opens READLINE on standard input and output.
 pub fn open(options: &Options) -> Result<Connection, OpenError> {
-    let prompt = match (options.text(OptionId::Prompt), options.flag(OptionId::NoPrompt, false)) {
+    let prompt = match (
+        options.text(OptionId::Prompt),
+        options.flag(OptionId::NoPrompt, false),
+    ) {
         (Some(text), _) => PromptSource::Fixed(text.to_owned()),
         (None, true) => PromptSource::None,
         (None, false) => PromptSource::Peer,
     };
-    let history = options.text(OptionId::History).map(std::path::PathBuf::from);
+    let history = options
+        .text(OptionId::History)
+        .map(std::path::PathBuf::from);
     let interactive = nix::unistd::isatty(0).unwrap_or(false);
     let config = rustyline::Config::builder().auto_add_history(false).build();
     let mut editor: rustyline::DefaultEditor = rustyline::Editor::with_config(config)
@@ -106,14 +111,6 @@ pub fn open(options: &Options) -> Result<Connection, OpenError> {
             }
         }
     }
-    let printer = if interactive {
-        editor
-            .create_external_printer()
-            .ok()
-            .map(|p| Box::new(p) as Box<dyn ExternalPrinter + Send>)
-    } else {
-        None
-    };
     // The terminal as it was, put back when the connection ends: the editor puts it in raw
     // mode while it reads a line, and may be mid-line then.
     let restore = if interactive {
@@ -134,7 +131,6 @@ pub fn open(options: &Options) -> Result<Connection, OpenError> {
             shown: String::new(),
             last_output: None,
             answered: false,
-            printer,
         }),
         changed: Condvar::new(),
         prompt,
@@ -337,14 +333,16 @@ impl Output {
     }
 }
 
-/// Prints `data` above the line being edited, which the editor then draws again.
+/// Prints `data` over the line being edited, and the prompt again after it when it ends a
+/// line. (rustyline's own printer for this stalls keys typed ahead, so it is not used: the
+/// line's text is kept, and drawn again at the next key that redraws it.)
 fn print_above(screen: &mut Screen, data: &[u8]) -> io::Result<()> {
-    match &mut screen.printer {
-        Some(printer) => printer
-            .print(String::from_utf8_lossy(data).into_owned())
-            .map_err(|e| io::Error::other(e.to_string())),
-        None => write_out(data),
+    let mut out = b"\r\x1b[K".to_vec();
+    out.extend_from_slice(data);
+    if data.ends_with(b"\n") {
+        out.extend_from_slice(screen.shown.as_bytes());
     }
+    write_out(&out)
 }
 
 impl AsyncWrite for Output {

@@ -20,8 +20,9 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, readline, shm, socketpair, stdio, tcp, tls,
-    tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError, Opened,
+    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, readline, shm, socketpair, stdio,
+    tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError,
+    Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
