@@ -11,6 +11,7 @@ use crate::address::{
 };
 use crate::endpoint::exec::Program;
 use crate::endpoint::file::FileSpec;
+use crate::endpoint::readline::ReadlineSpec;
 use crate::endpoint::inherited::InheritedSpec;
 use crate::endpoint::mqueue::MqSpec;
 use crate::endpoint::pipe::PipeSpec;
@@ -314,6 +315,8 @@ fn parses_every_address_form() {
         ),
         ("SOCKETPAIR", Kind::SocketPair(SocketPairSpec)),
         ("PTY", Kind::Pty(PtySpec)),
+        ("READLINE", Kind::Readline(ReadlineSpec)),
+        ("readline,history=/tmp/h,prompt=x", Kind::Readline(ReadlineSpec)),
         ("PIPE", pipe(None)),
         ("FIFO:/tmp/f", pipe(Some(PathBuf::from("/tmp/f")))),
         ("EXEC:cat", exec(vec!["cat".into()])),
@@ -512,6 +515,9 @@ fn rejects_bad_input_with_the_offending_text() {
         ("OPEN:/tmp/f,seek=x", "invalid value \"x\" for option seek"),
         ("PTY,fork", "option \"fork\" does not apply to PTY"),
         ("PTY,link", "option link in \"PTY,link\" needs a value"),
+        ("READLINE,fork", "option \"fork\" does not apply to READLINE"),
+        ("STDIO,prompt=x", "option \"prompt\" does not apply to STDIO"),
+        ("PIPE,o-direct", "option \"o-direct\" does not apply to PIPE"),
         (
             "SOCKETPAIR,raw",
             "option \"raw\" does not apply to SOCKETPAIR",
