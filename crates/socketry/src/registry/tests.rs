@@ -11,12 +11,12 @@ use crate::address::{
 };
 use crate::endpoint::exec::Program;
 use crate::endpoint::file::FileSpec;
-use crate::endpoint::readline::ReadlineSpec;
 use crate::endpoint::inherited::InheritedSpec;
 use crate::endpoint::mqueue::MqSpec;
 use crate::endpoint::pipe::PipeSpec;
 use crate::endpoint::pty::PtySpec;
 use crate::endpoint::rawip::{RawIpSpec, RawLocal, RawRemote};
+use crate::endpoint::readline::ReadlineSpec;
 use crate::endpoint::shm::ShmSpec;
 use crate::endpoint::socketpair::SocketPairSpec;
 use crate::endpoint::stdio::StdioSpec;
@@ -316,7 +316,10 @@ fn parses_every_address_form() {
         ("SOCKETPAIR", Kind::SocketPair(SocketPairSpec)),
         ("PTY", Kind::Pty(PtySpec)),
         ("READLINE", Kind::Readline(ReadlineSpec)),
-        ("readline,history=/tmp/h,prompt=x", Kind::Readline(ReadlineSpec)),
+        (
+            "readline,history=/tmp/h,prompt=x",
+            Kind::Readline(ReadlineSpec),
+        ),
         ("PIPE", pipe(None)),
         ("FIFO:/tmp/f", pipe(Some(PathBuf::from("/tmp/f")))),
         ("EXEC:cat", exec(vec!["cat".into()])),
