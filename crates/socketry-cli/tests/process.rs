@@ -220,12 +220,12 @@ fn nofork_is_refused_where_there_is_nothing_to_take_over() {
             "nofork: the program takes the first address's own descriptors",
         ),
         (
-            vec!["-", "EXEC:cat,nofork,pty"],
-            "pty: with nofork the program has the first address's descriptors",
+            vec!["-", "EXEC:cat,nofork,pty,ctty"],
+            "ctty: with nofork the program has the first address's descriptors",
         ),
         (
-            vec!["PIPE", "EXEC:cat,nofork"],
-            "nofork: PIPE has no descriptors of its own",
+            vec!["SOCKETPAIR", "EXEC:cat,nofork"],
+            "nofork: SOCKETPAIR has no descriptors of its own",
         ),
     ];
     for (args, want) in cases {

@@ -28,8 +28,8 @@ fn a_program_gets_one_channel() {
             "EXEC:cat,pty,pipes: pty and pipes cannot be combined: the program gets one or the other (both say how its input and output are connected; give one)",
         ),
         (
-            "SYSTEM:cat,nofork,pty",
-            "SYSTEM:cat,nofork,pty: pty: with nofork the program has the first address's descriptors, not a channel of socketry's",
+            "SYSTEM:cat,nofork,ctty",
+            "SYSTEM:cat,nofork,ctty: ctty: with nofork the program has the first address's descriptors, not a channel of socketry's",
         ),
         (
             "SYSTEM:cat,pipes,nofork",

@@ -93,6 +93,11 @@ impl Groups {
     /// Unix clients that bind their own socket (UNIX-CONNECT, -CLIENT, -SENDTO and their
     /// ABSTRACT forms): `bind-tempname`.
     pub const UNIX_CLIENT: Groups = Groups(1 << 32);
+    /// Inherited descriptors (STDIO, STDIN, STDOUT, STDERR, FD:n): the open file behind them
+    /// (its flags, locks, a pipe's size) and socketry's own process (`setsid`).
+    pub const DESCRIPTOR: Groups = Groups(1 << 48);
+    /// READLINE: line editing, history and prompts on the terminal.
+    pub const READLINE: Groups = Groups(1 << 49);
 
     /// Every group with the name help shows it by, in help's order.
     pub const NAMES: &'static [(Groups, &'static str)] = &[
@@ -130,6 +135,8 @@ impl Groups {
         (Groups::WEBSOCKET_LISTEN, "WEBSOCKET-LISTEN"),
         (Groups::IP_DATAGRAM, "DATAGRAM"),
         (Groups::UNIX_CLIENT, "UNIX-CLIENT"),
+        (Groups::DESCRIPTOR, "DESCRIPTOR"),
+        (Groups::READLINE, "READLINE"),
     ];
 
     /// The names of the groups in `self`, in help's order.
@@ -590,14 +597,14 @@ option_table! {
         help: "set SO_RCVBUF" },
     OptionDef { id: OptionId::SndBuf, name: "sndbuf", aliases: &["so-sndbuf"], group: Groups::SOCKET, kind: ValueKind::Size(Bounds::INT_BYTES),
         help: "set SO_SNDBUF" },
-    OptionDef { id: OptionId::SockType, name: "socktype", aliases: &["so-type"], group: Groups::SOCKTYPE, kind: ValueKind::SockType,
-        help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket" },
+    OptionDef { id: OptionId::SockType, name: "socktype", aliases: &["so-type"], group: Groups::SOCKTYPE.union(Groups::EXEC), kind: ValueKind::SockType,
+        help: "Unix socket type: 1 stream, 2 datagram, 5 seqpacket (also of a program's socket pair)" },
     OptionDef { id: OptionId::UnlinkEarly, name: "unlink-early", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ), kind: ValueKind::Bool,
         help: "remove a socket file left at the path before binding (never a file that is not a socket), or the message queue before opening it" },
     OptionDef { id: OptionId::UnlinkClose, name: "unlink-close", aliases: &[], group: Groups::NAMED.union(Groups::POSIXMQ).union(Groups::NAMED_PIPE).union(Groups::FILE), kind: ValueKind::Bool,
         help: "remove the socket file (default 1), the named pipe (default 1 if socketry made it), the file (default 0) or the message queue (default 0) on exit" },
-    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::POSIXMQ), kind: ValueKind::Mode,
-        help: "permissions of the socket file, named pipe, file or new message queue" },
+    OptionDef { id: OptionId::Mode, name: "mode", aliases: &["perm"], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::POSIXMQ).union(Groups::PTY), kind: ValueKind::Mode,
+        help: "permissions of the socket file, named pipe, file, new message queue or PTY's slave side" },
     OptionDef { id: OptionId::Umask, name: "umask", aliases: &[], group: Groups::NAMED.union(Groups::NAMED_PIPE).union(Groups::FILE).union(Groups::EXEC), kind: ValueKind::Mode,
         help: "the file creation mask for the socket file, named pipe or file the address creates, or the program it runs, instead of socketry's (mode= still wins)" },
     OptionDef { id: OptionId::Crnl, name: "crnl", aliases: &["crlf"], group: Groups::ALL, kind: ValueKind::Bool,
@@ -630,8 +637,8 @@ option_table! {
         help: "talk to the program over two pipes instead of one socket pair" },
     OptionDef { id: OptionId::Stderr, name: "stderr", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
         help: "send the program's standard error to the peer too" },
-    OptionDef { id: OptionId::Setsid, name: "setsid", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
-        help: "run the program in a new session" },
+    OptionDef { id: OptionId::Setsid, name: "setsid", aliases: &["sid"], group: Groups::EXEC.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
+        help: "run the program in a new session; on STDIO, FD and the like, socketry itself starts a new session" },
     OptionDef { id: OptionId::Setpgid, name: "setpgid", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
         help: "run the program in a new process group" },
     OptionDef { id: OptionId::Nofork, name: "nofork", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
@@ -662,25 +669,25 @@ option_table! {
         help: "truncate the file to size 0 when opening it" },
     OptionDef { id: OptionId::Nonblock, name: "nonblock", aliases: &["o-nonblock"], group: Groups::OPEN.union(Groups::NAMED_PIPE), kind: ValueKind::Bool,
         help: "open without blocking: a named pipe opened for writing with no reader is an error" },
-    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE), kind: ValueKind::User,
+    OptionDef { id: OptionId::User, name: "user", aliases: &["owner"], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE).union(Groups::PTY), kind: ValueKind::User,
         help: "give the file, socket file or named pipe to this user (name or uid)" },
-    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE), kind: ValueKind::Group,
+    OptionDef { id: OptionId::Group, name: "group", aliases: &[], group: Groups::FILE.union(Groups::NAMED).union(Groups::NAMED_PIPE).union(Groups::PTY), kind: ValueKind::Group,
         help: "give the file, socket file or named pipe to this group (name or gid)" },
-    OptionDef { id: OptionId::Lock, name: "lock", aliases: &["flock", "flock-ex"], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::Lock, name: "lock", aliases: &["flock", "flock-ex"], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take an exclusive flock on the file, waiting for it if someone holds it" },
-    OptionDef { id: OptionId::FlockExNb, name: "flock-ex-nb", aliases: &["flock-nb"], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::FlockExNb, name: "flock-ex-nb", aliases: &["flock-nb"], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take an exclusive flock on the file; fail if someone holds it" },
-    OptionDef { id: OptionId::FlockSh, name: "flock-sh", aliases: &[], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::FlockSh, name: "flock-sh", aliases: &[], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take a shared flock on the file, waiting for an exclusive holder" },
-    OptionDef { id: OptionId::FlockShNb, name: "flock-sh-nb", aliases: &[], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::FlockShNb, name: "flock-sh-nb", aliases: &[], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take a shared flock on the file; fail if someone holds it exclusively" },
-    OptionDef { id: OptionId::SetLk, name: "setlk", aliases: &["setlk-wr"], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::SetLk, name: "setlk", aliases: &["setlk-wr"], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take an fcntl write lock on the whole file; fail if someone holds one" },
-    OptionDef { id: OptionId::SetLkw, name: "setlkw", aliases: &["setlkw-wr"], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::SetLkw, name: "setlkw", aliases: &["setlkw-wr"], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take an fcntl write lock on the whole file, waiting for it" },
-    OptionDef { id: OptionId::SetLkRd, name: "setlk-rd", aliases: &[], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::SetLkRd, name: "setlk-rd", aliases: &[], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take an fcntl read lock on the whole file; fail if someone holds a write lock" },
-    OptionDef { id: OptionId::SetLkwRd, name: "setlkw-rd", aliases: &[], group: Groups::FILE, kind: ValueKind::Bool,
+    OptionDef { id: OptionId::SetLkwRd, name: "setlkw-rd", aliases: &[], group: Groups::FILE.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
         help: "take an fcntl read lock on the whole file, waiting for it" },
     OptionDef { id: OptionId::Ftruncate, name: "ftruncate", aliases: &["truncate"], group: Groups::FILE, kind: ValueKind::Size(Bounds::OFFSET),
         help: "cut the file to this many bytes after opening it" },
@@ -920,6 +927,22 @@ option_table! {
         help: "as setsockopt, set as soon as the socket exists, before any other option" },
     OptionDef { id: OptionId::BindTempname, name: "unix-bind-tempname", aliases: &["bind-tempname"], group: Groups::UNIX_CLIENT, kind: ValueKind::NamePattern,
         help: "bind the client socket to a new random name: the pattern's XXXXXX replaced (default /tmp/socketry-bind.XXXXXX; for ABSTRACT-*, in the abstract namespace); its file is removed on close" },
+    OptionDef { id: OptionId::NoAtime, name: "o-noatime", aliases: &["noatime"], group: Groups::OPEN.union(Groups::DESCRIPTOR), kind: ValueKind::Bool,
+        help: "reading does not update the file's access time (O_NOATIME: opened with it, or set on an inherited descriptor; the file's owner or root only)" },
+    OptionDef { id: OptionId::Direct, name: "o-direct", aliases: &["direct"], group: Groups::OPEN, kind: ValueKind::Bool,
+        help: "open with O_DIRECT: reads and writes bypass the page cache, through block-aligned buffers" },
+    OptionDef { id: OptionId::FsNoAtime, name: "fs-noatime", aliases: &[], group: Groups::FILE, kind: ValueKind::Bool,
+        help: "set the file's no-atime attribute (chattr +A, FS_NOATIME_FL): no reader updates its access time from then on" },
+    OptionDef { id: OptionId::CoolWrite, name: "cool-write", aliases: &["coolwrite"], group: Groups::ALL, kind: ValueKind::Bool,
+        help: "a write that fails because the reader went away (EPIPE, ECONNRESET) ends that direction quietly, logged at info level, instead of failing the run" },
+    OptionDef { id: OptionId::PipeSize, name: "f-setpipe-sz", aliases: &["setpipe-sz", "pipesz"], group: Groups::DESCRIPTOR.union(Groups::NAMED_PIPE).union(Groups::EXEC), kind: ValueKind::Size(Bounds::POSITIVE_INT_BYTES),
+        help: "the capacity of the pipe (F_SETPIPE_SZ; the kernel rounds it up to pages): of an inherited pipe, PIPE's, or a program's pipes (with pipes)" },
+    OptionDef { id: OptionId::History, name: "history", aliases: &["history-file"], group: Groups::READLINE, kind: ValueKind::Text,
+        help: "read the line history from this file, and add every line entered to it" },
+    OptionDef { id: OptionId::Prompt, name: "prompt", aliases: &[], group: Groups::READLINE, kind: ValueKind::Text,
+        help: "show this prompt before every line, instead of the peer's last unfinished line" },
+    OptionDef { id: OptionId::NoPrompt, name: "noprompt", aliases: &[], group: Groups::READLINE, kind: ValueKind::Bool,
+        help: "show no prompt: the peer's last unfinished line is printed as it is, not taken as the prompt" },
 }
 
 impl OptionId {

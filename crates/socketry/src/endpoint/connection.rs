@@ -47,6 +47,9 @@ pub struct DataOptions {
     pub null_eof: bool,
     /// How this side's writing half ends at the other side's EOF.
     pub shut: ShutMode,
+    /// `cool-write`: a write to this side that fails because its reader went away (EPIPE,
+    /// ECONNRESET) ends that direction quietly instead of failing the relay.
+    pub cool_write: bool,
     /// `end-close`: this side is never shut down; its descriptors are just closed when the
     /// connection ends, so that what shares them (the children of a forking second
     /// address) keeps them working.
@@ -74,6 +77,7 @@ impl DataOptions {
             read_crnl: crnl,
             write_crnl: crnl,
             ignore_eof: options.flag(OptionId::IgnoreEof, false),
+            cool_write: options.flag(OptionId::CoolWrite, false),
             escape: options
                 .count(OptionId::Escape)
                 .and_then(|byte| u8::try_from(byte).ok()),
@@ -291,6 +295,7 @@ impl Connection {
             null_eof: reading.data.null_eof,
             shut: writing.data.shut,
             end_close: writing.data.end_close,
+            cool_write: writing.data.cool_write,
         };
         joined.addresses = reading.addresses;
         joined.peer_credentials = reading.peer_credentials;

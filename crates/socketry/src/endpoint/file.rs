@@ -7,14 +7,18 @@
 //! [`FdStream`]); a device or named pipe is polled. `lock` waits for an exclusive `flock`
 //! (`flock-*` and `setlk*` take the other flock and fcntl locks), `seek` starts at an offset,
 //! `ftruncate` cuts the file, and `user`, `group` and `mode` are applied to the open file.
+//! `o-noatime` and `o-direct` are open flags (direct I/O goes through aligned buffers, see
+//! [`direct`]), and `fs-noatime` sets the file's no-atime attribute.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{FcntlArg, FlockArg, OFlag};
-use nix::libc;
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+mod direct;
+
+use super::descriptor;
 use super::stdio::FdStream;
 use super::terminal;
 use crate::address::{OptionId, Options, UnixName, UnixRole};
@@ -81,6 +85,8 @@ pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Op
         (OptionId::Append, OFlag::O_APPEND),
         (OptionId::Trunc, OFlag::O_TRUNC),
         (OptionId::Nonblock, OFlag::O_NONBLOCK),
+        (OptionId::NoAtime, OFlag::O_NOATIME),
+        (OptionId::Direct, OFlag::O_DIRECT),
     ] {
         if let Some(on) = options.get(id).map(|_| options.flag(id, false)) {
             flags.set(flag, on);
@@ -109,24 +115,43 @@ pub async fn open(kind: &FileSpec, options: &Options, used: Access) -> Result<Op
     } else {
         None
     };
+    let direct = flags.contains(OFlag::O_DIRECT)
+        && sys::fd::file_kind(file.as_fd()).is_ok_and(|kind| kind == sys::fd::FileKind::Regular);
     let stream = |fd: OwnedFd| {
         FdStream::from_owned(fd).map_err(OpenError::io(format!("registering {description}")))
     };
-    let (reader, writer) = match access {
-        Access::Read => (Some(stream(file)?), None),
-        Access::Write => (None, Some(stream(file)?)),
-        Access::ReadWrite => {
-            let second = sys::fd::duplicate(file.as_raw_fd())
-                .map_err(OpenError::io(format!("duplicating {description}")))?;
-            (Some(stream(file)?), Some(stream(second)?))
-        }
+    let (reader, writer): (Option<Reader>, Option<Writer>) = if direct {
+        let file = std::sync::Arc::new(file);
+        let reader = access
+            .reads()
+            .then(|| direct::DirectReader::new(file.clone()))
+            .transpose()
+            .map_err(OpenError::io(format!(
+                "finding the offset of {description}"
+            )))?;
+        (
+            reader.map(|r| Reader::Bytes(Box::new(r))),
+            access
+                .writes()
+                .then(|| Writer::Bytes(Box::new(direct::DirectWriter::new(file)))),
+        )
+    } else {
+        let (reader, writer) = match access {
+            Access::Read => (Some(stream(file)?), None),
+            Access::Write => (None, Some(stream(file)?)),
+            Access::ReadWrite => {
+                let second = sys::fd::duplicate(file.as_raw_fd())
+                    .map_err(OpenError::io(format!("duplicating {description}")))?;
+                (Some(stream(file)?), Some(stream(second)?))
+            }
+        };
+        (
+            reader.map(|r| Reader::Bytes(Box::new(r))),
+            writer.map(|w| Writer::Bytes(Box::new(w))),
+        )
     };
     let raw = file_fd;
-    let mut connection = Connection::new(
-        reader.map(|r| Reader::Bytes(Box::new(r))),
-        writer.map(|w| Writer::Bytes(Box::new(w))),
-        description,
-    );
+    let mut connection = Connection::new(reader, writer, description);
     connection.descriptors = Some((
         access.reads().then_some(raw),
         access.writes().then_some(raw),
@@ -208,10 +233,15 @@ fn open_blocking(
         nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
             .map_err(io("changing the mode of"))?;
     }
-    for (id, lock) in LOCKS {
-        if options.flag(*id, false) {
-            take_lock(fd.as_fd(), *lock, id.def().name, description)?;
-        }
+    descriptor::take_locks(fd.as_fd(), options, description)?;
+    if options.flag(OptionId::FsNoAtime, false) {
+        sys::fd::set_no_atime_attribute(fd.as_fd()).map_err(|source| OpenError::Io {
+            action: format!(
+                "fs-noatime: setting the no-atime attribute of {}",
+                path.display()
+            ),
+            source,
+        })?;
     }
     if let Some(length) = options.count(OptionId::Ftruncate) {
         let length = i64::try_from(length)
@@ -225,132 +255,6 @@ fn open_blocking(
             .map_err(io("seeking in"))?;
     }
     Ok(fd)
-}
-
-/// A lock taken on a file once it is open.
-#[derive(Debug, Clone, Copy)]
-enum Lock {
-    /// flock(2), shared or exclusive; `wait` for a holder to let go, or fail at once.
-    Flock { exclusive: bool, wait: bool },
-    /// An fcntl(2) record lock on the whole file, for writing or reading.
-    Record { write: bool, wait: bool },
-}
-
-const LOCKS: &[(OptionId, Lock)] = &[
-    (
-        OptionId::Lock,
-        Lock::Flock {
-            exclusive: true,
-            wait: true,
-        },
-    ),
-    (
-        OptionId::FlockExNb,
-        Lock::Flock {
-            exclusive: true,
-            wait: false,
-        },
-    ),
-    (
-        OptionId::FlockSh,
-        Lock::Flock {
-            exclusive: false,
-            wait: true,
-        },
-    ),
-    (
-        OptionId::FlockShNb,
-        Lock::Flock {
-            exclusive: false,
-            wait: false,
-        },
-    ),
-    (
-        OptionId::SetLk,
-        Lock::Record {
-            write: true,
-            wait: false,
-        },
-    ),
-    (
-        OptionId::SetLkw,
-        Lock::Record {
-            write: true,
-            wait: true,
-        },
-    ),
-    (
-        OptionId::SetLkRd,
-        Lock::Record {
-            write: false,
-            wait: false,
-        },
-    ),
-    (
-        OptionId::SetLkwRd,
-        Lock::Record {
-            write: false,
-            wait: true,
-        },
-    ),
-];
-
-/// Takes `lock` on `fd`. A lock that would wait is logged first; one that must not wait
-/// fails, naming the option.
-fn take_lock(
-    fd: BorrowedFd<'_>,
-    lock: Lock,
-    option: &str,
-    description: &str,
-) -> Result<(), OpenError> {
-    use nix::errno::Errno;
-    let attempt = |wait: bool| -> Result<(), Errno> {
-        match lock {
-            Lock::Flock { exclusive, .. } => {
-                let arg = match (exclusive, wait) {
-                    (true, true) => FlockArg::LockExclusive,
-                    (true, false) => FlockArg::LockExclusiveNonblock,
-                    (false, true) => FlockArg::LockShared,
-                    (false, false) => FlockArg::LockSharedNonblock,
-                };
-                #[allow(deprecated)] // nix 0.29's Flock type owns the file; we keep ours.
-                nix::fcntl::flock(fd.as_raw_fd(), arg)
-            }
-            Lock::Record { write, .. } => {
-                let whole_file = libc::flock {
-                    l_type: if write { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short,
-                    l_whence: libc::SEEK_SET as libc::c_short,
-                    l_start: 0,
-                    l_len: 0,
-                    l_pid: 0,
-                };
-                let arg = if wait {
-                    FcntlArg::F_SETLKW(&whole_file)
-                } else {
-                    FcntlArg::F_SETLK(&whole_file)
-                };
-                nix::fcntl::fcntl(fd.as_raw_fd(), arg).map(drop)
-            }
-        }
-    };
-    let wait = match lock {
-        Lock::Flock { wait, .. } | Lock::Record { wait, .. } => wait,
-    };
-    let failed = |e: Errno| OpenError::Io {
-        action: format!("{option}: locking {description}"),
-        source: e.into(),
-    };
-    match attempt(false) {
-        Ok(()) => Ok(()),
-        Err(Errno::EWOULDBLOCK | Errno::EACCES) if wait => {
-            tracing::info!("{description} is locked by another process: waiting ({option})");
-            attempt(true).map_err(failed)
-        }
-        Err(Errno::EWOULDBLOCK | Errno::EACCES) => Err(OpenError::Refused(format!(
-            "{option}: {description} is locked by another process"
-        ))),
-        Err(e) => Err(failed(e)),
-    }
 }
 
 // ---- The family's address types: OPEN, CREATE, GOPEN ----

@@ -6,6 +6,7 @@
 pub mod combinations;
 pub mod connection;
 pub mod datagrams;
+pub mod descriptor;
 pub mod error;
 pub mod exec;
 pub mod file;
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod proxy_header;
 pub mod pty;
 pub mod rawip;
+pub mod readline;
 pub mod report;
 pub mod retry;
 pub mod setsockopt;

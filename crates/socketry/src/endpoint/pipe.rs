@@ -4,8 +4,9 @@
 //! EOF lets the read end reach EOF once the pipe is drained. A named pipe the relay only
 //! reads from is opened for reading alone, so that it reads EOF when its last writer leaves;
 //! one it only writes to is opened for writing alone, which waits for a reader.
+//! `f-setpipe-sz` sets the pipe's capacity.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -74,6 +75,16 @@ pub async fn open(
             (r, w, format!("PIPE {}", path.display()), removal)
         }
     };
+    if let Some(size) = options.count(OptionId::PipeSize) {
+        // Both ends are of the one pipe: its capacity is set through either.
+        if let Some(end) = read_end.as_ref().or(write_end.as_ref()) {
+            super::descriptor::set_pipe_size(end.as_fd(), size, &description)?;
+        }
+    }
+    let raw = (
+        read_end.as_ref().map(AsRawFd::as_raw_fd),
+        write_end.as_ref().map(AsRawFd::as_raw_fd),
+    );
     let stream = |fd: OwnedFd| {
         FdStream::from_owned(fd).map_err(OpenError::io(format!("registering {description}")))
     };
@@ -86,6 +97,8 @@ pub async fn open(
             .transpose()?,
         description,
     );
+    // A `nofork` program takes the ends over: it reads back what it writes.
+    connection.descriptors = Some(raw);
     if let Some(removal) = removal {
         connection.keep_alive(removal);
     }

@@ -95,6 +95,9 @@ pub struct Process {
     /// The program's controlling terminal is socketry's pseudo-terminal, so closing it sends
     /// the program SIGHUP.
     on_terminal: bool,
+    /// The master side of the program's pseudo-terminal, kept open after the relay so that
+    /// the program may finish before it is hung up.
+    terminal: Option<std::os::fd::OwnedFd>,
 }
 
 impl Process {
@@ -111,7 +114,16 @@ impl Process {
             pid,
             description,
             on_terminal,
+            terminal: None,
         }
+    }
+
+    /// Keeps `master`, the master side of the program's pseudo-terminal, open until the
+    /// program exits or its [`CLOSE_GRACE`] is over: closing the last master hangs the
+    /// program up (SIGHUP), which must not cut short a program that is finishing (a shell
+    /// putting its terminal's settings back, say).
+    pub(crate) fn hold_terminal(&mut self, master: std::os::fd::OwnedFd) {
+        self.terminal = Some(master);
     }
 
     /// What the child runs, for logs: `EXEC od -c`.
@@ -139,6 +151,19 @@ impl Process {
         let Some(mut child) = self.child.take() else {
             return Ok(Exit::Status(0));
         };
+        if let Some(terminal) = self.terminal.take() {
+            // The relay has sent its EOF; the program ends by itself, or is hung up.
+            if let Ok(status) = tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
+                return Ok(Exit::from_status(status?, false));
+            }
+            tracing::debug!(
+                "{} (pid {}) still running {}s after the relay: closing its terminal",
+                self.description,
+                self.pid,
+                CLOSE_GRACE.as_secs_f64()
+            );
+            drop(terminal);
+        }
         if let Ok(status) = tokio::time::timeout(CLOSE_GRACE, child.wait()).await {
             let exit = Exit::from_status(status?, false);
             let hangup = Signal::SIGHUP as i32;

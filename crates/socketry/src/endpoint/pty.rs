@@ -1,6 +1,6 @@
 //! PTY: a pseudo-terminal whose master side is the endpoint (a byte stream) and whose slave
 //! side (`/dev/pts/N`, logged, and reachable through `link=path`) is for another program to
-//! open, like a serial line.
+//! open, like a serial line. `user`, `group` and `mode` apply to the slave side.
 //!
 //! socketry holds the slave open itself, so programs may open and close it in turn without
 //! ending the relay. With `wait-slave` it does not: opening waits until a program has the
@@ -122,6 +122,7 @@ fn open_ptmx() -> nix::Result<nix::pty::OpenptyResult> {
 /// Opens the PTY address.
 pub async fn open(options: &Options) -> Result<Connection, OpenError> {
     let pair = allocate(options)?;
+    set_slave_owner_and_mode(&pair, options)?;
     let link = options
         .text(OptionId::Link)
         .map(|path| create_link(&pair.name, Path::new(path)))
@@ -149,6 +150,36 @@ pub async fn open(options: &Options) -> Result<Connection, OpenError> {
         connection.keep_alive(link);
     }
     Ok(connection)
+}
+
+/// `user`, `group` and `mode` on the slave side, before its name is logged or linked: whoever
+/// opens it next finds it as asked.
+fn set_slave_owner_and_mode(pair: &Pair, options: &Options) -> Result<(), OpenError> {
+    let failed = |action: &str| {
+        let action = format!("{action} {}", pair.name.display());
+        move |e: nix::errno::Errno| OpenError::Io {
+            action,
+            source: e.into(),
+        }
+    };
+    let owner = options
+        .user(OptionId::User)
+        .map(|user| nix::unistd::Uid::from_raw(user.uid));
+    let group = options
+        .group(OptionId::Group)
+        .map(|group| nix::unistd::Gid::from_raw(group.gid));
+    if owner.is_some() || group.is_some() {
+        nix::unistd::fchown(pair.slave.as_raw_fd(), owner, group)
+            .map_err(failed("changing the owner of"))?;
+    }
+    if let Some(mode) = options.mode() {
+        nix::sys::stat::fchmod(
+            pair.slave.as_raw_fd(),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        )
+        .map_err(failed("changing the mode of"))?;
+    }
+    Ok(())
 }
 
 /// The master side as the endpoint's reader and writer.

@@ -232,11 +232,13 @@ impl AsyncWrite for FdStream {
 
 // ---- The family's address types: STDIO, STDIN, STDOUT, STDERR, FD ----
 
+use crate::address::OptionId;
 use crate::address::{
     AddressType, Definition, FamilySpec, FamilyTypes, Groups, Options, Shorthand,
 };
 use crate::channel::{Reader, Writer};
 use crate::endpoint::connection::{Connection, OpenContext};
+use crate::endpoint::descriptor;
 use crate::endpoint::error::OpenError;
 use crate::endpoint::opened::Opened;
 use crate::endpoint::terminal;
@@ -256,7 +258,10 @@ pub enum StdioSpec {
     Fd(i32),
 }
 
-const STREAM_FD: Groups = Groups::ALL.union(Groups::STREAM).union(Groups::TERMINAL);
+const STREAM_FD: Groups = Groups::ALL
+    .union(Groups::STREAM)
+    .union(Groups::TERMINAL)
+    .union(Groups::DESCRIPTOR);
 
 static STDIO: Definition<StdioSpec> = Definition {
     ty: AddressType::new(
@@ -374,6 +379,10 @@ fn stdio_connection(
     } else {
         None
     };
+    if options.flag(OptionId::Setsid, false) {
+        start_session()?;
+    }
+    let held = apply_descriptor_options(read, write, name, options)?;
     let open = |fd: i32| {
         FdStream::open(fd).map_err(OpenError::io(format!(
             "opening {name} (file descriptor {fd})"
@@ -392,5 +401,65 @@ fn stdio_connection(
     if let Some(restore) = restore {
         connection.keep_alive(restore);
     }
+    for fd in held {
+        connection.keep_alive(fd);
+    }
     Ok(connection)
+}
+
+/// `setsid` on a standard stream: socketry itself leaves its session and process group and
+/// leads a new session, as a daemon does, so that programs it starts are in it too.
+fn start_session() -> Result<(), OpenError> {
+    match nix::unistd::setsid() {
+        Ok(session) => {
+            tracing::debug!("setsid: socketry leads session {session}");
+            Ok(())
+        }
+        Err(nix::errno::Errno::EPERM) => Err(OpenError::Refused(
+            "setsid: socketry leads its process group already (a shell's job), and a group leader cannot start a new session".to_owned(),
+        )),
+        Err(e) => Err(OpenError::Io {
+            action: "setsid: starting a new session".to_owned(),
+            source: e.into(),
+        }),
+    }
+}
+
+/// The descriptor options (`o-noatime`, `f-setpipe-sz`, locks) on the descriptors the relay
+/// uses, and only those. A pipe size applies to those that are pipes (standard input and
+/// output are often one pipe and one terminal), and is refused when none is. Gives back the
+/// descriptors a lock was taken through, which the connection keeps: closing any descriptor
+/// of a file lets go of the process's fcntl locks on it.
+fn apply_descriptor_options(
+    read: Option<i32>,
+    write: Option<i32>,
+    name: &str,
+    options: &Options,
+) -> Result<Vec<OwnedFd>, OpenError> {
+    let mut used: Vec<i32> = [read, write].into_iter().flatten().collect();
+    used.dedup();
+    let pipe_size = options.count(OptionId::PipeSize);
+    let mut pipes = 0;
+    let mut held = Vec::new();
+    for fd in used {
+        let what = format!("{name} (file descriptor {fd})");
+        let own =
+            crate::sys::fd::duplicate(fd).map_err(OpenError::io(format!("opening {what}")))?;
+        descriptor::apply_inherited(own.as_fd(), options, &what)?;
+        if let Some(size) = pipe_size {
+            if fd::file_kind(own.as_fd()).is_ok_and(|kind| kind == FileKind::Fifo) {
+                descriptor::set_pipe_size(own.as_fd(), size, &what)?;
+                pipes += 1;
+            }
+        }
+        if descriptor::locks(options) {
+            held.push(own);
+        }
+    }
+    if pipe_size.is_some() && pipes == 0 {
+        return Err(OpenError::Refused(format!(
+            "f-setpipe-sz: {name} is not a pipe"
+        )));
+    }
+    Ok(held)
 }

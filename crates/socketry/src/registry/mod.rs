@@ -20,9 +20,9 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, generic, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio,
-    tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError,
-    Opened,
+    self, exec, file, generic, inherited, mqueue, pipe, proxy, pty, rawip, readline, shm,
+    socketpair, stdio, tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions,
+    OpenContext, OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -151,6 +151,8 @@ registry! {
     WebSocket(websocket::WebSocketSpec) = websocket::FAMILY;
     /// Generic sockets of any domain, type and protocol (`SOCKET-CONNECT`, `SOCKET-LISTEN`, ...).
     Generic(generic::GenericSpec) = generic::FAMILY;
+    /// Standard streams through a line editor (`READLINE`).
+    Readline(readline::ReadlineSpec) = readline::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -158,7 +160,7 @@ registry! {
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
-    "INTERFACE", "READLINE",
+    "INTERFACE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
     "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",

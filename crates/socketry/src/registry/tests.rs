@@ -17,6 +17,7 @@ use crate::endpoint::mqueue::MqSpec;
 use crate::endpoint::pipe::PipeSpec;
 use crate::endpoint::pty::PtySpec;
 use crate::endpoint::rawip::{RawIpSpec, RawLocal, RawRemote};
+use crate::endpoint::readline::ReadlineSpec;
 use crate::endpoint::shm::ShmSpec;
 use crate::endpoint::socketpair::SocketPairSpec;
 use crate::endpoint::stdio::StdioSpec;
@@ -348,6 +349,11 @@ fn parses_every_address_form() {
         ),
         ("SOCKETPAIR", Kind::SocketPair(SocketPairSpec)),
         ("PTY", Kind::Pty(PtySpec)),
+        ("READLINE", Kind::Readline(ReadlineSpec)),
+        (
+            "readline,history=/tmp/h,prompt=x",
+            Kind::Readline(ReadlineSpec),
+        ),
         ("PIPE", pipe(None)),
         ("FIFO:/tmp/f", pipe(Some(PathBuf::from("/tmp/f")))),
         ("EXEC:cat", exec(vec!["cat".into()])),
@@ -546,6 +552,9 @@ fn rejects_bad_input_with_the_offending_text() {
         ("OPEN:/tmp/f,seek=x", "invalid value \"x\" for option seek"),
         ("PTY,fork", "option \"fork\" does not apply to PTY"),
         ("PTY,link", "option link in \"PTY,link\" needs a value"),
+        ("READLINE,fork", "option \"fork\" does not apply to READLINE"),
+        ("STDIO,prompt=x", "option \"prompt\" does not apply to STDIO"),
+        ("PIPE,o-direct", "option \"o-direct\" does not apply to PIPE"),
         (
             "SOCKETPAIR,raw",
             "option \"raw\" does not apply to SOCKETPAIR",

@@ -61,6 +61,8 @@ pub struct Ends {
     pub null_eof: bool,
     /// How the destination's writing half ends at the source's EOF.
     pub shut: ShutMode,
+    /// The destination has `cool-write`: its reader going away ends the direction.
+    pub cool_write: bool,
 }
 
 impl Ends {
@@ -218,8 +220,30 @@ impl Pump {
     }
 
     /// Moves data until EOF (then shuts the writer down) or an error. After a stop it reads
-    /// no more, writes out what it has read, and shuts the writer down as at EOF.
+    /// no more, writes out what it has read, and shuts the writer down as at EOF. With
+    /// `cool-write` on the destination, a write that finds its reader gone (EPIPE,
+    /// ECONNRESET) ends the direction as done, logged at info level.
     pub async fn run(
+        &mut self,
+        activity: &Activity,
+        dump: Option<&Dump>,
+    ) -> Result<(), RelayError> {
+        match self.move_data(activity, dump).await {
+            Err(RelayError::Write { direction, source })
+                if self.ends.cool_write && reader_gone(&source) =>
+            {
+                tracing::info!(
+                    "writing ({}): {} (cool-write: the direction ends)",
+                    direction_name(direction),
+                    sys::error_text(&source)
+                );
+                Ok(())
+            }
+            result => result,
+        }
+    }
+
+    async fn move_data(
         &mut self,
         activity: &Activity,
         dump: Option<&Dump>,
@@ -482,6 +506,14 @@ impl Pump {
         }
         Ok(())
     }
+}
+
+/// Whether a write failed because the reader went away: what `cool-write` takes easily.
+fn reader_gone(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Polls `future` once: its output if it is ready at once, else `None` (and it is dropped,

@@ -125,6 +125,7 @@ fn ends(source: DataOptions, destination: DataOptions) -> Ends {
         escape: source.escape,
         null_eof: source.null_eof,
         shut: destination.shut,
+        cool_write: destination.cool_write,
     }
 }
 

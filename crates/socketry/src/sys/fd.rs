@@ -123,3 +123,37 @@ pub fn chown_path(path: &std::path::Path, uid: Option<u32>, gid: Option<u32>) ->
     )?;
     Ok(())
 }
+
+/// `FS_NOATIME_FL` of `linux/fs.h`: the inode attribute `chattr +A` sets.
+const FS_NOATIME_FL: nix::libc::c_long = 0x0000_0080;
+
+/// Sets the no-atime attribute of the file behind `fd` (`chattr +A`): no read of it updates
+/// its access time from then on. Fails where the file system keeps no such attribute.
+pub fn set_no_atime_attribute(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut flags: nix::libc::c_long = 0;
+    // SAFETY: FS_IOC_GETFLAGS writes one long through the pointer, which points at `flags`,
+    // alive for the call; the descriptor is borrowed, so open.
+    let rc = unsafe {
+        nix::libc::ioctl(
+            fd.as_raw_fd(),
+            nix::libc::FS_IOC_GETFLAGS,
+            &mut flags as *mut nix::libc::c_long,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    flags |= FS_NOATIME_FL;
+    // SAFETY: FS_IOC_SETFLAGS reads one long through the pointer, which points at `flags`.
+    let rc = unsafe {
+        nix::libc::ioctl(
+            fd.as_raw_fd(),
+            nix::libc::FS_IOC_SETFLAGS,
+            &flags as *const nix::libc::c_long,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -39,7 +39,11 @@ use crate::sys::process::{self as child_setup, ChildSetup};
 pub use crate::endpoint::peer::SocketAddresses;
 pub use crate::endpoint::process::{Exit, Process, CLOSE_GRACE, TERM_GRACE};
 pub use address_types::{Program, FAMILY};
-pub use spec::{ProgramIo, ProgramPty, ProgramSpec};
+pub use spec::{ProgramIo, ProgramPty, ProgramSpec, SocketType};
+
+/// The options that ask for a pseudo-terminal, which `nofork` accepts as socat does and
+/// logs that it has no terminal to give.
+const PTY_CHOICES: [OptionId; 3] = [OptionId::Pty, OptionId::Openpty, OptionId::Ptmx];
 
 /// Whether a program with these options takes the first address's descriptors (`nofork`).
 pub fn is_nofork(options: &Options) -> bool {
@@ -93,7 +97,7 @@ pub fn open(
 
     let (mut command, description, credentials) = environment::command(&spec, context);
     let io_error = |action: &str| OpenError::io(format!("{action} for {description}"));
-    let channel = channel::make(&spec.io, &description)?;
+    let channel = channel::make(&spec, &description)?;
     let child_err = spec
         .stderr
         .then(|| channel.child_out.try_clone())
@@ -113,6 +117,7 @@ pub fn open(
     if let Some(err) = child_err {
         given.push((err, 2));
     }
+    let terminal = channel.terminal;
     let reader = access.reads().then_some(channel.reader);
     let writer = access.writes().then_some(channel.writer);
     let on_terminal = matches!(spec.io, ProgramIo::Pty(_));
@@ -146,9 +151,11 @@ pub fn open(
     let pid = child.id().unwrap_or(0);
     tracing::info!("started {description} as pid {pid}");
     let mut connection = Connection::new(reader, writer, format!("{description} (pid {pid})"));
-    connection
-        .processes
-        .push(Process::new(child, pid, description, on_terminal));
+    let mut process = Process::new(child, pid, description, on_terminal);
+    if let Some(terminal) = terminal {
+        process.hold_terminal(terminal);
+    }
+    connection.processes.push(process);
     Ok(connection)
 }
 
@@ -164,6 +171,12 @@ pub(crate) fn start_direct(
 ) -> Result<Process, OpenError> {
     let spec = program_spec(program, options)?;
     let (mut command, description, credentials) = environment::command(&spec, context);
+    if let Some(pty) = PTY_CHOICES.into_iter().find(|id| options.flag(*id, false)) {
+        tracing::warn!(
+            "{}: {description} runs on the first address's descriptors with nofork, not on a pseudo-terminal",
+            pty.def().name
+        );
+    }
     let mut channels = Vec::with_capacity(3);
     if let Some(fd) = input {
         channels.push((fd, spec.input_fd()));

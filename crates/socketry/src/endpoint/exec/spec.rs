@@ -2,6 +2,7 @@
 //! the [`ProgramSpec`]. How the program's input and output are connected is one [`ProgramIo`],
 //! so a program cannot be given both a pseudo-terminal and pipes; every combination of
 //! options that cannot work is refused here, naming both options, before anything listens.
+//! `socktype` chooses the socket pair's type, and `f-setpipe-sz` the pipes' capacity.
 
 use std::os::fd::RawFd;
 
@@ -61,6 +62,21 @@ pub struct ProgramSpec {
     pub umask: Option<u32>,
     /// Variables added to its environment (`setenv`), in order.
     pub environment: Vec<(String, String)>,
+    /// The type of its socket pair (`socktype`): a stream unless it says otherwise.
+    pub socket_type: SocketType,
+    /// The capacity of its pipes (`f-setpipe-sz`, with `pipes`).
+    pub pipe_size: Option<u64>,
+}
+
+/// The type of a program's socket pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketType {
+    /// A byte stream (SOCK_STREAM, `socktype=1`), the default.
+    Stream,
+    /// Datagrams (SOCK_DGRAM, `socktype=2`): each write of the program's is one message.
+    Datagram,
+    /// Sequenced packets (SOCK_SEQPACKET, `socktype=5`): messages, with an end.
+    SeqPacket,
 }
 
 /// The options that choose a pseudo-terminal for the program.
@@ -107,6 +123,31 @@ impl ProgramSpec {
                 ));
             }
         }
+        let socket_type = match options.socktype() {
+            Some(2) => SocketType::Datagram,
+            Some(5) => SocketType::SeqPacket,
+            _ => SocketType::Stream,
+        };
+        if options.has(OptionId::SockType) && io != ProgramIo::SocketPair {
+            let other = channel_option(options, &io);
+            return Err(combination(
+                [OptionId::SockType, other],
+                format!(
+                    "socktype: the program talks over {}, not a socket pair",
+                    channel_words(&io)
+                ),
+            ));
+        }
+        let pipe_size = options.count(OptionId::PipeSize);
+        if pipe_size.is_some() && io != ProgramIo::Pipes {
+            return Err(combination(
+                [OptionId::PipeSize, OptionId::Pipes],
+                format!(
+                    "f-setpipe-sz: the program talks over {}; its pipes' size applies with pipes",
+                    channel_words(&io)
+                ),
+            ));
+        }
         Ok(ProgramSpec {
             program: program.clone(),
             io,
@@ -122,6 +163,8 @@ impl ProgramSpec {
                 .assignments()
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))
                 .collect(),
+            socket_type,
+            pipe_size,
         })
     }
 }
@@ -145,10 +188,12 @@ fn program_io(options: &Options) -> Result<ProgramIo, ParseErrorKind> {
     let ctty = options.has(OptionId::Ctty).then_some(OptionId::Ctty);
     let settings = terminal::first(options);
     if options.flag(OptionId::Nofork, false) {
-        // Any option that shapes a channel of socketry's, given at all (pipes=0 too).
-        let channel = PTY_OPTIONS
+        // Any option that shapes a channel of socketry's, given at all (pipes=0 too). A
+        // pseudo-terminal is the exception socat makes: scripts write `pty,setsid,nofork`,
+        // and the program then runs on the first address's descriptors, no terminal
+        // between (logged when it starts).
+        let channel = [OptionId::Ctty, OptionId::Pipes]
             .into_iter()
-            .chain([OptionId::Ctty, OptionId::Pipes])
             .find(|id| options.has(*id))
             .or(settings);
         return match channel {
@@ -200,6 +245,28 @@ fn program_io(options: &Options) -> Result<ProgramIo, ParseErrorKind> {
     }
 }
 
+/// How `io` connects the program, in words for errors.
+fn channel_words(io: &ProgramIo) -> &'static str {
+    match io {
+        ProgramIo::SocketPair => "a socket pair",
+        ProgramIo::Pipes => "two pipes",
+        ProgramIo::Pty(_) => "a pseudo-terminal",
+        ProgramIo::FirstAddress => "the first address's descriptors (nofork)",
+    }
+}
+
+/// The option that chose `io`, to name beside another in errors.
+fn channel_option(options: &Options, io: &ProgramIo) -> OptionId {
+    match io {
+        ProgramIo::Pipes => OptionId::Pipes,
+        ProgramIo::FirstAddress => OptionId::Nofork,
+        ProgramIo::Pty(_) | ProgramIo::SocketPair => PTY_OPTIONS
+            .into_iter()
+            .find(|id| options.flag(*id, false))
+            .unwrap_or(OptionId::Pty),
+    }
+}
+
 /// The terminal settings among `options`, in their order.
 fn terminal_settings(options: &Options) -> Options {
     let mut settings = Options::default();
@@ -240,11 +307,19 @@ mod tests {
         assert_eq!(io("EXEC:cat"), ProgramIo::SocketPair);
         assert_eq!(io("EXEC:cat,pipes"), ProgramIo::Pipes);
         assert_eq!(io("SYSTEM:cat,nofork"), ProgramIo::FirstAddress);
+        assert_eq!(io("SYSTEM:cat,pty,setsid,nofork"), ProgramIo::FirstAddress);
         assert_eq!(io("EXEC:cat,pty=0,pipes=0"), ProgramIo::SocketPair);
         let ProgramIo::Pty(pty) = io("EXEC:cat,ptmx,ctty=0,raw,echo=0,setsid") else {
             panic!("ptmx implies pty");
         };
         assert_eq!(pty.allocation, Allocation::Ptmx);
+        let spec = parsed("SYSTEM:cat,socktype=2").unwrap();
+        assert_eq!(
+            (spec.io, spec.socket_type),
+            (ProgramIo::SocketPair, SocketType::Datagram)
+        );
+        let spec = parsed("EXEC:cat,pipes,f-setpipe-sz=131072").unwrap();
+        assert_eq!(spec.pipe_size, Some(131_072));
         assert!(!pty.controlling_terminal);
         let names: Vec<_> = pty.settings.iter().map(|(id, _)| id.def().name).collect();
         assert_eq!(names, ["raw", "echo"]);
@@ -264,9 +339,9 @@ mod tests {
                 "ptmx and pipes cannot be combined: the program gets one or the other (both say how its input and output are connected; give one)",
             ),
             (
-                "SYSTEM:cat,nofork,pty",
-                ["pty", "nofork"],
-                "pty: with nofork the program has the first address's descriptors, not a channel of socketry's",
+                "SYSTEM:cat,nofork,pty,ctty",
+                ["ctty", "nofork"],
+                "ctty: with nofork the program has the first address's descriptors, not a channel of socketry's",
             ),
             (
                 "SYSTEM:cat,pipes=0,nofork",
@@ -292,6 +367,21 @@ mod tests {
                 "EXEC:cat,fdin=1",
                 ["fdin", "fdout"],
                 "fdin and fdout are both 1: the program's input and output need two descriptors",
+            ),
+            (
+                "EXEC:cat,pipes,socktype=2",
+                ["socktype", "pipes"],
+                "socktype: the program talks over two pipes, not a socket pair",
+            ),
+            (
+                "SYSTEM:cat,pty,so-type=5",
+                ["socktype", "pty"],
+                "socktype: the program talks over a pseudo-terminal, not a socket pair",
+            ),
+            (
+                "EXEC:cat,f-setpipe-sz=65536",
+                ["f-setpipe-sz", "pipes"],
+                "f-setpipe-sz: the program talks over a socket pair; its pipes' size applies with pipes",
             ),
             (
                 "EXEC:cat,stderr,fdout=2",
