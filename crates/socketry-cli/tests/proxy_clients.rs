@@ -478,6 +478,14 @@ fn a_truncated_or_oversized_reply_is_one_line_never_a_hang() {
     let port = listener.local_addr().unwrap().port();
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
+        // Read the whole request first, and keep the socket until the client has gone: data
+        // left unread at close would make the kernel reset the connection, and the client
+        // would report that instead of the oversized answer.
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+            request.push(byte[0]);
+        }
         let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n");
         let header = [b'x'; 1024];
         for _ in 0..32 {
@@ -485,6 +493,7 @@ fn a_truncated_or_oversized_reply_is_one_line_never_a_hang() {
                 break;
             }
         }
+        let _ = stream.read_to_end(&mut request);
     });
     let out = refused(&["-", &format!("PROXY:127.0.0.1:h:80,proxyport={port}")]);
     server.join().unwrap();
