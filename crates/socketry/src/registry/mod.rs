@@ -20,8 +20,9 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, inherited, mqueue, pipe, proxy, pty, rawip, shm, socketpair, stdio, tcp, tls,
-    tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext, OpenError, Opened,
+    self, exec, file, inherited, interface, mqueue, pipe, proxy, pty, rawip, shm, socketpair,
+    stdio, tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions, OpenContext,
+    OpenError, Opened,
 };
 
 /// Generates [`Kind`], the registry's catalog of rows, and the dispatch of every operation on
@@ -148,6 +149,8 @@ registry! {
     Proxy(proxy::ProxySpec) = proxy::FAMILY;
     /// WebSocket (`WS-CONNECT`).
     WebSocket(websocket::WebSocketSpec) = websocket::FAMILY;
+    /// Network interfaces' frames (`INTERFACE`).
+    Interface(interface::InterfaceSpec) = interface::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -155,7 +158,7 @@ registry! {
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
-    "INTERFACE", "READLINE",
+    "READLINE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
     "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",
@@ -410,8 +413,20 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
         chain.extend(layer.layers(context).await?);
     }
     let chain = crate::layer::Stack::new(chain);
+    let namespace = spec
+        .options
+        .text(crate::address::OptionId::Netns)
+        .map(endpoint::netns::Namespace::open)
+        .transpose()?;
     endpoint::retry::with_retries(&spec.options, spec, || async {
-        let opened = spec.kind.open(&spec.options, context).await?;
+        let opened = match &namespace {
+            Some(namespace) => {
+                namespace
+                    .run(spec.kind.open(&spec.options, context))
+                    .await?
+            }
+            None => spec.kind.open(&spec.options, context).await?,
+        };
         endpoint::opened::finish_open(opened, &spec.options, &chain).await
     })
     .await

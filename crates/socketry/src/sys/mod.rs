@@ -4,6 +4,7 @@
 pub mod datagram;
 pub mod fd;
 pub mod mqueue;
+pub mod packet;
 pub mod process;
 pub mod ready;
 pub mod shm;

@@ -146,9 +146,9 @@ pub fn open(
     let pid = child.id().unwrap_or(0);
     tracing::info!("started {description} as pid {pid}");
     let mut connection = Connection::new(reader, writer, format!("{description} (pid {pid})"));
-    connection
-        .processes
-        .push(Process::new(child, pid, description, on_terminal));
+    connection.processes.push(
+        Process::new(child, pid, description, on_terminal).forwarding(&spec.forwarded_signals),
+    );
     Ok(connection)
 }
 
@@ -199,7 +199,7 @@ pub(crate) fn start_direct(
     tracing::info!(
         "started {description} as pid {pid} on the first address's descriptors (nofork)"
     );
-    Ok(Process::new(child, pid, description, false))
+    Ok(Process::new(child, pid, description, false).forwarding(&spec.forwarded_signals))
 }
 
 impl FamilySpec for Program {

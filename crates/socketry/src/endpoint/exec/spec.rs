@@ -61,6 +61,9 @@ pub struct ProgramSpec {
     pub umask: Option<u32>,
     /// Variables added to its environment (`setenv`), in order.
     pub environment: Vec<(String, String)>,
+    /// The signals socketry passes to it instead of stopping on them (`sighup`, `sigint`,
+    /// `sigquit`), by number.
+    pub forwarded_signals: Vec<i32>,
 }
 
 /// The options that choose a pseudo-terminal for the program.
@@ -122,6 +125,15 @@ impl ProgramSpec {
                 .assignments()
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))
                 .collect(),
+            forwarded_signals: [
+                (OptionId::SigHup, nix::libc::SIGHUP),
+                (OptionId::SigInt, nix::libc::SIGINT),
+                (OptionId::SigQuit, nix::libc::SIGQUIT),
+            ]
+            .into_iter()
+            .filter(|(id, _)| options.flag(*id, false))
+            .map(|(_, number)| number)
+            .collect(),
         })
     }
 }
