@@ -57,7 +57,9 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Descriptor
         | ValueKind::Priority
         | ValueKind::PrefixWidth
-        | ValueKind::ProxyVersion => true,
+        | ValueKind::ProxyVersion
+        | ValueKind::Baud
+        | ValueKind::Levels => true,
         ValueKind::Bool
         | ValueKind::Family
         | ValueKind::Bind
@@ -80,6 +82,8 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::HttpToken
         | ValueKind::UrlPath
         | ValueKind::HexBytes
+        | ValueKind::NamespaceName
+        | ValueKind::NameServer
         | ValueKind::Refused(_) => false,
     }
 }

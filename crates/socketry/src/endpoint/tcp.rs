@@ -80,13 +80,17 @@ pub(crate) async fn resolve_with(
         (Host::Name(_), true) => configured_families(),
         _ => (true, true),
     };
-    let wanted: Vec<SocketAddr> = addrs
+    let of_family: Vec<SocketAddr> = addrs
         .into_iter()
         .filter(|a| match family {
             Family::Any => true,
             Family::V4 => a.is_ipv4(),
             Family::V6 => a.is_ipv6(),
         })
+        .collect();
+    let found_some = !of_family.is_empty();
+    let wanted: Vec<SocketAddr> = of_family
+        .into_iter()
         .filter(|a| {
             if a.is_ipv4() {
                 configured.0
@@ -95,6 +99,12 @@ pub(crate) async fn resolve_with(
             }
         })
         .collect();
+    if wanted.is_empty() && found_some {
+        return Err(OpenError::Resolve {
+            host: host.to_string(),
+            reason: "no address of a family this host has configured (ai-addrconfig)".to_owned(),
+        });
+    }
     if wanted.is_empty() {
         let which = if family == Family::V6 { "IPv6" } else { "IPv4" };
         return Err(OpenError::Resolve {

@@ -259,3 +259,19 @@ pub fn eof_character(terminal: BorrowedFd<'_>) -> Option<u8> {
         .then(|| settings.control_chars[SpecialCharacterIndices::VEOF as usize])
         .filter(|c| *c != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_speed_the_parser_takes_has_its_termios_rate() {
+        for rate in crate::address::options::BAUD_RATES {
+            assert!(
+                baud_rate(&Value::Count(u64::from(*rate))).is_some(),
+                "{rate}"
+            );
+        }
+        assert!(baud_rate(&Value::Count(19201)).is_none());
+    }
+}
