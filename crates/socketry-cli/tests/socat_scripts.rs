@@ -144,3 +144,35 @@ fn a_refused_peer_sees_the_end_of_the_stream_not_a_reset() {
     server.wait_log_count("refusing connection from 127.0.0.1:", 3);
     server.terminate();
 }
+
+#[test]
+fn a_tls_peer_that_closes_during_the_handshake_is_tried_again_with_retry() {
+    // A relay in front of a TLS server that is not up yet accepts and closes: what socat's
+    // gender-changer scripts meet until the far end is there.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let closer = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (peer, _) = listener.accept().unwrap();
+            drop(peer);
+        }
+    });
+    let address = format!("OPENSSL:127.0.0.1:{port},verify=0,retry=1,interval=0.1");
+    let out = run(&["-", &address], b"");
+    closer.join().unwrap();
+    assert_eq!(out.code(), Some(1));
+    let retried = out
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.contains(" W ") && l.ends_with("during the TLS handshake; trying again in 0.1s")
+        })
+        .count();
+    assert_eq!(retried, 1, "{}", out.stderr);
+    assert_eq!(out.errors().len(), 1, "{}", out.stderr);
+    assert!(
+        out.errors()[0].ends_with("the peer closed the connection during the TLS handshake"),
+        "{}",
+        out.stderr
+    );
+}

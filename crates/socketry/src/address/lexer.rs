@@ -252,11 +252,11 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 b'[' | b'(' | b'{' => open.push(c),
-                b']' | b')' | b'}' => {
-                    if open.last().is_some_and(|&o| closer(o) == c) {
-                        open.pop();
-                    }
+                b']' | b')' | b'}' if open.last().is_some_and(|&o| closer(o) == c) => {
+                    open.pop();
                 }
+                // Another bracket's closer inside a bracket is text.
+                b']' | b')' | b'}' => {}
                 _ if open.is_empty() => return Ok(Some((i, c))),
                 _ => {}
             }
