@@ -126,6 +126,20 @@ pub static FLAGS: &[FlagDef] = &[
         "FORMAT",
         "text (socat's lines, the default) or json (one object per line, with typed fields)"
     ),
+    flag!(
+        "-L",
+        "FILE",
+        "lock file: if FILE exists, exit with an error; else create it holding socketry's pid, and remove it at exit"
+    ),
+    flag!(
+        "-W",
+        "FILE",
+        "lock file: wait while FILE exists, then create it as -L does"
+    ),
+    flag!(
+        "--experimental",
+        "accepted for socat's command lines, where it unlocks netns and other new options; socketry's need no switch"
+    ),
 ];
 
 /// The command line as typed.
@@ -337,6 +351,17 @@ pub struct Plan {
     pub log_format: LogFormat,
     /// `-S`: bit N set catches signal N.
     pub signal_mask: u64,
+    /// `-L` or `-W`: the lock file, and whether to wait while another holds it.
+    pub lock: Option<(PathBuf, LockWait)>,
+}
+
+/// What `-L` and `-W` do when the lock file exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait {
+    /// `-L`: exit with an error.
+    Fail,
+    /// `-W`: wait until it is gone.
+    Wait,
 }
 
 /// The signals caught unless `-S` says otherwise: HUP, INT, QUIT, ILL, ABRT, BUS, FPE, SEGV
@@ -384,7 +409,7 @@ fn buffer_size(text: &str) -> Result<usize, FlagError> {
         Ok(0) => Err(invalid("a positive byte count")),
         Ok(size) if size <= MAX_BUFFER_SIZE => Ok(size),
         _ => Err(invalid(
-            "at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size",
+            "at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size; buffer size option (-b) to big, in the words scripts written for socat look for",
         )),
     }
 }
@@ -417,6 +442,7 @@ impl Plan {
             sloppy: false,
             log_format: LogFormat::Text,
             signal_mask: DEFAULT_SIGNAL_MASK,
+            lock: None,
         };
         let mut help = 0;
         let mut version = false;
@@ -465,6 +491,10 @@ impl Plan {
                 "-lh" => plan.log_hostname = true,
                 "-S" => plan.signal_mask = signal_mask(&text()?)?,
                 "--statistics" | "--stats" => plan.statistics = true,
+                "-L" => plan.lock = Some((PathBuf::from(value), LockWait::Fail)),
+                "-W" => plan.lock = Some((PathBuf::from(value), LockWait::Wait)),
+                // socat gates its newer options behind it; socketry offers them all.
+                "--experimental" => {}
                 "--log-format" => {
                     let given = text()?;
                     plan.log_format = match given.as_str() {

@@ -32,7 +32,8 @@ pub fn version() -> String {
     }
     text.push_str("features:\n");
     // The families' features come from the registry; the rest are the relay's own.
-    let own = ["HELP", "STATS"];
+    // NAMESPACES: netns= on socket and program addresses.
+    let own = ["HELP", "STATS", "NAMESPACES"];
     for feature in socketry::registry::features().into_iter().chain(own) {
         let _ = writeln!(text, "  #define WITH_{feature} 1");
     }

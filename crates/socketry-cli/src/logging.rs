@@ -277,8 +277,9 @@ fn shorten_long_words(message: &str) -> String {
 /// `"` + 200 characters + `..."` and punctuation after it.
 const QUOTED_SLACK: usize = 8;
 
-/// The `tracing` layer that hands every event to the [`Logger`].
-struct SocatFormat(std::sync::Arc<Logger>);
+/// The `tracing` layer that hands every event to the [`Logger`], at the most detailed level
+/// it logs (a session's messages lowered by `children-shutup` are checked against it again).
+struct SocatFormat(std::sync::Arc<Logger>, Level);
 
 /// An event's message, and its other fields as typed JSON values.
 #[derive(Default)]
@@ -322,12 +323,73 @@ impl Visit for EventText {
     }
 }
 
-impl<S: Subscriber> Layer<S> for SocatFormat {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+/// How many levels lower a session's messages are logged (`children-shutup`), kept with the
+/// session's span.
+struct Shutup(u64);
+
+/// Reads the `children_shutup` field of a session's span.
+#[derive(Default)]
+struct ShutupField(Option<u64>);
+
+impl Visit for ShutupField {
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == socketry::serve::SHUTUP_FIELD {
+            self.0 = Some(value);
+        }
+    }
+}
+
+/// `level` lowered by `steps`: an error becomes a warning, a notice info, and so on; `None`
+/// past debug (the message is dropped).
+fn lowered(level: Level, steps: u64) -> Option<Level> {
+    const ORDER: [Level; 5] = [
+        Level::ERROR,
+        Level::WARN,
+        Level::INFO,
+        Level::DEBUG,
+        Level::TRACE,
+    ];
+    let at = ORDER.iter().position(|l| *l == level)?;
+    let to = usize::try_from(steps).ok()?.checked_add(at)?;
+    ORDER.get(to).copied()
+}
+
+impl<S> Layer<S> for SocatFormat
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let mut field = ShutupField::default();
+        attrs.record(&mut field);
+        if let (Some(steps), Some(span)) = (field.0, ctx.span(id)) {
+            span.extensions_mut().insert(Shutup(steps));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let steps: u64 = ctx
+            .event_scope(event)
+            .into_iter()
+            .flatten()
+            .filter_map(|span| span.extensions().get::<Shutup>().map(|s| s.0))
+            .sum();
+        let level = *event.metadata().level();
+        let Some(level) = lowered(level, steps) else {
+            return;
+        };
+        if level > self.1 {
+            return;
+        }
         let mut text = EventText::default();
         event.record(&mut text);
-        self.0
-            .log_event(event.metadata().level(), &text.message, &text.fields);
+        self.0.log_event(&level, &text.message, &text.fields);
     }
 }
 
@@ -341,7 +403,7 @@ pub fn install(logger: std::sync::Arc<Logger>, verbosity: usize) {
     };
     let filter = tracing_subscriber::filter::LevelFilter::from_level(max);
     let _ = tracing_subscriber::registry()
-        .with(SocatFormat(logger).with_filter(filter))
+        .with(SocatFormat(logger, max).with_filter(filter))
         .try_init();
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod flags;
 mod generate;
 mod help;
+mod lock;
 mod logging;
 mod nc;
 mod proxy;
@@ -69,6 +70,17 @@ fn main() -> ExitCode {
     };
     logging::install(logger.clone(), verbosity);
 
+    // Held until main returns, on every path but an abort: the file goes with it.
+    let _lock = match &plan.lock {
+        Some((path, wait)) => match lock::LockFile::take(path, *wait) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                logger.log(&tracing::Level::ERROR, &e);
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -145,6 +157,10 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
             _ = recv_some(&mut terminate) => 15,
             _ = recv_some(&mut hangup) => 1,
             Some(number) = fatal.recv() => {
+                // `sigquit` on a program's address: the signal is the program's.
+                if socketry::endpoint::process::forward_signal(i32::from(number)) {
+                    continue;
+                }
                 // As socat: a caught signal that is not a stop is logged and ends the run.
                 logger.log(&tracing::Level::ERROR, &format!("exiting on signal {number}"));
                 if plan.statistics {
@@ -161,6 +177,11 @@ async fn run_until_signal(plan: &Plan, logger: &Logger) -> ExitCode {
                 break None;
             }
         };
+        // `sighup`, `sigint` on a program's address: the signal is the program's, and the
+        // relay ends when the program does.
+        if number != 15 && socketry::endpoint::process::forward_signal(i32::from(number)) {
+            continue;
+        }
         if signalled.is_some() {
             tracing::info!("second signal ({number}): exiting now");
             break None;

@@ -57,7 +57,9 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::Descriptor
         | ValueKind::Priority
         | ValueKind::PrefixWidth
-        | ValueKind::ProxyVersion => true,
+        | ValueKind::ProxyVersion
+        | ValueKind::Baud
+        | ValueKind::Levels => true,
         ValueKind::Bool
         | ValueKind::Family
         | ValueKind::Bind
@@ -82,6 +84,8 @@ fn numeric(kind: ValueKind) -> bool {
         | ValueKind::HexBytes
         | ValueKind::SockOpt(_)
         | ValueKind::NamePattern
+        | ValueKind::NamespaceName
+        | ValueKind::NameServer
         | ValueKind::Refused(_) => false,
     }
 }
@@ -386,8 +390,8 @@ fn the_largest_values_that_parse_are_named_in_their_errors() {
     let cases: &[(&[&str], &str)] = &[
         (&["-T", "1e19", "-", "-"], "invalid value \"1e19\" for -T (expected seconds from 0 to 3155760000 (a century), e.g. 0.5)"),
         (&["-t", "1e19", "-", "-"], "invalid value \"1e19\" for -t (expected seconds from 0 to 3155760000 (a century), e.g. 0.5)"),
-        (&["-b", "1000000000000", "-", "-"], "invalid value \"1000000000000\" for -b (expected at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size)"),
-        (&["-b", "18446744073709551616", "-", "-"], "invalid value \"18446744073709551616\" for -b (expected at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size)"),
+        (&["-b", "1000000000000", "-", "-"], "invalid value \"1000000000000\" for -b (expected at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size; buffer size option (-b) to big, in the words scripts written for socat look for)"),
+        (&["-b", "18446744073709551616", "-", "-"], "invalid value \"18446744073709551616\" for -b (expected at most 1073741824 bytes, 1 GiB: each direction allocates a buffer this size; buffer size option (-b) to big, in the words scripts written for socat look for)"),
         (&["UDP-LISTEN:0,fork,idle-timeout=1e19", "-"], "invalid value \"1e19\" for option idle-timeout in \"UDP-LISTEN:0,fork,idle-timeout=1e19\" (expected seconds from 0 to 3155760000 (a century), e.g. 1.5)"),
         (&["-u", "-", "POSIXMQ-SEND:/socketry-never,fork,interval=1e19"], "invalid value \"1e19\" for option interval in \"POSIXMQ-SEND:/socketry-never,fork,interval=1e19\" (expected seconds from 0 to 3155760000 (a century), e.g. 1.5)"),
         (&["-", "TCP-LISTEN:0,backlog=2147483648"], "invalid value \"2147483648\" for option backlog in \"TCP-LISTEN:0,backlog=2147483648\" (expected an integer from 0 to 2147483647)"),

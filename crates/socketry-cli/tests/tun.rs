@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Output};
 
@@ -303,4 +304,107 @@ fn bad_tun_settings_are_clear_errors() {
             device.display()
         )]
     );
+}
+
+// ---- netns=NAME: an address opened in another network namespace ----
+
+#[test]
+fn a_listener_and_a_client_with_netns_meet_in_that_namespace_only() {
+    let namespace = Namespace::new("netns-tcp");
+    let listen = format!("TCP4-LISTEN:0,bind=127.0.0.1,netns={}", namespace.name());
+    let mut server = Proc::spawn(&["-d", "-d", &listen, "EXEC:od -c"]);
+    let port = server.listening_port().to_string();
+    // The listener is the namespace's: socketry's own namespace has nothing on that port.
+    let own = run(&["-", &format!("TCP4:127.0.0.1:{port}")], b"x");
+    assert_eq!(own.code(), Some(1));
+    assert_eq!(
+        own.errors(),
+        [format!(
+            "TCP4:127.0.0.1:{port}: connecting to 127.0.0.1:{port}: Connection refused"
+        )]
+    );
+    let client = format!("TCP4:127.0.0.1:{port},netns={}", namespace.name());
+    let out = run(&["-", &client], b"ns\n");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "0000000   n   s  \\n\n0000003\n");
+    server.terminate();
+}
+
+#[test]
+fn a_program_with_netns_runs_in_that_namespace_and_socketry_stays_in_its_own() {
+    let namespace = Namespace::new("netns-exec");
+    let theirs = namespace
+        .command("readlink", &["/proc/self/ns/net"])
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8(theirs.stdout).unwrap();
+    let program = format!("EXEC:readlink /proc/self/ns/net,netns={}", namespace.name());
+    let mut relay = Proc::spawn(&["-d", "-u", &program, "-"]);
+    let pid = relay.wait_log("started EXEC readlink");
+    assert!(pid.contains(" as pid "), "{pid}");
+    let out = relay.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), theirs);
+    let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(out.stdout_text().trim(), ours.to_string_lossy());
+}
+
+#[test]
+fn a_missing_namespace_is_a_clear_error() {
+    let out = run(
+        &["-", "TCP4:127.0.0.1:1,netns=socketry-no-such-namespace"],
+        b"",
+    );
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        out.errors(),
+        ["TCP4:127.0.0.1:1,netns=socketry-no-such-namespace: opening the network namespace socketry-no-such-namespace (/run/netns/socketry-no-such-namespace): No such file or directory"]
+    );
+}
+
+// ---- INTERFACE: the frames of an existing interface ----
+
+/// A TUN interface named `name` with address 10.77.0.1/24 in `namespace`, its other side
+/// `tun_side` (PIPE echoes every packet back in), ready when this returns.
+fn tun_in(namespace: &Namespace, name: &str, tun_side: &[&str]) -> Proc {
+    let tun = format!("TUN:10.77.0.1/24,iff-up,tun-type=tun,tun-name={name},iff-no-pi");
+    let mut args = vec!["-d"];
+    args.extend_from_slice(tun_side);
+    args.insert(args.len() - 1, &tun);
+    let mut relay = namespace.socketry(&args);
+    relay.wait_log("created interface TUN");
+    relay
+}
+
+#[test]
+fn interface_sends_frames_out_and_reads_what_arrives() {
+    let namespace = Namespace::new("iface-echo");
+    let tun = tun_in(&namespace, "sktun0", &["PIPE"]);
+    // What INTERFACE sends leaves through sktun0; the TUN side writes it back in, and it
+    // arrives on sktun0, where INTERFACE reads it.
+    let mut client = namespace.socketry(&["-d", "-T", "1", "-", "INTERFACE:sktun0"]);
+    client.wait_log("opened INTERFACE sktun0");
+    client.stdin().write_all(b"a frame\n").unwrap();
+    let out = client.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout_text(), "a frame\n");
+    tun.terminate();
+}
+
+#[test]
+fn interface_passes_over_what_this_host_sends_out() {
+    let namespace = Namespace::new("iface-out");
+    // The TUN side only reads: nothing comes back in.
+    let tun = tun_in(&namespace, "sktun1", &["-u", "/dev/null"]);
+    let mut watcher = namespace.socketry(&["-d", "-u", "-T", "2", "INTERFACE:sktun1", "-"]);
+    watcher.wait_log("opened INTERFACE sktun1");
+    let sent = namespace
+        .command("ping", &["-c", "1", "-W", "1", "10.77.0.2"])
+        .output()
+        .unwrap();
+    assert!(!sent.status.success(), "nobody answers 10.77.0.2");
+    let out = watcher.finish();
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"", "INTERFACE showed an outgoing packet");
+    tun.terminate();
 }

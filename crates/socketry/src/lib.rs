@@ -50,6 +50,7 @@
 pub mod address;
 pub mod channel;
 mod clock;
+pub mod dns;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;

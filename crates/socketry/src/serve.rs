@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinSet};
+use tracing::Instrument;
 
 use crate::address::{OptionId, UnixRole};
 use crate::endpoint::exec::Exit;
@@ -245,18 +246,22 @@ async fn connect_forever(
         };
         let peer = peer.clone();
         let session_config = config.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            let description = connection.description.clone();
-            match relay_with(connection, &peer, &session_config).await {
-                Ok((stats, _)) => tracing::info!(
-                    "connection {description} done: {} bytes out, {} bytes in",
-                    stats.left_to_right,
-                    stats.right_to_left
-                ),
-                Err(e) => tracing::error!("connection {description}: {e}"),
+        let span = session_span(&spec.options);
+        tasks.spawn(
+            async move {
+                let _permit = permit;
+                let description = connection.description.clone();
+                match relay_with(connection, &peer, &session_config).await {
+                    Ok((stats, _)) => tracing::info!(
+                        "connection {description} done: {} bytes out, {} bytes in",
+                        stats.left_to_right,
+                        stats.right_to_left
+                    ),
+                    Err(e) => tracing::error!("connection {description}: {e}"),
+                }
             }
-        });
+            .instrument(span),
+        );
         while tasks.try_join_next().is_some() {}
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
@@ -266,6 +271,20 @@ async fn connect_forever(
     // The sessions under way finish (after a stop, writing out what they read).
     while tasks.join_next().await.is_some() {}
     result.map(|()| summary(config))
+}
+
+/// The field of a session's span that says how many levels lower its messages are logged
+/// (`children-shutup`); the binary's logger reads it.
+pub const SHUTUP_FIELD: &str = "children_shutup";
+
+/// The span a forked session runs in: with `children-shutup=N` it carries N, so that what the
+/// session logs is logged N levels lower (its errors as warnings), as socat logs its children.
+fn session_span(options: &crate::address::Options) -> tracing::Span {
+    match options.count(OptionId::ChildrenShutup) {
+        // Always enabled, whatever the verbosity, so that the level is there to read.
+        Some(levels) => tracing::error_span!("session", children_shutup = levels),
+        None => tracing::Span::none(),
+    }
 }
 
 /// A forking second address (`FILE:log TCP-LISTEN:8000,fork`): the first address opens
@@ -370,7 +389,14 @@ async fn reap(processes: Vec<Process>, config: &RunConfig) -> Result<(), RunErro
         let pid = process.pid();
         match process.finish().await {
             Ok(exit) => {
-                tracing::info!("{program} (pid {pid}) {exit}");
+                if exit.failure_code().is_some() {
+                    tracing::warn!(
+                        "waitpid(): child {pid} ({program}) {}",
+                        exit.waitpid_words()
+                    );
+                } else {
+                    tracing::info!("{program} (pid {pid}) {exit}");
+                }
                 // The signal that stops socketry (Ctrl-C reaches the whole process group)
                 // ending its programs too is the stop, not their failure.
                 let stopped = config.relay.stop.is_requested() && exit.by_terminating_signal();
@@ -700,31 +726,40 @@ async fn accept_forever(
         let description = oldest_first
             .is_some()
             .then(|| connection.connection().description.clone());
-        let task = tasks.spawn(async move {
-            let (serving, config) = &*shared;
-            let _permit = permit;
-            // A peer that fails its handshake (TLS) is logged, and the server serves on.
-            let connection = match connection.ready().await {
-                Ok(connection) => connection,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    return;
+        let span = match first {
+            Address::Single(spec) => session_span(&spec.options),
+            Address::Dual { .. } => tracing::Span::none(),
+        };
+        let task = tasks.spawn(
+            async move {
+                let (serving, config) = &*shared;
+                let _permit = permit;
+                // A peer that fails its handshake (TLS) is logged, and the server serves on.
+                let connection = match connection.ready().await {
+                    Ok(connection) => connection,
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        return;
+                    }
+                };
+                let description = connection.description.clone();
+                let result = match serving {
+                    Serving::First(peer) => relay_with(connection, peer, config).await,
+                    Serving::Second(shared) => {
+                        relay_leased(shared.lease(), connection, config).await
+                    }
+                };
+                match &result {
+                    Ok((stats, _)) => tracing::info!(
+                        "connection {description} done: {} bytes in, {} bytes out",
+                        stats.left_to_right,
+                        stats.right_to_left
+                    ),
+                    Err(e) => tracing::error!("connection {description}: {e}"),
                 }
-            };
-            let description = connection.description.clone();
-            let result = match serving {
-                Serving::First(peer) => relay_with(connection, peer, config).await,
-                Serving::Second(shared) => relay_leased(shared.lease(), connection, config).await,
-            };
-            match &result {
-                Ok((stats, _)) => tracing::info!(
-                    "connection {description} done: {} bytes in, {} bytes out",
-                    stats.left_to_right,
-                    stats.right_to_left
-                ),
-                Err(e) => tracing::error!("connection {description}: {e}"),
             }
-        });
+            .instrument(span),
+        );
         if let (Some(running), Some(description)) = (&mut oldest_first, description) {
             running.sessions.push_back((task, description));
         }

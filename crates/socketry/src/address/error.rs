@@ -119,6 +119,19 @@ pub enum ParseErrorKind {
         /// What the option takes, in words (`a number of seconds`).
         expected: &'static str,
     },
+    /// A numeric option's value that is not a number: it has no digits where the number
+    /// starts, or something after them. `flaw` says which, in the words scripts written for
+    /// socat look for ("missing numerical value", "trailing garbage").
+    InvalidNumber {
+        /// The option's canonical name.
+        name: String,
+        /// The value as written.
+        value: String,
+        /// What the option takes, in words.
+        expected: &'static str,
+        /// What is wrong with the value.
+        flaw: &'static str,
+    },
     /// An option that needs a value was given none.
     MissingOptionValue {
         /// The option's canonical name.
@@ -278,6 +291,11 @@ impl fmt::Display for ParseError {
             InvalidOptionValue { name, value, expected } => write!(
                 f,
                 "invalid value {} for option {name} in {input} (expected {expected})",
+                q(value)
+            ),
+            InvalidNumber { name, value, expected, flaw } => write!(
+                f,
+                "invalid value {} for option {name} in {input} ({flaw}; expected {expected})",
                 q(value)
             ),
             MissingOptionValue { name, expected } => write!(

@@ -144,14 +144,15 @@ pub(crate) fn split(whole: &[u8], base: usize, input: &[u8]) -> Result<Pieces, P
                 current.text.push(c);
             }
             b']' | b')' | b'}' => {
-                let open = match c {
-                    b']' => b'[',
-                    b')' => b'(',
-                    _ => b'{',
-                };
-                match depth.pop() {
-                    Some((o, _)) if o == open => current.text.push(c),
-                    _ => {
+                match depth.last() {
+                    Some(&(open, _)) if closer(open) == c => {
+                        depth.pop();
+                        current.text.push(c);
+                    }
+                    // Inside a bracket only its own closer ends it (socat's nesting): the `)`
+                    // of `([),])` is text.
+                    Some(_) => current.text.push(c),
+                    None => {
                         return Err(error(
                             whole,
                             base + i,
@@ -222,7 +223,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn next_top_level(&mut self) -> Result<Option<(usize, u8)>, ParseError> {
-        let mut depth = 0usize;
+        let mut open: Vec<u8> = Vec::new();
         while let Some(&c) = self.input.get(self.pos) {
             let i = self.pos;
             self.pos += 1;
@@ -250,13 +251,26 @@ impl<'a> Scanner<'a> {
                         }
                     }
                 }
-                b'[' | b'(' | b'{' => depth += 1,
-                b']' | b')' | b'}' => depth = depth.saturating_sub(1),
-                _ if depth == 0 => return Ok(Some((i, c))),
+                b'[' | b'(' | b'{' => open.push(c),
+                b']' | b')' | b'}' if open.last().is_some_and(|&o| closer(o) == c) => {
+                    open.pop();
+                }
+                // Another bracket's closer inside a bracket is text.
+                b']' | b')' | b'}' => {}
+                _ if open.is_empty() => return Ok(Some((i, c))),
                 _ => {}
             }
         }
         Ok(None)
+    }
+}
+
+/// The bracket that closes `open`.
+fn closer(open: u8) -> u8 {
+    match open {
+        b'[' => b']',
+        b'(' => b')',
+        _ => b'}',
     }
 }
 
@@ -345,6 +359,12 @@ mod tests {
             ("STDIO", &["STDIO"], &[]),
             ("-", &["-"], &[]),
             ("STDIO,crnl", &["STDIO"], &["crnl"]),
+            // Inside brackets, commas and other brackets' closers are text; quotes still go.
+            (
+                "exec:echo (,)[,]{,}\",\"([),])hugo",
+                &["exec", "echo (,)[,]{,},([),])hugo"],
+                &[],
+            ),
         ];
         for (input, head, options) in cases {
             let pieces = split(input.as_bytes(), 0, input.as_bytes()).unwrap();

@@ -253,6 +253,16 @@ pub fn parse_endpoint<C: Catalog>(
                     name: def.name.to_owned(),
                     expected: def.kind.expected_in(ty.bind),
                 },
+                (options::ValueError::Malformed, Some(v))
+                    if options::numeric_flaw(def.kind, v).is_some() =>
+                {
+                    ParseErrorKind::InvalidNumber {
+                        name: def.name.to_owned(),
+                        value: display_bytes(v),
+                        expected: def.kind.expected(),
+                        flaw: options::numeric_flaw(def.kind, v).unwrap_or_default(),
+                    }
+                }
                 (options::ValueError::Malformed, Some(v)) => ParseErrorKind::InvalidOptionValue {
                     name: def.name.to_owned(),
                     value: display_bytes(v),

@@ -247,7 +247,22 @@ pub enum ValueKind {
     /// A name pattern whose `XXXXXX` is replaced by random characters (`bind-tempname`);
     /// written without a value, a default pattern.
     NamePattern,
+    /// A terminal line speed in bits per second, one of [`BAUD_RATES`].
+    Baud,
+    /// A count of levels; written without a value, 1.
+    Levels,
+    /// The name of a network namespace under /run/netns.
+    NamespaceName,
+    /// A DNS server: an IPv4 address or a bracketed IPv6 one, with `:port` (53 without).
+    NameServer,
 }
+
+/// The line speeds a terminal can be set to (termios' `B*` rates on Linux).
+pub const BAUD_RATES: &[u32] = &[
+    0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+    115_200, 230_400, 460_800, 500_000, 576_000, 921_600, 1_000_000, 1_152_000, 1_500_000,
+    2_000_000, 2_500_000, 3_000_000, 3_500_000, 4_000_000,
+];
 
 impl ValueKind {
     /// How this kind of value is described in the errors of an address whose `bind=` is of
@@ -313,6 +328,10 @@ impl ValueKind {
             ValueKind::NamePattern => {
                 "nothing (a generated name), or a path or name containing XXXXXX, e.g. /tmp/sock.XXXXXX"
             }
+            ValueKind::Levels => "a number of levels from 1 to 4 (1 when written alone)",
+            ValueKind::NamespaceName => "the name of a network namespace in /run/netns (no '/')",
+            ValueKind::NameServer => "a DNS server's IP address or host name (from /etc/hosts), with :port if not 53 (1.2.3.4:5353, [::1]:53, localhost:5353)",
+            ValueKind::Baud => "a line speed in bits per second: 0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, ..., 4000000",
         }
     }
 }
@@ -943,6 +962,46 @@ option_table! {
         help: "show this prompt before every line, instead of the peer's last unfinished line" },
     OptionDef { id: OptionId::NoPrompt, name: "noprompt", aliases: &[], group: Groups::READLINE, kind: ValueKind::Bool,
         help: "show no prompt: the peer's last unfinished line is printed as it is, not taken as the prompt" },
+    OptionDef { id: OptionId::Ispeed, name: "ispeed", aliases: &[], group: Groups::TERMINAL, kind: ValueKind::Baud,
+        help: "the terminal's input line speed, in bits per second (cfsetispeed)" },
+    OptionDef { id: OptionId::Ospeed, name: "ospeed", aliases: &[], group: Groups::TERMINAL, kind: ValueKind::Baud,
+        help: "the terminal's output line speed, in bits per second (cfsetospeed)" },
+    OptionDef { id: OptionId::ChildrenShutup, name: "children-shutup", aliases: &[], group: Groups::CHILD.union(Groups::CONNECT), kind: ValueKind::Levels,
+        help: "with fork: log what each peer's session logs this many levels lower (default 1: its errors as warnings, its notices as info); they still end the session" },
+    OptionDef { id: OptionId::SigHup, name: "sighup", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "pass SIGHUP that socketry receives to the program instead of stopping on it" },
+    OptionDef { id: OptionId::SigInt, name: "sigint", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "pass SIGINT that socketry receives to the program instead of stopping on it" },
+    OptionDef { id: OptionId::SigQuit, name: "sigquit", aliases: &[], group: Groups::EXEC, kind: ValueKind::Bool,
+        help: "pass SIGQUIT that socketry receives to the program instead of exiting on it" },
+    OptionDef { id: OptionId::Netns, name: "netns", aliases: &[], group: Groups::SOCKET.union(Groups::EXEC).union(Groups::TUN), kind: ValueKind::NamespaceName,
+        help: "open the address in this network namespace (/run/netns/NAME, as ip netns makes them; needs root): its sockets, the program it runs, or the TUN interface it creates; socketry itself stays in its own" },
+    OptionDef { id: OptionId::AiAddrconfig, name: "ai-addrconfig", aliases: &["addrconfig"], group: Groups::IP, kind: ValueKind::Bool,
+        help: "resolve a host name only to the families this host has a (non-loopback) address of, as getaddrinfo's AI_ADDRCONFIG (default 0)" },
+    OptionDef { id: OptionId::ResNsaddr, name: "res-nsaddr", aliases: &[], group: Groups::IP, kind: ValueKind::NameServer,
+        help: "resolve host names by asking this DNS server (ip[:port] or host[:port], port 53 by default) instead of the system's resolver; /etc/hosts is read first" },
+    OptionDef { id: OptionId::ResRetry, name: "res-retry", aliases: &[], group: Groups::IP, kind: ValueKind::Count(Bounds::INT),
+        help: "socketry's own DNS query (any res- option): how many times an unanswered query is sent again (default 2)" },
+    OptionDef { id: OptionId::ResRetrans, name: "res-retrans", aliases: &[], group: Groups::IP, kind: ValueKind::Count(Bounds::POSITIVE_INT),
+        help: "socketry's own DNS query: seconds to wait for each answer (default 5)" },
+    OptionDef { id: OptionId::ResRecurse, name: "res-recurse", aliases: &[], group: Groups::IP, kind: ValueKind::Bool,
+        help: "socketry's own DNS query: ask the server to recurse (default 1; res-recurse=0 asks only for what it knows)" },
+    OptionDef { id: OptionId::ResUsevc, name: "res-usevc", aliases: &[], group: Groups::IP, kind: ValueKind::Bool,
+        help: "socketry's own DNS query: ask over TCP instead of UDP" },
+    OptionDef { id: OptionId::ResIgntc, name: "res-igntc", aliases: &[], group: Groups::IP, kind: ValueKind::Bool,
+        help: "socketry's own DNS query: take a truncated UDP answer as it is instead of asking again over TCP" },
+    OptionDef { id: OptionId::ResDebug, name: "res-debug", aliases: &[], group: Groups::IP, kind: ValueKind::Refused("socketry's DNS queries are logged at -dd (the server asked) and -ddd (the answers), with no resolver debug switch"),
+        help: "refused: socketry logs its DNS queries at -dd" },
+    OptionDef { id: OptionId::ResAaonly, name: "res-aaonly", aliases: &[], group: Groups::IP, kind: ValueKind::Refused("RES_AAONLY was never implemented by resolvers (glibc ignores it); there is nothing to honour"),
+        help: "refused: an obsolete resolver flag" },
+    OptionDef { id: OptionId::ResPrimary, name: "res-primary", aliases: &[], group: Groups::IP, kind: ValueKind::Refused("RES_PRIMARY was never implemented by resolvers (glibc ignores it); there is nothing to honour"),
+        help: "refused: an obsolete resolver flag" },
+    OptionDef { id: OptionId::ResDefnames, name: "res-defnames", aliases: &[], group: Groups::IP, kind: ValueKind::Refused("socketry's own DNS query asks for the name as written, without resolv.conf's search domains; give the full name"),
+        help: "refused: socketry's DNS query does not append search domains" },
+    OptionDef { id: OptionId::ResDnsrch, name: "res-dnsrch", aliases: &[], group: Groups::IP, kind: ValueKind::Refused("socketry's own DNS query asks for the name as written, without resolv.conf's search domains; give the full name"),
+        help: "refused: socketry's DNS query does not append search domains" },
+    OptionDef { id: OptionId::ResStayopen, name: "res-stayopen", aliases: &[], group: Groups::IP, kind: ValueKind::Refused("socketry's DNS query over TCP (res-usevc) opens one connection per query and closes it; there is nothing to keep open"),
+        help: "refused: no resolver connection outlives its query" },
 }
 
 impl OptionId {
@@ -1162,6 +1221,8 @@ pub enum Value {
     DataRange(DataRange),
     /// A name pattern (`bind-tempname`); `None` for the default one.
     NamePattern(Option<String>),
+    /// An IP address and port (`res-nsaddr`).
+    SocketAddr(std::net::SocketAddr),
 }
 
 /// Which kind of socket name a `bind=` value is read as.
@@ -1259,6 +1320,7 @@ pub(crate) fn parse_value(
             ValueKind::DaemonName => Ok(Value::Text(program_name())),
             ValueKind::ProxyVersion => Ok(Value::Bool(true)),
             ValueKind::NamePattern => Ok(Value::NamePattern(None)),
+            ValueKind::Levels => Ok(Value::Count(1)),
             _ => Err(()),
         };
     };
@@ -1325,6 +1387,29 @@ pub(crate) fn parse_value(
             .map_err(|_| ()),
         ValueKind::Priority => match text.parse::<u16>() {
             Ok(p) if p < 32768 => Ok(Value::Count(u64::from(p))),
+            _ => Err(()),
+        },
+        ValueKind::Levels => match text.parse::<u64>() {
+            Ok(n @ 1..=4) if !text.starts_with('+') => Ok(Value::Count(n)),
+            _ => Err(()),
+        },
+        ValueKind::NamespaceName => {
+            let plain = !text.is_empty()
+                && text != "."
+                && text != ".."
+                && !text.contains('/')
+                && !text.contains('\0');
+            if plain {
+                Ok(Value::Text(text.to_owned()))
+            } else {
+                Err(())
+            }
+        }
+        ValueKind::NameServer => parse_name_server(text).map(Value::SocketAddr),
+        ValueKind::Baud => match text.parse::<u32>() {
+            Ok(rate) if BAUD_RATES.contains(&rate) && !text.starts_with('+') => {
+                Ok(Value::Count(u64::from(rate)))
+            }
             _ => Err(()),
         },
         ValueKind::TunType => match text.to_ascii_lowercase().as_str() {
@@ -1453,6 +1538,82 @@ fn parse_count(text: &str) -> Result<u64, ()> {
     }
 }
 
+/// What keeps `value` of a numeric option from being a number at all: no digit where it
+/// starts ("missing numerical value"), or text after the digits ("trailing garbage"). `None`
+/// for a number (perhaps out of range) and for options that are not numeric.
+pub(crate) fn numeric_flaw(kind: ValueKind, value: &[u8]) -> Option<&'static str> {
+    let numeric = matches!(
+        kind,
+        ValueKind::Count(_)
+            | ValueKind::Size(_)
+            | ValueKind::Descriptor
+            | ValueKind::Priority
+            | ValueKind::Baud
+            | ValueKind::Levels
+    );
+    if !numeric {
+        return None;
+    }
+    // A sign makes a number out of range, not a non-number.
+    let text = value.trim_ascii();
+    let text = text
+        .strip_prefix(b"-")
+        .or_else(|| text.strip_prefix(b"+"))
+        .unwrap_or(text);
+    let digits = match text
+        .strip_prefix(b"0x")
+        .or_else(|| text.strip_prefix(b"0X"))
+    {
+        Some(hex) if !hex.is_empty() => {
+            hex.iter().take_while(|b| b.is_ascii_hexdigit()).count() + 2
+        }
+        _ => text.iter().take_while(|b| b.is_ascii_digit()).count(),
+    };
+    if digits == 0 {
+        Some("missing numerical value")
+    } else if digits < text.len() {
+        Some("trailing garbage")
+    } else {
+        None
+    }
+}
+
+/// A DNS server: `1.2.3.4`, `1.2.3.4:5353`, `[::1]` or `[::1]:53`.
+fn parse_name_server(text: &str) -> Result<std::net::SocketAddr, ()> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    // A host name (`localhost:5353`), looked up now as range= looks its names up: the
+    // server's own address cannot be asked of the server. IPv4 first, as socat takes it.
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) => (name, port.parse::<u16>().map_err(|_| ())?),
+        None => (text, 53),
+    };
+    let plain_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if !plain_name {
+        return Err(());
+    }
+    use std::net::ToSocketAddrs;
+    let found: Vec<std::net::SocketAddr> =
+        (name, port).to_socket_addrs().map_err(|_| ())?.collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| found.first())
+        .copied()
+        .ok_or(())
+}
+
 /// A port number, or a service name of the address's protocol.
 fn parse_port(text: &str, domain: BindDomain) -> Result<u16, ()> {
     if let Ok(port) = text.parse::<u16>() {
@@ -1530,6 +1691,7 @@ impl fmt::Display for Value {
             Value::DataRange(range) => write!(f, "{range}"),
             Value::NamePattern(Some(pattern)) => f.write_str(&super::lexer::escape(pattern)),
             Value::NamePattern(None) => Ok(()),
+            Value::SocketAddr(addr) => write!(f, "{addr}"),
         }
     }
 }

@@ -86,6 +86,18 @@ impl OpenError {
         }
     }
 
+    /// Whether trying again later may succeed: a TLS peer that closed during the handshake
+    /// or sent something else first, not one that refused a certificate.
+    pub fn may_pass_later(&self) -> bool {
+        match self {
+            OpenError::Tls { source, .. } => matches!(
+                **source,
+                crate::tls::TlsError::Plaintext | crate::tls::TlsError::HandshakeEof
+            ),
+            _ => false,
+        }
+    }
+
     /// The underlying OS error, if any.
     pub fn os_error(&self) -> Option<&io::Error> {
         match self {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::process::ExitStatus;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -67,6 +68,17 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// How the child ended in the words of socat's `waitpid()` warning, which scripts read:
+    /// "exited with status 3", "exited on signal 2".
+    pub fn waitpid_words(self) -> String {
+        match self {
+            Exit::Status(code) => format!("exited with status {code}"),
+            Exit::Signal { number, .. } => format!("exited on signal {number}"),
+        }
+    }
+}
+
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -83,6 +95,35 @@ impl fmt::Display for Exit {
             } => write!(f, "ended by signal {number} after its grace period"),
             Exit::Signal { number, .. } => write!(f, "ended by signal {number}"),
         }
+    }
+}
+
+/// The children that take a signal socketry receives (`sighup`, `sigint`, `sigquit`): each
+/// one's pid and the signal's number.
+static FORWARDED: Mutex<Vec<(u32, i32)>> = Mutex::new(Vec::new());
+
+/// Passes signal `number`, received by socketry, to every running child whose address asked
+/// for it (`sigint`, ...). Returns whether any did: then the signal is theirs, and socketry
+/// runs on until they end, as socat does.
+pub fn forward_signal(number: i32) -> bool {
+    let Ok(signal) = Signal::try_from(number) else {
+        return false;
+    };
+    let Ok(forwarded) = FORWARDED.lock() else {
+        return false;
+    };
+    let mut any = false;
+    for (pid, _) in forwarded.iter().filter(|(_, n)| *n == number) {
+        tracing::info!("passing signal {number} to child {pid}");
+        let _ = child_setup::kill(*pid, signal);
+        any = true;
+    }
+    any
+}
+
+fn stop_forwarding(pid: u32) {
+    if let Ok(mut forwarded) = FORWARDED.lock() {
+        forwarded.retain(|(p, _)| *p != pid);
     }
 }
 
@@ -126,6 +167,15 @@ impl Process {
         self.terminal = Some(master);
     }
 
+    /// Passes each of `signals` (their numbers) to the child when socketry receives it,
+    /// until the child is reaped.
+    pub(crate) fn forwarding(self, signals: &[i32]) -> Process {
+        if let Ok(mut forwarded) = FORWARDED.lock() {
+            forwarded.extend(signals.iter().map(|n| (self.pid, *n)));
+        }
+        self
+    }
+
     /// What the child runs, for logs: `EXEC od -c`.
     pub fn description(&self) -> &str {
         &self.description
@@ -148,6 +198,7 @@ impl Process {
     /// Waits for the child to exit, ending it with SIGTERM and then SIGKILL if it outlives
     /// the grace periods. The caller has closed the channel already.
     pub async fn finish(mut self) -> std::io::Result<Exit> {
+        let _forwarding = ForwardingEnds(self.pid);
         let Some(mut child) = self.child.take() else {
             return Ok(Exit::Status(0));
         };
@@ -211,8 +262,18 @@ impl Process {
     }
 }
 
+/// Ends the passing of signals to a child once it has been reaped.
+struct ForwardingEnds(u32);
+
+impl Drop for ForwardingEnds {
+    fn drop(&mut self) {
+        stop_forwarding(self.0);
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
+        stop_forwarding(self.pid);
         // Dropped unfinished (socketry is exiting on a signal): the child must not outlive us
         // unnoticed. tokio reaps it if the runtime is still running.
         if let Some(child) = &self.child {

@@ -22,7 +22,7 @@ use super::socket::{
     apply_common_options, apply_multicast_options, MessageSocket, PeerFilter, ReceiveMode, Receiver,
 };
 use super::socket::{ReplyTo, Sender};
-use super::tcp::{effective_family, listen_address, resolve, source_address};
+use super::tcp::{effective_family, listen_address, resolve_with, source_address};
 use crate::address::{
     AddressType, BindAddr, BindDomain, Definition, Family, FamilySpec, FamilyTypes, Groups, Host,
     Local, OptionId, Options, ParseErrorKind,
@@ -302,7 +302,7 @@ async fn sendto(
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let family = effective_family(remote.family, options, context);
-    let target = resolve(&remote.host, 0, family).await?[0];
+    let target = resolve_with(&remote.host, 0, family, options).await?[0];
     let bind = source_address(options, &target)?;
     let socket = raw_socket(&target, remote.protocol, bind, options)?;
     if target.ip().is_multicast() || target.ip() == IpAddr::from(std::net::Ipv4Addr::BROADCAST) {

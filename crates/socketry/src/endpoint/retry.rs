@@ -37,6 +37,13 @@ where
                 tracing::warn!("{what}: {e}; trying again in {}s", interval.as_secs_f64());
                 tokio::time::sleep(interval).await;
             }
+            // A TLS peer that closed or answered in plaintext may be a relay whose own far end
+            // is not up yet (socat's gender changer through a proxy): time can change that.
+            Err(e @ OpenError::Tls { .. }) if failed < retries && e.may_pass_later() => {
+                failed += 1;
+                tracing::warn!("{what}: {e}; trying again in {}s", interval.as_secs_f64());
+                tokio::time::sleep(interval).await;
+            }
             result => return result,
         }
     }

@@ -38,17 +38,50 @@ pub(crate) async fn resolve(
     port: u16,
     family: Family,
 ) -> Result<Vec<SocketAddr>, OpenError> {
-    let addrs: Vec<SocketAddr> = match host {
-        Host::Ip(ip) => vec![SocketAddr::new(*ip, port)],
-        Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
+    resolve_with(host, port, family, &Options::default()).await
+}
+
+/// Resolves a host as [`resolve`] does, with the address's resolver options: any `res-*`
+/// option asks socketry's own DNS client instead of the system's resolver, and
+/// `ai-addrconfig` keeps only the families this host has addresses of.
+pub(crate) async fn resolve_with(
+    host: &Host,
+    port: u16,
+    family: Family,
+    options: &Options,
+) -> Result<Vec<SocketAddr>, OpenError> {
+    let addrs: Vec<SocketAddr> = match (host, dns_settings(options)) {
+        (Host::Ip(ip), _) => vec![SocketAddr::new(*ip, port)],
+        (Host::Name(name), None) => tokio::net::lookup_host((name.as_str(), port))
             .await
             .map_err(|e| OpenError::Resolve {
                 host: name.clone(),
                 reason: resolver_text(&e),
             })?
             .collect(),
+        (Host::Name(name), Some(settings)) => {
+            use crate::dns::RecordType;
+            let types: &[RecordType] = match family {
+                Family::V4 => &[RecordType::A],
+                Family::V6 => &[RecordType::Aaaa],
+                Family::Any => &[RecordType::A, RecordType::Aaaa],
+            };
+            crate::dns::lookup(name, types, &settings)
+                .await
+                .map_err(|e| OpenError::Resolve {
+                    host: name.clone(),
+                    reason: e.to_string(),
+                })?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect()
+        }
     };
-    let wanted: Vec<SocketAddr> = addrs
+    let configured = match (host, options.flag(OptionId::AiAddrconfig, false)) {
+        (Host::Name(_), true) => configured_families(),
+        _ => (true, true),
+    };
+    let of_family: Vec<SocketAddr> = addrs
         .into_iter()
         .filter(|a| match family {
             Family::Any => true,
@@ -56,6 +89,23 @@ pub(crate) async fn resolve(
             Family::V6 => a.is_ipv6(),
         })
         .collect();
+    let found_some = !of_family.is_empty();
+    let wanted: Vec<SocketAddr> = of_family
+        .into_iter()
+        .filter(|a| {
+            if a.is_ipv4() {
+                configured.0
+            } else {
+                configured.1
+            }
+        })
+        .collect();
+    if wanted.is_empty() && found_some {
+        return Err(OpenError::Resolve {
+            host: host.to_string(),
+            reason: "no address of a family this host has configured (ai-addrconfig)".to_owned(),
+        });
+    }
     if wanted.is_empty() {
         let which = if family == Family::V6 { "IPv6" } else { "IPv4" };
         return Err(OpenError::Resolve {
@@ -64,6 +114,59 @@ pub(crate) async fn resolve(
         });
     }
     Ok(wanted)
+}
+
+/// The settings of socketry's own DNS query, when the address has any `res-*` option.
+fn dns_settings(options: &Options) -> Option<crate::dns::Settings> {
+    const RESOLVER_OPTIONS: [OptionId; 6] = [
+        OptionId::ResNsaddr,
+        OptionId::ResRetry,
+        OptionId::ResRetrans,
+        OptionId::ResRecurse,
+        OptionId::ResUsevc,
+        OptionId::ResIgntc,
+    ];
+    if !RESOLVER_OPTIONS.iter().any(|id| options.has(*id)) {
+        return None;
+    }
+    let defaults = crate::dns::Settings::default();
+    // The last one given counts.
+    let server = options
+        .iter()
+        .filter_map(|(id, value)| match (id, value) {
+            (OptionId::ResNsaddr, crate::address::Value::SocketAddr(addr)) => Some(*addr),
+            _ => None,
+        })
+        .last();
+    Some(crate::dns::Settings {
+        server,
+        retries: options
+            .count(OptionId::ResRetry)
+            .map_or(defaults.retries, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        timeout: options
+            .count(OptionId::ResRetrans)
+            .map_or(defaults.timeout, Duration::from_secs),
+        recurse: options.flag(OptionId::ResRecurse, defaults.recurse),
+        tcp: options.flag(OptionId::ResUsevc, defaults.tcp),
+        ignore_truncation: options.flag(OptionId::ResIgntc, defaults.ignore_truncation),
+    })
+}
+
+/// Whether this host has an IPv4 and an IPv6 address other than loopback: the families
+/// `ai-addrconfig` keeps, as getaddrinfo's AI_ADDRCONFIG does.
+fn configured_families() -> (bool, bool) {
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else {
+        return (true, true);
+    };
+    let mut found = (false, false);
+    for address in addresses.filter_map(|a| a.address) {
+        if let Some(v4) = address.as_sockaddr_in() {
+            found.0 |= !v4.ip().is_loopback();
+        } else if let Some(v6) = address.as_sockaddr_in6() {
+            found.1 |= !v6.ip().is_loopback();
+        }
+    }
+    found
 }
 
 fn resolver_text(error: &std::io::Error) -> String {
@@ -309,7 +412,7 @@ pub async fn connect(
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let family = effective_family(remote.family, options, context);
-    let addrs = resolve(&remote.host, remote.port, family).await?;
+    let addrs = resolve_with(&remote.host, remote.port, family, options).await?;
     let timeout = options.seconds(OptionId::ConnectTimeout);
     let mut last = None;
     for addr in addrs {
@@ -520,6 +623,7 @@ impl Accept for TcpAccept {
             loop {
                 let (stream, peer) = self.listener.accept().await.map_err(AcceptError::Accept)?;
                 if !on.admission.admit(&Peer::Internet(peer), on.listener) {
+                    close_refused(stream);
                     continue;
                 }
                 let local = match self.local {
@@ -552,6 +656,32 @@ impl Accept for TcpAccept {
     fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
     }
+}
+
+/// How long a refused peer's connection is drained before it is closed.
+const REFUSED_DRAIN_TIME: Duration = Duration::from_secs(1);
+/// How much of what a refused peer sent is read and dropped, at most.
+const REFUSED_DRAIN_BYTES: usize = 64 * 1024;
+
+/// Closes a refused peer's connection so that it sees the end of the stream, not a reset:
+/// closing a socket with unread data resets it, so what the peer sent (a client writes before
+/// it reads) is read and dropped until it shuts down its side, for a bounded time and amount.
+fn close_refused(mut stream: TcpStream) {
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = stream.shutdown().await;
+        let drain = async {
+            let mut sink = [0u8; 4096];
+            let mut total = 0;
+            while total < REFUSED_DRAIN_BYTES {
+                match stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(REFUSED_DRAIN_TIME, drain).await;
+    });
 }
 
 /// `range` and a server's `sourceport`, for internet peers.

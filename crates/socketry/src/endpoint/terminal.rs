@@ -6,7 +6,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::sys::termios::{
-    self, InputFlags, LocalFlags, OutputFlags, SetArg, SpecialCharacterIndices, Termios,
+    self, BaudRate, InputFlags, LocalFlags, OutputFlags, SetArg, SpecialCharacterIndices, Termios,
 };
 
 use crate::address::{OptionId, Options, Value};
@@ -57,8 +57,10 @@ pub fn first(options: &Options) -> Option<OptionId> {
 
 /// Whether `id` is a terminal setting (`raw`, `echo`, ...).
 pub fn is_terminal_option(id: OptionId) -> bool {
-    matches!(id, OptionId::Raw | OptionId::Rawer | OptionId::Sane)
-        || FLAGS.iter().any(|(flag_id, _)| *flag_id == id)
+    matches!(
+        id,
+        OptionId::Raw | OptionId::Rawer | OptionId::Sane | OptionId::Ispeed | OptionId::Ospeed
+    ) || FLAGS.iter().any(|(flag_id, _)| *flag_id == id)
 }
 
 /// `settings` changed by `options`, in the order they were given.
@@ -69,6 +71,17 @@ fn change(settings: &mut Termios, options: &Options) {
             OptionId::Raw if on => make_raw(settings),
             OptionId::Rawer if on => termios::cfmakeraw(settings),
             OptionId::Sane if on => make_sane(settings),
+            // The rates were checked against the table when the address was read.
+            OptionId::Ispeed => {
+                if let Some(rate) = baud_rate(value) {
+                    let _ = termios::cfsetispeed(settings, rate);
+                }
+            }
+            OptionId::Ospeed => {
+                if let Some(rate) = baud_rate(value) {
+                    let _ = termios::cfsetospeed(settings, rate);
+                }
+            }
             _ => {
                 if let Some((_, flag)) = FLAGS.iter().find(|(flag_id, _)| *flag_id == id) {
                     match *flag {
@@ -80,6 +93,47 @@ fn change(settings: &mut Termios, options: &Options) {
             }
         }
     }
+}
+
+/// The termios speed of a line speed in bits per second (one of `BAUD_RATES`).
+fn baud_rate(value: &Value) -> Option<BaudRate> {
+    let Value::Count(rate) = value else {
+        return None;
+    };
+    Some(match rate {
+        0 => BaudRate::B0,
+        50 => BaudRate::B50,
+        75 => BaudRate::B75,
+        110 => BaudRate::B110,
+        134 => BaudRate::B134,
+        150 => BaudRate::B150,
+        200 => BaudRate::B200,
+        300 => BaudRate::B300,
+        600 => BaudRate::B600,
+        1200 => BaudRate::B1200,
+        1800 => BaudRate::B1800,
+        2400 => BaudRate::B2400,
+        4800 => BaudRate::B4800,
+        9600 => BaudRate::B9600,
+        19200 => BaudRate::B19200,
+        38400 => BaudRate::B38400,
+        57600 => BaudRate::B57600,
+        115_200 => BaudRate::B115200,
+        230_400 => BaudRate::B230400,
+        460_800 => BaudRate::B460800,
+        500_000 => BaudRate::B500000,
+        576_000 => BaudRate::B576000,
+        921_600 => BaudRate::B921600,
+        1_000_000 => BaudRate::B1000000,
+        1_152_000 => BaudRate::B1152000,
+        1_500_000 => BaudRate::B1500000,
+        2_000_000 => BaudRate::B2000000,
+        2_500_000 => BaudRate::B2500000,
+        3_000_000 => BaudRate::B3000000,
+        3_500_000 => BaudRate::B3500000,
+        4_000_000 => BaudRate::B4000000,
+        _ => return None,
+    })
 }
 
 /// socat's `raw`: no line editing, signals or translation, but echo left as it was (hence
@@ -204,4 +258,20 @@ pub fn eof_character(terminal: BorrowedFd<'_>) -> Option<u8> {
         .contains(LocalFlags::ICANON)
         .then(|| settings.control_chars[SpecialCharacterIndices::VEOF as usize])
         .filter(|c| *c != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_speed_the_parser_takes_has_its_termios_rate() {
+        for rate in crate::address::options::BAUD_RATES {
+            assert!(
+                baud_rate(&Value::Count(u64::from(*rate))).is_some(),
+                "{rate}"
+            );
+        }
+        assert!(baud_rate(&Value::Count(19201)).is_none());
+    }
 }

@@ -33,7 +33,7 @@ pub use super::datagrams::DEFAULT_SESSION_CAP;
 pub use super::listener::DroppedDatagrams;
 use super::listener::{Accept, AcceptFuture, Accepting, Listener};
 use super::socket::{MessageSocket, PeerFilter, ReceiveMode, Receiver, ReplyTo, Sender};
-use super::tcp::{effective_family, listen_address, new_socket, resolve, source_address};
+use super::tcp::{effective_family, listen_address, new_socket, resolve_with, source_address};
 use crate::address::{Local, OptionId, Options, Remote};
 use crate::channel::{MessageBatch, MessageRecv, Reader, Writer, MIN_MESSAGE_BUFFER};
 use crate::endpoint::connection::{Connection, OpenContext};
@@ -194,7 +194,7 @@ pub async fn connect(
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let family = effective_family(remote.family, options, context);
-    let target = resolve(&remote.host, remote.port, family).await?[0];
+    let target = resolve_with(&remote.host, remote.port, family, options).await?[0];
     let socket = client_socket(transport, remote, options, &target)?;
     socket
         .socket()
@@ -222,7 +222,7 @@ pub async fn sendto(
     context: &OpenContext,
 ) -> Result<Connection, OpenError> {
     let family = effective_family(remote.family, options, context);
-    let target = resolve(&remote.host, remote.port, family).await?[0];
+    let target = resolve_with(&remote.host, remote.port, family, options).await?[0];
     let socket = client_socket(transport, remote, options, &target)?;
     if target.ip().is_multicast() || target.ip() == std::net::Ipv4Addr::BROADCAST {
         socket

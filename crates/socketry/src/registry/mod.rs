@@ -20,8 +20,8 @@ use crate::address::{
     ParseErrorKind, Shorthand,
 };
 use crate::endpoint::{
-    self, exec, file, generic, inherited, mqueue, pipe, proxy, pty, rawip, readline, shm,
-    socketpair, stdio, tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions,
+    self, exec, file, generic, inherited, interface, mqueue, pipe, proxy, pty, rawip, readline,
+    shm, socketpair, stdio, tcp, tls, tun, udp, unix, websocket, Access, Connection, DataOptions,
     OpenContext, OpenError, Opened,
 };
 
@@ -153,6 +153,8 @@ registry! {
     Generic(generic::GenericSpec) = generic::FAMILY;
     /// Standard streams through a line editor (`READLINE`).
     Readline(readline::ReadlineSpec) = readline::FAMILY;
+    /// Network interfaces' frames (`INTERFACE`).
+    Interface(interface::InterfaceSpec) = interface::FAMILY;
 }
 
 /// socat's address types (and their aliases) that socketry does not build yet; naming one is
@@ -160,7 +162,6 @@ registry! {
 #[rustfmt::skip]
 pub static LATER_TYPES: &[&str] = &[
     "OPENSSL-DTLS-CLIENT", "DTLS", "OPENSSL-DTLS-SERVER", "DTLS-L",
-    "INTERFACE",
     "SCTP-CONNECT", "SCTP", "SCTP4-CONNECT", "SCTP4", "SCTP6-CONNECT", "SCTP6",
     "SCTP-LISTEN", "SCTP-L", "SCTP4-LISTEN", "SCTP4-L", "SCTP6-LISTEN", "SCTP6-L",
     "DCCP-CONNECT", "DCCP", "DCCP4-CONNECT", "DCCP4", "DCCP6-CONNECT", "DCCP6",
@@ -413,8 +414,20 @@ pub async fn open_spec(spec: &Spec, context: &OpenContext) -> Result<Opened, Ope
         chain.extend(layer.layers(context).await?);
     }
     let chain = crate::layer::Stack::new(chain);
+    let namespace = spec
+        .options
+        .text(crate::address::OptionId::Netns)
+        .map(endpoint::netns::Namespace::open)
+        .transpose()?;
     endpoint::retry::with_retries(&spec.options, spec, || async {
-        let opened = spec.kind.open(&spec.options, context).await?;
+        let opened = match &namespace {
+            Some(namespace) => {
+                namespace
+                    .run(spec.kind.open(&spec.options, context))
+                    .await?
+            }
+            None => spec.kind.open(&spec.options, context).await?,
+        };
         endpoint::opened::finish_open(opened, &spec.options, &chain).await
     })
     .await

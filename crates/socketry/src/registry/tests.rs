@@ -1203,6 +1203,15 @@ fn arb_options(kind: &Kind) -> BoxedStrategy<Options> {
                     options::ValueKind::NamePattern => {
                         Value::NamePattern(b.then(|| format!("/tmp/s{n}.XXXXXX")))
                     }
+                    options::ValueKind::Baud => Value::Count(u64::from(
+                        options::BAUD_RATES[n as usize % options::BAUD_RATES.len()],
+                    )),
+                    options::ValueKind::Levels => Value::Count(u64::from(n % 4 + 1)),
+                    options::ValueKind::NamespaceName => Value::Text(format!("ns-{n}")),
+                    options::ValueKind::NameServer => Value::SocketAddr(std::net::SocketAddr::new(
+                        IpAddr::V4(Ipv4Addr::from(n)),
+                        (n % 65536) as u16,
+                    )),
                     // Never part of a parsed address: it is refused.
                     options::ValueKind::Refused(_) => continue,
                 };
@@ -1356,6 +1365,93 @@ proptest! {
     }
 }
 
+#[test]
+fn interface_takes_an_interface_name_and_only_data_options() {
+    let parsed = Address::parse("INTERFACE:tun9,crnl").unwrap();
+    assert_eq!(parsed.to_string(), "INTERFACE:tun9,crnl");
+    for (text, want) in [
+        (
+            "INTERFACE:a/b",
+            "invalid interface name \"a/b\" in \"INTERFACE:a/b\" (expected an interface name of at most 15 bytes, no '/', ':' or space)",
+        ),
+        (
+            "INTERFACE:abcdefghijklmnop",
+            "invalid interface name \"abcdefghijklmnop\" in \"INTERFACE:abcdefghijklmnop\" (expected an interface name of at most 15 bytes, no '/', ':' or space)",
+        ),
+        (
+            "INTERFACE:eth0,netns=x",
+            "option \"netns\" does not apply to INTERFACE in \"INTERFACE:eth0,netns=x\"",
+        ),
+    ] {
+        assert_eq!(Address::parse(text).unwrap_err().to_string(), want, "{text}");
+    }
+}
+
+#[test]
+fn numeric_values_say_what_keeps_them_from_being_numbers() {
+    for (text, want) in [
+        (
+            "PTY,ispeed=b19200",
+            "invalid value \"b19200\" for option ispeed in \"PTY,ispeed=b19200\" (missing numerical value; expected a line speed in bits per second: 0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, ..., 4000000)",
+        ),
+        (
+            "PTY,ispeed=19200B",
+            "invalid value \"19200B\" for option ispeed in \"PTY,ispeed=19200B\" (trailing garbage; expected a line speed in bits per second: 0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, ..., 4000000)",
+        ),
+        (
+            "PTY,ospeed=19201",
+            "invalid value \"19201\" for option ospeed in \"PTY,ospeed=19201\" (expected a line speed in bits per second: 0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, ..., 4000000)",
+        ),
+        (
+            "TCP-LISTEN:0,backlog=0x1g",
+            "invalid value \"0x1g\" for option backlog in \"TCP-LISTEN:0,backlog=0x1g\" (trailing garbage; expected an integer from 0 to 2147483647)",
+        ),
+        (
+            "TCP-LISTEN:0,backlog=-1",
+            "invalid value \"-1\" for option backlog in \"TCP-LISTEN:0,backlog=-1\" (expected an integer from 0 to 2147483647)",
+        ),
+    ] {
+        assert_eq!(Address::parse(text).unwrap_err().to_string(), want, "{text}");
+    }
+    let parsed = Address::parse("PTY,ispeed=19200,ospeed=115200").unwrap();
+    assert_eq!(parsed.to_string(), "PTY,ispeed=19200,ospeed=115200");
+}
+
+#[test]
+fn resolver_namespace_and_shutup_options_parse_to_typed_values() {
+    for (text, shown) in [
+        (
+            "TCP:h:1,res-nsaddr=127.0.0.1",
+            "TCP:h:1,res-nsaddr=127.0.0.1:53",
+        ),
+        (
+            "TCP:h:1,res-nsaddr=[::1]:5353",
+            "TCP:h:1,res-nsaddr=[::1]:5353",
+        ),
+        (
+            "TCP:h:1,res-nsaddr=localhost:99",
+            "TCP:h:1,res-nsaddr=127.0.0.1:99",
+        ),
+        (
+            "TCP-LISTEN:1,fork,children-shutup",
+            "TCP-LISTEN:1,fork,children-shutup=1",
+        ),
+        ("TCP:h:1,netns=blue", "TCP:h:1,netns=blue"),
+        ("EXEC:cat,netns=blue,sigint", "EXEC:cat,netns=blue,sigint"),
+    ] {
+        assert_eq!(Address::parse(text).unwrap().to_string(), shown, "{text}");
+    }
+    for (text, want) in [
+        ("TCP:h:1,netns=a/b", "invalid value \"a/b\" for option netns in \"TCP:h:1,netns=a/b\" (expected the name of a network namespace in /run/netns (no '/'))"),
+        ("TCP:h:1,res-nsaddr=1.2.3.4:x", "invalid value \"1.2.3.4:x\" for option res-nsaddr in \"TCP:h:1,res-nsaddr=1.2.3.4:x\" (expected a DNS server's IP address or host name (from /etc/hosts), with :port if not 53 (1.2.3.4:5353, [::1]:53, localhost:5353))"),
+        ("TCP:h:1,res-dnsrch", "option res-dnsrch in \"TCP:h:1,res-dnsrch\" is not supported: socketry's own DNS query asks for the name as written, without resolv.conf's search domains; give the full name"),
+        ("TCP-LISTEN:1,fork,children-shutup=5", "invalid value \"5\" for option children-shutup in \"TCP-LISTEN:1,fork,children-shutup=5\" (expected a number of levels from 1 to 4 (1 when written alone))"),
+        ("PIPE,sigint", "option \"sigint\" does not apply to PIPE in \"PIPE,sigint\""),
+    ] {
+        assert_eq!(Address::parse(text).unwrap_err().to_string(), want, "{text}");
+    }
+}
+
 /// A value for each parameter name the families use, so that every row can be parsed.
 fn sample(param: &str) -> &'static str {
     match param {
@@ -1376,6 +1472,7 @@ fn sample(param: &str) -> &'static str {
         "url" => "ws://localhost:80/path",
         "domain" | "type" => "2",
         "remote-address" | "local-address" => "x00350a000001",
+        "interface" => "tun9",
         other => panic!("no sample for parameter <{other}>: add one"),
     }
 }

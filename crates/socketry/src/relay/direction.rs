@@ -13,6 +13,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -157,6 +158,8 @@ pub(crate) struct Pump {
     stop: Stop,
     /// Where the messages of the batch being relayed are (message to message only).
     batch: MessageBatch,
+    /// The source's descriptor, for the notice of its EOF; `None` when it has none.
+    source_fd: Option<RawFd>,
 }
 
 impl Pump {
@@ -205,6 +208,25 @@ impl Pump {
             },
             stop: config.stop.clone(),
             batch,
+            source_fd: None,
+        }
+    }
+
+    /// The descriptor the source reads from, named when its EOF is logged.
+    pub fn source_descriptor(&mut self, fd: Option<RawFd>) {
+        self.source_fd = fd;
+    }
+
+    /// Logs the source's EOF once, as socat does at `-d -d` (scripts look for "socket 2 (fd 6)
+    /// is at EOF"): socket 1 is the first address, 2 the second.
+    fn log_eof(&self) {
+        let socket = match self.direction {
+            Direction::LeftToRight => 1,
+            Direction::RightToLeft => 2,
+        };
+        match self.source_fd {
+            Some(fd) => tracing::info!("socket {socket} (fd {fd}) is at EOF"),
+            None => tracing::info!("socket {socket} (fd none) is at EOF"),
         }
     }
 
@@ -280,10 +302,16 @@ impl Pump {
                         }
                         State::Running
                     }
-                    None => State::ShuttingDown,
+                    None => {
+                        if !self.stop.is_requested() {
+                            self.log_eof();
+                        }
+                        State::ShuttingDown
+                    }
                 },
                 State::Running => match self.read_or_stop().await {
                     Ok(Some((_, 0))) if self.ends.null_eof && self.reader.is_messages() => {
+                        self.log_eof();
                         State::ShuttingDown
                     }
                     Ok(Some((buf, n))) => {
@@ -315,7 +343,12 @@ impl Pump {
                         }
                         State::Running
                     }
-                    Ok(None) => State::ShuttingDown,
+                    Ok(None) => {
+                        if !self.stop.is_requested() {
+                            self.log_eof();
+                        }
+                        State::ShuttingDown
+                    }
                     Err(source) => {
                         return Err(RelayError::Read {
                             direction: self.direction,
@@ -366,7 +399,12 @@ impl Pump {
         )
         .await?;
         match spliced {
-            Spliced::Eof => Ok(State::ShuttingDown),
+            Spliced::Eof => {
+                if !self.stop.is_requested() {
+                    self.log_eof();
+                }
+                Ok(State::ShuttingDown)
+            }
             Spliced::Refused { why, stranded } => {
                 tracing::debug!(
                     "{direction}: splice refused ({}); copying",

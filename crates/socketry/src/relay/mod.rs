@@ -50,6 +50,8 @@ pub async fn relay(
         addresses: left.addresses,
         program_name: &config.raw_dumps.program_name,
     };
+    let left_fds = source_descriptors(&left);
+    let right_fds = source_descriptors(&right);
     let Connection {
         reader: left_reader,
         writer: left_writer,
@@ -77,6 +79,7 @@ pub async fn relay(
                 ends(left_data, right_data),
                 config,
             );
+            pump.source_descriptor(left_fds);
             pump.dump_raw(open_raw_dump(config, Direction::LeftToRight, &session)?);
             pumps.push(pump);
         }
@@ -95,11 +98,24 @@ pub async fn relay(
                 ends(right_data, left_data),
                 config,
             );
+            pump.source_descriptor(right_fds);
             pump.dump_raw(open_raw_dump(config, Direction::RightToLeft, &session)?);
             pumps.push(pump);
         }
     }
     run_pumps(pumps, config).await
+}
+
+/// The descriptor a connection is read from, if it has one of its own.
+fn source_descriptors(connection: &Connection) -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    let from_reader = connection
+        .reader
+        .as_ref()
+        .and_then(|reader| reader.descriptor())
+        .and_then(|descriptor| descriptor.fd())
+        .map(|fd| fd.as_raw_fd());
+    from_reader.or_else(|| connection.direct_descriptors().and_then(|(read, _)| read))
 }
 
 /// The raw dump file of `direction` for this relay, if `-r` or `-R` asks for one.

@@ -5,6 +5,7 @@ pub mod datagram;
 pub mod fd;
 pub mod generic;
 pub mod mqueue;
+pub mod packet;
 pub mod process;
 pub mod ready;
 pub mod shm;

@@ -151,7 +151,8 @@ pub fn open(
     let pid = child.id().unwrap_or(0);
     tracing::info!("started {description} as pid {pid}");
     let mut connection = Connection::new(reader, writer, format!("{description} (pid {pid})"));
-    let mut process = Process::new(child, pid, description, on_terminal);
+    let mut process =
+        Process::new(child, pid, description, on_terminal).forwarding(&spec.forwarded_signals);
     if let Some(terminal) = terminal {
         process.hold_terminal(terminal);
     }
@@ -212,7 +213,7 @@ pub(crate) fn start_direct(
     tracing::info!(
         "started {description} as pid {pid} on the first address's descriptors (nofork)"
     );
-    Ok(Process::new(child, pid, description, false))
+    Ok(Process::new(child, pid, description, false).forwarding(&spec.forwarded_signals))
 }
 
 impl FamilySpec for Program {

@@ -66,6 +66,9 @@ pub struct ProgramSpec {
     pub socket_type: SocketType,
     /// The capacity of its pipes (`f-setpipe-sz`, with `pipes`).
     pub pipe_size: Option<u64>,
+    /// The signals socketry passes to it instead of stopping on them (`sighup`, `sigint`,
+    /// `sigquit`), by number.
+    pub forwarded_signals: Vec<i32>,
 }
 
 /// The type of a program's socket pair.
@@ -165,6 +168,15 @@ impl ProgramSpec {
                 .collect(),
             socket_type,
             pipe_size,
+            forwarded_signals: [
+                (OptionId::SigHup, nix::libc::SIGHUP),
+                (OptionId::SigInt, nix::libc::SIGINT),
+                (OptionId::SigQuit, nix::libc::SIGQUIT),
+            ]
+            .into_iter()
+            .filter(|(id, _)| options.flag(*id, false))
+            .map(|(_, number)| number)
+            .collect(),
         })
     }
 }
