@@ -137,3 +137,15 @@ fn hhh_names_socat_s_value_types_on_the_option_s_line() {
         .expect("fork in -hhh");
     assert!(fork.ends_with("\ttype=BOOL"), "{fork}");
 }
+
+/// socat's test suite, before any test, takes the lines of `-hhh` after the first one that
+/// contains "opt:" (socat's own heading) and requires them sorted. socketry's option list is
+/// in table order, not sorted, and has no such heading: a help text that says "opt:" (as
+/// "setsockopt: ...") would start that check in the middle of the list and fail the whole
+/// suite.
+#[test]
+fn hhh_has_no_line_that_socat_s_suite_takes_for_its_option_heading() {
+    let hhh = run(&["-hhh"], b"").stdout_text();
+    let found: Vec<&str> = hhh.lines().filter(|l| l.contains("opt:")).collect();
+    assert!(found.is_empty(), "{found:?}");
+}

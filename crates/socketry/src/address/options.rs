@@ -941,7 +941,7 @@ option_table! {
     OptionDef { id: OptionId::SetSockOptListen, name: "setsockopt-listen", aliases: &["sockopt-listen"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
         help: "as setsockopt, set before the socket binds: on a listener, the listening socket (SO_REUSEADDR is 1:2:1)" },
     OptionDef { id: OptionId::SetSockOptConnected, name: "setsockopt-connected", aliases: &["sockopt-conn"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
-        help: "as setsockopt: once the socket is connected or accepted" },
+        help: "as setsockopt, once the socket is connected or accepted" },
     OptionDef { id: OptionId::SetSockOptSocket, name: "setsockopt-socket", aliases: &["sockopt-sock"], group: Groups::SOCKET, kind: ValueKind::SockOpt(SockOptForm::Data),
         help: "as setsockopt, set as soon as the socket exists, before any other option" },
     OptionDef { id: OptionId::BindTempname, name: "unix-bind-tempname", aliases: &["bind-tempname"], group: Groups::UNIX_CLIENT, kind: ValueKind::NamePattern,
