@@ -69,32 +69,9 @@ pub fn recv_with_control(
     max_fds: usize,
 ) -> io::Result<ControlledMessage> {
     let room = control_space_for_fds(max_fds) + control_space(std::mem::size_of::<libc::ucred>());
-    // u64 elements: the buffer must be aligned for `cmsghdr`.
-    let mut control = vec![0u64; room.div_ceil(8)];
-    // SAFETY: an all-zero sockaddr_storage and msghdr are valid values of these plain C
-    // structs.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: as above.
-    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-    header.msg_name = (&raw mut storage).cast();
-    header.msg_namelen = socklen(std::mem::size_of::<libc::sockaddr_storage>());
-    header.msg_iov = &raw mut iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control.as_mut_ptr().cast();
-    header.msg_controllen = control.len() * 8;
-    // SAFETY: every pointer in `header` points to memory that lives across the call and is
-    // as long as the length stored beside it: `storage`, `iov` over `buf`, and `control`.
-    let received =
-        unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, libc::MSG_CMSG_CLOEXEC) };
-    let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
-
-    let filled = header.msg_controllen.min(control.len() * 8);
-    let bytes: Vec<u8> = control.iter().flat_map(|word| word.to_ne_bytes()).collect();
-    let parsed = parse_control(&bytes[..filled]);
+    let received = recvmsg_with_control(socket, buf, room.div_ceil(8))?;
+    let (len, bytes) = (received.len, received.control);
+    let parsed = parse_control(&bytes);
     let fds = parsed
         .fds
         .into_iter()
@@ -103,12 +80,9 @@ pub fn recv_with_control(
         .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
         .collect();
     let credentials = parsed.credentials;
-    // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `storage` (zero
-    // bytes for a sender without a name, which leaves an empty, unnamed address).
-    let from = unsafe { SockAddr::new(storage, header.msg_namelen) };
     Ok(ControlledMessage {
         len,
-        from,
+        from: received.from,
         fds,
         credentials,
     })
@@ -220,8 +194,32 @@ const ANCILLARY_SPACE: usize = 1024;
 /// `recvmsg(2)` into `buf`, keeping the control messages the socket's options asked for
 /// (`IP_PKTINFO`, `SO_TIMESTAMP`, ...).
 pub fn recv_with_ancillary(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<AncillaryMessage> {
+    let received = recvmsg_with_control(socket, buf, ANCILLARY_SPACE / 8)?;
+    Ok(AncillaryMessage {
+        len: received.len,
+        from: received.from,
+        control: received.control,
+        truncated: received.truncated,
+    })
+}
+
+/// What one `recvmsg(2)` gave: the data's length, the sender, the control messages' bytes as
+/// the kernel filled them, and whether they were cut short.
+struct Received {
+    len: usize,
+    from: SockAddr,
+    control: Vec<u8>,
+    truncated: bool,
+}
+
+/// One `recvmsg(2)` into `buf`, with room for `words` u64s of control messages.
+fn recvmsg_with_control(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    words: usize,
+) -> io::Result<Received> {
     // u64 elements: the buffer must be aligned for `cmsghdr`.
-    let mut control = vec![0u64; ANCILLARY_SPACE / 8];
+    let mut control = vec![0u64; words];
     // SAFETY: an all-zero sockaddr_storage and msghdr are valid values of these plain C
     // structs.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -245,9 +243,10 @@ pub fn recv_with_ancillary(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result
     let filled = header.msg_controllen.min(control.len() * 8);
     let mut bytes: Vec<u8> = control.iter().flat_map(|word| word.to_ne_bytes()).collect();
     bytes.truncate(filled);
-    // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `storage`.
+    // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `storage` (zero
+    // bytes for a sender without a name, which leaves an empty, unnamed address).
     let from = unsafe { SockAddr::new(storage, header.msg_namelen) };
-    Ok(AncillaryMessage {
+    Ok(Received {
         len,
         from,
         control: bytes,
