@@ -81,10 +81,14 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Relay { first, .. } = &plan.command {
+        // Parsed here only for this choice; an error is reported where the run parses it.
+        if socketry::Address::parse_os(first).is_ok_and(|a| a.serves_best_on_one_thread()) {
+            builder.worker_threads(1);
+        }
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             logger.log(

@@ -21,6 +21,10 @@ use crate::channel::{MessageBatch, MessageRecv, MessageSend, MIN_MESSAGE_BUFFER}
 use crate::sys;
 use crate::sys::datagram::{BatchInfo, Outgoing, Received};
 
+/// A batch of at least this many datagrams sent at once is a burst: the sender is under
+/// load, and gives up its core after sending it (see [`MessageSocket::poll_send_batch`]).
+const YIELD_AFTER_BURST: usize = 8;
+
 /// A non-blocking socket that moves whole messages.
 #[derive(Debug)]
 pub struct MessageSocket {
@@ -199,6 +203,7 @@ impl MessageSocket {
     ) -> Poll<io::Result<()>> {
         let mut outgoing = Vec::with_capacity(sys::datagram::BATCH);
         let mut covers = Vec::with_capacity(sys::datagram::BATCH);
+        let burst = batch.len() - *sent >= YIELD_AFTER_BURST;
         while *sent < batch.len() {
             let segments = self.segments.load(Ordering::Relaxed);
             outgoing.clear();
@@ -233,6 +238,13 @@ impl MessageSocket {
                 Ok(Err(e)) => return Poll::Ready(Err(e)),
                 Err(_would_block) => {}
             }
+        }
+        if burst {
+            // A receiver on this machine that the burst woke may share this core: it runs now
+            // and takes the burst, instead of its queue overflowing while this thread goes on
+            // receiving and forwarding more (work lost when the receiver then drops it).
+            // Where nothing else waits for the core, this is one cheap system call.
+            std::thread::yield_now();
         }
         Poll::Ready(Ok(()))
     }

@@ -288,6 +288,23 @@ impl Address {
         }
     }
 
+    /// Whether a run with this first address is served best by one runtime worker thread: a
+    /// forking UDP or UDP-Lite listener (`UDP-LISTEN`, `UDP-RECVFROM` with `fork`) feeds every
+    /// session from its one socket, and on one thread the sessions a batch of datagrams feeds
+    /// run right after it, instead of each batch waking a second thread (which then competes
+    /// with the peers for the cores).
+    pub fn serves_best_on_one_thread(&self) -> bool {
+        let Address::Single(spec) = self else {
+            return false;
+        };
+        let role = match &spec.kind {
+            Kind::Udp(role) | Kind::UdpLite(udp::UdpLiteSpec(role)) => role,
+            _ => return false,
+        };
+        matches!(role, udp::UdpSpec::Listen(_) | udp::UdpSpec::Recvfrom(_))
+            && spec.options.flag(crate::address::OptionId::Fork, false)
+    }
+
     /// The endpoints this address opens, the reading one first.
     pub fn specs(&self) -> impl Iterator<Item = &Spec> {
         let (first, second) = match self {

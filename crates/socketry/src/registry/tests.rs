@@ -1623,3 +1623,20 @@ fn every_group_a_type_or_option_uses_has_a_name() {
         "a group without a name in Groups::NAMES"
     );
 }
+
+#[test]
+fn only_forking_udp_servers_ask_for_one_thread() {
+    for (text, one) in [
+        ("UDP-LISTEN:5000,fork", true),
+        ("UDP6-RECVFROM:5000,fork", true),
+        ("UDPLITE-LISTEN:5000,fork", true),
+        ("UDP-LISTEN:5000", false),
+        ("UDP:127.0.0.1:5000", false),
+        ("TCP-LISTEN:5000,fork", false),
+        ("UNIX-RECVFROM:/tmp/s,fork", false),
+        ("UDP-LISTEN:5000,fork!!STDOUT", false),
+    ] {
+        let address = Address::parse(text).unwrap();
+        assert_eq!(address.serves_best_on_one_thread(), one, "{text}");
+    }
+}
