@@ -75,10 +75,13 @@ impl Measure {
         median(self.samples.get(subject)?)
     }
 
+    /// socketry's figure over `to`'s, where `to`'s is positive. socketry's may be negative
+    /// (added latency, when the round trips through it measured shorter than the direct
+    /// ones), and so then is the ratio.
     pub fn ratio(&self, to: &str) -> Option<f64> {
         let base = self.value(to)?;
         let value = self.value(SOCKETRY)?;
-        (base > 0.0 && value >= 0.0).then_some(value / base)
+        (base > 0.0).then_some(value / base)
     }
 
     /// Whether socketry meets the target, if there is one and the figures exist.
@@ -331,6 +334,18 @@ mod tests {
         slow.add(REFERENCE, 10.0);
         assert_eq!(slow.met(), Some(false));
         assert_eq!(slow.target_text(), ">= 0.95x reference");
+    }
+
+    #[test]
+    fn a_negative_figure_under_a_positive_one_meets_an_at_most_target() {
+        let mut m = Measure::new("added", "us", Target::AtMost { socat: 0.85 });
+        m.add(SOCKETRY, -4.0);
+        m.add(SOCAT, 25.0);
+        assert_eq!(m.ratio(SOCAT), Some(-0.16));
+        assert_eq!(m.met(), Some(true));
+        m.samples.insert(SOCAT, vec![-1.0]);
+        assert_eq!(m.ratio(SOCAT), None);
+        assert_eq!(m.met(), None);
     }
 
     #[test]
