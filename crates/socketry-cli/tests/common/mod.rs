@@ -75,6 +75,27 @@ impl Output {
     }
 }
 
+impl From<std::process::Output> for Output {
+    /// What a program run with [`Command::output`] gave, its stderr as text.
+    fn from(out: std::process::Output) -> Output {
+        Output {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `command` to completion as [`Command::output`] does (standard input as the test set
+/// it, else none), for a run that [`run`] cannot set up: an inherited descriptor, a process
+/// group, a program that starts socketry.
+pub fn output(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+        .into()
+}
+
 /// A running socketry whose stderr is read line by line as it comes.
 pub struct Proc {
     child: Child,
