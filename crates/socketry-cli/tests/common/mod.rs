@@ -288,6 +288,23 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     proc.finish()
 }
 
+/// Serves one connection on `listen` (a listening address) to `program`, Python source run
+/// with `args` on the accepted socket itself (`nofork`), connects to the server's port at
+/// `host`, and gives what the program printed: a report on the socket as the kernel holds it.
+pub fn accepted_report(program: &str, listen: &str, host: &str, args: &str) -> String {
+    let dir = tempdir();
+    let path = dir.path().join("report.py");
+    std::fs::write(&path, program).unwrap();
+    let exec = format!("EXEC:python3 {} {args},nofork", path.display());
+    let mut server = Proc::spawn(&["-d", listen, &exec]);
+    let port = server.listening_port();
+    let out = run(&["-", &format!("TCP:{host}:{port}")], b"");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let server = server.finish();
+    assert_eq!(server.code(), Some(0), "{}", server.stderr);
+    out.stdout_text()
+}
+
 /// Runs `test` on a thread of its own that has entered a new network namespace holding only
 /// `lo`, brought up: a wildcard listener (0.0.0.0, [::]) that the test starts there listens
 /// on that namespace's loopback and on none of the machine's interfaces. A network namespace
