@@ -333,6 +333,16 @@ pub fn is_isolated(pid: u32) -> bool {
     ns(pid) != ns(std::process::id())
 }
 
+/// A TCP port on 127.0.0.1 that nothing listens on: the kernel picks a free one, and it is let
+/// go at once.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A fresh temporary directory for Unix socket paths, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
