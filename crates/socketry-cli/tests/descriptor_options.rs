@@ -18,7 +18,7 @@ use nix::fcntl::{fcntl, FcntlArg};
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
-use common::{bin, run, tempdir, Proc};
+use common::{bin, output, run, tempdir, Output, Proc};
 
 /// Sets `path`'s access time to 2001-09-09, well before its modification time, so that any
 /// read updates it (even under relatime).
@@ -59,17 +59,12 @@ fn o_noatime_on_standard_input_sets_it_on_the_inherited_file() {
     let file = dir.path().join("in");
     std::fs::write(&file, "through stdin\n").unwrap();
     age_access_time(&file);
-    let out = Command::new(bin())
-        .args(["-u", "-,o-noatime", "STDOUT"])
-        .stdin(std::fs::File::open(&file).unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output(
+        Command::new(bin())
+            .args(["-u", "-,o-noatime", "STDOUT"])
+            .stdin(std::fs::File::open(&file).unwrap()),
     );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"through stdin\n");
     assert_eq!(access_time(&file), 1_000_000_000);
 }
@@ -134,7 +129,7 @@ fn o_direct_applies_to_files_opened_by_path_only() {
 }
 
 /// Runs `-u - <destination>` with its standard output a pipe whose reader is gone.
-fn write_to_a_closed_pipe(destination: &str) -> std::process::Output {
+fn write_to_a_closed_pipe(destination: &str) -> Output {
     let (read, write) = nix::unistd::pipe().unwrap();
     drop(read);
     let mut child = Command::new(bin())
@@ -150,26 +145,21 @@ fn write_to_a_closed_pipe(destination: &str) -> std::process::Output {
         .unwrap()
         .write_all(b"nobody reads this\n")
         .unwrap();
-    child.wait_with_output().unwrap()
+    child.wait_with_output().unwrap().into()
 }
 
 #[test]
 fn cool_write_ends_quietly_when_the_reader_is_gone() {
     let out = write_to_a_closed_pipe("STDOUT,cool-write");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stderr, "");
     let out = write_to_a_closed_pipe("STDOUT");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
             .contains("E writing (first address to second): Broken pipe"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
 }
 
@@ -197,13 +187,8 @@ fn f_setpipe_sz_resizes_an_inherited_pipe() {
         .spawn()
         .unwrap();
     writer.write_all(b"abc").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Output::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"abc");
     assert_eq!(pipe_size(&write), 262_144);
 }
@@ -213,16 +198,16 @@ fn f_setpipe_sz_on_what_is_not_a_pipe_is_refused() {
     let dir = tempdir();
     let file = dir.path().join("plain");
     std::fs::write(&file, "x").unwrap();
-    let out = Command::new(bin())
-        .args(["-u", "STDIN,f-setpipe-sz=65536", "/dev/null"])
-        .stdin(std::fs::File::open(&file).unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = output(
+        Command::new(bin())
+            .args(["-u", "STDIN,f-setpipe-sz=65536", "/dev/null"])
+            .stdin(std::fs::File::open(&file).unwrap()),
+    );
+    assert_eq!(out.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("f-setpipe-sz: STDIN is not a pipe"),
+        out.stderr.contains("f-setpipe-sz: STDIN is not a pipe"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
 }
 
@@ -277,19 +262,19 @@ fn setsid_on_standard_streams_makes_socketry_a_session_leader() {
 
 #[test]
 fn setsid_is_refused_to_a_process_group_leader() {
-    let out = Command::new(bin())
-        .args(["-U", "-,setsid", "EXEC:true"])
-        .process_group(0)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = output(
+        Command::new(bin())
+            .args(["-U", "-,setsid", "EXEC:true"])
+            .process_group(0)
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(out.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
+        out.stderr.contains(
             "setsid: socketry leads its process group already (a shell's job), and a group leader cannot start a new session"
         ),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
 }
 
@@ -299,32 +284,26 @@ fn setlk_locks_only_the_descriptor_the_relay_uses() {
     // for writing; a write lock on the read-only standard input would fail.
     let dir = tempdir();
     let input = dir.path().join("in");
-    let output = dir.path().join("out");
+    let written = dir.path().join("out");
     std::fs::write(&input, "").unwrap();
-    let out = Command::new(bin())
-        .args(["-u", "/dev/null", "-,setlk"])
-        .stdin(std::fs::File::open(&input).unwrap())
-        .stdout(std::fs::File::create(&output).unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let with_files = |args: &[&str]| {
+        output(
+            Command::new(bin())
+                .args(args)
+                .stdin(std::fs::File::open(&input).unwrap())
+                .stdout(std::fs::File::create(&written).unwrap()),
+        )
+    };
+    let out = with_files(&["-u", "/dev/null", "-,setlk"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     // Both used: the read-only standard input cannot take a write lock, and says so.
-    let out = Command::new(bin())
-        .args(["/dev/null", "-,setlk"])
-        .stdin(std::fs::File::open(&input).unwrap())
-        .stdout(std::fs::File::create(&output).unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = with_files(&["/dev/null", "-,setlk"]);
+    assert_eq!(out.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("setlk: locking STDIO (file descriptor 0)"),
+        out.stderr
+            .contains("setlk: locking STDIO (file descriptor 0)"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
 }
 
@@ -389,17 +368,12 @@ fn a_program_on_a_pty_finishes_before_it_is_hung_up() {
         bin(),
         after.display()
     );
-    let out = Command::new(bin())
-        .args(["-t", "0.2", "-", &command])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output(
+        Command::new(bin())
+            .args(["-t", "0.2", "-", &command])
+            .stdin(Stdio::null()),
     );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     let before = std::fs::read_to_string(&before).unwrap();
     assert!(!before.is_empty());
     assert_eq!(std::fs::read_to_string(&after).unwrap(), before);

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 
-use common::{run, tempdir, Proc, WAIT};
+use common::{accepted_report, run, tempdir, Proc, WAIT};
 
 /// A `sockaddr_in`'s bytes after the family, in socat's data form: port and address in
 /// network order, then the eight bytes of padding.
@@ -259,42 +259,35 @@ values = {
 print(" ".join("%s=%s" % (n, values[n]()) for n in sys.argv[1:]), flush=True)
 "#;
 
-/// What the report program prints about the socket of connection accepted by a server
-/// running `listen` (with the program as its second address), to a client of it.
-fn report_of_accepted(listen: &str, names: &str) -> String {
-    let dir = tempdir();
-    let program = dir.path().join("report.py");
-    std::fs::write(&program, REPORT).unwrap();
-    let exec = format!("EXEC:python3 {} {names},nofork", program.display());
-    let mut server = Proc::spawn(&["-d", listen, &exec]);
-    let port = server.listening_port();
-    let out = run(&["-", &format!("TCP:127.0.0.1:{port}")], b"");
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    let server = server.finish();
-    assert_eq!(server.code(), Some(0), "{}", server.stderr);
-    out.stdout_text()
-}
-
 #[test]
 fn setsockopt_applies_to_the_accepted_socket_and_setsockopt_listen_to_the_listening_one() {
     // SO_PRIORITY (1:12) is not passed on to accepted sockets; SO_KEEPALIVE (1:9) is.
     assert_eq!(
-        report_of_accepted("TCP-LISTEN:0,bind=127.0.0.1,setsockopt=1:12:6", "priority"),
+        accepted_report(
+            REPORT,
+            "TCP-LISTEN:0,bind=127.0.0.1,setsockopt=1:12:6",
+            "127.0.0.1",
+            "priority"
+        ),
         "priority=6\n"
     );
     assert_eq!(
-        report_of_accepted(
+        accepted_report(
+            REPORT,
             "TCP-LISTEN:0,bind=127.0.0.1,setsockopt-listen=1:12:6,setsockopt-listen=1:9:1",
+            "127.0.0.1",
             "priority keepalive"
         ),
         "priority=0 keepalive=1\n"
     );
     assert_eq!(
-        report_of_accepted(
+        accepted_report(
+            REPORT,
             &format!(
                 "SOCKET-LISTEN:2:6:{},setsockopt-int=1:12:5,setsockopt-bin=1:9:x01000000",
                 inet(0, [127, 0, 0, 1])
             ),
+            "127.0.0.1",
             "priority keepalive"
         ),
         "priority=5 keepalive=1\n"

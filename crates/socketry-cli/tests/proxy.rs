@@ -16,6 +16,20 @@ use serde_json::Value;
 
 const BODY: &str = "hello through the proxy\n";
 
+/// Reads a request's head byte by byte, up to and with its blank line, and no further (a
+/// body stays in `stream`); `None` if the connection ends before it.
+fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
 /// An HTTP server on 127.0.0.1 answering every request with `BODY`; its port.
 fn origin() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -24,13 +38,8 @@ fn origin() -> u16 {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match stream.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
+                if read_head(&mut stream).is_none() {
+                    return;
                 }
                 let response = format!(
                     "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
@@ -299,14 +308,9 @@ fn recording_origin(honours_close: bool) -> (u16, std::sync::mpsc::Receiver<Stri
             let Ok(mut stream) = stream else { return };
             let tx = tx.clone();
             thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match stream.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
+                let Some(head) = read_head(&mut stream) else {
+                    return;
+                };
                 let head = String::from_utf8(head).unwrap();
                 let length = head
                     .lines()
@@ -326,7 +330,7 @@ fn recording_origin(honours_close: bool) -> (u16, std::sync::mpsc::Receiver<Stri
                 let _ = stream.write_all(response.as_bytes());
                 let _ = stream.write_all(&answer);
                 if !honours_close || !head.contains("\r\nConnection: close\r\n") {
-                    let _ = stream.read(&mut byte);
+                    let _ = stream.read(&mut [0]);
                 }
             });
         }

@@ -234,51 +234,44 @@ fn dante_carries_socks4_and_socks5_connects_and_its_refusals_name_the_code() {
     });
 }
 
+/// Runs `listen`, a SOCKS5 listener that Dante binds for, with an upper-casing program
+/// behind it; a peer connects to the address it reports and sends `data`. What came back,
+/// once the server has logged the peer and ended with status 0.
+fn answer_through_a_dante_binding(listen: &str, data: &[u8]) -> Vec<u8> {
+    let dir = tempdir();
+    let _dante = dante(dir.path());
+    let mut server = Proc::spawn(&["-d", "-d", listen, "SYSTEM:tr a-z A-Z"]);
+    let line = server.wait_log("listening on ");
+    let bound = line.rsplit(' ').next().unwrap().to_owned();
+    let mut peer = TcpStream::connect(&bound).unwrap();
+    peer.write_all(data).unwrap();
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    peer.read_to_end(&mut answer).unwrap();
+    server.wait_log("accepted a connection from 127.0.0.1:");
+    assert_eq!(server.finish().code(), Some(0));
+    answer
+}
+
 #[test]
 fn socks5_listen_takes_the_connection_dante_accepts_for_it() {
     in_network_namespace(|| {
-        let dir = tempdir();
-        let _dante = dante(dir.path());
-        let mut server = Proc::spawn(&[
-            "-d",
-            "-d",
+        let answer = answer_through_a_dante_binding(
             "SOCKS5-LISTEN:127.0.0.1:1080:127.0.0.1:0",
-            "SYSTEM:tr a-z A-Z",
-        ]);
-        let line = server.wait_log("listening on ");
-        let bound = line.rsplit(' ').next().unwrap().to_owned();
-        let mut peer = TcpStream::connect(&bound).unwrap();
-        peer.write_all(b"bound through dante\n").unwrap();
-        peer.shutdown(std::net::Shutdown::Write).unwrap();
-        let mut answer = Vec::new();
-        peer.read_to_end(&mut answer).unwrap();
+            b"bound through dante\n",
+        );
         assert_eq!(answer, b"BOUND THROUGH DANTE\n");
-        server.wait_log("accepted a connection from 127.0.0.1:");
-        assert_eq!(server.finish().code(), Some(0));
     });
 }
 
 #[test]
 fn socks5_listen_as_a_layer_binds_through_the_socks_server_on_its_right() {
     in_network_namespace(|| {
-        let dir = tempdir();
-        let _dante = dante(dir.path());
-        let mut server = Proc::spawn(&[
-            "-d",
-            "-d",
+        let answer = answer_through_a_dante_binding(
             &format!("SOCKS5-LISTEN:127.0.0.1:0|TCP:127.0.0.1:{DANTE}"),
-            "SYSTEM:tr a-z A-Z",
-        ]);
-        let line = server.wait_log("listening on ");
-        let bound = line.rsplit(' ').next().unwrap().to_owned();
-        let mut peer = TcpStream::connect(&bound).unwrap();
-        peer.write_all(b"bound by a layer\n").unwrap();
-        peer.shutdown(std::net::Shutdown::Write).unwrap();
-        let mut answer = Vec::new();
-        peer.read_to_end(&mut answer).unwrap();
+            b"bound by a layer\n",
+        );
         assert_eq!(answer, b"BOUND BY A LAYER\n");
-        server.wait_log("accepted a connection from 127.0.0.1:");
-        assert_eq!(server.finish().code(), Some(0));
     });
 }
 

@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Proc, WAIT};
+use common::{free_port, Proc, WAIT};
 
 const PRINT_PEER: &str = "SYSTEM:echo \"$SOCAT_PEERADDR:$SOCAT_PEERPORT\"";
 
@@ -22,15 +22,6 @@ fn socketry(options: &str) -> (Proc, u16) {
     let mut proc = Proc::spawn(&["-d", &listen, PRINT_PEER]);
     let port = proc.listening_port();
     (proc, port)
-}
-
-/// A port nobody listens on now, for HAProxy's configuration (it takes no port 0).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Haproxy {
@@ -50,6 +41,7 @@ impl Drop for Haproxy {
 /// `server` with `server_options`.
 fn haproxy(bind_options: &str, server: u16, server_options: &str) -> Haproxy {
     let dir = tempfile::tempdir().unwrap();
+    // HAProxy's configuration takes no port 0: a port nobody listens on now.
     let port = free_port();
     let config = format!(
         "global\n  maxconn 100\n\

@@ -7,18 +7,9 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 
-use common::{run, tempdir};
-
-/// A port nothing listens on: the kernel picks a free one, and it is let go at once.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port, run, tempdir};
 
 #[test]
 fn a_program_gets_one_channel() {

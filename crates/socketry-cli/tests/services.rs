@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::sync::Once;
 
-use common::{bin, run, Proc};
+use common::{bin, output, run, Proc};
 
 /// /etc/services comes from Debian's netbase and `ip` from iproute2, which .ci/deps installs
 /// when they are missing (and is quick when they are not).
@@ -88,18 +88,13 @@ fn a_service_name_reaches_a_real_server_through_the_relay() {
         bin = bin()
     );
     let dir = common::tempdir();
-    let out = Command::new("unshare")
-        .args(["-n", "sh", "-c", &script])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output(
+        Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .current_dir(dir.path())
+            .stdin(Stdio::null()),
     );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, b"by name");
 }
 

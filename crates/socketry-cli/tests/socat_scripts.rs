@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 
-use common::{run, tempdir, Proc};
+use common::{free_port, run, tempdir, Proc};
 use nix::sys::signal::Signal;
 
 #[test]
@@ -34,18 +34,9 @@ fn a_sources_eof_is_noticed_once_with_its_socket_and_descriptor() {
     assert_eq!(firsts, 1, "{}", out.stderr);
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn children_shutup_logs_a_sessions_errors_as_warnings() {
-    let port = closed_port();
+    let port = free_port();
     for (option, letter) in [(",children-shutup", " W "), ("", " E ")] {
         let dir = tempdir();
         let path = dir.path().join("shutup.sock");

@@ -9,7 +9,7 @@ mod common;
 use std::io::Read;
 use std::net::TcpListener;
 
-use common::{run, tempdir, Proc};
+use common::{accepted_report, run, tempdir};
 
 /// A Python program that prints the named options of its standard input's socket, one
 /// `name=value` per line.
@@ -41,25 +41,10 @@ for name in sys.argv[1:]:
     print("%s=%s" % (name, values[name]()))
 "#;
 
-/// Serves one connection on `listen` to the report program, which prints `names`, and
-/// returns what it printed.
-fn accepted_report(listen: &str, host: &str, names: &str) -> String {
-    let dir = tempdir();
-    let program = dir.path().join("report.py");
-    std::fs::write(&program, REPORT).unwrap();
-    let exec = format!("EXEC:python3 {} {names},nofork", program.display());
-    let mut server = Proc::spawn(&["-d", listen, &exec]);
-    let port = server.listening_port();
-    let out = run(&["-", &format!("TCP:{host}:{port}")], b"");
-    assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    let server = server.finish();
-    assert_eq!(server.code(), Some(0), "{}", server.stderr);
-    out.stdout_text()
-}
-
 #[test]
 fn listener_options_reach_the_accepted_connection() {
     let report = accepted_report(
+        REPORT,
         "TCP-LISTEN:0,bind=127.0.0.1,so-keepalive,tcp-keepidle=7,tcp-keepintvl=3,tcp-keepcnt=4,tcp-user-timeout=2500,so-rcvtimeo=1.5,so-sndtimeo=2,so-linger=2,ip-tos=16,so-priority=5,so-mark=9,ip-ttl=9",
         "127.0.0.1",
         "keepalive keepidle keepintvl keepcnt user-timeout rcvtimeo sndtimeo linger tos priority mark ttl",
@@ -73,6 +58,7 @@ fn listener_options_reach_the_accepted_connection() {
 #[test]
 fn without_the_options_the_kernel_defaults_stay() {
     let report = accepted_report(
+        REPORT,
         "TCP-LISTEN:0,bind=127.0.0.1",
         "127.0.0.1",
         "keepalive rcvtimeo linger tos priority mark",
@@ -86,6 +72,7 @@ fn without_the_options_the_kernel_defaults_stay() {
 #[test]
 fn ipv6_sockets_take_hops_and_traffic_class() {
     let report = accepted_report(
+        REPORT,
         "TCP6-LISTEN:0,bind=[::1],ip-ttl=7,ipv6-tclass=32",
         "[::1]",
         "hops tclass",
@@ -96,12 +83,14 @@ fn ipv6_sockets_take_hops_and_traffic_class() {
 #[test]
 fn keepalive_timing_turns_keepalive_on_unless_it_is_turned_off() {
     let on = accepted_report(
+        REPORT,
         "TCP-LISTEN:0,bind=127.0.0.1,tcp-keepidle=9",
         "127.0.0.1",
         "keepalive keepidle",
     );
     assert_eq!(on, "keepalive=1\nkeepidle=9\n");
     let off = accepted_report(
+        REPORT,
         "TCP-LISTEN:0,bind=127.0.0.1,tcp-keepidle=9,keepalive=0",
         "127.0.0.1",
         "keepalive keepidle",

@@ -75,6 +75,27 @@ impl Output {
     }
 }
 
+impl From<std::process::Output> for Output {
+    /// What a program run with [`Command::output`] gave, its stderr as text.
+    fn from(out: std::process::Output) -> Output {
+        Output {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `command` to completion as [`Command::output`] does (standard input as the test set
+/// it, else none), for a run that [`run`] cannot set up: an inherited descriptor, a process
+/// group, a program that starts socketry.
+pub fn output(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+        .into()
+}
+
 /// A running socketry whose stderr is read line by line as it comes.
 pub struct Proc {
     child: Child,
@@ -267,6 +288,23 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     proc.finish()
 }
 
+/// Serves one connection on `listen` (a listening address) to `program`, Python source run
+/// with `args` on the accepted socket itself (`nofork`), connects to the server's port at
+/// `host`, and gives what the program printed: a report on the socket as the kernel holds it.
+pub fn accepted_report(program: &str, listen: &str, host: &str, args: &str) -> String {
+    let dir = tempdir();
+    let path = dir.path().join("report.py");
+    std::fs::write(&path, program).unwrap();
+    let exec = format!("EXEC:python3 {} {args},nofork", path.display());
+    let mut server = Proc::spawn(&["-d", listen, &exec]);
+    let port = server.listening_port();
+    let out = run(&["-", &format!("TCP:{host}:{port}")], b"");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let server = server.finish();
+    assert_eq!(server.code(), Some(0), "{}", server.stderr);
+    out.stdout_text()
+}
+
 /// Runs `test` on a thread of its own that has entered a new network namespace holding only
 /// `lo`, brought up: a wildcard listener (0.0.0.0, [::]) that the test starts there listens
 /// on that namespace's loopback and on none of the machine's interfaces. A network namespace
@@ -293,6 +331,16 @@ pub fn in_network_namespace(test: impl FnOnce() + Send + 'static) {
 pub fn is_isolated(pid: u32) -> bool {
     let ns = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("reading ns/net");
     ns(pid) != ns(std::process::id())
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on: the kernel picks a free one, and it is let
+/// go at once.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh temporary directory for Unix socket paths, removed when dropped.

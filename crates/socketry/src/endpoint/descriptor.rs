@@ -5,6 +5,7 @@
 //! uses, never on one it does not (`-u /dev/null -,setlk` locks standard output alone).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
 
 use nix::fcntl::{FcntlArg, FlockArg, OFlag};
 use nix::libc;
@@ -21,6 +22,38 @@ pub fn apply_inherited(fd: BorrowedFd<'_>, options: &Options, what: &str) -> Res
         set_no_atime(fd, what)?;
     }
     take_locks(fd, options, what)
+}
+
+/// Gives the file behind `fd`, opened at `path`, the owner (`user`, `group`) and the mode
+/// (`mode`) among `options`, where they are given: whoever opens it next finds it as asked.
+pub fn set_owner_and_mode(
+    fd: BorrowedFd<'_>,
+    options: &Options,
+    path: &Path,
+) -> Result<(), OpenError> {
+    let failed = |action: &str| {
+        let action = format!("{action} {}", path.display());
+        move |e: nix::errno::Errno| OpenError::Io {
+            action,
+            source: e.into(),
+        }
+    };
+    if let Some((uid, gid)) = options.owner() {
+        nix::unistd::fchown(
+            fd.as_raw_fd(),
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        )
+        .map_err(failed("changing the owner of"))?;
+    }
+    if let Some(mode) = options.mode() {
+        nix::sys::stat::fchmod(
+            fd.as_raw_fd(),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        )
+        .map_err(failed("changing the mode of"))?;
+    }
+    Ok(())
 }
 
 /// Sets `O_NOATIME` on the open file behind `fd`: reading through it no longer updates the

@@ -219,20 +219,8 @@ fn open_blocking(
         None => open(),
     };
     let fd = opened.map(sys::fd::own).map_err(io("opening"))?;
-    // Resolved when the address was read.
-    let owner = options
-        .user(OptionId::User)
-        .map(|user| nix::unistd::Uid::from_raw(user.uid));
-    let group = options
-        .group(OptionId::Group)
-        .map(|group| nix::unistd::Gid::from_raw(group.gid));
-    if owner.is_some() || group.is_some() {
-        nix::unistd::fchown(fd.as_raw_fd(), owner, group).map_err(io("changing the owner of"))?;
-    }
-    if let Some(mode) = options.mode() {
-        nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
-            .map_err(io("changing the mode of"))?;
-    }
+    // The user and group were resolved when the address was read.
+    descriptor::set_owner_and_mode(fd.as_fd(), options, path)?;
     descriptor::take_locks(fd.as_fd(), options, description)?;
     if options.flag(OptionId::FsNoAtime, false) {
         sys::fd::set_no_atime_attribute(fd.as_fd()).map_err(|source| OpenError::Io {

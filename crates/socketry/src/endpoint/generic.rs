@@ -421,17 +421,7 @@ impl GenericSpec {
             .bind(&local)
             .map_err(OpenError::io(format!("binding to {shown}")))?;
         let shown = self.bound(&socket, &local);
-        let backlog = options
-            .count(OptionId::Backlog)
-            .map_or(super::listener::DEFAULT_BACKLOG, |b| {
-                u32::try_from(b).unwrap_or(u32::MAX)
-            });
-        socket
-            .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-            .map_err(OpenError::io(format!("listening on {shown}")))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(OpenError::io("setting O_NONBLOCK"))?;
+        super::listener::listen(&socket, options, &shown)?;
         tracing::info!("listening on {shown}");
         let accept = GenericAccept {
             fd: sys::register(socket).map_err(OpenError::io("registering the listener"))?,

@@ -146,6 +146,24 @@ impl Admission {
 /// The listen(2) backlog when none is given: room for bursts of connections.
 pub const DEFAULT_BACKLOG: u32 = 1024;
 
+/// Listens on a bound `socket` with the backlog `backlog=` gives ([`DEFAULT_BACKLOG`]
+/// without it) and makes it non-blocking for the reactor; `shown` names it in an error.
+pub(crate) fn listen(
+    socket: &socket2::Socket,
+    options: &Options,
+    shown: impl fmt::Display,
+) -> Result<(), OpenError> {
+    let backlog = options
+        .count(OptionId::Backlog)
+        .map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX));
+    socket
+        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
+        .map_err(OpenError::io(format!("listening on {shown}")))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(OpenError::io("setting O_NONBLOCK"))
+}
+
 /// A shortage that recurs after this long without one is a new shortage, and is logged again.
 const SHORTAGE_QUIET: Duration = Duration::from_secs(1);
 

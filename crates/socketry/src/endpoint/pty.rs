@@ -122,7 +122,8 @@ fn open_ptmx() -> nix::Result<nix::pty::OpenptyResult> {
 /// Opens the PTY address.
 pub async fn open(options: &Options) -> Result<Connection, OpenError> {
     let pair = allocate(options)?;
-    set_slave_owner_and_mode(&pair, options)?;
+    // `user`, `group` and `mode` on the slave side, before its name is logged or linked.
+    super::descriptor::set_owner_and_mode(pair.slave.as_fd(), options, &pair.name)?;
     let link = options
         .text(OptionId::Link)
         .map(|path| create_link(&pair.name, Path::new(path)))
@@ -150,36 +151,6 @@ pub async fn open(options: &Options) -> Result<Connection, OpenError> {
         connection.keep_alive(link);
     }
     Ok(connection)
-}
-
-/// `user`, `group` and `mode` on the slave side, before its name is logged or linked: whoever
-/// opens it next finds it as asked.
-fn set_slave_owner_and_mode(pair: &Pair, options: &Options) -> Result<(), OpenError> {
-    let failed = |action: &str| {
-        let action = format!("{action} {}", pair.name.display());
-        move |e: nix::errno::Errno| OpenError::Io {
-            action,
-            source: e.into(),
-        }
-    };
-    let owner = options
-        .user(OptionId::User)
-        .map(|user| nix::unistd::Uid::from_raw(user.uid));
-    let group = options
-        .group(OptionId::Group)
-        .map(|group| nix::unistd::Gid::from_raw(group.gid));
-    if owner.is_some() || group.is_some() {
-        nix::unistd::fchown(pair.slave.as_raw_fd(), owner, group)
-            .map_err(failed("changing the owner of"))?;
-    }
-    if let Some(mode) = options.mode() {
-        nix::sys::stat::fchmod(
-            pair.slave.as_raw_fd(),
-            nix::sys::stat::Mode::from_bits_truncate(mode),
-        )
-        .map_err(failed("changing the mode of"))?;
-    }
-    Ok(())
 }
 
 /// The master side as the endpoint's reader and writer.

@@ -554,15 +554,7 @@ pub fn listen(
     socket
         .bind(&addr.into())
         .map_err(OpenError::io(format!("binding to {addr}")))?;
-    let backlog = options
-        .count(OptionId::Backlog)
-        .map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX));
-    socket
-        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-        .map_err(OpenError::io(format!("listening on {addr}")))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(OpenError::io("setting O_NONBLOCK"))?;
+    super::listener::listen(&socket, options, addr)?;
     let listener = TcpListener::from_std(std::net::TcpListener::from(socket))
         .map_err(OpenError::io("registering the listener"))?;
     let bound = listener.local_addr().map_or(addr, |a| a);

@@ -313,17 +313,7 @@ pub(crate) fn listening_socket(
     }
     let socket = new_socket(ty, options)?;
     let guard = bind(&socket, name, options)?;
-    let backlog = options
-        .count(OptionId::Backlog)
-        .map_or(crate::endpoint::listener::DEFAULT_BACKLOG, |b| {
-            u32::try_from(b).unwrap_or(u32::MAX)
-        });
-    socket
-        .listen(i32::try_from(backlog).unwrap_or(i32::MAX))
-        .map_err(OpenError::io(format!("listening on {shown}")))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(OpenError::io("setting O_NONBLOCK"))?;
+    crate::endpoint::listener::listen(&socket, options, &shown)?;
     tracing::info!("listening on {shown}");
     Ok((socket, ty, guard))
 }
