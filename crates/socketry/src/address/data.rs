@@ -504,7 +504,8 @@ mod tests {
     #[test]
     fn reads_socket_options_in_each_form() {
         let int = |n: i32| n.to_ne_bytes().to_vec();
-        let cases: &[(&str, SockOptForm, Option<(i32, i32, Vec<u8>)>)] = &[
+        type Case = (&'static str, SockOptForm, Option<(i32, i32, Vec<u8>)>);
+        let cases: &[Case] = &[
             ("6:2:512", SockOptForm::Data, Some((6, 2, int(512)))),
             (
                 "1:0x19:\"lo\\0\"",
