@@ -140,17 +140,31 @@ fn a_refused_peer_sees_the_end_of_the_stream_not_a_reset() {
 fn a_tls_peer_that_closes_during_the_handshake_is_tried_again_with_retry() {
     // A relay in front of a TLS server that is not up yet accepts and closes: what socat's
     // gender-changer scripts meet until the far end is there.
+    tls_peer_closes_during_the_handshake(false);
+}
+
+#[test]
+fn a_tls_peer_that_resets_during_the_handshake_is_tried_again_with_retry() {
+    // Closing with the client's hello unread resets the connection: the same close.
+    tls_peer_closes_during_the_handshake(true);
+}
+
+/// Two connections to a peer that accepts and closes each (once the client's hello has
+/// arrived, with `unread`: a reset), through `OPENSSL` with one retry.
+fn tls_peer_closes_during_the_handshake(unread: bool) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let closer = std::thread::spawn(move || {
         for _ in 0..2 {
             let (peer, _) = listener.accept().unwrap();
+            if unread {
+                peer.peek(&mut [0; 1]).unwrap();
+            }
             drop(peer);
         }
     });
     let address = format!("OPENSSL:127.0.0.1:{port},verify=0,retry=1,interval=0.1");
     let out = run(&["-", &address], b"");
-    closer.join().unwrap();
     assert_eq!(out.code(), Some(1));
     let retried = out
         .stderr
@@ -166,4 +180,6 @@ fn a_tls_peer_that_closes_during_the_handshake_is_tried_again_with_retry() {
         "{}",
         out.stderr
     );
+    // Joined last: without the retry the closer would wait for a second connection forever.
+    closer.join().unwrap();
 }

@@ -208,7 +208,11 @@ impl TlsError {
             return TlsError::from_rustls(tls, attempt);
         }
         match error.kind() {
-            io::ErrorKind::UnexpectedEof => TlsError::HandshakeEof,
+            // A peer that closes with our hello unread resets the connection instead: the
+            // same close, met a moment later.
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe => TlsError::HandshakeEof,
             _ => TlsError::Io(error),
         }
     }
