@@ -104,7 +104,7 @@ fn main() -> ExitCode {
             match runtime.block_on(subcommand::run(*subcommand, args, &plan)) {
                 Ok(status) => status,
                 Err(e) => {
-                    logger.log_error(&e, &format!("{e:#}"));
+                    logger.log_error(&e, &one_line(&e));
                     ExitCode::from(1)
                 }
             }
@@ -415,4 +415,21 @@ async fn run(plan: &Plan, stop: Stop, totals: Arc<Totals>) -> anyhow::Result<()>
         .await
         .map(|_| ())
         .map_err(anyhow::Error::from)
+}
+
+/// `error` and its causes on one line, `outer: inner`, leaving out a cause whose text the line
+/// already ends with (a library error that names its OS error is not followed by it again,
+/// nor by its "(os error N)" form).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(text.split(" (os error ").next().unwrap_or(&text)) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use socketry::address::{Family, IpRange, OptionId};
+use socketry::address::options::MAX_SECONDS;
+use socketry::address::{Family, IpRange, OptionId, Quoted};
 use socketry::channel::{Reader, Writer};
 use socketry::scan::{PortState, Ports, ScanConfig};
 use socketry::server::{self, AccessList, Mode};
@@ -55,7 +56,7 @@ pub struct NcArgs {
     #[arg(short = 'N')]
     shutdown: bool,
     /// Quit SECONDS after stdin's EOF (a negative number waits for ever, the default)
-    #[arg(short = 'q', value_name = "SECONDS", allow_negative_numbers = true)]
+    #[arg(short = 'q', value_name = "SECONDS", allow_negative_numbers = true, value_parser = quit_seconds)]
     quit: Option<f64>,
     /// Run PROGRAM (words split, no shell) with its stdin and stdout on the connection
     #[arg(short = 'e', long = "exec", value_name = "PROGRAM", group = "program")]
@@ -72,7 +73,7 @@ pub struct NcArgs {
     #[arg(short = 's', value_name = "ADDR")]
     source: Option<String>,
     /// Connect from this local port; with -l, the port to listen on
-    #[arg(short = 'p', value_name = "PORT")]
+    #[arg(short = 'p', value_name = "PORT", value_parser = port)]
     port: Option<u16>,
     /// IPv4 only
     #[arg(short = '4', conflicts_with = "v6")]
@@ -90,7 +91,7 @@ pub struct NcArgs {
     #[arg(long, value_name = "CIDR")]
     deny: Vec<IpRange>,
     /// With -l and --broker, or -k with -e/-c: at most N connections at once
-    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_name = "N", value_parser = crate::server::count)]
     max_conns: Option<usize>,
     /// Only send stdin; ignore what the peer sends, and quit at stdin's EOF
     #[arg(long, conflicts_with = "recv_only")]
@@ -135,8 +136,34 @@ impl Stdio {
     }
 }
 
-/// Quotes `text` for the address language.
+/// `-q`'s seconds: a negative number waits for ever, else at most a century.
+fn quit_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(q) if q < 0.0 => Ok(q),
+        _ => seconds(text).map(|d| d.as_secs_f64()).map_err(|_| {
+            format!(
+                "expected seconds from 0 to {MAX_SECONDS} (a century), or a negative number to wait for ever, not {}",
+                Quoted(text)
+            )
+        }),
+    }
+}
+
+/// `-p`'s port number.
+fn port(text: &str) -> Result<u16, String> {
+    crate::server::whole_number(text, 0, u16::MAX.into()).map(|n| n as u16)
+}
+
+/// Quotes `text` for the address language, only when it holds a character the language reads
+/// (so that an error quoting the address shows the operand as it was typed).
 fn quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~/@+".contains(&b));
+    if plain {
+        return text.to_owned();
+    }
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 

@@ -51,7 +51,7 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "CIDR[:PORT]")]
     to: Vec<DestinationRule>,
     /// At most N connections at once; one more is closed as soon as it arrives
-    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_name = "N", value_parser = crate::server::count)]
     max_conns: Option<usize>,
     /// Seconds a client has to send its whole request
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]

@@ -24,7 +24,7 @@ pub struct ScanArgs {
     /// Ports and ranges: 22, 1-1024, 1-1024,8080
     ports: Ports,
     /// At most N connection attempts at once
-    #[arg(long, short = 'c', value_name = "N", default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    #[arg(long, short = 'c', value_name = "N", default_value_t = 100, value_parser = |text: &str| crate::server::whole_number(text, 1, 10_000))]
     concurrency: usize,
     /// Seconds one attempt may take before the port counts as closed
     #[arg(long, short = 't', value_name = "SECONDS", default_value = "1", value_parser = crate::server::seconds)]

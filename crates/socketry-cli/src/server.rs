@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use socketry::address::options::Groups;
-use socketry::address::{IpRange, OptionId, Options, Value};
+use socketry::address::options::{Groups, MAX_SECONDS};
+use socketry::address::{IpRange, OptionId, Options, Quoted, Value};
 use socketry::endpoint::exec::Program;
 use socketry::server::{self, AccessList, Mode, Phase, Snapshot};
 use socketry::{Address, Kind, Spec};
@@ -46,10 +46,10 @@ pub struct ServerArgs {
     print: bool,
     /// With --chat: bytes that may wait for one client; a client past it has stopped
     /// reading and is dropped
-    #[arg(long, value_name = "BYTES", default_value_t = server::chat::DEFAULT_QUEUE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_name = "BYTES", default_value_t = server::chat::DEFAULT_QUEUE_BYTES, value_parser = count)]
     chat_queue: usize,
     /// At most N connections at once; one more is closed as soon as it arrives
-    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_name = "N", value_parser = count)]
     max_conns: Option<usize>,
     /// Close a connection after SECONDS with no data either way
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
@@ -71,12 +71,36 @@ pub struct ServerArgs {
     grace: Duration,
 }
 
-/// Seconds, possibly fractional: `10`, `0.5`.
+/// Seconds, possibly fractional: `10`, `0.5`; at most a century, as the address options take.
 pub fn seconds(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
         .ok()
+        .filter(|s| *s <= MAX_SECONDS as f64)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("expected seconds, e.g. 0.5 or 10, not \"{text}\""))
+        .ok_or_else(|| {
+            format!(
+                "expected seconds from 0 to {MAX_SECONDS} (a century), e.g. 0.5 or 10, not {}",
+                Quoted(text)
+            )
+        })
+}
+
+/// A whole number from 1 up, for counts and sizes: `--max-conns 50`.
+pub fn count(text: &str) -> Result<usize, String> {
+    whole_number(text, 1, usize::MAX)
+}
+
+/// A whole number from `low` to `high`, or an error saying which numbers are meant.
+pub fn whole_number(text: &str, low: usize, high: usize) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (low..=high).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "expected a whole number from {low} to {high}, not {}",
+                Quoted(text)
+            )
+        })
 }
 
 /// A bare port number means TCP on every address; anything else is an address.

@@ -48,6 +48,49 @@ fn peer_listener() -> (TcpListener, String) {
 }
 
 #[test]
+fn bad_flag_values_are_one_line_saying_what_was_expected() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-q", "x", "127.0.0.1", "1"],
+            "nc: invalid value 'x' for '-q <SECONDS>': expected seconds from 0 to 3155760000 (a century), or a negative number to wait for ever, not \"x\" (see socketry nc --help)",
+        ),
+        (
+            &["-w", "1e19", "127.0.0.1", "1"],
+            "nc: invalid value '1e19' for '-w <SECONDS>': expected seconds from 0 to 3155760000 (a century), e.g. 0.5 or 10, not \"1e19\" (see socketry nc --help)",
+        ),
+        (
+            &["-w", "\x01", "127.0.0.1", "1"],
+            "nc: invalid value '\\x01' for '-w <SECONDS>': expected seconds from 0 to 3155760000 (a century), e.g. 0.5 or 10, not \"\\x01\" (see socketry nc --help)",
+        ),
+        (
+            &["-p", "99999", "127.0.0.1", "1"],
+            "nc: invalid value '99999' for '-p <PORT>': expected a whole number from 0 to 65535, not \"99999\" (see socketry nc --help)",
+        ),
+        (
+            &["-l", "--broker", "--max-conns", "x", "0"],
+            "nc: invalid value 'x' for '--max-conns <N>': expected a whole number from 1 to 18446744073709551615, not \"x\" (see socketry nc --help)",
+        ),
+        // The operands are quoted in the address only where the address language needs it,
+        // so the error shows them as they were typed.
+        (
+            &["-l", "99999"],
+            "invalid port \"99999\" in \"TCP-LISTEN:99999\" (expected a number from 0 to 65535)",
+        ),
+        (
+            &["127.0.0.1", "99999"],
+            "invalid port \"99999\" in \"TCP:127.0.0.1:99999\" (expected a number from 0 to 65535)",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["nc"];
+        all.extend_from_slice(args);
+        let out = run(&all, b"");
+        assert_eq!(out.code(), Some(1), "{args:?}: {}", out.stderr);
+        assert_eq!(out.errors(), [*want], "{args:?}");
+    }
+}
+
+#[test]
 fn listen_relays_stdio_with_one_peer_and_exits_when_it_closes() {
     let (mut nc, port) = nc_listening(&["-l", "127.0.0.1", "0"]);
     let mut peer = connect(port);

@@ -70,6 +70,16 @@ fn scans_ipv6() {
 }
 
 #[test]
+fn refuses_a_concurrency_that_is_not_a_number_saying_what_is() {
+    let out = run(&["scan", "-c", "x", "127.0.0.1", "1"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        out.errors(),
+        ["scan: invalid value 'x' for '--concurrency <N>': expected a whole number from 1 to 10000, not \"x\" (see socketry scan --help)"]
+    );
+}
+
+#[test]
 fn refuses_a_bad_port_list() {
     let out = run(&["scan", "127.0.0.1", "20-10"], b"");
     assert_eq!(out.code(), Some(1));

@@ -344,7 +344,19 @@ fn limits_that_do_not_apply_to_the_address_are_refused() {
         ),
         (
             &["--max-conns", "0"],
-            "server: invalid value '0' for '--max-conns <N>'",
+            "server: invalid value '0' for '--max-conns <N>': expected a whole number from 1 to ",
+        ),
+        (
+            &["--max-conns", "abc"],
+            "server: invalid value 'abc' for '--max-conns <N>': expected a whole number from 1 to 18446744073709551615, not \"abc\" (see socketry server --help)",
+        ),
+        (
+            &["--chat-queue", "99999999999999999999999"],
+            "server: invalid value '99999999999999999999999' for '--chat-queue <BYTES>': expected a whole number from 1 to 18446744073709551615, not \"99999999999999999999999\" (see socketry server --help)",
+        ),
+        (
+            &["--idle-timeout", "1e19"],
+            "server: invalid value '1e19' for '--idle-timeout <SECONDS>': expected seconds from 0 to 3155760000 (a century), e.g. 0.5 or 10, not \"1e19\" (see socketry server --help)",
         ),
         (
             &["--chat", "--exec", "cat"],

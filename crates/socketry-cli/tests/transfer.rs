@@ -254,3 +254,25 @@ fn bad_arguments_are_one_line() {
         ["recv: the following required arguments were not provided: <FILE> (see socketry recv --help)"]
     );
 }
+
+#[test]
+fn a_refused_connection_is_said_once() {
+    let dir = common::tempdir();
+    // A port nothing listens on: bound, then closed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = dir.path().join("out");
+    let address = format!("TCP:127.0.0.1:{port}");
+    let out = run(&["recv", &address, file.to_str().unwrap()], b"");
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.errors(),
+        [format!(
+            "{address}: connecting to 127.0.0.1:{port}: Connection refused"
+        )]
+    );
+    assert!(entries(dir.path()).is_empty());
+}
