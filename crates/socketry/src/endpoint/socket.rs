@@ -23,7 +23,7 @@ use crate::sys::datagram::{BatchInfo, Outgoing, Received};
 
 /// A batch of at least this many datagrams sent at once is a burst: the sender is under
 /// load, and gives up its core after sending it (see [`MessageSocket::poll_send_batch`]).
-const YIELD_AFTER_BURST: usize = usize::MAX;
+const YIELD_AFTER_BURST: usize = 8;
 
 /// A non-blocking socket that moves whole messages.
 #[derive(Debug)]
