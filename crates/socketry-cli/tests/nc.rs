@@ -81,13 +81,7 @@ fn bad_flag_values_are_one_line_saying_what_was_expected() {
             "invalid port \"99999\" in \"TCP:127.0.0.1:99999\" (expected a number from 0 to 65535)",
         ),
     ];
-    for (args, want) in cases {
-        let mut all = vec!["nc"];
-        all.extend_from_slice(args);
-        let out = run(&all, b"");
-        assert_eq!(out.code(), Some(1), "{args:?}: {}", out.stderr);
-        assert_eq!(out.errors(), [*want], "{args:?}");
-    }
+    assert_nc_refuses(cases);
 }
 
 #[test]
@@ -409,13 +403,7 @@ fn flags_that_need_l_or_operands_are_refused() {
             "nc: unexpected argument '-x' found (see socketry nc --help)",
         ),
     ];
-    for (args, want) in cases {
-        let mut all = vec!["nc"];
-        all.extend_from_slice(args);
-        let out = run(&all, b"");
-        assert_eq!(out.code(), Some(1), "{args:?}: {}", out.stderr);
-        assert_eq!(out.errors(), [*want], "{args:?}");
-    }
+    assert_nc_refuses(cases);
 }
 
 #[test]
@@ -439,5 +427,17 @@ fn listen_with_k_or_fork_keeps_accepting() {
         assert_eq!(read_until_closed(&mut third), b"");
         let out = listen.terminate();
         assert_eq!(out.stdout, b"abc", "{args:?}: {}", out.stderr);
+    }
+}
+
+/// Runs `socketry nc ARGS` for each case and checks that it exits 1 with exactly that one
+/// error line.
+fn assert_nc_refuses(cases: &[(&[&str], &str)]) {
+    for (args, want) in cases {
+        let mut all = vec!["nc"];
+        all.extend_from_slice(args);
+        let out = run(&all, b"");
+        assert_eq!(out.code(), Some(1), "{args:?}: {}", out.stderr);
+        assert_eq!(out.errors(), [*want], "{args:?}");
     }
 }
