@@ -179,7 +179,7 @@ pub async fn run(first: &Address, peer: &Peer, config: &RunConfig) -> Result<Sum
         }
         Err(e) => return Err(open_error(first)(e)),
     };
-    relay_with(left, peer, config).await?;
+    relay_with(Box::new(left), peer, config).await?;
     Ok(summary(config))
 }
 
@@ -251,7 +251,7 @@ async fn connect_forever(
             async move {
                 let _permit = permit;
                 let description = connection.description.clone();
-                match relay_with(connection, &peer, &session_config).await {
+                match relay_with(Box::new(connection), &peer, &session_config).await {
                     Ok((stats, _)) => tracing::info!(
                         "connection {description} done: {} bytes out, {} bytes in",
                         stats.left_to_right,
@@ -351,8 +351,11 @@ fn summary(config: &RunConfig) -> Summary {
 /// Relays `left` with the peer, then reaps every child process either side started. A child
 /// that failed makes the run fail with its status, which says more than the relay error it
 /// may have caused (a write to a program that exited); that error is still logged.
+///
+/// Connections pass through the relay's async functions boxed: a future keeps room for its
+/// arguments for as long as it runs, and each connection's future lives as long as it does.
 async fn relay_with(
-    left: Connection,
+    left: Box<Connection>,
     peer: &Peer,
     config: &RunConfig,
 ) -> Result<(Stats, Ending), RunError> {
@@ -370,7 +373,12 @@ async fn finish_relay(
     processes: Vec<Process>,
     config: &RunConfig,
 ) -> Result<(Stats, Ending), RunError> {
-    match (result, reap(processes, config).await) {
+    let reaped = if processes.is_empty() {
+        Ok(())
+    } else {
+        Box::pin(reap(processes, config)).await
+    };
+    match (result, reaped) {
         (Err(error), Err(failure)) => {
             tracing::error!("{error}");
             Err(failure)
@@ -412,8 +420,8 @@ async fn reap(processes: Vec<Process>, config: &RunConfig) -> Result<(), RunErro
 
 /// Relays an accepted peer of a forking second address with a lease of the first.
 async fn relay_leased(
-    left: Connection,
-    mut right: Connection,
+    left: Box<Connection>,
+    mut right: Box<Connection>,
     config: &RunConfig,
 ) -> Result<(Stats, Ending), RunError> {
     config.relay.totals.count_connection();
@@ -423,7 +431,7 @@ async fn relay_leased(
         left.description,
         right.description
     );
-    let result = relay(left, right, &config.relay)
+    let result = relay(*left, *right, &config.relay)
         .await
         .map_err(RunError::from);
     finish_relay(result, processes, config).await
@@ -431,15 +439,52 @@ async fn relay_leased(
 
 /// Opens the second endpoint and relays; the connections are closed when this returns, and
 /// their child processes are in `processes`.
+///
+/// The opening runs in a future of its own on the heap, freed before the relay starts: a
+/// future's size is that of its largest state, and an idle relayed connection should not
+/// keep the room every address family's open (and a TLS handshake) needed.
 async fn relay_connections(
-    mut left: Connection,
+    left: Box<Connection>,
     peer: &Peer,
     config: &RunConfig,
     processes: &mut Vec<Process>,
 ) -> Result<(Stats, Ending), RunError> {
+    match Box::pin(prepare_relay(left, peer, config, processes)).await? {
+        Prepared::Done => Ok((Stats::default(), Ending::Eof)),
+        Prepared::Echo(left) => Ok(relay::echo(*left, &config.relay).await?),
+        Prepared::Relay(pair) => Ok(relay_pair(pair, &config.relay).await?),
+    }
+}
+
+/// The relay of two connections, moved out of their box before it starts.
+fn relay_pair(
+    pair: Box<(Connection, Connection)>,
+    config: &relay::RelayConfig,
+) -> impl std::future::Future<Output = Result<(Stats, Ending), relay::RelayError>> + '_ {
+    let (left, right) = *pair;
+    relay(left, right, config)
+}
+
+/// What is left to do once the second address is open.
+enum Prepared {
+    /// Nothing: the peer was handed over (a descriptor passed, a program given it).
+    Done,
+    /// Echo the first connection back to itself.
+    Echo(Box<Connection>),
+    /// Relay the two.
+    Relay(Box<(Connection, Connection)>),
+}
+
+/// Opens the second endpoint of a relay (or hands the first over), and says what is left.
+async fn prepare_relay(
+    mut left: Box<Connection>,
+    peer: &Peer,
+    config: &RunConfig,
+    processes: &mut Vec<Process>,
+) -> Result<Prepared, RunError> {
     processes.extend(left.take_processes());
     match peer {
-        Peer::Echo => Ok(relay::echo(left, &config.relay).await?),
+        Peer::Echo => Ok(Prepared::Echo(left)),
         Peer::Address(Address::Single(spec))
             if matches!(
                 &spec.kind,
@@ -450,7 +495,7 @@ async fn relay_connections(
             ) =>
         {
             let Kind::Unix(UnixSpec { name, .. }) = &spec.kind else {
-                return Ok((Stats::default(), Ending::Eof));
+                return Ok(Prepared::Done);
             };
             let description = left.description.clone();
             crate::endpoint::unix::fdpass::hand_over(
@@ -465,7 +510,7 @@ async fn relay_connections(
                 address: spec.to_string(),
                 source,
             })?;
-            Ok((Stats::default(), Ending::Eof))
+            Ok(Prepared::Done)
         }
         Peer::Address(Address::Single(spec)) if is_nofork_program(spec) => {
             let context = OpenContext {
@@ -509,7 +554,7 @@ async fn relay_connections(
                     source,
                 })
             })?;
-            Ok((Stats::default(), Ending::Eof))
+            Ok(Prepared::Done)
         }
         Peer::Address(second) => {
             let context = OpenContext {
@@ -526,7 +571,7 @@ async fn relay_connections(
                 })?;
             processes.extend(right.take_processes());
             if config.relay.log_endpoints {
-                for (which, end) in [("first", &left), ("second", &right)] {
+                for (which, end) in [("first", &*left), ("second", &right)] {
                     match &end.report() {
                         Some(report) => {
                             tracing::info!("{which} address: {} [{report}]", end.description)
@@ -540,7 +585,7 @@ async fn relay_connections(
                 left.description,
                 right.description
             );
-            Ok(relay(left, right, &config.relay).await?)
+            Ok(Prepared::Relay(Box::new((*left, right))))
         }
     }
 }
@@ -730,13 +775,17 @@ async fn accept_forever(
             Address::Single(spec) => session_span(&spec.options),
             Address::Dual { .. } => tracing::Span::none(),
         };
+        // The handshake's future is on the heap while it runs, and the session's future
+        // holds the connection boxed: each is as big as its largest state for as long as
+        // the session lasts.
+        let ready = Box::pin(connection.ready());
         let task = tasks.spawn(
             async move {
                 let (serving, config) = &*shared;
                 let _permit = permit;
                 // A peer that fails its handshake (TLS) is logged, and the server serves on.
-                let connection = match connection.ready().await {
-                    Ok(connection) => connection,
+                let connection = match ready.await {
+                    Ok(connection) => Box::new(connection),
                     Err(e) => {
                         tracing::error!("{e}");
                         return;
@@ -746,7 +795,7 @@ async fn accept_forever(
                 let result = match serving {
                     Serving::First(peer) => relay_with(connection, peer, config).await,
                     Serving::Second(shared) => {
-                        relay_leased(shared.lease(), connection, config).await
+                        relay_leased(Box::new(shared.lease()), connection, config).await
                     }
                 };
                 match &result {
@@ -767,5 +816,21 @@ async fn accept_forever(
         if !listener.caps_its_own_sessions() {
             descriptors.check(tasks.len(), listener.description());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A forking server's session holds this future for as long as its peer stays: opening
+    /// the second address (whose futures are large) must not leave its room in it.
+    #[tokio::test]
+    async fn a_session_future_keeps_no_room_for_opening() {
+        let (left, _peer) = crate::relay::tests::socket_connection();
+        let config = RunConfig::default();
+        let future = relay_with(Box::new(left), &Peer::Echo, &config);
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 2560, "relaying one connection holds {size} bytes");
     }
 }

@@ -151,8 +151,9 @@ pub struct Connection {
     pub(crate) descriptors: Option<(Option<RawFd>, Option<RawFd>)>,
     /// Child processes behind this endpoint (EXEC), to be reaped when the relay is over.
     pub(crate) processes: Vec<Process>,
-    /// What the TLS handshake established, for a TLS connection.
-    pub tls: Option<crate::tls::PeerInfo>,
+    /// What the TLS handshake established, for a TLS connection (boxed: it is large, and
+    /// every connection, TLS or not, is moved through the relay's futures).
+    pub tls: Option<Box<crate::tls::PeerInfo>>,
     /// Variables its layers give a program run as the other address (`SOCAT_OPENSSL_...`).
     pub environment: Vec<(String, String)>,
     /// What the connection owns besides its data: files socketry made for it (a listener's

@@ -40,7 +40,7 @@ impl Data {
 #[non_exhaustive]
 pub struct Learned {
     /// What a TLS handshake established: version, cipher suite, the peer's certificate.
-    pub tls: Option<crate::tls::PeerInfo>,
+    pub tls: Option<Box<crate::tls::PeerInfo>>,
     /// The peer's own address, when a layer carried it (the PROXY protocol's header): it takes
     /// the place of the socket's peer address for admission, logs and a program's environment.
     pub peer_address: Option<SocketAddr>,

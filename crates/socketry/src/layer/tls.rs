@@ -83,7 +83,7 @@ fn established(stream: TlsStream<Duplex<ByteReader, ByteWriter>>, description: &
     data.learned = Learned {
         over: peer.version.map(|v| v.to_string()).into_iter().collect(),
         environment: peer.environment(),
-        tls: Some(peer),
+        tls: Some(Box::new(peer)),
         ..Learned::default()
     };
     data

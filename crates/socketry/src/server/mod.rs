@@ -410,6 +410,8 @@ fn admit(
             echo: matches!(config.mode, Mode::Echo),
         },
     );
+    // The handshake's future is on the heap only while it runs.
+    let ready = Box::pin(accepted.ready());
     tasks.spawn(async move {
         let _permit = permit;
         let started = Instant::now();
@@ -420,7 +422,7 @@ fn admit(
             "connection {description} opened"
         );
         // A peer that fails its handshake (TLS) is logged, and the server serves on.
-        let connection = match accepted.ready().await {
+        let connection = match ready.await {
             Ok(connection) => connection,
             Err(e) => {
                 config.registry.lock_open().remove(&id);
@@ -588,10 +590,17 @@ async fn handle(
             };
             (traffic, result)
         }
-        Mode::Exec(spec) => exec(connection, spec, config, relay_config).await,
+        // The modes with the largest futures run in their own, so that a session of another
+        // mode does not keep their room for as long as it lasts.
+        Mode::Exec(spec) => Box::pin(exec(connection, spec, config, relay_config)).await,
         Mode::Proxy(settings) => {
-            let (traffic, result) =
-                proxy::serve_client(connection, settings, &config.access, relay_config).await;
+            let (traffic, result) = Box::pin(proxy::serve_client(
+                connection,
+                settings,
+                &config.access,
+                relay_config,
+            ))
+            .await;
             (traffic, result.map_err(ConnectionError::from))
         }
     }
