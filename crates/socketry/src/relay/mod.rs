@@ -300,17 +300,11 @@ async fn sleep_until_or_forever(deadline: Option<Instant>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::channel::{Reader, Writer};
 
     /// A connection over one end of a Unix socket pair, and the other end.
     pub(crate) fn socket_connection() -> (Connection, tokio::net::UnixStream) {
         let (ours, theirs) = tokio::net::UnixStream::pair().unwrap();
-        let (read, write) = ours.into_split();
-        let connection = Connection::new(
-            Some(Reader::Bytes(Box::new(read))),
-            Some(Writer::Bytes(Box::new(write))),
-            "test".to_owned(),
-        );
+        let connection = crate::endpoint::stream::stream_connection(ours, "test".to_owned());
         (connection, theirs)
     }
 
