@@ -573,6 +573,8 @@ async fn exchange(
     } = connection;
     let last_activity = Cell::new(Instant::now());
     let touch = || last_activity.set(Instant::now());
+    // Bytes to the peer and from it, for the log line when the connection ends.
+    let (sent, received) = (Cell::new(0u64), Cell::new(0u64));
     let sending = !session.recv_only && stdio.input.is_some();
     let receiving = !session.send_only;
     // Holds the connection's writer once stdin has ended: dropping it would shut the
@@ -590,6 +592,7 @@ async fn exchange(
                 net.write_unit(&buf[..n])
                     .await
                     .with_context(|| format!("writing to {description}"))?;
+                sent.set(sent.get() + n as u64);
                 touch();
             }
             if session.shutdown || session.send_only {
@@ -613,6 +616,7 @@ async fn exchange(
                     .write_unit(&buf[..n])
                     .await
                     .context("writing stdout")?;
+                received.set(received.get() + n as u64);
                 touch();
             }
             Ok(())
@@ -654,6 +658,11 @@ async fn exchange(
         stdin_ended
     };
     drop(kept_writer);
+    tracing::info!(
+        "connection {description} done: {} bytes in, {} bytes out",
+        received.get(),
+        sent.get()
+    );
     if stdin_ended {
         // Later connections (-k) only receive.
         stdio.input = None;

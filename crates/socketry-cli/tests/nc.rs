@@ -409,8 +409,8 @@ fn flags_that_need_l_or_operands_are_refused() {
 #[test]
 fn listen_with_k_or_fork_keeps_accepting() {
     for args in [
-        &["-d", "listen", "-k", "TCP-LISTEN:0,bind=127.0.0.1"][..],
-        &["-d", "listen", "TCP-LISTEN:0,bind=127.0.0.1,fork"],
+        &["-dd", "listen", "-k", "TCP-LISTEN:0,bind=127.0.0.1"][..],
+        &["-dd", "listen", "TCP-LISTEN:0,bind=127.0.0.1,fork"],
     ] {
         let mut listen = Proc::spawn(args);
         let port = listen.listening_port();
@@ -425,6 +425,9 @@ fn listen_with_k_or_fork_keeps_accepting() {
         third.write_all(b"c").unwrap();
         third.shutdown(Shutdown::Write).unwrap();
         assert_eq!(read_until_closed(&mut third), b"");
+        // The peer sees EOF as soon as stdin's EOF is passed on, which can be before its
+        // own byte reaches stdout: the log line at each connection's end says it has.
+        listen.wait_log_count(" done: 1 bytes in, 0 bytes out", 3);
         let out = listen.terminate();
         assert_eq!(out.stdout, b"abc", "{args:?}: {}", out.stderr);
     }
