@@ -226,7 +226,7 @@ impl Pump {
         };
         match self.source_fd {
             Some(fd) => tracing::info!("socket {socket} (fd {fd}) is at EOF"),
-            None => tracing::info!("socket {socket} (fd none) is at EOF"),
+            None => tracing::info!("socket {socket} is at EOF"),
         }
     }
 

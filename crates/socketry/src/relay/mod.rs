@@ -160,6 +160,7 @@ pub fn echo<'a>(
     mut connection: Connection,
     config: &'a RelayConfig,
 ) -> impl std::future::Future<Output = Result<(Stats, Ending), RelayError>> + 'a {
+    let fd = source_descriptors(&connection);
     let pump = match (connection.reader.take(), connection.writer.take()) {
         (Some(reader), Some(writer)) => {
             let mut pump = Pump::new(
@@ -171,6 +172,7 @@ pub fn echo<'a>(
                 config,
             );
             pump.echoes();
+            pump.source_descriptor(fd);
             Ok(pump)
         }
         _ => Err(RelayError::NoDirection(format!(
