@@ -85,6 +85,6 @@ fn refuses_a_bad_port_list() {
     assert_eq!(out.code(), Some(1));
     assert_eq!(
         out.errors(),
-        ["scan: invalid value '20-10' for '<PORTS>': range \"20-10\" in \"20-10\" runs backwards (expected LOW-HIGH) (see socketry scan --help)"]
+        ["scan: invalid value '20-10' for '<PORTS>': range \"20-10\" runs backwards (expected LOW-HIGH) (see socketry scan --help)"]
     );
 }

@@ -21,7 +21,10 @@ pub struct Ports(Vec<u16>);
 #[non_exhaustive]
 pub enum PortsError {
     /// An item that is neither a port in 1-65535 nor a range of two.
-    #[error("\"{item}\" in \"{list}\" is not a port or a range (expected 1-65535 or LOW-HIGH, e.g. 1-1024,8080)")]
+    #[error(
+        "{} is not a port or a range (expected 1-65535 or LOW-HIGH, e.g. 1-1024,8080)",
+        in_list(item, list)
+    )]
     Item {
         /// The whole list as given.
         list: String,
@@ -29,13 +32,22 @@ pub enum PortsError {
         item: String,
     },
     /// A range whose first port is above its last.
-    #[error("range \"{item}\" in \"{list}\" runs backwards (expected LOW-HIGH)")]
+    #[error("range {} runs backwards (expected LOW-HIGH)", in_list(item, list))]
     Backwards {
         /// The whole list as given.
         list: String,
         /// The range that is wrong.
         item: String,
     },
+}
+
+/// `"ITEM" in "LIST"`, or only `"ITEM"` when the list is that one item.
+fn in_list(item: &str, list: &str) -> String {
+    if item == list {
+        format!("\"{item}\"")
+    } else {
+        format!("\"{item}\" in \"{list}\"")
+    }
 }
 
 impl FromStr for Ports {
@@ -195,12 +207,13 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_port() {
         let cases = [
-            ("0", "\"0\" in \"0\" is not a port or a range"),
-            ("70000", "\"70000\" in \"70000\" is not a port or a range"),
+            ("0", "\"0\" is not a port or a range"),
+            ("70000", "\"70000\" is not a port or a range"),
             ("1,,2", "\"\" in \"1,,2\" is not a port or a range"),
-            ("http", "\"http\" in \"http\" is not a port"),
-            ("20-10", "range \"20-10\" in \"20-10\" runs backwards"),
-            ("1-2-3", "\"1-2-3\" in \"1-2-3\" is not a port or a range"),
+            ("http", "\"http\" is not a port"),
+            ("20-10", "range \"20-10\" runs backwards"),
+            ("22,20-10", "range \"20-10\" in \"22,20-10\" runs backwards"),
+            ("1-2-3", "\"1-2-3\" is not a port or a range"),
         ];
         for (text, want) in cases {
             let err = text.parse::<Ports>().unwrap_err().to_string();
