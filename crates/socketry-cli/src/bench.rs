@@ -121,12 +121,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     match args.and_then(|args| parse(&args)).and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{} socketry[{}] E {e:#}",
-                socketry::timestamp(std::time::SystemTime::now(), false),
-                std::process::id()
-            );
+            crate::logging::early_error(&format!("{e:#}"));
             ExitCode::from(1)
         }
     }
@@ -141,6 +136,11 @@ fn run(request: Request) -> anyhow::Result<()> {
             plot,
         } => (parameters, json, plot),
     };
+    if let Some(path) = &plot {
+        // A plot that cannot be written is refused now, not after the minute of measuring.
+        std::fs::File::create(path)
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+    }
     let progress = std::io::stderr().is_terminal();
     let total = parameters.mechanisms.len() * parameters.sizes.len();
     let mut done = 0;

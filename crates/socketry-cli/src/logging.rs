@@ -182,7 +182,9 @@ impl Logger {
     /// Writes one message at `level`, with the event's fields for JSON.
     pub fn log_event(&self, level: &Level, message: &str, fields: &Map<String, Value>) {
         // One message is one line, and a terminal shows what a path or peer sent, never runs it.
-        let message = shorten_long_words(&socketry::address::escape_controls(message));
+        let message = shorten_long_words(&socketry::address::escape_controls(
+            &without_os_error_numbers(message),
+        ));
         let message = message.as_str();
         let Ok(mut sink) = self.sink.lock() else {
             return;
@@ -271,6 +273,44 @@ fn shorten_long_words(message: &str) -> String {
         }
     }
     out
+}
+
+/// Writes an error line in the log's default form, for a failure before the logger exists
+/// (bad flags, a log file that cannot be opened) or outside it (`socketry bench`).
+pub(crate) fn early_error(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} socketry[{}] E {}",
+        socketry::timestamp(std::time::SystemTime::now(), false),
+        std::process::id(),
+        socketry::address::escape_controls(&without_os_error_numbers(message))
+    );
+}
+
+/// `message` without the " (os error N)" that the standard library puts after an OS error's
+/// text: the text says what went wrong, as socat's messages do, and JSON logs carry the
+/// error's kind in a field of its own.
+fn without_os_error_numbers(message: &str) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = " (os error ";
+    if !message.contains(MARK) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        let after = &rest[at + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..at]);
+        if digits > 0 && after[digits..].starts_with(')') {
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(MARK);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Room beyond the quoting limit for a word the parser has quoted and cut already:
@@ -410,6 +450,29 @@ pub fn install(logger: std::sync::Arc<Logger>, verbosity: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_error_numbers_are_left_out_and_other_text_kept() {
+        let cases = [
+            (
+                "opening \"/x\": No such file or directory (os error 2)",
+                "opening \"/x\": No such file or directory",
+            ),
+            (
+                "mptcp: refused (Protocol not available (os error 92)); using plain TCP",
+                "mptcp: refused (Protocol not available); using plain TCP",
+            ),
+            (
+                "odd (os error x) and (os error 3",
+                "odd (os error x) and (os error 3",
+            ),
+            ("a (os error 1) b (os error 22)", "a b"),
+            ("nothing to take out", "nothing to take out"),
+        ];
+        for (message, want) in cases {
+            assert_eq!(without_os_error_numbers(message), want, "{message}");
+        }
+    }
 
     #[test]
     fn long_words_are_cut_with_their_length_and_short_ones_kept() {

@@ -40,13 +40,7 @@ fn main() -> ExitCode {
     let plan = match flags::parse(argv).and_then(Plan::from_args) {
         Ok(plan) => plan,
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{} socketry[{}] E {}",
-                socketry::timestamp(std::time::SystemTime::now(), false),
-                std::process::id(),
-                socketry::address::escape_controls(&e.to_string())
-            );
+            logging::early_error(&e.to_string());
             return ExitCode::from(1);
         }
     };
@@ -58,7 +52,7 @@ fn main() -> ExitCode {
     let logger = match Logger::new(&plan) {
         Ok(logger) => Arc::new(logger),
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "socketry: {e:#}");
+            logging::early_error(&format!("{e:#}"));
             return ExitCode::from(1);
         }
     };

@@ -179,6 +179,21 @@ fn help_and_bad_flags() {
         "{stderr}"
     );
     assert!(bad.stdout.is_empty());
+    // A plot that cannot be written is refused before anything is measured.
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("absent").join("x.svg");
+    let started = std::time::Instant::now();
+    let unwritable = bench(&["--seconds", "60", "--plot", nowhere.to_str().unwrap()]);
+    assert_eq!(unwritable.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unwritable.stderr);
+    assert!(
+        stderr.trim_end().ends_with(&format!(
+            " E cannot write the plot to {}: No such file or directory",
+            nowhere.display()
+        )),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let unknown = bench(&["--fast"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(

@@ -157,3 +157,20 @@ fn an_unknown_log_format_is_refused() {
         ["invalid value \"xml\" for --log-format (expected text or json)"]
     );
 }
+
+#[test]
+fn a_log_file_that_cannot_be_opened_is_one_error_line() {
+    let dir = common::tempdir();
+    let path = dir.path().join("absent").join("log");
+    let out = run(&["-lf", path.to_str().unwrap(), "-", "-"], b"");
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        out.errors(),
+        [format!(
+            "opening log file \"{}\": No such file or directory",
+            path.display()
+        )],
+        "{}",
+        out.stderr
+    );
+}

@@ -401,7 +401,7 @@ fn a_certificate_that_cannot_be_read_is_named_before_anything_listens() {
     assert_eq!(
         out.errors(),
         vec![format!(
-            "{address}: cannot read {}: No such file or directory (os error 2)",
+            "{address}: cannot read {}: No such file or directory",
             missing.display()
         )]
     );

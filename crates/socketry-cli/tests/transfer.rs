@@ -245,7 +245,7 @@ fn bad_arguments_are_one_line() {
     assert_eq!(out.code(), Some(1));
     assert_eq!(
         out.errors(),
-        ["opening \"/nonexistent/file\": No such file or directory (os error 2)"]
+        ["opening \"/nonexistent/file\": No such file or directory"]
     );
     let out = run(&["recv", "TCP:127.0.0.1:1"], b"");
     assert_eq!(out.code(), Some(1));
