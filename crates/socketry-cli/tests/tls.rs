@@ -357,6 +357,28 @@ fn a_plaintext_client_is_logged_and_a_forking_server_serves_on() {
 }
 
 #[test]
+fn a_session_whose_second_address_fails_ends_with_close_notify() {
+    let refused = format!("TCP:127.0.0.1:{}", common::free_port());
+    let mut server = Proc::spawn(&["-d", "OPENSSL-LISTEN:0,bind=127.0.0.1,fork", &refused]);
+    let line = server.wait_log("fingerprint=");
+    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
+    let port = server.listening_port();
+    // -U: the client only reads, so nothing it sends can cross the server's close.
+    let client = run(
+        &[
+            "-U",
+            "-",
+            &format!("OPENSSL:127.0.0.1:{port},fingerprint={pin}"),
+        ],
+        b"",
+    );
+    assert_eq!(client.code(), Some(0), "{}", client.stderr);
+    assert!(client.stdout.is_empty());
+    server.wait_log("Connection refused");
+    server.terminate();
+}
+
+#[test]
 fn what_rustls_cannot_honour_is_refused_before_anything_listens() {
     for (option, reason) in [
         (

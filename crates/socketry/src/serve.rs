@@ -563,12 +563,16 @@ async fn prepare_relay(
                 first_environment: left.environment.clone(),
                 ..config.second_context()
             };
-            let mut right = registry::connect(second, &context)
-                .await
-                .map_err(|source| RunError::Open {
-                    address: second.to_string(),
-                    source,
-                })?;
+            let mut right = match registry::connect(second, &context).await {
+                Ok(right) => right,
+                Err(source) => {
+                    end_tls_cleanly(&mut left).await;
+                    return Err(RunError::Open {
+                        address: second.to_string(),
+                        source,
+                    });
+                }
+            };
             processes.extend(right.take_processes());
             if config.relay.log_endpoints {
                 for (which, end) in [("first", &*left), ("second", &right)] {
@@ -586,6 +590,29 @@ async fn prepare_relay(
                 right.description
             );
             Ok(Prepared::Relay(Box::new((*left, right))))
+        }
+    }
+}
+
+/// How long a TLS peer is given to take the close_notify of a session that could not start.
+const TLS_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Ends a TLS session whose second address could not be opened with a close_notify, as a
+/// plain TCP connection ends with a FIN: the peer reads a clean end of the stream (and the
+/// server logs why), not a connection cut that says the data may have been truncated.
+async fn end_tls_cleanly(left: &mut Connection) {
+    if left.tls.is_none() {
+        return;
+    }
+    if let Some(writer) = left.writer.as_mut() {
+        match tokio::time::timeout(TLS_CLOSE_GRACE, writer.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("{}: sending close_notify: {e}", left.description),
+            Err(_) => tracing::debug!(
+                "{}: the peer took no close_notify within {}s",
+                left.description,
+                TLS_CLOSE_GRACE.as_secs_f64()
+            ),
         }
     }
 }
