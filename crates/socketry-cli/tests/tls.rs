@@ -85,6 +85,18 @@ fn verified_client_gets(port: u16, cert: &Certificate, sent: &[u8], expected: &[
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
 }
 
+/// The fingerprint an ephemeral-certificate server logs (what a client pins with
+/// `fingerprint=`), and the port it listens on.
+fn pin_and_port(server: &mut Proc) -> (String, u16) {
+    let line = server.wait_log("fingerprint=");
+    let pin = line
+        .rsplit("fingerprint=")
+        .next()
+        .expect("a fingerprint after fingerprint=")
+        .to_owned();
+    (pin, server.listening_port())
+}
+
 /// The SHA-256 fingerprint OpenSSL computes for a certificate, in `fingerprint=`'s form.
 fn openssl_fingerprint(cert: &Path) -> String {
     let out = Command::new("openssl")
@@ -334,9 +346,7 @@ fn socat_and_socketry_talk_tls_both_ways() {
 #[test]
 fn a_plaintext_client_is_logged_and_a_forking_server_serves_on() {
     let mut server = Proc::spawn(&["-d", "OPENSSL-LISTEN:0,bind=127.0.0.1,fork", "PIPE"]);
-    let line = server.wait_log("fingerprint=");
-    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
-    let port = server.listening_port();
+    let (pin, port) = pin_and_port(&mut server);
     let plain = run(
         &["-", &format!("TCP:127.0.0.1:{port}")],
         b"GET / HTTP/1.0\r\n\r\n",
@@ -360,9 +370,7 @@ fn a_plaintext_client_is_logged_and_a_forking_server_serves_on() {
 fn a_session_whose_second_address_fails_ends_with_close_notify() {
     let refused = format!("TCP:127.0.0.1:{}", common::free_port());
     let mut server = Proc::spawn(&["-d", "OPENSSL-LISTEN:0,bind=127.0.0.1,fork", &refused]);
-    let line = server.wait_log("fingerprint=");
-    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
-    let port = server.listening_port();
+    let (pin, port) = pin_and_port(&mut server);
     // -U: the client only reads, so nothing it sends can cross the server's close.
     let client = run(
         &[
@@ -436,13 +444,7 @@ fn the_echo_server_runs_the_handshake_of_each_peer_in_its_own_task() {
     // server's handshake before it is echoed to, and a peer that fails it is logged while the
     // others are served.
     let mut server = Proc::spawn(&["server", "OPENSSL-LISTEN:0,bind=127.0.0.1"]);
-    let pin = server
-        .wait_log("fingerprint=")
-        .rsplit("fingerprint=")
-        .next()
-        .unwrap()
-        .to_owned();
-    let port = server.listening_port();
+    let (pin, port) = pin_and_port(&mut server);
     let mut plaintext = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     plaintext.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     let client = run(
@@ -562,9 +564,7 @@ fn a_silent_client_is_dropped_after_the_handshake_timeout_and_the_server_serves_
         "OPENSSL-LISTEN:0,bind=127.0.0.1,fork,max-children=1,handshake-timeout=0.2",
         "PIPE",
     ]);
-    let line = server.wait_log("fingerprint=");
-    let pin = line.rsplit("fingerprint=").next().unwrap().to_owned();
-    let port = server.listening_port();
+    let (pin, port) = pin_and_port(&mut server);
     // Connects and says nothing, holding the only child slot until the server gives up.
     let silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let dropped = server.wait_log("did not finish");
